@@ -1,0 +1,162 @@
+"""Device models: the attributes every device of a type reports and its alert rules.
+
+Models are data (`device_models/*.toml`), not code, so a manufacturer adds a
+product line by adding a file. Loading validates everything a rule or a reading
+will later rely on, and names the file and field that is wrong.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+
+BUILTIN_MODELS_DIR = Path(__file__).with_name("device_models")
+
+# Ordered from least to most severe; the index is the rank.
+SEVERITIES: tuple[str, ...] = ("info", "low", "medium", "high", "critical")
+CONDITIONS = ("above", "below")
+ACTIONS = ("notify_owner", "notify_supervisor", "notify_customer", "open_work_order")
+
+
+class CatalogError(ValueError):
+    """A device model file is invalid; the message names the file and the field."""
+
+
+def severity_rank(severity: str) -> int:
+    return SEVERITIES.index(severity)
+
+
+@dataclass(frozen=True, slots=True)
+class Attribute:
+    key: str
+    label: str
+    unit: str
+    min: float
+    max: float
+
+
+@dataclass(frozen=True, slots=True)
+class ThresholdRule:
+    """Raise when `metric` goes `condition` `threshold`; clear once back past `clear`.
+
+    The gap between threshold and clear is the hysteresis that stops flapping.
+    """
+
+    id: str
+    metric: str
+    condition: str
+    threshold: float
+    clear: float
+    severity: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceModel:
+    id: str
+    name: str
+    category: str
+    service_skill: str
+    service_minutes: int
+    attributes: Mapping[str, Attribute]
+    rules: tuple[ThresholdRule, ...]
+    actions: Mapping[str, tuple[str, ...]]
+
+    def actions_for(self, severity: str) -> tuple[str, ...]:
+        return self.actions.get(severity, ())
+
+
+def _require(table: Mapping[str, object], key: str, kind: type | tuple[type, ...], where: str):
+    if key not in table:
+        raise CatalogError(f"{where}: missing field '{key}'")
+    value = table[key]
+    if isinstance(value, bool) or not isinstance(value, kind):
+        raise CatalogError(f"{where}.{key}: expected {kind}, got {value!r}")
+    return value
+
+
+def parse_model(raw: Mapping[str, object], source: str) -> DeviceModel:
+    model_id = _require(raw, "id", str, source)
+    attributes: dict[str, Attribute] = {}
+    for key, spec in _require(raw, "attributes", dict, source).items():
+        where = f"{source}: attributes.{key}"
+        if not isinstance(spec, dict):
+            raise CatalogError(f"{where}: expected a table")
+        low = float(_require(spec, "min", (int, float), where))
+        high = float(_require(spec, "max", (int, float), where))
+        if low >= high:
+            raise CatalogError(f"{where}: min {low} must be below max {high}")
+        attributes[key] = Attribute(
+            key=key,
+            label=_require(spec, "label", str, where),
+            unit=_require(spec, "unit", str, where),
+            min=low,
+            max=high,
+        )
+    rules: list[ThresholdRule] = []
+    for i, spec in enumerate(raw.get("rules", [])):
+        where = f"{source}: rules[{i}]"
+        rule = ThresholdRule(
+            id=_require(spec, "id", str, where),
+            metric=_require(spec, "metric", str, where),
+            condition=_require(spec, "condition", str, where),
+            threshold=float(_require(spec, "threshold", (int, float), where)),
+            clear=float(_require(spec, "clear", (int, float), where)),
+            severity=_require(spec, "severity", str, where),
+            message=_require(spec, "message", str, where),
+        )
+        if rule.metric not in attributes:
+            raise CatalogError(f"{where}.metric: '{rule.metric}' is not an attribute of {model_id}")
+        if rule.condition not in CONDITIONS:
+            raise CatalogError(f"{where}.condition: '{rule.condition}' not one of {CONDITIONS}")
+        if rule.severity not in SEVERITIES:
+            raise CatalogError(f"{where}.severity: '{rule.severity}' not one of {SEVERITIES}")
+        # The clear level must sit on the safe side of the threshold, or the
+        # alert would clear while the condition still holds.
+        safe = rule.clear <= rule.threshold if rule.condition == "above" else (
+            rule.clear >= rule.threshold
+        )
+        if not safe:
+            raise CatalogError(f"{where}.clear: {rule.clear} is on the alarm side of the threshold")
+        rules.append(rule)
+    if len({r.id for r in rules}) != len(rules):
+        raise CatalogError(f"{source}: rule ids must be unique")
+    actions: dict[str, tuple[str, ...]] = {}
+    for severity, names in raw.get("actions", {}).items():
+        where = f"{source}: actions.{severity}"
+        if severity not in SEVERITIES:
+            raise CatalogError(f"{where}: unknown severity")
+        for name in names:
+            if name not in ACTIONS:
+                raise CatalogError(f"{where}: unknown action '{name}' (known: {ACTIONS})")
+        actions[severity] = tuple(names)
+    return DeviceModel(
+        id=model_id,
+        name=_require(raw, "name", str, source),
+        category=_require(raw, "category", str, source),
+        service_skill=_require(raw, "service_skill", str, source),
+        service_minutes=int(_require(raw, "service_minutes", int, source)),
+        attributes=MappingProxyType(attributes),
+        rules=tuple(rules),
+        actions=MappingProxyType(actions),
+    )
+
+
+def load_models(paths: Iterable[Path] | None = None) -> dict[str, DeviceModel]:
+    """Load device models from TOML files (default: the built-in catalogue)."""
+    files = sorted(BUILTIN_MODELS_DIR.glob("*.toml")) if paths is None else list(paths)
+    models: dict[str, DeviceModel] = {}
+    for path in files:
+        with path.open("rb") as fh:
+            try:
+                raw = tomllib.load(fh)
+            except tomllib.TOMLDecodeError as exc:
+                raise CatalogError(f"{path.name}: {exc}") from exc
+        model = parse_model(raw, path.name)
+        if model.id in models:
+            raise CatalogError(f"{path.name}: duplicate model id '{model.id}'")
+        models[model.id] = model
+    return models

@@ -1,0 +1,43 @@
+"""The asset registry: who owns which device, where it stands, what model it is."""
+
+from __future__ import annotations
+
+from sqlmodel import Field, SQLModel
+
+
+class Customer(SQLModel, table=True):
+    id: str = Field(primary_key=True)
+    name: str
+    contact_email: str = ""
+
+
+class Site(SQLModel, table=True):
+    id: str = Field(primary_key=True)
+    customer_id: str = Field(foreign_key="customer.id", index=True)
+    name: str
+    address: str = ""
+    lat: float
+    lon: float
+
+
+class Gateway(SQLModel, table=True):
+    id: str = Field(primary_key=True)
+    site_id: str = Field(foreign_key="site.id")
+    online: bool = False
+    firmware: str = ""
+    # ms epoch of the last status message, so an old retained status cannot
+    # overwrite a newer one.
+    status_ts: int = 0
+
+
+class Device(SQLModel, table=True):
+    id: str = Field(primary_key=True)
+    serial: str = Field(index=True)
+    model_id: str
+    site_id: str = Field(foreign_key="site.id", index=True)
+    gateway_id: str = Field(foreign_key="gateway.id", index=True)
+    # Unguessable token printed in the device's QR code: the customer's key to
+    # this device's page, and to nothing else.
+    qr_token: str = Field(unique=True)
+    online: bool = False
+    last_seen: int | None = None  # ms epoch of the newest reading

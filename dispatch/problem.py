@@ -1,0 +1,133 @@
+"""Validated input of the dispatch solver: who can work when, and which jobs wait.
+
+Every dataclass is frozen and checks itself in ``__post_init__`` so that the
+solver never has to guard against impossible data; a bad value raises
+``ProblemError`` naming the field. Times are integer seconds relative to the
+plan's time origin (t=0 is "now" when the plan is made), which keeps the
+solver free of clocks and time zones: the caller converts once, at the edge.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+MIN_PRIORITY = 1
+MAX_PRIORITY = 5  # most urgent
+
+
+class ProblemError(ValueError):
+    """Input the solver refuses; the message starts with the offending field."""
+
+
+def _check_int(field: str, value: object, minimum: int | None = None) -> None:
+    # bool is an int subclass; True as a duration is always a mistake.
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ProblemError(f"{field}: expected int seconds, got {value!r}")
+    if minimum is not None and value < minimum:
+        raise ProblemError(f"{field}: must be >= {minimum}, got {value}")
+
+
+def _check_id(field: str, value: object) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise ProblemError(f"{field}: expected a non-empty string, got {value!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    lat: float
+    lon: float
+
+    def __post_init__(self) -> None:
+        for field, value, limit in (("lat", self.lat, 90.0), ("lon", self.lon, 180.0)):
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ProblemError(f"Location.{field}: expected a number, got {value!r}")
+            if not math.isfinite(value) or abs(value) > limit:
+                raise ProblemError(f"Location.{field}: {value} outside ±{limit}")
+
+
+@dataclass(frozen=True, slots=True)
+class Engineer:
+    id: str
+    skills: frozenset[str]
+    start: Location
+    end: Location
+    shift_start: int
+    shift_end: int
+
+    def __post_init__(self) -> None:
+        _check_id("Engineer.id", self.id)
+        where = f"Engineer[{self.id}]"
+        # A plain str would silently become a set of letters.
+        if isinstance(self.skills, str) or not isinstance(
+            self.skills, frozenset | set | list | tuple
+        ):
+            raise ProblemError(f"{where}.skills: expected a set of strings, got {self.skills!r}")
+        object.__setattr__(self, "skills", frozenset(self.skills))
+        for skill in self.skills:
+            _check_id(f"{where}.skills", skill)
+        for field in ("start", "end"):
+            if not isinstance(getattr(self, field), Location):
+                raise ProblemError(f"{where}.{field}: expected a Location")
+        # Negative would mean planning in the past: callers clamp a shift that
+        # is already under way to 0 and give the engineer's current position.
+        _check_int(f"{where}.shift_start", self.shift_start, minimum=0)
+        _check_int(f"{where}.shift_end", self.shift_end, minimum=self.shift_start + 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    id: str
+    location: Location
+    skill: str
+    duration: int
+    priority: int
+    window_start: int = 0
+    window_end: int | None = None  # None: any time within a shift
+
+    def __post_init__(self) -> None:
+        _check_id("Job.id", self.id)
+        where = f"Job[{self.id}]"
+        if not isinstance(self.location, Location):
+            raise ProblemError(f"{where}.location: expected a Location")
+        _check_id(f"{where}.skill", self.skill)
+        _check_int(f"{where}.duration", self.duration, minimum=1)
+        _check_int(f"{where}.priority", self.priority, minimum=MIN_PRIORITY)
+        if self.priority > MAX_PRIORITY:
+            raise ProblemError(f"{where}.priority: must be <= {MAX_PRIORITY}, got {self.priority}")
+        _check_int(f"{where}.window_start", self.window_start, minimum=0)
+        if self.window_end is not None:
+            # Equal bounds are a fixed appointment; the window bounds the
+            # start of service, not its end.
+            _check_int(f"{where}.window_end", self.window_end, minimum=self.window_start)
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    engineers: tuple[Engineer, ...]
+    jobs: tuple[Job, ...]
+    horizon: int  # length of the plan in seconds; every shift ends within it
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "engineers", tuple(self.engineers))
+        object.__setattr__(self, "jobs", tuple(self.jobs))
+        _check_int("Problem.horizon", self.horizon, minimum=1)
+        for field, kind, items in (
+            ("engineers", Engineer, self.engineers),
+            ("jobs", Job, self.jobs),
+        ):
+            seen: set[str] = set()
+            for item in items:
+                if not isinstance(item, kind):
+                    raise ProblemError(f"Problem.{field}: expected {kind.__name__}, got {item!r}")
+                if item.id in seen:
+                    raise ProblemError(f"Problem.{field}: duplicate id {item.id!r}")
+                seen.add(item.id)
+        for engineer in self.engineers:
+            if engineer.shift_end > self.horizon:
+                raise ProblemError(
+                    f"Engineer[{engineer.id}].shift_end: {engineer.shift_end} "
+                    f"beyond Problem.horizon {self.horizon}"
+                )
+        # Job windows may reach past the horizon (e.g. "by Friday"): only the
+        # part inside a shift matters, so they are clipped, not refused.

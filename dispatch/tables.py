@@ -1,0 +1,72 @@
+"""Engineers, service cases, work orders and the plans that assign them."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger
+from sqlmodel import Field, SQLModel
+
+# A work order moves through these in order; the customer's timeline shows them.
+WORK_ORDER_STATUSES = ("new", "assigned", "en_route", "on_site", "done")
+OPEN_STATUSES = ("new", "assigned")  # the dispatcher may still (re)plan these
+
+
+class Engineer(SQLModel, table=True):
+    id: str = Field(primary_key=True)
+    name: str
+    skills: str  # comma-separated skill names, e.g. "refrigeration,water-treatment"
+    home_lat: float
+    home_lon: float
+    shift_start: str = "08:00"  # local time, HH:MM
+    shift_end: str = "17:00"
+
+    def skill_set(self) -> frozenset[str]:
+        return frozenset(s for s in self.skills.split(",") if s)
+
+
+class Case(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    device_id: str = Field(foreign_key="device.id", index=True)
+    source: str  # alert | customer
+    alert_id: int | None = None
+    title: str
+    description: str = ""
+    contact: str = ""
+    status: str = "open"  # open | closed
+    created_at: int = Field(sa_type=BigInteger)
+
+
+class WorkOrder(SQLModel, table=True):
+    __tablename__ = "work_order"
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    device_id: str = Field(foreign_key="device.id", index=True)
+    skill: str
+    duration_min: int
+    priority: int  # 1 (lowest) .. 5 (most urgent)
+    status: str = Field(default="new", index=True)
+    engineer_id: str | None = Field(default=None, foreign_key="engineer.id", index=True)
+    eta: int | None = Field(default=None, sa_type=BigInteger)  # ms epoch of arrival
+    route_seq: int | None = None  # position in the engineer's route
+    unassigned_reason: str | None = None
+    created_at: int = Field(sa_type=BigInteger)
+    updated_at: int = Field(sa_type=BigInteger)
+
+
+class WorkOrderEvent(SQLModel, table=True):
+    """The timeline of a work order, as the customer and dispatcher see it."""
+
+    __tablename__ = "work_order_event"
+    id: int | None = Field(default=None, primary_key=True)
+    work_order_id: int = Field(foreign_key="work_order.id", index=True)
+    status: str
+    at: int = Field(sa_type=BigInteger)
+    note: str = ""
+
+
+class DispatchPlan(SQLModel, table=True):
+    __tablename__ = "dispatch_plan"
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: int = Field(sa_type=BigInteger)
+    assigned: int
+    unassigned: int
+    objective: int

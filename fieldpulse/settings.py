@@ -1,0 +1,34 @@
+"""The one settings object. Built by the CLI and passed to every component."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    data_dir: Path
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    # None: start our own broker; otherwise connect to this one.
+    broker_host: str | None = None
+    broker_port: int = 1883
+    database_url: str | None = None  # default: SQLite file in data_dir
+    # Leaflet tile URL template; empty = no background tiles (works offline).
+    tile_url: str = ""
+    timezone: str = "Europe/Berlin"
+    dispatch_time_limit_s: float = 2.0
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'fieldpulse.db'}"
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.http_host}:{self.http_port}"

@@ -1,0 +1,26 @@
+"""The payload kinds of contract v1 and the identifier patterns they share."""
+
+from typing import Final, Literal
+
+# Bumped only together with the topic version (fp/v1 -> fp/v2); see README.md.
+CONTRACT_VERSION: Final = 1
+
+Kind = Literal["telemetry", "status", "config", "cmd", "cmd_ack"]
+KINDS: Final[tuple[Kind, ...]] = ("telemetry", "status", "config", "cmd", "cmd_ack")
+
+# Gateway, device and command ids end up in MQTT topics, file names and log lines,
+# so no slashes, wildcards (+ #), spaces or dots; 64 characters at most.
+ID_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+METRIC_PATTERN: Final = r"^[a-z][a-z0-9_]{0,63}$"
+
+# Integers beyond 2**53 - 1 lose precision in JavaScript and in any parser that
+# reads numbers as doubles (orjson itself turns integers past 64 bits into floats).
+MAX_JSON_INT: Final = 2**53 - 1
+
+MAX_READINGS: Final = 10_000
+MAX_METRICS: Final = 64
+
+
+def schema_filename(kind: Kind) -> str:
+    """Name of the kind's JSON Schema file in `firmware_contracts/schemas/`."""
+    return f"{kind}.v{CONTRACT_VERSION}.schema.json"

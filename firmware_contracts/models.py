@@ -1,0 +1,215 @@
+"""Pydantic models of contract v1: the single source of truth for every payload.
+
+The JSON Schema files in `schemas/` are generated from these models
+(`python -m firmware_contracts.schema_export`), so change the contract here.
+
+Two rules keep the models and the generated schemas accepting exactly the same documents:
+- Optional fields may be absent but never `null` (the schemas give them no null branch).
+- Integers follow JSON Schema: `5.0` counts as the integer 5 (and is handed out as `int`),
+  `true` never counts as a number.
+"""
+
+from typing import Annotated, Any, Final, Literal, Self
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+from pydantic.json_schema import SkipJsonSchema
+
+from firmware_contracts.kinds import (
+    ID_PATTERN,
+    MAX_JSON_INT,
+    MAX_METRICS,
+    MAX_READINGS,
+    METRIC_PATTERN,
+    Kind,
+)
+
+
+def _json_integer(value: object) -> object:
+    """Read a JSON number the way JSON Schema's "integer" does.
+
+    Pydantic's strict int refuses 5.0 while the schema accepts it, and its Literal[1]
+    accepts `true`; both would make the model and the schema disagree.
+    """
+    if isinstance(value, bool):
+        raise ValueError("must be integer, not boolean")
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _reject_null(value: object) -> object:
+    if value is None:
+        raise ValueError("must be left out rather than null")
+    return value
+
+
+SchemaVersion = Annotated[
+    Literal[1],
+    BeforeValidator(_json_integer),
+    Field(description="Payload schema version; always 1 on fp/v1 topics."),
+]
+# Constraints go before the BeforeValidator: placed after it, pydantic can no longer render
+# them as minimum/maximum and leaks raw "ge"/"le" keys into the JSON Schema instead.
+Count = Annotated[int, Field(ge=0, le=MAX_JSON_INT), BeforeValidator(_json_integer)]
+EpochMs = Annotated[
+    int,
+    Field(ge=0, le=MAX_JSON_INT, description="Milliseconds since the Unix epoch, UTC."),
+    BeforeValidator(_json_integer),
+]
+PositiveSeconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+Identifier = Annotated[str, Field(pattern=ID_PATTERN)]
+MetricName = Annotated[str, Field(pattern=METRIC_PATTERN)]
+MetricValue = Annotated[float, Field(allow_inf_nan=False)]
+
+
+def _metric_map_schema(schema: dict[str, Any]) -> None:
+    """Name the metric-key rule with propertyNames instead of patternProperties.
+
+    Pydantic renders key constraints as patternProperties, which lets a key that does not
+    match through unchecked; propertyNames + additionalProperties rejects it, as the model does.
+    """
+    ((pattern, value_schema),) = schema.pop("patternProperties").items()
+    schema["propertyNames"] = {"pattern": pattern}
+    schema["additionalProperties"] = value_schema
+
+
+class WireModel(BaseModel):
+    """Base of every payload: unknown fields and type coercion are refused."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _present_means_not_null(cls, value: object) -> object:
+        return _reject_null(value)
+
+    def to_wire(self) -> dict[str, Any]:
+        """The JSON-ready document, absent optional fields left out."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+class Reading(WireModel):
+    """One device's measurements at one instant."""
+
+    dev: Identifier = Field(description="Device id, unique within the gateway.")
+    ts: EpochMs
+    m: Annotated[
+        dict[MetricName, MetricValue],
+        Field(
+            min_length=1,
+            max_length=MAX_METRICS,
+            description="Metric name (snake_case, unit as suffix: tds_ppm) to value.",
+            json_schema_extra=_metric_map_schema,
+        ),
+    ]
+
+
+class Telemetry(WireModel):
+    """A batch of readings published by a gateway on fp/v1/gw/{gateway_id}/telemetry."""
+
+    v: SchemaVersion
+    gw: Identifier = Field(description="Gateway id; the same as in the topic.")
+    seq: Count = Field(
+        description="Per-gateway batch sequence, strictly increasing, kept across restarts."
+    )
+    sent: EpochMs
+    readings: list[Reading] = Field(min_length=1, max_length=MAX_READINGS)
+
+
+ONLINE_REQUIRED: Final = ("fw", "devices")
+
+
+class Status(WireModel):
+    """Gateway presence on fp/v1/gw/{gateway_id}/status (retained).
+
+    The online birth is published on connect; the offline message is the MQTT last will,
+    fixed at connect time, so it carries no device list.
+    """
+
+    model_config = ConfigDict(
+        # The schema form of `_online_birth_is_complete`.
+        json_schema_extra={
+            "if": {"properties": {"state": {"const": "online"}}, "required": ["state"]},
+            "then": {
+                "required": list(ONLINE_REQUIRED),
+                "$comment": "is required when state is online",
+            },
+        }
+    )
+
+    v: SchemaVersion
+    gw: Identifier
+    state: Literal["online", "offline"]
+    ts: EpochMs
+    fw: Annotated[str, Field(min_length=1, max_length=64)] | SkipJsonSchema[None] = Field(
+        default=None, description="Firmware version; required when online."
+    )
+    devices: list[Identifier] | SkipJsonSchema[None] = Field(
+        default=None, description="Ids of the attached devices; required when online."
+    )
+    backlog: Count | SkipJsonSchema[None] = Field(
+        default=None, description="Reserved: readings waiting in the outbox."
+    )
+    evicted: Count | SkipJsonSchema[None] = Field(
+        default=None, description="Reserved: readings dropped because the outbox was full."
+    )
+
+    @model_validator(mode="after")
+    def _online_birth_is_complete(self) -> Self:
+        if self.state == "online":
+            for name in ONLINE_REQUIRED:
+                if getattr(self, name) is None:
+                    raise ValueError(f"{name} is required when state is online")
+        return self
+
+
+class Config(WireModel):
+    """Reserved: sampling and batching settings on fp/v1/gw/{gateway_id}/config (retained)."""
+
+    v: SchemaVersion
+    version: Annotated[int, Field(ge=1, le=MAX_JSON_INT), BeforeValidator(_json_integer)] = Field(
+        description="Config revision; grows with every change, so a gateway can skip stale ones."
+    )
+    sample_period_s: PositiveSeconds = Field(description="Seconds between two samples.")
+    # A batch larger than a telemetry payload may carry could never be published.
+    batch_max_readings: Annotated[
+        int, Field(ge=1, le=MAX_READINGS), BeforeValidator(_json_integer)
+    ] = Field(description="Publish a batch once it holds this many readings.")
+    batch_max_age_s: PositiveSeconds = Field(
+        description="Publish a batch at the latest this many seconds after its first reading."
+    )
+
+
+class Command(WireModel):
+    """Reserved: a command to a gateway on fp/v1/gw/{gateway_id}/cmd (not retained)."""
+
+    v: SchemaVersion
+    id: Identifier = Field(description="Command id, echoed in the ack.")
+    cmd: Literal["ping", "read-now", "set-interval"]
+    args: dict[str, Any] = Field(description="Command arguments; {} when there are none.")
+
+
+class CommandAck(WireModel):
+    """Reserved: a gateway's answer to a command on fp/v1/gw/{gateway_id}/cmd/ack."""
+
+    v: SchemaVersion
+    id: Identifier = Field(description="The id of the command answered.")
+    ok: bool
+    result: dict[str, Any] | SkipJsonSchema[None] = None
+    error: Annotated[str, Field(min_length=1, max_length=1024)] | SkipJsonSchema[None] = None
+
+
+MODELS: Final[dict[Kind, type[WireModel]]] = {
+    "telemetry": Telemetry,
+    "status": Status,
+    "config": Config,
+    "cmd": Command,
+    "cmd_ack": CommandAck,
+}

@@ -1,0 +1,90 @@
+"""The API's wire shapes, kept apart from the stored tables."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+
+class LatestValuePublic(BaseModel):
+    metric: str
+    label: str
+    unit: str
+    value: float
+    ts: int
+
+
+class DevicePublic(BaseModel):
+    id: str
+    serial: str
+    model_id: str
+    model_name: str
+    customer_id: str
+    customer_name: str
+    site_id: str
+    site_name: str
+    lat: float
+    lon: float
+    gateway_id: str
+    online: bool
+    last_seen: int | None
+    worst_severity: str | None  # of the device's open alerts; None when all is well
+    open_alerts: int
+
+
+class DeviceDetail(DevicePublic):
+    latest: list[LatestValuePublic]
+
+
+class AlertPublic(BaseModel):
+    id: int
+    device_id: str
+    rule_id: str
+    metric: str
+    severity: str
+    message: str
+    state: str
+    raised_at: int
+    raised_value: float
+    cleared_at: int | None
+    cleared_value: float | None
+    case_id: int | None
+
+
+class WorkOrderPublic(BaseModel):
+    id: int
+    case_id: int
+    device_id: str
+    skill: str
+    duration_min: int
+    priority: int
+    status: str
+    engineer_id: str | None
+    eta: int | None
+    route_seq: int | None
+    unassigned_reason: str | None
+    created_at: int
+    updated_at: int
+
+
+class EngineerPublic(BaseModel):
+    id: str
+    name: str
+    skills: list[str]
+    shift_start: str
+    shift_end: str
+
+
+class DeadLetterPublic(BaseModel):
+    id: int
+    received_at: int
+    topic: str
+    gateway_id: str | None
+    reason: str
+    field: str
+    payload: str
+
+
+class Health(BaseModel):
+    status: str
+    broker_connected: bool
+    devices: int

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Sets up and runs the checks: ruff, then the whole test suite (real Mosquitto
+# and headless Chromium started by the tests themselves).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+FIELDPULSE_WITH_TESTS=1 FIELDPULSE_WITH_BROWSER=1 bash scripts/bootstrap.sh
+.venv/bin/ruff check .
+.venv/bin/python -m pytest "$@"

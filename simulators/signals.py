@@ -1,0 +1,157 @@
+"""Realistic telemetry for one simulated device, with injected faults.
+
+`sample(ts_ms)` is a function of the timestamp (plus the device's seed), not of
+how often it was called: the same device at the same instant always reads the
+same, so a test can sample at 1 Hz or once a minute and a replay matches.
+The one exception is the counter origin, which is the first sample's time
+unless `origin_ms` is given.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Iterable
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from asset_registry.catalog import DeviceModel
+from simulators.faults import Fault, fault_schedule, read_labels, write_labels
+from simulators.profiles import (
+    NOISE_CUTOFF_SIGMAS,
+    Counter,
+    ModelProfile,
+    Signal,
+    SimulatorError,
+    builtin_profiles,
+    check_profile,
+)
+
+__all__ = [
+    "DeviceSimulator",
+    "Fault",
+    "daily_shape",
+    "fault_schedule",
+    "read_labels",
+    "write_labels",
+]
+
+MS_PER_HOUR = 3_600_000
+# Slow drift: three incommensurate sines (about 15 min, 75 min and 5 h) read as
+# natural wander rather than a visible oscillation.
+_WANDER_PERIODS_S = (900.0, 4500.0, 18000.0)
+_WEEKEND_WORKDAY_LOAD = 0.35
+
+
+def daily_shape(shape: str, local: datetime) -> float:
+    """Load factor in [0, 1] for the local time of day."""
+    hour = local.hour + local.minute / 60 + local.second / 3600
+    if shape == "workday":
+        # Smooth ramp up around 07:30 and down around 18:30; weekends are quiet.
+        rise = 1 / (1 + math.exp(-(hour - 7.5) / 0.6))
+        fall = 1 / (1 + math.exp((hour - 18.5) / 0.8))
+        return rise * fall * (_WEEKEND_WORKDAY_LOAD if local.weekday() >= 5 else 1.0)
+    if shape == "dayload":
+        # Coolest at 03:00, warmest at 15:00, like outdoor temperature.
+        return 0.5 * (1 - math.cos(2 * math.pi * (hour - 3) / 24))
+    return 0.0
+
+
+class DeviceSimulator:
+    def __init__(
+        self,
+        device_id: str,
+        model: DeviceModel,
+        seed: int = 0,
+        faults: Iterable[Fault] = (),
+        *,
+        tz: str = "Europe/Berlin",
+        origin_ms: int | None = None,
+        profile: ModelProfile | None = None,
+    ) -> None:
+        if profile is None:
+            if model.id not in builtin_profiles():
+                raise SimulatorError(f"no simulation profile for model '{model.id}'")
+            profile = builtin_profiles()[model.id]
+        check_profile(profile, model)
+        self.device_id = device_id
+        self.model = model
+        self._profile = profile
+        self._tz = ZoneInfo(tz)
+        self._origin_ms = origin_ms
+        # Per-device character: its own offsets, drift phases and counter start.
+        rng = random.Random(f"{seed}:{device_id}")
+        self._offset: dict[str, float] = {}
+        self._wander: dict[str, list[tuple[float, float, float]]] = {}
+        self._counter_start: dict[str, float] = {}
+        for key, sig in profile.signals.items():
+            if isinstance(sig, Counter):
+                self._counter_start[key] = rng.uniform(sig.start_min, sig.start_max)
+                continue
+            self._offset[key] = rng.uniform(-sig.spread, sig.spread)
+            self._wander[key] = [
+                (
+                    period * rng.uniform(0.7, 1.3),
+                    rng.uniform(0, 2 * math.pi),
+                    sig.wander / len(_WANDER_PERIODS_S),
+                )
+                for period in _WANDER_PERIODS_S
+            ]
+        self._noise_key = rng.getrandbits(64)
+        self.faults = tuple(f for f in faults if f.device_id == device_id)
+        for fault in self.faults:
+            spec = profile.faults.get(fault.kind)
+            if spec is None or (spec.metric, spec.rule_id) != (
+                fault.metric,
+                fault.expected_rule_id,
+            ):
+                raise SimulatorError(f"fault {fault.id}: '{fault.kind}' does not fit {model.id}")
+
+    def active_faults(self, ts_ms: int) -> list[Fault]:
+        return [f for f in self.faults if f.active_at(ts_ms)]
+
+    def normal(self, key: str) -> float:
+        """This device's baseline for a continuous metric (what a fault departs from)."""
+        sig = self._profile.signals[key]
+        assert isinstance(sig, Signal)
+        return sig.base + self._offset[key]
+
+    def sample(self, ts_ms: int) -> dict[str, float]:
+        if self._origin_ms is None:
+            self._origin_ms = ts_ms
+        local = datetime.fromtimestamp(ts_ms / 1000, self._tz)
+        # Seeded by the instant, so noise is reproducible without call history.
+        noise = random.Random((self._noise_key << 48) + ts_ms)
+        t_s = ts_ms / 1000
+        values: dict[str, float] = {}
+        for key in self.model.attributes:
+            sig = self._profile.signals[key]
+            if isinstance(sig, Counter):
+                hours = max(0, ts_ms - self._origin_ms) / MS_PER_HOUR
+                values[key] = self._counter_start[key] + sig.rate_per_h * hours
+                continue
+            drift = sum(
+                amp * math.sin(2 * math.pi * t_s / period + phase)
+                for period, phase, amp in self._wander[key]
+            )
+            jitter = max(-NOISE_CUTOFF_SIGMAS, min(NOISE_CUTOFF_SIGMAS, noise.gauss(0.0, 1.0)))
+            values[key] = (
+                self.normal(key)
+                + sig.daily * daily_shape(sig.shape, local)
+                + drift
+                + jitter * sig.noise
+            )
+        for fault in self.active_faults(ts_ms):
+            spec = self._profile.faults[fault.kind]
+            # Ramp from normal to target, then hold; noise and daily cycle ride on top.
+            progress = min(1.0, (ts_ms - fault.start_ms) / (spec.ramp_s * 1000))
+            values[spec.metric] += progress * (spec.target - self.normal(spec.metric))
+            for key, delta in spec.effects.items():
+                values[key] += progress * delta
+        return {key: self._finish(key, value) for key, value in values.items()}
+
+    def _finish(self, key: str, value: float) -> float:
+        # A real sensor saturates at its range and reports a fixed resolution.
+        attr = self.model.attributes[key]
+        value = min(attr.max, max(attr.min, value))
+        return round(value, self._profile.signals[key].decimals)
