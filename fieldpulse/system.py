@@ -63,7 +63,7 @@ class CloudSystem:
                                        SqlTelemetryStore(), on_readings=self.rules.on_readings)
         self.consumer = IngestConsumer(self.pipeline, broker)
         self.app = create_app(PortalContext(
-            engine=self.engine, models=self.models, tile_url=settings.tile_url,
+            engine=self.engine, models=self.models, tile_url=settings.tile_url, tz=settings.tz,
             request_replan=self.dispatcher.request,
             broker_connected=self.consumer.connected.is_set,
             ingest_stats=self.pipeline.stats.snapshot,

@@ -17,6 +17,8 @@ import orjson
 from firmware_contracts.errors import ROOT, ContractError
 from firmware_contracts.kinds import KINDS, Kind, schema_filename
 
+__all__ = ["ContractError", "decode", "detect_kind", "load", "validate"]
+
 # Checked in order, first hit wins: each kind is told by the fields only it has, so a
 # document that is missing one of them is still recognised and its error named.
 _MARKERS: Final[tuple[tuple[Kind, frozenset[str]], ...]] = (

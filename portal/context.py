@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Request
 from sqlalchemy import Engine
@@ -18,6 +19,8 @@ class PortalContext:
     engine: Engine
     models: Mapping[str, DeviceModel]
     tile_url: str = ""
+    # Times on the pages are shown in the sites' local time.
+    tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
     # Called after a case is opened here, so the dispatcher plans it promptly.
     request_replan: Callable[[], None] = lambda: None
     broker_connected: Callable[[], bool] = lambda: False

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -24,8 +25,9 @@ FAULT_CATEGORIES = ("Not working", "Poor performance", "Leak", "Noise or vibrati
                     "Error on display", "Other")
 
 
-def _clock(ms: int | None) -> str:
-    return datetime.fromtimestamp(ms / 1000).strftime("%a %H:%M") if ms else "—"
+def _clock(ms: int | None, tz: ZoneInfo | None = None) -> str:
+    """A time as people on site read it: weekday and local time."""
+    return datetime.fromtimestamp(ms / 1000, tz).strftime("%a %H:%M") if ms else "—"
 
 
 templates.env.filters["clock"] = _clock
@@ -67,7 +69,7 @@ def customer_page(token: str, request: Request, ctx: ContextDep, session: Sessio
         "alerts": queries.list_alerts(session, state="active", device_id=device.id),
         "orders": queries.device_work_orders_with_events(session, device.id),
         "engineers": {e.id: e.name for e in queries.list_engineers(session)},
-        "categories": FAULT_CATEGORIES, "reported": reported,
+        "categories": FAULT_CATEGORIES, "reported": reported, "tz": ctx.tz,
     })
 
 
@@ -101,7 +103,7 @@ def engineer_page(engineer_id: str, request: Request, ctx: ContextDep,
         raise HTTPException(404, f"no engineer '{engineer_id}'")
     jobs = queries.engineer_jobs(session, engineer_id)
     return templates.TemplateResponse(request, "engineer.html", {
-        "engineer": engineer, "jobs": jobs, "models": ctx.models,
+        "engineer": engineer, "jobs": jobs, "models": ctx.models, "tz": ctx.tz,
     })
 
 
