@@ -44,12 +44,6 @@ def _json_integer(value: object) -> object:
     return value
 
 
-def _reject_null(value: object) -> object:
-    if value is None:
-        raise ValueError("must be left out rather than null")
-    return value
-
-
 SchemaVersion = Annotated[
     Literal[1],
     BeforeValidator(_json_integer),
@@ -88,7 +82,10 @@ class WireModel(BaseModel):
     @field_validator("*", mode="before")
     @classmethod
     def _present_means_not_null(cls, value: object) -> object:
-        return _reject_null(value)
+        # Runs only for fields present in the input: absent optionals keep their None.
+        if value is None:
+            raise ValueError("must be left out rather than null")
+        return value
 
     def to_wire(self) -> dict[str, Any]:
         """The JSON-ready document, absent optional fields left out."""

@@ -107,7 +107,7 @@ def _explain(exc: fastjsonschema.JsonSchemaValueException) -> tuple[str, str]:
         known = definition.get("properties", {})
         extra = [key for key in value if key not in known]
         if extra:
-            return _join(where, extra[0]), "is not allowed"
+            return _join(where, str(extra[0])), "is not allowed"
     elif exc.rule == "propertyNames":
         pattern = definition.get("propertyNames", {}).get("pattern")
         if pattern:

@@ -45,7 +45,7 @@ def test_one_invalid_file_among_several_fails_the_run() -> None:
     assert "INVALID status: devices: is required when state is online" in output
 
 
-def test_kind_option_overrides_detection(tmp_path: Path) -> None:
+def test_kind_option_overrides_detection() -> None:
     code, output = check("--kind", "status", EXAMPLES / "telemetry.valid.json")
     assert code == 1
     assert "INVALID status: state: is required" in output
@@ -65,7 +65,7 @@ def test_undetectable_content_exits_2(tmp_path: Path) -> None:
     assert "pass --kind" in output
 
 
-def test_not_json_is_invalid(tmp_path: Path) -> None:
+def test_not_json_is_invalid() -> None:
     code, output = check(EXAMPLES / "telemetry.invalid.truncated.json")
     assert code == 1
     assert "$: invalid JSON" in output

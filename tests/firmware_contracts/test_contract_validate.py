@@ -13,7 +13,7 @@ import pytest
 from pydantic import ValidationError
 
 from firmware_contracts.errors import ContractError
-from firmware_contracts.kinds import KINDS, MAX_JSON_INT, MAX_READINGS
+from firmware_contracts.kinds import KINDS, MAX_JSON_INT, MAX_READINGS, Kind
 from firmware_contracts.models import MODELS, Telemetry
 from firmware_contracts.validate import _MARKERS, decode, detect_kind, load, validate
 
@@ -138,6 +138,63 @@ def test_mutated_telemetry_as_bytes_agrees_with_the_model(
     except ValidationError:
         model_accepted = False
     assert accepted == model_accepted == (field is None)
+
+
+ONLINE = {"v": 1, "gw": "gw-001", "state": "online", "ts": 1, "fw": "2.4.1", "devices": []}
+CONFIG = {
+    "v": 1,
+    "version": 1,
+    "sample_period_s": 30,
+    "batch_max_readings": 1,
+    "batch_max_age_s": 5,
+}
+CMD = {"v": 1, "id": "c-1", "cmd": "read-now", "args": {}}
+ACK = {"v": 1, "id": "c-1", "ok": False}
+
+OTHER_KINDS: list[tuple[str, dict[str, Any], str | None]] = [
+    ("status", ONLINE, None),
+    ("status", {**ONLINE, "backlog": 3.0}, None),
+    ("status", {**ONLINE, "backlog": 3.5}, "backlog"),
+    ("status", {**ONLINE, "evicted": None}, "evicted"),
+    ("status", {**ONLINE, "fw": ""}, "fw"),
+    ("status", {**ONLINE, "devices": None}, "devices"),
+    ("status", {**ONLINE, "devices": "dev-0001"}, "devices"),
+    ("status", {**ONLINE, "state": None}, "state"),
+    ("status", {**ONLINE, "state": "offline", "devices": ["dev-0001"]}, None),
+    ("config", CONFIG, None),
+    ("config", {**CONFIG, "sample_period_s": 0.5}, None),
+    ("config", {**CONFIG, "sample_period_s": True}, "sample_period_s"),
+    ("config", {**CONFIG, "batch_max_age_s": -1}, "batch_max_age_s"),
+    ("config", {**CONFIG, "version": 0}, "version"),
+    ("config", {**CONFIG, "gw": "gw-001"}, "gw"),
+    ("cmd", CMD, None),
+    ("cmd", {**CMD, "args": {"dev": ["dev-0001"], "note": None}}, None),
+    ("cmd", {**CMD, "args": None}, "args"),
+    ("cmd", {**CMD, "args": []}, "args"),
+    ("cmd", {**CMD, "id": "c/1"}, "id"),
+    ("cmd_ack", ACK, None),
+    ("cmd_ack", {**ACK, "ok": 0}, "ok"),
+    ("cmd_ack", {**ACK, "result": []}, "result"),
+    ("cmd_ack", {**ACK, "error": ""}, "error"),
+]
+
+
+@pytest.mark.parametrize(("kind", "doc", "field"), OTHER_KINDS, ids=lambda x: repr(x)[:40])
+def test_other_kinds_name_the_field_and_agree_with_the_models(
+    kind: Kind, doc: dict[str, Any], field: str | None
+) -> None:
+    if field is None:
+        validate(kind, doc)
+    else:
+        with pytest.raises(ContractError) as caught:
+            validate(kind, doc)
+        assert caught.value.field == field
+    try:
+        MODELS[kind].model_validate(doc)
+        model_accepted = True
+    except ValidationError:
+        model_accepted = False
+    assert model_accepted == (field is None)
 
 
 def test_random_byte_damage_only_ever_raises_contract_error() -> None:
