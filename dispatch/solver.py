@@ -1,25 +1,29 @@
 """Problem in, plan out: the OR-Tools routing model behind the dispatcher.
 
-Pipeline: ``screen`` (cheap checks that give unassigned jobs an honest reason
-and keep hopeless jobs out of the model) → ``_build_model`` (one vehicle per
+Pipeline: ``_screen`` (cheap checks that give unassigned jobs an honest
+reason and keep hopeless jobs out of the model) → ``_build`` (one vehicle per
 engineer, a time dimension with waiting, skills as allowed vehicles, every
-job optional at a priority-dependent price) → search → ``Plan``.
+job optional at a priority-dependent price) → ``_search`` → ``_read_routes``.
 
 Determinism. The routing local search is single-threaded and seeded, so for
-the same model and parameters it explores the same moves in the same order.
-What breaks that is any stop based on the clock: ``time_limit`` ends the
-search after however many moves this machine managed, and ``lns_time_limit``
-bounds the CP sub-searches of the LNS operators. So ``deterministic=True``
-stops on ``solution_limit`` (each accepted local-search move is one
-"solution"), switches the clock-bounded LNS operators off and logs nothing;
-``time_limit_s`` stays as a safety cap, and only if it fires first (a much
-larger problem than the limit was sized for, or a starved machine) does the
-result depend on timing. ``deterministic=False`` uses the whole time limit.
+the same model and parameters it tries the same moves in the same order.
+Only stops based on the clock break that: ``time_limit`` ends the search
+after however many moves this machine managed, and ``lns_time_limit`` bounds
+the CP sub-searches of the LNS operators. Guided local search never
+converges by itself (it keeps accepting moves), so ``deterministic=True``
+stops by counting instead: after ``DETERMINISTIC_PATIENCE`` accepted moves
+without a new best plan. It also switches the clock-bounded LNS operators
+off and logs nothing. ``time_limit_s`` stays a safety cap; if it fires first
+(a bigger problem than the budget suits, or a starved machine) the plan
+depends on timing and a warning is logged. ``deterministic=False`` searches
+for the whole time limit and keeps the best plan found.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -30,6 +34,8 @@ from ortools.util import optional_boolean_pb2
 from dispatch.problem import MAX_PRIORITY, MIN_PRIORITY, Engineer, Job, Problem
 from dispatch.travel import GreatCircle, TravelTimes
 
+log = logging.getLogger("fieldpulse.dispatch")
+
 REASON_CAPACITY = "no capacity left in qualified engineers' shifts"
 REASON_WINDOW = "window unreachable in any engineer's shift"
 
@@ -38,10 +44,10 @@ def reason_no_skill(skill: str) -> str:
     return f"no engineer has skill {skill!r}"
 
 
-# Local-search moves per model node in deterministic mode. GLS keeps finding
-# (worse) moves forever, so this is the budget, not a convergence test; on a
-# 2-core box it is a fraction of a second for tens of jobs.
-DETERMINISTIC_MOVES_PER_NODE = 200
+# Accepted local-search moves without a new best plan before a deterministic
+# search stops. Measured on Munich-sized days (2-core box): 12 jobs stop in
+# well under a second; 40 jobs over 3 engineers in about a second or two.
+DETERMINISTIC_PATIENCE = 250
 # Keep the objective well inside int64: OR-Tools saturates instead of
 # overflowing, and a saturated objective can no longer tell plans apart.
 _MAX_OBJECTIVE = 2**62
@@ -73,19 +79,13 @@ class Plan:
     objective: int  # travel seconds + penalty of every unassigned job
 
 
-@dataclass(frozen=True, slots=True)
-class _Screen:
-    usable: tuple[int, ...]  # engineers who can at least get from start to end in shift
-    allowed: dict[int, tuple[int, ...]]  # job -> engineers who could do it alone
-    rejected: dict[int, str]  # job -> reason it never enters the model
-
-
 def solve(
     problem: Problem,
     time_limit_s: float = 5.0,
     deterministic: bool = True,
     travel: TravelTimes | None = None,
 ) -> Plan:
+    """Plan ``problem``; always returns a plan, never raises for hard days."""
     if not time_limit_s > 0:
         raise ValueError(f"time_limit_s: must be > 0, got {time_limit_s}")
     jobs, engineers = problem.jobs, problem.engineers
@@ -97,16 +97,22 @@ def solve(
 
     screen = _screen(problem, times)
     penalty = _penalties(problem, screen.usable)
-    routes = {engineer.id: () for engineer in engineers}
+    routes: dict[str, tuple[Stop, ...]] = {e.id: () for e in engineers}
     dropped = dict(screen.rejected)
     objective = sum(penalty[j] for j in screen.rejected)
 
-    if screen.allowed:  # degenerate inputs (no jobs, no engineers) never reach OR-Tools
-        found, cost = _route(problem, times, screen, penalty, time_limit_s, deterministic)
-        objective += cost
-        routes.update(found)
-        visited = {stop.job_id for stops in found.values() for stop in stops}
-        for j in screen.allowed:
+    if screen.allowed:  # no jobs, no engineers, nothing feasible: OR-Tools is not needed
+        model = _build(problem, times, screen, penalty)
+        solution = _search(model, time_limit_s, deterministic)
+        if solution is None:
+            # Not expected: all-empty routes are always feasible. Still, the
+            # caller gets a plan, with every candidate marked as not fitted.
+            objective += sum(penalty[j] for j in model.cand)
+        else:
+            objective += solution.ObjectiveValue()
+            routes.update(_read_routes(problem, model, solution))
+        visited = {stop.job_id for stops in routes.values() for stop in stops}
+        for j in model.cand:
             if jobs[j].id not in visited:
                 dropped[j] = REASON_CAPACITY
 
@@ -117,8 +123,18 @@ def solve(
     )
 
 
+# --- screening: reasons before solving -------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Screen:
+    usable: tuple[int, ...]  # engineers who can at least drive start -> end in shift
+    allowed: dict[int, tuple[int, ...]]  # job -> engineers who could do it alone
+    rejected: dict[int, str]  # job -> reason it never enters the model
+
+
 def _start(e: int, n_jobs: int) -> int:
-    return n_jobs + 2 * e
+    return n_jobs + 2 * e  # row of engineer e's start in the full matrix
 
 
 def _end(e: int, n_jobs: int) -> int:
@@ -138,23 +154,22 @@ def _screen(problem: Problem, times: np.ndarray) -> _Screen:
         e
         for e, eng in enumerate(engineers)
         # An empty route still drives start -> end; if even that does not fit,
-        # the engineer would make the whole model infeasible.
+        # this engineer would make the whole model infeasible.
         if eng.shift_start + times[_start(e, n), _end(e, n)] <= eng.shift_end
     )
     allowed: dict[int, tuple[int, ...]] = {}
     rejected: dict[int, str] = {}
     for j, job in enumerate(jobs):
         qualified = [e for e, eng in enumerate(engineers) if job.skill in eng.skills]
-        if not qualified:
-            rejected[j] = reason_no_skill(job.skill)
-            continue
         fits = tuple(
             e for e in qualified if e in usable and _fits_alone(job, j, engineers[e], e, n, times)
         )
-        if fits:
-            allowed[j] = fits
-        else:
+        if not qualified:
+            rejected[j] = reason_no_skill(job.skill)
+        elif not fits:
             rejected[j] = REASON_WINDOW
+        else:
+            allowed[j] = fits
     return _Screen(usable, allowed, rejected)
 
 
@@ -174,7 +189,7 @@ def _penalties(problem: Problem, usable: Sequence[int]) -> list[int]:
     driving. Each priority step multiplies by ``k``; with k = n_jobs + 1 one
     job outweighs all lower-priority jobs together, i.e. priorities are
     strictly lexicographic. Only when that would overflow int64 is k lowered
-    (still >= 2), which keeps urgent jobs strongly but no longer absolutely ahead.
+    (still >= 2): urgent jobs then still weigh much more, just not absolutely.
     """
     n = len(problem.jobs)
     base = 1 + sum(
@@ -187,91 +202,116 @@ def _penalties(problem: Problem, usable: Sequence[int]) -> list[int]:
     return [base * k ** (job.priority - MIN_PRIORITY) for job in problem.jobs]
 
 
-def _route(
-    problem: Problem,
-    times: np.ndarray,
-    screen: _Screen,
-    penalty: Sequence[int],
-    time_limit_s: float,
-    deterministic: bool,
-) -> tuple[dict[str, tuple[Stop, ...]], int]:
-    """Build and search the model; return stops per engineer id and the cost."""
-    jobs, engineers = problem.jobs, problem.engineers
+# --- the routing model ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Model:
+    manager: pywrapcp.RoutingIndexManager
+    routing: pywrapcp.RoutingModel
+    time: pywrapcp.RoutingDimension
+    cand: list[int]  # model node k <-> problem job cand[k]
+    vehicles: tuple[int, ...]  # vehicle v <-> problem engineer vehicles[v]
+
+
+def _build(problem: Problem, times: np.ndarray, screen: _Screen, penalty: Sequence[int]) -> _Model:
+    jobs, engineers, horizon = problem.jobs, problem.engineers, problem.horizon
     n = len(jobs)
-    cand = sorted(screen.allowed)  # model node k <-> problem job cand[k]
-    vehicles = screen.usable  # vehicle v <-> engineer vehicles[v]
-    n_cand = len(cand)
-    starts = [n_cand + 2 * v for v in range(len(vehicles))]
-    ends = [n_cand + 2 * v + 1 for v in range(len(vehicles))]
-    rows = cand + [p for e in vehicles for p in (_start(e, n), _end(e, n))]
+    cand, vehicles = sorted(screen.allowed), screen.usable
+    # Model nodes: candidate jobs, then each usable engineer's start and end.
+    rows = cand + [r for e in vehicles for r in (_start(e, n), _end(e, n))]
     travel = times[np.ix_(rows, rows)]
     service = np.zeros(len(rows), dtype=np.int64)
-    service[:n_cand] = [jobs[j].duration for j in cand]
+    service[: len(cand)] = [jobs[j].duration for j in cand]
 
-    manager = pywrapcp.RoutingIndexManager(len(rows), len(vehicles), starts, ends)
-    model = pywrapcp.RoutingModel(manager)
-    # Matrices are registered as plain arrays (indexed by node, not by solver
-    # index): a Python callback is ~4x slower per move (see MEASURED.md).
-    travel_cb = model.RegisterTransitMatrix(travel.tolist())
-    model.SetArcCostEvaluatorOfAllVehicles(travel_cb)
+    starts = [len(cand) + 2 * v for v in range(len(vehicles))]
+    manager = pywrapcp.RoutingIndexManager(
+        len(rows), len(vehicles), starts, [s + 1 for s in starts]
+    )
+    routing = pywrapcp.RoutingModel(manager)
+    # Matrices go in as plain arrays (RegisterTransitMatrix indexes them by
+    # node, not by solver index): a Python callback is ~4x slower per move.
+    routing.SetArcCostEvaluatorOfAllVehicles(routing.RegisterTransitMatrix(travel.tolist()))
     # Leaving node i takes its service time plus the drive, so the cumul at
-    # a job is the start of service there.
-    time_cb = model.RegisterTransitMatrix((travel + service[:, None]).tolist())
-    horizon = problem.horizon
-    # slack_max = horizon: waiting for a window is allowed and unbounded.
-    model.AddDimension(time_cb, horizon, horizon, False, "time")
-    time = model.GetDimensionOrDie("time")
+    # a job is the start of service there. Slack up to the horizon = waiting.
+    time_cb = routing.RegisterTransitMatrix((travel + service[:, None]).tolist())
+    routing.AddDimension(time_cb, horizon, horizon, False, "time")
+    time_dim = routing.GetDimensionOrDie("time")
 
     for v, e in enumerate(vehicles):
         eng = engineers[e]
-        time.CumulVar(model.Start(v)).SetRange(eng.shift_start, eng.shift_end)
-        time.CumulVar(model.End(v)).SetRange(eng.shift_start, eng.shift_end)
+        time_dim.CumulVar(routing.Start(v)).SetRange(eng.shift_start, eng.shift_end)
+        time_dim.CumulVar(routing.End(v)).SetRange(eng.shift_start, eng.shift_end)
     vehicle_of = {e: v for v, e in enumerate(vehicles)}
     for k, j in enumerate(cand):
         job = jobs[j]
         index = manager.NodeToIndex(k)
         window_end = horizon if job.window_end is None else min(job.window_end, horizon)
-        time.CumulVar(index).SetRange(job.window_start, window_end)
-        _allow_only(model, index, [vehicle_of[e] for e in screen.allowed[j]])
-        model.AddDisjunction([index], penalty[j])
-
-    solution = model.SolveWithParameters(_search_parameters(time_limit_s, deterministic, len(rows)))
-    if solution is None:
-        # Not expected (an all-empty plan is always feasible); the caller
-        # still gets a plan, with every candidate marked as not fitted.
-        return {}, sum(penalty[j] for j in cand)
-
-    found: dict[str, tuple[Stop, ...]] = {}
-    for v, e in enumerate(vehicles):
-        stops = []
-        index = solution.Value(model.NextVar(model.Start(v)))
-        while not model.IsEnd(index):
-            job = jobs[cand[manager.IndexToNode(index)]]
-            # Min of the cumul is the earliest start consistent with the route.
-            arrival = solution.Min(time.CumulVar(index))
-            stops.append(Stop(job.id, arrival, arrival + job.duration))
-            index = solution.Value(model.NextVar(index))
-        found[engineers[e].id] = tuple(stops)
-    return found, solution.ObjectiveValue()
+        time_dim.CumulVar(index).SetRange(job.window_start, window_end)
+        _allow_only(routing, index, [vehicle_of[e] for e in screen.allowed[j]])
+        routing.AddDisjunction([index], penalty[j])
+    return _Model(manager, routing, time_dim, cand, vehicles)
 
 
-def _allow_only(model: pywrapcp.RoutingModel, index: int, vehicles: list[int]) -> None:
+def _allow_only(routing: pywrapcp.RoutingModel, index: int, vehicles: list[int]) -> None:
     """Restrict a job to the vehicles (engineers) that may do it.
 
-    ``SetAllowedVehiclesForIndex`` is the intended call, and it also informs
-    the local-search filters, but the ortools 9.15 SWIG wrapper has no
-    typemap for its ``absl::Span<const int>`` argument and raises TypeError
-    on any Python sequence. Restricting the vehicle variable works in every
-    version; -1 in its domain is "not performed", so the job stays optional.
-    ``vehicles`` is never empty here (OR-Tools would read [] as "any vehicle").
+    ``SetAllowedVehiclesForIndex`` is the intended call, but the ortools 9.15
+    SWIG wrapper has no typemap for its ``absl::Span<const int>`` argument and
+    raises TypeError for any Python sequence. Restricting the vehicle
+    variable works in every version; -1 in its domain is "not performed", so
+    the job stays optional. The call is still tried so a fixed wrapper also
+    informs the local-search filters. ``vehicles`` is never empty here
+    (OR-Tools would read [] as "any vehicle").
     """
-    model.VehicleVar(index).SetValues([-1, *vehicles])
+    routing.VehicleVar(index).SetValues([-1, *vehicles])
     with contextlib.suppress(TypeError):
-        model.SetAllowedVehiclesForIndex(vehicles, index)
+        routing.SetAllowedVehiclesForIndex(vehicles, index)
+
+
+# --- search -------------------------------------------------------------------
+
+
+class _StopWhenStale:
+    """Solution callback: finish the search after ``patience`` accepted moves
+    without a new best. Counts moves, not seconds, so it is reproducible."""
+
+    def __init__(self, routing: pywrapcp.RoutingModel, patience: int) -> None:
+        self.routing, self.patience = routing, patience
+        self.best: int | None = None
+        self.stale = 0
+        self.fired = False
+
+    def __call__(self) -> None:
+        cost = self.routing.CostVar().Value()
+        if self.best is None or cost < self.best:
+            self.best, self.stale = cost, 0
+            return
+        self.stale += 1
+        if self.stale >= self.patience and not self.fired:
+            self.fired = True
+            self.routing.solver().FinishCurrentSearch()
+
+
+def _search(model: _Model, time_limit_s: float, deterministic: bool) -> pywrapcp.Assignment | None:
+    params = _search_parameters(time_limit_s, deterministic)
+    if not deterministic:
+        return model.routing.SolveWithParameters(params)
+    stop = _StopWhenStale(model.routing, DETERMINISTIC_PATIENCE)
+    model.routing.AddAtSolutionCallback(stop)
+    started = time.monotonic()
+    solution = model.routing.SolveWithParameters(params)
+    if not stop.fired and time.monotonic() - started >= 0.95 * time_limit_s:
+        log.warning(
+            "deterministic solve hit the %.1fs safety cap before its move budget; "
+            "this plan may differ between runs",
+            time_limit_s,
+        )
+    return solution
 
 
 def _search_parameters(
-    time_limit_s: float, deterministic: bool, n_nodes: int
+    time_limit_s: float, deterministic: bool
 ) -> routing_parameters_pb2.RoutingSearchParameters:
     params = pywrapcp.DefaultRoutingSearchParameters()
     # Insertion builds a plan even with tight windows where arc-based
@@ -285,8 +325,27 @@ def _search_parameters(
     params.log_search = False
     params.time_limit.FromMilliseconds(max(1, round(time_limit_s * 1000)))
     if deterministic:
-        params.solution_limit = DETERMINISTIC_MOVES_PER_NODE * n_nodes
+        # Off by default already; pinned because they are bounded by
+        # lns_time_limit, i.e. by the clock.
         operators = params.local_search_operators
         for name in ("use_path_lns", "use_full_path_lns", "use_tsp_lns", "use_inactive_lns"):
             setattr(operators, name, optional_boolean_pb2.BOOL_FALSE)
     return params
+
+
+def _read_routes(
+    problem: Problem, model: _Model, solution: pywrapcp.Assignment
+) -> dict[str, tuple[Stop, ...]]:
+    routing, found = model.routing, {}
+    for v, e in enumerate(model.vehicles):
+        stops = []
+        index = solution.Value(routing.NextVar(routing.Start(v)))
+        while not routing.IsEnd(index):
+            job = problem.jobs[model.cand[model.manager.IndexToNode(index)]]
+            # Min of the cumul is the earliest start consistent with the route
+            # (the engineer leaves at shift start and waits on site if early).
+            arrival = solution.Min(model.time.CumulVar(index))
+            stops.append(Stop(job.id, arrival, arrival + job.duration))
+            index = solution.Value(routing.NextVar(index))
+        found[problem.engineers[e].id] = tuple(stops)
+    return found

@@ -106,7 +106,9 @@ def _print_welcome(console: Console, settings: Settings, fleet, tokens: dict[str
     console.print(f"{len(fleet.devices)} simulated devices at {len(fleet.sites)} sites around "
                   f"{fleet.city.name}, {len(fleet.gateways)} gateways, "
                   f"{len(fleet.engineers)} engineers.")
-    table = Table("page", "URL")
+    table = Table()
+    table.add_column("page")
+    table.add_column("URL", overflow="fold")  # never cut a token URL short
     table.add_row("Dispatcher map", f"{base}/dispatch")
     first = fleet.devices[0]
     table.add_row(f"Customer page ({first.serial})", customer_url(base, tokens[first.id]))
