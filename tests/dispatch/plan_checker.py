@@ -1,0 +1,69 @@
+"""An independent judge of dispatch plans (imported as `plan_checker`).
+
+It knows only the problem, the plan and the travel estimate; it recomputes
+every drive pair by pair with `great_circle_seconds` and reads nothing from
+the solver, so a bug in the model cannot hide behind a matching bug here.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from dispatch.problem import Problem
+from dispatch.solver import Plan
+from dispatch.travel import great_circle_seconds
+
+
+def check_plan(problem: Problem, plan: Plan) -> list[str]:
+    """Every rule the plan breaks, as readable sentences; [] when it is sound."""
+    jobs = {job.id: job for job in problem.jobs}
+    engineers = {engineer.id: engineer for engineer in problem.engineers}
+    errors: list[str] = []
+
+    assigned = [stop.job_id for route in plan.routes for stop in route.stops]
+    unassigned = [u.job_id for u in plan.unassigned]
+    for job_id, count in Counter(assigned + unassigned).items():
+        if count > 1:
+            errors.append(f"job {job_id} appears {count} times (routes + unassigned)")
+    for job_id in sorted(set(assigned + unassigned) - jobs.keys()):
+        errors.append(f"unknown job {job_id}")
+    for job_id in sorted(jobs.keys() - set(assigned + unassigned)):
+        errors.append(f"job {job_id} is neither routed nor unassigned")
+    for u in plan.unassigned:
+        if not u.reason.strip():
+            errors.append(f"unassigned job {u.job_id} has no reason")
+
+    for engineer_id, count in Counter(r.engineer_id for r in plan.routes).items():
+        if count > 1:
+            errors.append(f"engineer {engineer_id} has {count} routes")
+    for route in plan.routes:
+        engineer = engineers.get(route.engineer_id)
+        if engineer is None:
+            errors.append(f"route for unknown engineer {route.engineer_id}")
+            continue
+        where, free_at = engineer.start, engineer.shift_start
+        for stop in route.stops:
+            job = jobs.get(stop.job_id)
+            if job is None:
+                continue  # already reported as unknown
+            tag = f"{engineer.id}/{job.id}"
+            if job.skill not in engineer.skills:
+                errors.append(f"{tag}: engineer lacks skill {job.skill!r}")
+            if stop.arrival < job.window_start:
+                errors.append(f"{tag}: arrives {stop.arrival} before window {job.window_start}")
+            if job.window_end is not None and stop.arrival > job.window_end:
+                errors.append(f"{tag}: arrives {stop.arrival} after window {job.window_end}")
+            earliest = free_at + great_circle_seconds(where, job.location)
+            if stop.arrival < earliest:
+                errors.append(f"{tag}: arrives {stop.arrival}, cannot be there before {earliest}")
+            if stop.departure != stop.arrival + job.duration:
+                errors.append(f"{tag}: departs {stop.departure}, expected arrival + {job.duration}")
+            # Service takes its duration whatever `departure` claims.
+            where, free_at = job.location, stop.arrival + job.duration
+        if route.stops:
+            home = free_at + great_circle_seconds(where, engineer.end)
+            if home > engineer.shift_end:
+                errors.append(
+                    f"{engineer.id}: back at {home}, after shift end {engineer.shift_end}"
+                )
+    return errors
