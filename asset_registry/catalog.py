@@ -13,11 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 
+from asset_registry.rule_spec import SEVERITIES, Rule, RuleError, parse_rules
+
 BUILTIN_MODELS_DIR = Path(__file__).with_name("device_models")
 
-# Ordered from least to most severe; the index is the rank.
-SEVERITIES: tuple[str, ...] = ("info", "low", "medium", "high", "critical")
-CONDITIONS = ("above", "below")
 ACTIONS = ("notify_owner", "notify_supervisor", "notify_customer", "open_work_order")
 
 
@@ -26,6 +25,7 @@ class CatalogError(ValueError):
 
 
 def severity_rank(severity: str) -> int:
+    """SEVERITIES run from least to most severe; the index is the rank."""
     return SEVERITIES.index(severity)
 
 
@@ -39,22 +39,6 @@ class Attribute:
 
 
 @dataclass(frozen=True, slots=True)
-class ThresholdRule:
-    """Raise when `metric` goes `condition` `threshold`; clear once back past `clear`.
-
-    The gap between threshold and clear is the hysteresis that stops flapping.
-    """
-
-    id: str
-    metric: str
-    condition: str
-    threshold: float
-    clear: float
-    severity: str
-    message: str
-
-
-@dataclass(frozen=True, slots=True)
 class DeviceModel:
     id: str
     name: str
@@ -62,8 +46,12 @@ class DeviceModel:
     service_skill: str
     service_minutes: int
     attributes: Mapping[str, Attribute]
-    rules: tuple[ThresholdRule, ...]
+    rules: tuple[Rule, ...]
     actions: Mapping[str, tuple[str, ...]]
+    # Notify the supervisor when an alert of at least `escalate_from` severity
+    # stays unacknowledged this long (None: never).
+    escalate_after_min: float | None = None
+    escalate_from: str = "high"
 
     def actions_for(self, severity: str) -> tuple[str, ...]:
         return self.actions.get(severity, ())
@@ -96,34 +84,10 @@ def parse_model(raw: Mapping[str, object], source: str) -> DeviceModel:
             min=low,
             max=high,
         )
-    rules: list[ThresholdRule] = []
-    for i, spec in enumerate(raw.get("rules", [])):
-        where = f"{source}: rules[{i}]"
-        rule = ThresholdRule(
-            id=_require(spec, "id", str, where),
-            metric=_require(spec, "metric", str, where),
-            condition=_require(spec, "condition", str, where),
-            threshold=float(_require(spec, "threshold", (int, float), where)),
-            clear=float(_require(spec, "clear", (int, float), where)),
-            severity=_require(spec, "severity", str, where),
-            message=_require(spec, "message", str, where),
-        )
-        if rule.metric not in attributes:
-            raise CatalogError(f"{where}.metric: '{rule.metric}' is not an attribute of {model_id}")
-        if rule.condition not in CONDITIONS:
-            raise CatalogError(f"{where}.condition: '{rule.condition}' not one of {CONDITIONS}")
-        if rule.severity not in SEVERITIES:
-            raise CatalogError(f"{where}.severity: '{rule.severity}' not one of {SEVERITIES}")
-        # The clear level must sit on the safe side of the threshold, or the
-        # alert would clear while the condition still holds.
-        safe = rule.clear <= rule.threshold if rule.condition == "above" else (
-            rule.clear >= rule.threshold
-        )
-        if not safe:
-            raise CatalogError(f"{where}.clear: {rule.clear} is on the alarm side of the threshold")
-        rules.append(rule)
-    if len({r.id for r in rules}) != len(rules):
-        raise CatalogError(f"{source}: rule ids must be unique")
+    try:
+        rules = parse_rules(raw.get("rules", []), f"{source}: rules", attributes)
+    except RuleError as err:
+        raise CatalogError(str(err)) from None
     actions: dict[str, tuple[str, ...]] = {}
     for severity, names in raw.get("actions", {}).items():
         where = f"{source}: actions.{severity}"
@@ -140,9 +104,24 @@ def parse_model(raw: Mapping[str, object], source: str) -> DeviceModel:
         service_skill=_require(raw, "service_skill", str, source),
         service_minutes=int(_require(raw, "service_minutes", int, source)),
         attributes=MappingProxyType(attributes),
-        rules=tuple(rules),
+        rules=rules,
         actions=MappingProxyType(actions),
+        **_escalation(raw.get("escalation"), f"{source}: escalation"),
     )
+
+
+def _escalation(raw: object, where: str) -> dict:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise CatalogError(f"{where}: expected a table with after_min and from_severity")
+    after = _require(raw, "after_min", (int, float), where)
+    if after <= 0:
+        raise CatalogError(f"{where}.after_min: must be > 0")
+    severity = raw.get("from_severity", "high")
+    if severity not in SEVERITIES:
+        raise CatalogError(f"{where}.from_severity: '{severity}' not one of {SEVERITIES}")
+    return {"escalate_after_min": float(after), "escalate_from": severity}
 
 
 def load_models(paths: Iterable[Path] | None = None) -> dict[str, DeviceModel]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy import BigInteger
 from sqlmodel import Field, SQLModel
 
 
@@ -27,7 +28,7 @@ class Gateway(SQLModel, table=True):
     firmware: str = ""
     # ms epoch of the last status message, so an old retained status cannot
     # overwrite a newer one.
-    status_ts: int = 0
+    status_ts: int = Field(default=0, sa_type=BigInteger)
 
 
 class Device(SQLModel, table=True):
@@ -40,4 +41,5 @@ class Device(SQLModel, table=True):
     # this device's page, and to nothing else.
     qr_token: str = Field(unique=True)
     online: bool = False
-    last_seen: int | None = None  # ms epoch of the newest reading
+    # ms epoch of the newest reading (BigInteger: PostgreSQL's integer is 32-bit)
+    last_seen: int | None = Field(default=None, sa_type=BigInteger)

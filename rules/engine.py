@@ -1,65 +1,270 @@
-"""Threshold rule evaluation with hysteresis: pure, no I/O, no clock.
+"""Rule evaluation over batches of readings: pure, numpy, no I/O, no wall clock.
 
-`RuleState` remembers which (device, rule) pairs are in alarm. Feeding it a
-device's readings yields transitions: a `raise` the first time a value crosses
-the threshold, a `clear` once the value is back past the clear level, and
-nothing for every reading in between. That is what makes "one alert, not one
-per reading" hold however many readings arrive.
+Readings are grouped per device model into columns (one float array per
+metric, sorted by device then event time) and each rule is evaluated over the
+whole group at once. What must carry across batches lives in `RuleMemory`
+(per device and rule) and `DeviceMemory` (per device). The output is a list of
+transitions: a `raise` when a rule starts to hold, a `clear` once its clear
+condition is met, and nothing for the readings in between — one alert per
+episode, not one per reading.
+
+Layers, per rule: condition(s) → any/all → duration (`for_s`) or repeat →
+schedule → the alert's on/off state with hysteresis.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Literal
+from zoneinfo import ZoneInfo
 
-from asset_registry.catalog import DeviceModel, ThresholdRule
+import numpy as np
+
+from asset_registry.catalog import DeviceModel
+from asset_registry.rule_spec import Condition, Rule
+
+Reading = tuple[str, int, Mapping[str, float]]  # (device id, ts ms, metric values)
 
 
 @dataclass(frozen=True, slots=True)
 class Transition:
     kind: Literal["raise", "clear"]
     device_id: str
-    rule: ThresholdRule
+    rule: Rule
     ts: int
     value: float
+    model_id: str
 
 
-def breaches(rule: ThresholdRule, value: float) -> bool:
-    return value > rule.threshold if rule.condition == "above" else value < rule.threshold
+@dataclass(slots=True)
+class RuleMemory:
+    active: bool = False
+    in_breach: bool = False  # whether the latest reading met the condition
+    breach_since: int = 0  # event time the current breach run began (duration)
+    starts: deque[int] = field(default_factory=deque)  # recent run starts (repeat)
 
 
-def recovered(rule: ThresholdRule, value: float) -> bool:
-    return value <= rule.clear if rule.condition == "above" else value >= rule.clear
+@dataclass(slots=True)
+class DeviceMemory:
+    last_ts: int = -1  # newest event time evaluated: the device's watermark
+    last: dict[str, tuple[int, float]] = field(default_factory=dict)  # for rates
 
 
-@dataclass
-class RuleState:
-    active: set[tuple[str, str]] = field(default_factory=set)
+@dataclass(slots=True)
+class _Group:
+    """One model's readings in a batch as columns, sorted by (device, ts)."""
 
-    def step(
-        self, device_id: str, model: DeviceModel, ts: int, metrics: Mapping[str, float]
-    ) -> list[Transition]:
+    devices: list[str]
+    seg: np.ndarray  # segment (device) index per row
+    first: np.ndarray  # row index where each segment starts
+    last: np.ndarray  # row index where each segment ends
+    is_first: np.ndarray  # bool per row
+    ts: np.ndarray
+    cols: dict[str, np.ndarray]
+
+
+def _group(readings: Sequence[Reading], metrics: Iterable[str]) -> _Group:
+    rows = sorted(readings, key=lambda r: (r[0], r[1]))
+    ts = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))
+    device_ids = [r[0] for r in rows]
+    is_first = np.ones(len(rows), dtype=bool)
+    is_first[1:] = [a != b for a, b in zip(device_ids[1:], device_ids[:-1], strict=True)]
+    first = np.flatnonzero(is_first)
+    last = np.append(first[1:] - 1, len(rows) - 1)
+    nan = float("nan")
+    cols = {m: np.fromiter((r[2].get(m, nan) for r in rows), dtype=np.float64, count=len(rows))
+            for m in metrics}
+    return _Group([device_ids[i] for i in first], np.cumsum(is_first) - 1, first, last,
+                  is_first, ts, cols)
+
+
+def _previous(values: np.ndarray, g: _Group, carried: np.ndarray) -> np.ndarray:
+    """Each row's predecessor within its device; the first row takes `carried`."""
+    prev = np.empty_like(values)
+    prev[1:] = values[:-1]
+    prev[g.first] = carried
+    return prev
+
+
+def _condition(c: Condition, g: _Group, memory: Mapping[str, DeviceMemory]
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """(breach, recovered) per row. A missing value is neither."""
+    v = g.cols[c.metric]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if c.condition.startswith("rate_"):
+            carried = [memory[d].last.get(c.metric, (-1, np.nan)) if d in memory else (-1, np.nan)
+                       for d in g.devices]
+            prev_v = _previous(v, g, np.array([x[1] for x in carried], dtype=np.float64))
+            prev_t = _previous(g.ts.astype(np.float64), g,
+                               np.array([x[0] if x[0] >= 0 else np.nan for x in carried]))
+            v = (v - prev_v) / (g.ts - prev_t) * 60_000.0  # change per minute
+        if c.condition == "outside":
+            lo, hi = c.band
+            clo, chi = c.clear_band
+            return (v < lo) | (v > hi), (v >= clo) & (v <= chi)
+        if c.condition in ("below", "rate_below"):
+            return v < c.threshold, v >= c.clear
+        return v > c.threshold, v <= c.clear  # above, rate_above, anomaly
+
+
+class RuleEngine:
+    """Evaluates every rule of every device model; remembers what spans batches."""
+
+    def __init__(self, models: Mapping[str, DeviceModel], tz: ZoneInfo | None = None) -> None:
+        self.models = models
+        self.tz = tz or ZoneInfo("UTC")
+        self.rules: dict[tuple[str, str], RuleMemory] = {}
+        self.devices: dict[str, DeviceMemory] = {}
+
+    # -- public -------------------------------------------------------------------
+
+    def evaluate(self, model_id: str, readings: Sequence[Reading]) -> list[Transition]:
+        """Evaluate one model's readings (any order, any devices) in event time."""
+        model = self.models[model_id]
+        if not readings:
+            return []
+        value_rules = [r for r in model.rules if r.conditions]
+        g = _group(readings, {m for r in value_rules for m in r.metrics})
         out: list[Transition] = []
-        for rule in model.rules:
-            value = metrics.get(rule.metric)
-            if value is None:
-                continue
-            key = (device_id, rule.id)
-            if key not in self.active and breaches(rule, value):
-                self.active.add(key)
-                out.append(Transition("raise", device_id, rule, ts, value))
-            elif key in self.active and recovered(rule, value):
-                self.active.discard(key)
-                out.append(Transition("clear", device_id, rule, ts, value))
+        for rule in value_rules:
+            out.extend(self._evaluate_rule(model_id, rule, g))
+        self._remember_devices(g)
+        out.sort(key=lambda t: (t.ts, t.device_id))
         return out
 
-    def run(
-        self, model_of: Mapping[str, DeviceModel],
-        readings: Iterable[tuple[str, int, Mapping[str, float]]],
-    ) -> list[Transition]:
-        """Evaluate readings (device, ts, metrics) in event-time order per device."""
+    def silence(self, now_ms: int, device_models: Mapping[str, str]) -> list[Transition]:
+        """No-data rules: raise for devices silent too long, clear once they report."""
         out: list[Transition] = []
-        for device_id, ts, metrics in sorted(readings, key=lambda r: (r[0], r[1])):
-            out.extend(self.step(device_id, model_of[device_id], ts, metrics))
+        for device_id, model_id in device_models.items():
+            seen = self.devices.get(device_id)
+            for rule in self.models[model_id].rules:
+                if rule.silent_s is None:
+                    continue
+                mem = self.rules.setdefault((device_id, rule.id), RuleMemory())
+                last = seen.last_ts if seen else -1
+                silent = last >= 0 and now_ms - last >= rule.silent_s * 1000
+                if silent and not mem.active and self._scheduled(rule, now_ms):
+                    mem.active = True
+                    out.append(Transition("raise", device_id, rule, now_ms,
+                                          (now_ms - last) / 1e3, model_id))
+                elif mem.active and not silent:
+                    mem.active = False
+                    out.append(Transition("clear", device_id, rule, last, 0.0, model_id))
         return out
+
+    def is_active(self, device_id: str, rule_id: str) -> bool:
+        mem = self.rules.get((device_id, rule_id))
+        return bool(mem and mem.active)
+
+    def set_active(self, device_id: str, rule_id: str, active: bool = True) -> None:
+        """Restore an open alert's state (after a restart)."""
+        self.rules.setdefault((device_id, rule_id), RuleMemory()).active = active
+
+    def watermark(self, device_id: str) -> int:
+        mem = self.devices.get(device_id)
+        return mem.last_ts if mem else -1
+
+    # -- per rule -------------------------------------------------------------------
+
+    def _memories(self, rule: Rule, g: _Group) -> list[RuleMemory]:
+        return [self.rules.setdefault((d, rule.id), RuleMemory()) for d in g.devices]
+
+    def _evaluate_rule(self, model_id: str, rule: Rule, g: _Group) -> list[Transition]:
+        mems = self._memories(rule, g)
+        parts = [_condition(c, g, self.devices) for c in rule.conditions]
+        if rule.combine == "any":
+            breach = np.logical_or.reduce([b for b, _ in parts])
+            recovered = np.logical_and.reduce([r for _, r in parts])
+        else:
+            breach = np.logical_and.reduce([b for b, _ in parts])
+            recovered = np.logical_or.reduce([r for _, r in parts])
+
+        was_breach = _previous(breach, g, np.array([m.in_breach for m in mems]))
+        run_start = breach & ~was_breach
+        qualifying = self._qualifying(rule, g, mems, breach, run_start)
+        if rule.schedule is not None:
+            qualifying &= np.fromiter((self._scheduled(rule, int(t)) for t in g.ts), dtype=bool,
+                                      count=len(g.ts))
+
+        # The alert's on/off state: +1 on a qualifying row, -1 on a recovered
+        # row, else unchanged. Seeding each device's first row with its prior
+        # state lets one forward fill run over all devices at once.
+        prior = np.array([m.active for m in mems])
+        event = np.where(qualifying, 1, np.where(recovered, -1, 0)).astype(np.int8)
+        first_event = event[g.first]
+        event[g.first] = np.where(first_event != 0, first_event, np.where(prior, 1, -1))
+        marker = np.where(event != 0, np.arange(len(event)), 0)
+        state = event[np.maximum.accumulate(marker)] > 0
+        before = _previous(state, g, prior)
+
+        value_col = g.cols[rule.conditions[0].metric]
+        out = [Transition(kind, g.devices[g.seg[i]], rule, int(g.ts[i]), float(value_col[i]),
+                          model_id)
+               for kind, rows in (("raise", state & ~before), ("clear", ~state & before))
+               for i in np.flatnonzero(rows)]
+        for k, mem in enumerate(mems):
+            end = g.last[k]
+            mem.active = bool(state[end])
+            mem.in_breach = bool(breach[end])
+        return out
+
+    def _qualifying(self, rule: Rule, g: _Group, mems: list[RuleMemory], breach: np.ndarray,
+                    run_start: np.ndarray) -> np.ndarray:
+        if rule.repeat_count > 1:
+            return self._repeated(rule, g, mems, run_start)
+        # When did the current breach run begin? New runs begin at their first
+        # row; a run continuing from the previous batch began at breach_since.
+        carried = g.is_first & breach & ~run_start
+        began = np.where(run_start, g.ts, 0)
+        began[carried] = [mems[g.seg[i]].breach_since for i in np.flatnonzero(carried)]
+        marker = np.where(run_start | carried, np.arange(len(began)), 0)
+        since = began[np.maximum.accumulate(marker)]
+        for k, mem in enumerate(mems):
+            if breach[g.last[k]]:
+                mem.breach_since = int(since[g.last[k]])
+        if rule.for_s <= 0:
+            return breach
+        return breach & (g.ts - since >= rule.for_s * 1000)
+
+    @staticmethod
+    def _repeated(rule: Rule, g: _Group, mems: list[RuleMemory], run_start: np.ndarray
+                  ) -> np.ndarray:
+        # Run starts are rare events: a plain loop over them is cheap.
+        window = rule.repeat_within_s * 1000
+        qualifying = np.zeros(len(g.ts), dtype=bool)
+        for i in np.flatnonzero(run_start):
+            starts = mems[g.seg[i]].starts
+            t = int(g.ts[i])
+            starts.append(t)
+            while starts and starts[0] <= t - window:
+                starts.popleft()
+            qualifying[i] = len(starts) >= rule.repeat_count
+        return qualifying
+
+    def _scheduled(self, rule: Rule, ts: int) -> bool:
+        if rule.schedule is None:
+            return True
+        return rule.schedule.active_at(datetime.fromtimestamp(ts / 1000, self.tz))
+
+    def _remember_devices(self, g: _Group) -> None:
+        for k, device_id in enumerate(g.devices):
+            mem = self.devices.setdefault(device_id, DeviceMemory())
+            end = g.last[k]
+            mem.last_ts = max(mem.last_ts, int(g.ts[end]))
+            for metric, col in g.cols.items():
+                if not np.isnan(col[end]):
+                    mem.last[metric] = (int(g.ts[end]), float(col[end]))
+
+
+def by_model(readings: Iterable[tuple[str, str, int, Mapping[str, float]]]
+             ) -> dict[str, list[Reading]]:
+    """Split (device, model, ts, metrics) rows into per-model reading lists."""
+    out: dict[str, list[Reading]] = {}
+    for device_id, model_id, ts, metrics in readings:
+        out.setdefault(model_id, []).append((device_id, ts, metrics))
+    return out
+
+

@@ -1,26 +1,34 @@
-"""Rules service: evaluates stored readings, persists alerts, runs their actions.
+"""Rules service: evaluates stored readings, keeps alerts' life cycle, runs their actions.
 
-The evaluation itself is `rules.engine`; this module is the I/O around it. It
-does not know how a work order is made: the assembly passes `open_work_order`,
-so the rules component never imports the dispatcher.
+The evaluation is `rules.engine`; this module is the I/O around it. It does
+not know how a work order is made: the assembly passes `open_work_order`, so
+the rules component never imports the dispatcher.
+
+Readings are evaluated in event time. A device's readings newer than anything
+evaluated for it go to the live engine. Older ones (an edge backlog drained
+after live data resumed) go to a separate replay engine, so a past episode is
+judged on its own readings without disturbing the live state; alerts from
+readings that arrive long after they were taken are marked `replayed`.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from asset_registry.catalog import DeviceModel
+from asset_registry.catalog import DeviceModel, severity_rank
 from asset_registry.database import session_scope
 from asset_registry.tables import Customer, Device, Site
 from ingest.checks import AcceptedReading
-from rules.engine import RuleState, Transition
-from rules.tables import Alert, Notification
+from rules.engine import RuleEngine, Transition, by_model
+from rules.tables import OPEN_STATES, Alert, AlertEvent, Notification
 
 log = logging.getLogger("fieldpulse.rules")
 
@@ -44,6 +52,18 @@ OpenWorkOrder = Callable[[Session, WorkOrderRequest], int]
 AUDIENCES = {"notify_owner": "owner", "notify_supervisor": "supervisor",
              "notify_customer": "customer"}
 PRIORITY_BY_SEVERITY = {"info": 1, "low": 2, "medium": 3, "high": 4, "critical": 5}
+# Alerts on one device raised within this window of an open incident fold under it.
+FOLD_WINDOW_MS = 30 * 60 * 1000
+# Readings this much older than their arrival raise alerts marked as replayed.
+REPLAY_LAG_MS = 2 * 60 * 1000
+
+
+class AlertError(ValueError):
+    pass
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
 
 
 class RulesService:
@@ -54,57 +74,180 @@ class RulesService:
         open_work_order: OpenWorkOrder,
         on_work_orders_opened: Callable[[], None] = lambda: None,
         supervisor: str = "service-supervisor",
+        tz: ZoneInfo | None = None,
+        clock: Callable[[], int] = now_ms,
     ) -> None:
         self._engine = engine
         self._models = models
         self._open_work_order = open_work_order
         self._on_work_orders_opened = on_work_orders_opened
         self._supervisor = supervisor
+        self._clock = clock
         self._lock = threading.Lock()
-        self.state = RuleState()
+        self.live = RuleEngine(models, tz)
+        self.replay = RuleEngine(models, tz)
         with Session(engine) as session:
-            for alert in session.exec(select(Alert).where(Alert.state == "active")):
-                self.state.active.add((alert.device_id, alert.rule_id))
+            for alert in session.exec(select(Alert).where(col(Alert.state).in_(OPEN_STATES))):
+                self.live.set_active(alert.device_id, alert.rule_id)
+
+    # -- readings -------------------------------------------------------------------
 
     def on_readings(self, readings: Sequence[AcceptedReading]) -> list[Transition]:
-        model_of = {r.device_id: self._models[r.model_id] for r in readings}
         with self._lock:
-            transitions = self.state.run(
-                model_of, ((r.device_id, r.ts, r.metrics) for r in readings)
-            )
-            if not transitions:
-                return transitions
-            opened = 0
-            with session_scope(self._engine) as session:
-                for t in transitions:
-                    if t.kind == "raise":
-                        opened += self._raise(session, t, model_of[t.device_id])
-                    else:
-                        self._clear(session, t)
+            received = self._clock()
+            live, late = [], []
+            for r in readings:
+                lane = live if r.ts > self.live.watermark(r.device_id) else late
+                lane.append((r.device_id, r.model_id, r.ts, r.metrics))
+            transitions = [(t, received - t.ts > REPLAY_LAG_MS, "live")
+                           for model_id, rows in by_model(live).items()
+                           for t in self.live.evaluate(model_id, rows)]
+            transitions += [(t, True, "replay") for t in self._replay(late)]
+            if transitions:
+                self._apply(transitions, received)
+        return [t for t, _, _ in transitions]
+
+    def _replay(self, late: list) -> list[Transition]:
+        out: list[Transition] = []
+        for model_id, rows in by_model(late).items():
+            out += self.replay.evaluate(model_id, rows)
+            # A past episode still "on" when the backlog ends is over: live
+            # data, which is newer, says the condition does not hold.
+            for device_id in {row[0] for row in rows}:
+                for rule in self._models[model_id].rules:
+                    mem = self.replay.rules.get((device_id, rule.id))
+                    if mem and mem.active and not self.live.is_active(device_id, rule.id):
+                        mem.active = False
+                        out.append(Transition("clear", device_id, rule,
+                                              self.live.watermark(device_id), float("nan"),
+                                              model_id))
+        return out
+
+    # -- timers: no-data rules and escalation ------------------------------------------
+
+    def tick(self, at_ms: int | None = None) -> None:
+        at = self._clock() if at_ms is None else at_ms
+        with self._lock:
+            with Session(self._engine) as session:
+                devices = dict(session.exec(select(Device.id, Device.model_id)).all())
+            silent = self.live.silence(at, {d: m for d, m in devices.items()
+                                            if m in self._models})
+            if silent:
+                self._apply([(t, False, "live") for t in silent], at)
+            self._escalate(at)
+
+    def _escalate(self, at: int) -> None:
+        with session_scope(self._engine) as session:
+            pending = session.exec(
+                select(Alert, Device.model_id).join(Device, Device.id == Alert.device_id)
+                .where(Alert.state == "active", col(Alert.escalated_at).is_(None),
+                       col(Alert.parent_id).is_(None))).all()
+            for alert, model_id in pending:
+                model = self._models.get(model_id)
+                if model is None or model.escalate_after_min is None:
+                    continue
+                if severity_rank(alert.severity) < severity_rank(model.escalate_from):
+                    continue
+                if at - alert.raised_at < model.escalate_after_min * 60_000:
+                    continue
+                alert.escalated_at = at
+                session.add(alert)
+                session.add(AlertEvent(alert_id=alert.id, action="escalated", by="system", at=at,
+                                       note=f"unacknowledged for {model.escalate_after_min:g} min"))
+                session.add(Notification(
+                    alert_id=alert.id, audience="supervisor", recipient=self._supervisor,
+                    message=f"[escalated] [{alert.severity}] {alert.device_id}: {alert.message} "
+                            f"— unacknowledged for {model.escalate_after_min:g} min",
+                    created_at=at))
+                log.info("alert %s escalated", alert.id)
+
+    # -- people acting on alerts ----------------------------------------------------------
+
+    def acknowledge(self, alert_id: int, by: str, note: str = "") -> Alert:
+        return self._act(alert_id, "acknowledged", by, note, allowed=("active",))
+
+    def close(self, alert_id: int, by: str, note: str = "") -> Alert:
+        return self._act(alert_id, "closed", by, note,
+                         allowed=("active", "acknowledged", "cleared"))
+
+    def comment(self, alert_id: int, by: str, note: str) -> Alert:
+        return self._act(alert_id, None, by, note, allowed=(*OPEN_STATES, "cleared"))
+
+    def _act(self, alert_id: int, state: str | None, by: str, note: str,
+             allowed: tuple[str, ...]) -> Alert:
+        at = self._clock()
+        with self._lock, session_scope(self._engine) as session:
+            alert = session.get(Alert, alert_id)
+            if alert is None:
+                raise AlertError(f"no alert {alert_id}")
+            if alert.state not in allowed:
+                raise AlertError(f"alert {alert_id} is {alert.state}; cannot "
+                                 f"{'comment on' if state is None else state.rstrip('d')} it")
+            if state == "acknowledged":
+                alert.acknowledged_at, alert.acknowledged_by = at, by
+            elif state == "closed":
+                alert.closed_at, alert.closed_by = at, by
+            if state is not None:
+                alert.state = state
+            session.add(alert)
+            session.add(AlertEvent(alert_id=alert_id, action=state or "comment", by=by, at=at,
+                                   note=note))
+            return alert
+
+    # -- persisting transitions -----------------------------------------------------------
+
+    def _apply(self, transitions: list[tuple[Transition, bool, str]], received: int) -> None:
+        """Persist (transition, replayed, lane) triples in event-time order."""
+        opened = 0
+        with session_scope(self._engine) as session:
+            for t, replayed, lane in sorted(transitions, key=lambda x: x[0].ts):
+                if t.kind == "raise":
+                    opened += self._raise(session, t, replayed, received)
+                elif not (lane == "replay" and self.live.is_active(t.device_id, t.rule.id)):
+                    # While the live lane holds the alarm, it alone may end it: a
+                    # backlog's recovery is older than the live breach.
+                    self._clear(session, t)
         if opened:
             self._on_work_orders_opened()
-        return transitions
 
-    def _raise(self, session: Session, t: Transition, model: DeviceModel) -> int:
-        alert = Alert(
-            device_id=t.device_id, rule_id=t.rule.id, metric=t.rule.metric,
-            severity=t.rule.severity, message=t.rule.message, raised_at=t.ts,
-            raised_value=t.value,
-        )
+    def _open_alert(self, session: Session, device_id: str, rule_id: str) -> Alert | None:
+        return session.exec(select(Alert).where(
+            Alert.device_id == device_id, Alert.rule_id == rule_id,
+            col(Alert.state).in_(OPEN_STATES))).first()
+
+    def _raise(self, session: Session, t: Transition, replayed: bool, received: int) -> int:
+        model = self._models[t.model_id]
+        if self._open_alert(session, t.device_id, t.rule.id) is not None:
+            return 0  # the same episode seen through the other lane
+        parent = session.exec(
+            select(Alert).where(Alert.device_id == t.device_id, col(Alert.parent_id).is_(None),
+                                col(Alert.state).in_(OPEN_STATES),
+                                Alert.raised_at >= t.ts - FOLD_WINDOW_MS)
+            .order_by(col(Alert.raised_at).desc())).first()
+        alert = Alert(device_id=t.device_id, rule_id=t.rule.id, metric=t.rule.metric or "",
+                      severity=t.rule.severity, message=t.rule.message, raised_at=t.ts,
+                      raised_value=t.value, replayed=replayed,
+                      parent_id=parent.id if parent else None)
         session.add(alert)
         session.flush()
-        log.info("alert %s raised: %s %s (%s=%s)", alert.id, t.device_id, t.rule.id,
-                 t.rule.metric, t.value)
+        note = "from readings replayed after an outage" if replayed else ""
+        session.add(AlertEvent(alert_id=alert.id, action="raised", by="system", at=received,
+                               note=note))
+        log.info("alert %s raised: %s %s%s", alert.id, t.device_id, t.rule.id,
+                 f" (folded under {parent.id})" if parent else "")
+        # A folded alert acts only if it is worse than its incident so far.
+        if parent is not None and severity_rank(alert.severity) <= severity_rank(parent.severity):
+            return 0
         opened = 0
         for action in model.actions_for(t.rule.severity):
             if action in AUDIENCES:
                 self._notify(session, alert, AUDIENCES[action])
-            elif action == "open_work_order":
+            elif action == "open_work_order" and not (parent and parent.case_id):
                 alert.case_id = self._open_work_order(session, WorkOrderRequest(
                     device_id=t.device_id, alert_id=alert.id,
                     title=f"{model.name}: {t.rule.message}",
-                    description=(f"Alert {alert.id}: {t.rule.metric} = {t.value:g} "
-                                 f"({t.rule.condition} {t.rule.threshold:g})"),
+                    description=f"Alert {alert.id}: {t.rule.id} ({t.rule.condition}) at "
+                                f"{t.value:g}",
                     skill=model.service_skill, duration_min=model.service_minutes,
                     priority=PRIORITY_BY_SEVERITY[t.rule.severity],
                 ))
@@ -131,13 +274,13 @@ class RulesService:
             created_at=alert.raised_at,
         ))
 
-    @staticmethod
-    def _clear(session: Session, t: Transition) -> None:
-        alert = session.exec(select(Alert).where(
-            Alert.device_id == t.device_id, Alert.rule_id == t.rule.id, Alert.state == "active"
-        )).first()
-        if alert is None:
-            return
-        alert.state, alert.cleared_at, alert.cleared_value = "cleared", t.ts, t.value
+    def _clear(self, session: Session, t: Transition) -> None:
+        alert = self._open_alert(session, t.device_id, t.rule.id)
+        if alert is None or t.ts < alert.raised_at:
+            return  # nothing open, or a clear from before this episode began
+        alert.state, alert.cleared_at = "cleared", t.ts
+        alert.cleared_value = None if t.value != t.value else t.value  # NaN: no reading
         session.add(alert)
+        session.add(AlertEvent(alert_id=alert.id, action="cleared", by="system",
+                               at=self._clock()))
         log.info("alert %s cleared: %s %s", alert.id, t.device_id, t.rule.id)

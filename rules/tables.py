@@ -1,18 +1,22 @@
-"""Alerts and the notifications their actions recorded."""
+"""Alerts, their history, and the notifications their actions recorded."""
 
 from __future__ import annotations
 
 from sqlalchemy import BigInteger, Index, text
 from sqlmodel import Field, SQLModel
 
+# active → acknowledged → cleared → closed. "Open" is the first two: at most one
+# open alert per device and rule.
+ALERT_STATES = ("active", "acknowledged", "cleared", "closed")
+OPEN_STATES = ("active", "acknowledged")
+_OPEN_SQL = text("state IN ('active', 'acknowledged')")
+
 
 class Alert(SQLModel, table=True):
     __table_args__ = (
         # The database itself guarantees one open alert per device and rule.
-        Index(
-            "ux_alert_one_active", "device_id", "rule_id", unique=True,
-            sqlite_where=text("state = 'active'"), postgresql_where=text("state = 'active'"),
-        ),
+        Index("ux_alert_one_open", "device_id", "rule_id", unique=True,
+              sqlite_where=_OPEN_SQL, postgresql_where=_OPEN_SQL),
     )
     id: int | None = Field(default=None, primary_key=True)
     device_id: str = Field(foreign_key="device.id", index=True)
@@ -20,12 +24,34 @@ class Alert(SQLModel, table=True):
     metric: str
     severity: str
     message: str
-    state: str = "active"  # active | cleared
+    state: str = "active"
     raised_at: int = Field(sa_type=BigInteger)
     raised_value: float
+    # Raised from readings that reached the cloud late (an edge backlog after
+    # an outage): the episode happened in the past, in event time.
+    replayed: bool = False
+    # Alerts on one device close together fold under the first: one incident.
+    parent_id: int | None = Field(default=None, foreign_key="alert.id")
+    acknowledged_at: int | None = Field(default=None, sa_type=BigInteger)
+    acknowledged_by: str | None = None
+    escalated_at: int | None = Field(default=None, sa_type=BigInteger)
     cleared_at: int | None = Field(default=None, sa_type=BigInteger)
     cleared_value: float | None = None
+    closed_at: int | None = Field(default=None, sa_type=BigInteger)
+    closed_by: str | None = None
     case_id: int | None = None
+
+
+class AlertEvent(SQLModel, table=True):
+    """Who did what to an alert, and when: its audit trail."""
+
+    __tablename__ = "alert_event"
+    id: int | None = Field(default=None, primary_key=True)
+    alert_id: int = Field(foreign_key="alert.id", index=True)
+    action: str  # raised | acknowledged | escalated | cleared | closed | comment
+    by: str  # "system" or a user
+    at: int = Field(sa_type=BigInteger)
+    note: str = ""
 
 
 class Notification(SQLModel, table=True):

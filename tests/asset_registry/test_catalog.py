@@ -55,3 +55,33 @@ def test_invalid_model_names_the_field(tmp_path: Path, fields: dict, expected: s
     path.write_text(MINIMAL.format(**values))
     with pytest.raises(CatalogError, match=re.escape(f"bad.toml: {expected}")):
         load_models([path])
+
+
+METRICS = {"tds_ppm": None, "flow_lpm": None}
+
+
+@pytest.mark.parametrize(("rule", "field"), [
+    ({"metric": "tds_ppm", "condition": "above", "threshold": 1, "clear": 0,
+      "for_s": -1}, "rules[0].for_s"),
+    ({"metric": "tds_ppm", "condition": "sideways", "threshold": 1, "clear": 0},
+     "rules[0].condition"),
+    ({"metric": "tds_ppm", "condition": "outside", "band": [0, 10], "clear_band": [5, 20]},
+     "rules[0].clear_band"),
+    ({"metric": "tds_ppm", "condition": "above", "threshold": 1, "clear": 0,
+      "repeat": {"count": 1, "within_s": 60}}, "rules[0].repeat.count"),
+    ({"any": [{"metric": "tds_ppm", "condition": "above", "threshold": 1, "clear": 0},
+              {"metric": "pH", "condition": "above", "threshold": 1, "clear": 0}]},
+     "rules[0].any[1].metric"),
+    ({"condition": "no_data", "silent_s": 0}, "rules[0].silent_s"),
+    ({"metric": "tds_ppm", "condition": "above", "threshold": 1, "clear": 0,
+      "schedule": {"days": ["mon"], "from": "25:00", "to": "18:00"}}, "rules[0].schedule.from"),
+    ({"metric": "tds_ppm", "condition": "anomaly", "threshold": 3, "clear": 0.5},
+     "rules[0].threshold"),
+    ({"metric": "tds_ppm", "condition": "above", "threshold": 1, "clear": 0, "colour": "red"},
+     "rules[0].colour"),
+])
+def test_every_rule_kind_is_validated_naming_the_field(rule: dict, field: str) -> None:
+    from asset_registry.rule_spec import RuleError, parse_rules
+
+    with pytest.raises(RuleError, match=re.escape(field)):
+        parse_rules([{"id": "r", "severity": "high", "message": "m", **rule}], "rules", METRICS)

@@ -1,6 +1,6 @@
 import pytest
 
-from asset_registry.catalog import ThresholdRule
+from asset_registry.rule_spec import Rule
 from simulators.profiles import Counter, builtin_profiles
 from simulators.signals import DeviceSimulator, Fault
 
@@ -9,11 +9,11 @@ FAULT_KINDS = [(m, k) for m, p in sorted(PROFILES.items()) for k in sorted(p.fau
 DAY_MS = 24 * 3600 * 1000
 
 
-def past_threshold(rule: ThresholdRule, value: float) -> bool:
+def past_threshold(rule: Rule, value: float) -> bool:
     return value > rule.threshold if rule.condition == "above" else value < rule.threshold
 
 
-def safe_of_clear(rule: ThresholdRule, value: float) -> bool:
+def safe_of_clear(rule: Rule, value: float) -> bool:
     return value < rule.clear if rule.condition == "above" else value > rule.clear
 
 

@@ -1,0 +1,165 @@
+"""The rules service on a real database: alert life cycle, folding, escalation, replay."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlmodel import Session, SQLModel, col, select
+
+import asset_registry.tables  # noqa: F401
+import dispatch.tables  # noqa: F401
+import ingest.tables  # noqa: F401  (tables register on the metadata)
+from asset_registry.catalog import load_models
+from asset_registry.database import make_engine
+from dispatch.service import open_case
+from dispatch.tables import WorkOrder
+from fieldpulse.fleet_import import import_fleet
+from ingest.checks import AcceptedReading
+from rules.service import REPLAY_LAG_MS, AlertError, RulesService, WorkOrderRequest
+from rules.tables import OPEN_STATES, Alert, AlertEvent, Notification
+from simulators.fleet import generate_fleet
+
+MODELS = load_models()
+FLEET = generate_fleet(seed=7, sites=3)
+PURIFIER = next(d for d in FLEET.devices if d.model_id == "aquapure-ro500")
+NORMAL = {"flow_lpm": 12.0, "tds_ppm": 25.0, "inlet_pressure_bar": 3.2, "filter_hours": 1000.0}
+T0 = 1_800_000_000_000
+
+
+def _open_work_order(session: Session, req: WorkOrderRequest) -> int:
+    case, _ = open_case(session, device_id=req.device_id, source="alert", alert_id=req.alert_id,
+                        title=req.title, skill=req.skill, duration_min=req.duration_min,
+                        priority=req.priority)
+    return case.id
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> int:
+        return self.now
+
+
+def make_service(path: Path) -> tuple[RulesService, Clock]:
+    engine = make_engine(f"sqlite:///{path}")
+    SQLModel.metadata.create_all(engine)
+    import_fleet(engine, FLEET)
+    clock = Clock()
+    return RulesService(engine, MODELS, _open_work_order, clock=clock), clock
+
+
+@pytest.fixture
+def service(tmp_path: Path) -> tuple[RulesService, Clock]:
+    return make_service(tmp_path / "rules.db")
+
+
+def readings(*values: dict, start: int = T0, step: int = 1000) -> list[AcceptedReading]:
+    return [AcceptedReading(PURIFIER.id, PURIFIER.model_id, start + i * step, {**NORMAL, **v})
+            for i, v in enumerate(values)]
+
+
+def alerts(svc: RulesService) -> list[Alert]:
+    with Session(svc._engine) as s:
+        return list(s.exec(select(Alert).order_by(Alert.id)))
+
+
+def test_life_cycle_records_who_and_when(service) -> None:
+    svc, clock = service
+    svc.on_readings(readings({"tds_ppm": 200}))
+    [alert] = alerts(svc)
+    clock.now += 60_000
+    svc.acknowledge(alert.id, by="dana", note="on it")
+    with pytest.raises(AlertError, match="acknowledged"):
+        svc.acknowledge(alert.id, by="dana")
+    svc.on_readings(readings({"tds_ppm": 100}, start=T0 + 5000))
+    clock.now += 60_000
+    svc.close(alert.id, by="dana", note="membrane replaced")
+    [alert] = alerts(svc)
+    assert (alert.state, alert.acknowledged_by, alert.acknowledged_at) == ("closed", "dana",
+                                                                          T0 + 60_000)
+    assert alert.cleared_at == T0 + 5000 and alert.closed_at == T0 + 120_000
+    with Session(svc._engine) as s:
+        trail = [(e.action, e.by) for e in s.exec(select(AlertEvent).order_by(AlertEvent.id))]
+    assert trail == [("raised", "system"), ("acknowledged", "dana"), ("cleared", "system"),
+                     ("closed", "dana")]
+
+
+def test_second_alert_on_the_device_folds_under_the_first_and_opens_no_new_work(service):
+    svc, _ = service
+    svc.on_readings(readings({"tds_ppm": 200}))
+    svc.on_readings(readings({"tds_ppm": 200, "inlet_pressure_bar": 1.0}, start=T0 + 1000))
+    first, second = alerts(svc)
+    assert second.parent_id == first.id and second.rule_id == "inlet-pressure-low"
+    with Session(svc._engine) as s:
+        assert len(s.exec(select(WorkOrder)).all()) == 1
+        # The folded, less severe alert notified nobody.
+        assert {n.alert_id for n in s.exec(select(Notification))} == {first.id}
+
+
+def test_unacknowledged_critical_alert_escalates_once(service) -> None:
+    svc, clock = service
+    svc.on_readings(readings({"tds_ppm": 200}))
+    clock.now = T0 + 14 * 60_000
+    svc.tick()
+    assert alerts(svc)[0].escalated_at is None
+    clock.now = T0 + 16 * 60_000
+    svc.tick()
+    svc.tick()
+    [alert] = alerts(svc)
+    assert alert.escalated_at == T0 + 16 * 60_000
+    with Session(svc._engine) as s:
+        escalations = s.exec(select(Notification).where(
+            col(Notification.message).startswith("[escalated]"))).all()
+    assert [(n.audience, n.alert_id) for n in escalations] == [("supervisor", alert.id)]
+
+
+def test_backlog_older_than_live_data_raises_a_past_alert_marked_replayed(service) -> None:
+    svc, clock = service
+    clock.now = T0 + 600_000
+    # Live data is normal; then a backlog from ten minutes ago arrives with an episode.
+    svc.on_readings(readings({}, {}, start=T0 + 590_000))
+    svc.on_readings(readings({"tds_ppm": 200}, {"tds_ppm": 210}, {"tds_ppm": 20}))
+    [alert] = alerts(svc)
+    assert alert.replayed and alert.raised_at == T0 and alert.cleared_at == T0 + 2000
+    assert alert.state == "cleared"
+    # An episode still running when the backlog ends is closed by newer live data.
+    svc.on_readings(readings({"tds_ppm": 220}, start=T0 + 100_000))
+    latest = alerts(svc)[-1]
+    assert latest.replayed and latest.state == "cleared"
+    assert latest.cleared_at == T0 + 591_000
+
+
+def test_fresh_readings_are_not_marked_replayed(service) -> None:
+    svc, clock = service
+    clock.now = T0 + REPLAY_LAG_MS - 1
+    svc.on_readings(readings({"tds_ppm": 200}))
+    assert not alerts(svc)[0].replayed
+
+
+batch = st.lists(st.tuples(st.integers(0, 40), st.sampled_from([20.0, 130.0, 200.0])),
+                 min_size=1, max_size=8)
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(batches=st.lists(batch, min_size=1, max_size=10), data=st.data())
+def test_one_open_alert_per_device_and_rule_whatever_the_arrival(tmp_path_factory, batches,
+                                                                  data) -> None:
+    svc, clock = make_service(tmp_path_factory.mktemp("prop") / "rules.db")
+    clock.now = T0 + 41 * 1000
+    # Duplicated and reordered deliveries, as at-least-once MQTT and backlogs give.
+    deliveries = batches + data.draw(st.lists(st.sampled_from(batches), max_size=5))
+    deliveries = data.draw(st.permutations(deliveries))
+    for b in deliveries:
+        svc.on_readings([AcceptedReading(PURIFIER.id, PURIFIER.model_id, T0 + i * 1000,
+                                         {**NORMAL, "tds_ppm": v}) for i, v in b])
+        with Session(svc._engine) as s:
+            open_ = s.exec(select(Alert.rule_id).where(col(Alert.state).in_(OPEN_STATES))).all()
+        assert len(open_) == len(set(open_))
+    # The live engine and the database agree on what is open.
+    assert {a.rule_id for a in alerts(svc) if a.state in OPEN_STATES} == {
+        rule_id for (dev, rule_id), mem in svc.live.rules.items() if mem.active}
