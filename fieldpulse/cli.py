@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 
 from firmware_contracts.cli import app as contracts_app
+from rules.bench import bench_rules
 
 app = typer.Typer(help="FieldPulse: IoT telemetry, alerts and field-service dispatch.",
                   no_args_is_help=True)
@@ -17,6 +18,10 @@ app.add_typer(contracts_app, name="contracts", help="Check payloads against the 
 simulate_app = typer.Typer(help="Simulated gateways and fleets (demo, load and accuracy tests).",
                            no_args_is_help=True)
 app.add_typer(simulate_app, name="simulate")
+bench_app = typer.Typer(help="Benchmarks: measured figures, side by side with a baseline.",
+                        no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
+bench_app.command("rules")(bench_rules)
 
 console = Console()
 

@@ -18,6 +18,7 @@ from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import itemgetter
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -74,11 +75,22 @@ def _group(readings: Sequence[Reading], metrics: Iterable[str]) -> _Group:
     is_first[1:] = [a != b for a, b in zip(device_ids[1:], device_ids[:-1], strict=True)]
     first = np.flatnonzero(is_first)
     last = np.append(first[1:] - 1, len(rows) - 1)
-    nan = float("nan")
-    cols = {m: np.fromiter((r[2].get(m, nan) for r in rows), dtype=np.float64, count=len(rows))
-            for m in metrics}
     return _Group([device_ids[i] for i in first], np.cumsum(is_first) - 1, first, last,
-                  is_first, ts, cols)
+                  is_first, ts, _columns(rows, sorted(metrics)))
+
+
+def _columns(rows: Sequence[Reading], metrics: list[str]) -> dict[str, np.ndarray]:
+    if not metrics:
+        return {}
+    try:
+        # Fast path: every reading carries every metric (a C-level getter per row).
+        get = itemgetter(*metrics)
+        matrix = np.array([get(r[2]) for r in rows], dtype=np.float64).reshape(len(rows), -1)
+        return {m: matrix[:, j] for j, m in enumerate(metrics)}
+    except KeyError:
+        nan = float("nan")
+        return {m: np.fromiter((r[2].get(m, nan) for r in rows), dtype=np.float64,
+                               count=len(rows)) for m in metrics}
 
 
 def _previous(values: np.ndarray, g: _Group, carried: np.ndarray) -> np.ndarray:
