@@ -240,3 +240,31 @@ def parse_rules(raw: object, where: str, metrics: Mapping[str, object]) -> tuple
             raise RuleError(f"{where}[{i}].id: duplicate rule id '{rule.id}'")
         seen.add(rule.id)
     return rules
+
+
+def _condition_spec(c: Condition) -> dict:
+    if c.condition == "outside":
+        return {"metric": c.metric, "condition": c.condition, "band": list(c.band),
+                "clear_band": list(c.clear_band)}
+    return {"metric": c.metric, "condition": c.condition, "threshold": c.threshold,
+            "clear": c.clear}
+
+
+def rule_spec_of(rule: Rule) -> dict:
+    """The rule back in the file's shape: `parse_rule(rule_spec_of(r)) == r`."""
+    spec: dict = {"id": rule.id, "severity": rule.severity, "message": rule.message}
+    if rule.silent_s is not None:
+        spec.update(condition="no_data", silent_s=rule.silent_s)
+    elif len(rule.conditions) == 1:
+        spec.update(_condition_spec(rule.conditions[0]))
+    else:
+        spec[rule.combine] = [_condition_spec(c) for c in rule.conditions]
+    if rule.for_s:
+        spec["for_s"] = rule.for_s
+    if rule.repeat_count > 1:
+        spec["repeat"] = {"count": rule.repeat_count, "within_s": rule.repeat_within_s}
+    if rule.schedule is not None:
+        spec["schedule"] = {"days": [DAYS[d] for d in sorted(rule.schedule.days)],
+                            "from": rule.schedule.start.strftime("%H:%M"),
+                            "to": rule.schedule.end.strftime("%H:%M")}
+    return spec

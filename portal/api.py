@@ -41,8 +41,12 @@ def device(device_id: str, ctx: ContextDep, session: SessionDep) -> DeviceDetail
 
 
 @router.get("/api/alerts", tags=["alerts"])
-def alerts(session: SessionDep, state: str | None = Query(None, pattern="^(active|cleared)$"),
-           device_id: str | None = None) -> list[AlertPublic]:
+def alerts(
+    session: SessionDep,
+    state: str | None = Query(None, pattern="^(open|active|acknowledged|cleared|closed)$",
+                              description="'open' is active or acknowledged"),
+    device_id: str | None = None,
+) -> list[AlertPublic]:
     return queries.list_alerts(session, state, device_id)
 
 

@@ -66,7 +66,7 @@ def customer_page(token: str, request: Request, ctx: ContextDep, session: Sessio
     state, state_class = _plain_state(detail.online, detail.worst_severity)
     return templates.TemplateResponse(request, "customer.html", {
         "token": token, "device": detail, "state": state, "state_class": state_class,
-        "alerts": queries.list_alerts(session, state="active", device_id=device.id),
+        "alerts": queries.list_alerts(session, state="open", device_id=device.id),
         "orders": queries.device_work_orders_with_events(session, device.id),
         "engineers": {e.id: e.name for e in queries.list_engineers(session)},
         "categories": FAULT_CATEGORIES, "reported": reported, "tz": ctx.tz,

@@ -20,12 +20,12 @@ from portal.schemas import (
     LatestValuePublic,
     WorkOrderPublic,
 )
-from rules.tables import Alert
+from rules.tables import OPEN_STATES, Alert
 
 
 def _open_alerts_by_device(session: Session) -> dict[str, list[Alert]]:
     by_device: dict[str, list[Alert]] = defaultdict(list)
-    for alert in session.exec(select(Alert).where(Alert.state == "active")):
+    for alert in session.exec(select(Alert).where(col(Alert.state).in_(OPEN_STATES))):
         by_device[alert.device_id].append(alert)
     return by_device
 
@@ -85,7 +85,7 @@ def device_detail(session: Session, device_id: str, models: Mapping[str, DeviceM
         return None
     device, site, customer = row
     alerts = session.exec(select(Alert).where(Alert.device_id == device_id,
-                                              Alert.state == "active")).all()
+                                              col(Alert.state).in_(OPEN_STATES))).all()
     public = _device_public(device, site, customer, list(alerts), models)
     return DeviceDetail(**public.model_dump(), latest=latest_values(session, device, models))
 
@@ -97,7 +97,9 @@ def device_by_token(session: Session, token: str) -> Device | None:
 def list_alerts(session: Session, state: str | None = None, device_id: str | None = None,
                 limit: int = 500) -> list[AlertPublic]:
     query = select(Alert).order_by(col(Alert.id).desc()).limit(limit)
-    if state:
+    if state == "open":
+        query = query.where(col(Alert.state).in_(OPEN_STATES))
+    elif state:
         query = query.where(Alert.state == state)
     if device_id:
         query = query.where(Alert.device_id == device_id)

@@ -45,8 +45,15 @@ class AlertPublic(BaseModel):
     state: str
     raised_at: int
     raised_value: float
+    replayed: bool
+    parent_id: int | None
+    acknowledged_at: int | None
+    acknowledged_by: str | None
+    escalated_at: int | None
     cleared_at: int | None
     cleared_value: float | None
+    closed_at: int | None
+    closed_by: str | None
     case_id: int | None
 
 

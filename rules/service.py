@@ -13,11 +13,12 @@ readings that arrive long after they were taken are marked `replayed`.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
@@ -25,10 +26,11 @@ from sqlmodel import Session, col, select
 
 from asset_registry.catalog import DeviceModel, severity_rank
 from asset_registry.database import session_scope
+from asset_registry.rule_spec import parse_rules, rule_spec_of
 from asset_registry.tables import Customer, Device, Site
 from ingest.checks import AcceptedReading
 from rules.engine import RuleEngine, Transition, by_model
-from rules.tables import OPEN_STATES, Alert, AlertEvent, Notification
+from rules.tables import OPEN_STATES, Alert, AlertEvent, Notification, RuleSet
 
 log = logging.getLogger("fieldpulse.rules")
 
@@ -78,17 +80,55 @@ class RulesService:
         clock: Callable[[], int] = now_ms,
     ) -> None:
         self._engine = engine
-        self._models = models
+        # Both engines share this dict, so a rule change reaches them at once.
+        self._models = dict(models)
         self._open_work_order = open_work_order
         self._on_work_orders_opened = on_work_orders_opened
         self._supervisor = supervisor
         self._clock = clock
         self._lock = threading.Lock()
-        self.live = RuleEngine(models, tz)
-        self.replay = RuleEngine(models, tz)
+        self.live = RuleEngine(self._models, tz)
+        self.replay = RuleEngine(self._models, tz)
         with Session(engine) as session:
+            for rule_set in session.exec(select(RuleSet).order_by(RuleSet.version)):
+                if rule_set.model_id in self._models:
+                    self._install(rule_set.model_id, json.loads(rule_set.rules))
             for alert in session.exec(select(Alert).where(col(Alert.state).in_(OPEN_STATES))):
                 self.live.set_active(alert.device_id, alert.rule_id)
+
+    # -- rule sets -------------------------------------------------------------------
+
+    def rules_of(self, model_id: str) -> tuple[int, list[dict]]:
+        """The rules in force for a model: (version, specs)."""
+        with Session(self._engine) as session:
+            latest = session.exec(select(RuleSet).where(RuleSet.model_id == model_id)
+                                  .order_by(col(RuleSet.version).desc())).first()
+        if latest is not None:
+            return latest.version, json.loads(latest.rules)
+        return 1, [rule_spec_of(r) for r in self._models[model_id].rules]
+
+    def update_rules(self, model_id: str, specs: list[dict], by: str) -> int:
+        """Validate and put a new version of a model's rules in force; returns the version.
+
+        Raises RuleError naming the field when a rule does not validate; the
+        rules in force then stay as they were.
+        """
+        if model_id not in self._models:
+            raise AlertError(f"no device model '{model_id}'")
+        parse_rules(specs, "rules", self._models[model_id].attributes)  # refuse before storing
+        with self._lock:
+            version = self.rules_of(model_id)[0] + 1
+            with session_scope(self._engine) as session:
+                session.add(RuleSet(model_id=model_id, version=version, rules=json.dumps(specs),
+                                    created_at=self._clock(), created_by=by))
+            self._install(model_id, specs)
+        log.info("rules of %s: version %s in force (by %s)", model_id, version, by)
+        return version
+
+    def _install(self, model_id: str, specs: list[dict]) -> None:
+        model = self._models[model_id]
+        self._models[model_id] = replace(model, rules=parse_rules(specs, "rules",
+                                                                  model.attributes))
 
     # -- readings -------------------------------------------------------------------
 
@@ -124,6 +164,25 @@ class RulesService:
         return out
 
     # -- timers: no-data rules and escalation ------------------------------------------
+
+    def start(self, period_s: float = 10.0) -> None:
+        """Run `tick` every `period_s` in a background thread until `stop`."""
+        self._stop = threading.Event()
+
+        def loop() -> None:
+            while not self._stop.wait(period_s):
+                try:
+                    self.tick()
+                except Exception:
+                    log.exception("rules tick failed; will retry")
+
+        self._ticker = threading.Thread(target=loop, name="rules-ticker", daemon=True)
+        self._ticker.start()
+
+    def stop(self) -> None:
+        if getattr(self, "_ticker", None) is not None:
+            self._stop.set()
+            self._ticker.join(timeout=10)
 
     def tick(self, at_ms: int | None = None) -> None:
         at = self._clock() if at_ms is None else at_ms

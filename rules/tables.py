@@ -61,3 +61,17 @@ class Notification(SQLModel, table=True):
     recipient: str
     message: str
     created_at: int = Field(sa_type=BigInteger)
+
+
+class RuleSet(SQLModel, table=True):
+    """A version of one device model's rules, as edited through the API.
+
+    Version 1 is what the model file declares; the newest version is in force.
+    """
+
+    __tablename__ = "rule_set"
+    model_id: str = Field(primary_key=True)
+    version: int = Field(primary_key=True)
+    rules: str  # JSON list of rule specs, in the model file's shape
+    created_at: int = Field(sa_type=BigInteger)
+    created_by: str

@@ -28,7 +28,7 @@ async function getJSON(url) {
 async function refresh() {
   const filter = document.getElementById("severity-filter").value;
   const [devices, alerts, orders, engineers] = await Promise.all([
-    getJSON("/api/devices"), getJSON("/api/alerts?state=active"),
+    getJSON("/api/devices"), getJSON("/api/alerts?state=open"),
     getJSON("/api/work-orders"), getJSON("/api/engineers"),
   ]);
   layer.clearLayers();

@@ -1,0 +1,79 @@
+"""API for acting on alerts and for editing the rules of a device model."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, HTTPException
+from pydantic import BaseModel, Field
+
+from asset_registry.rule_spec import RuleError
+from portal.context import ContextDep
+from portal.schemas import AlertPublic
+from rules.service import AlertError, RulesService
+
+router = APIRouter(tags=["alerts"])
+
+
+class AlertAction(BaseModel):
+    by: str = Field(min_length=1, max_length=100, description="who acts")
+    note: str = Field(default="", max_length=2000)
+
+
+class RuleSetPublic(BaseModel):
+    model_id: str
+    version: int
+    rules: list[dict]
+
+
+def _rules(ctx) -> RulesService:
+    if ctx.rules is None:
+        raise HTTPException(503, "the rules service is not running in this process")
+    return ctx.rules
+
+
+def _act(ctx, alert_id: int, action: str, body: AlertAction) -> AlertPublic:
+    service = _rules(ctx)
+    try:
+        alert = getattr(service, action)(alert_id, body.by, body.note)
+    except AlertError as err:
+        status = 404 if str(err).startswith("no alert") else 409
+        raise HTTPException(status, str(err)) from None
+    return AlertPublic.model_validate(alert, from_attributes=True)
+
+
+@router.post("/api/alerts/{alert_id}/acknowledge")
+def acknowledge(alert_id: int, body: AlertAction, ctx: ContextDep) -> AlertPublic:
+    return _act(ctx, alert_id, "acknowledge", body)
+
+
+@router.post("/api/alerts/{alert_id}/close")
+def close(alert_id: int, body: AlertAction, ctx: ContextDep) -> AlertPublic:
+    return _act(ctx, alert_id, "close", body)
+
+
+@router.post("/api/alerts/{alert_id}/comment")
+def comment(alert_id: int, body: AlertAction, ctx: ContextDep) -> AlertPublic:
+    return _act(ctx, alert_id, "comment", body)
+
+
+@router.get("/api/models/{model_id}/rules", tags=["rules"])
+def get_rules(model_id: str, ctx: ContextDep) -> RuleSetPublic:
+    if model_id not in ctx.models:
+        raise HTTPException(404, f"no device model '{model_id}'")
+    version, rules = _rules(ctx).rules_of(model_id)
+    return RuleSetPublic(model_id=model_id, version=version, rules=rules)
+
+
+@router.put("/api/models/{model_id}/rules", tags=["rules"])
+def put_rules(model_id: str, ctx: ContextDep,
+              rules: Annotated[list[dict], Body(description="the model's complete rule list")],
+              by: str = "api") -> RuleSetPublic:
+    """Replace a model's rules with a new version, in force at once (no restart)."""
+    if model_id not in ctx.models:
+        raise HTTPException(404, f"no device model '{model_id}'")
+    try:
+        version = _rules(ctx).update_rules(model_id, rules, by)
+    except RuleError as err:
+        raise HTTPException(422, str(err)) from None
+    return RuleSetPublic(model_id=model_id, version=version, rules=rules)
