@@ -30,6 +30,7 @@ from asset_registry.rule_spec import parse_rules, rule_spec_of
 from asset_registry.tables import Customer, Device, Site
 from ingest.checks import AcceptedReading
 from rules.engine import RuleEngine, Transition, by_model
+from rules.notify import LogSender, NotificationSender
 from rules.tables import OPEN_STATES, Alert, AlertEvent, Notification, RuleSet
 
 log = logging.getLogger("fieldpulse.rules")
@@ -78,6 +79,7 @@ class RulesService:
         supervisor: str = "service-supervisor",
         tz: ZoneInfo | None = None,
         clock: Callable[[], int] = now_ms,
+        sender: NotificationSender | None = None,
     ) -> None:
         self._engine = engine
         # Both engines share this dict, so a rule change reaches them at once.
@@ -86,6 +88,7 @@ class RulesService:
         self._on_work_orders_opened = on_work_orders_opened
         self._supervisor = supervisor
         self._clock = clock
+        self._sender = sender or LogSender()
         self._lock = threading.Lock()
         self.live = RuleEngine(self._models, tz)
         self.replay = RuleEngine(self._models, tz)
@@ -194,6 +197,7 @@ class RulesService:
             if silent:
                 self._apply([(t, False, "live") for t in silent], at)
             self._escalate(at)
+            self.deliver()
 
     def _escalate(self, at: int) -> None:
         with session_scope(self._engine) as session:
@@ -266,8 +270,26 @@ class RulesService:
                     # While the live lane holds the alarm, it alone may end it: a
                     # backlog's recovery is older than the live breach.
                     self._clear(session, t)
+        self.deliver()
         if opened:
             self._on_work_orders_opened()
+
+    def deliver(self) -> int:
+        """Send every notification not yet sent; returns how many went out."""
+        sent = 0
+        with session_scope(self._engine) as session:
+            for n in session.exec(select(Notification).where(Notification.status == "recorded")
+                                  .order_by(Notification.id)):
+                try:
+                    self._sender.send(n)
+                except Exception as exc:  # a sender's failure must not stop the rules
+                    n.status, n.error = "failed", f"{type(exc).__name__}: {exc}"
+                    log.warning("notification %s failed: %s", n.id, n.error)
+                else:
+                    n.status, n.sent_at = "sent", self._clock()
+                    sent += 1
+                session.add(n)
+        return sent
 
     def _open_alert(self, session: Session, device_id: str, rule_id: str) -> Alert | None:
         return session.exec(select(Alert).where(

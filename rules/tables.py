@@ -61,6 +61,9 @@ class Notification(SQLModel, table=True):
     recipient: str
     message: str
     created_at: int = Field(sa_type=BigInteger)
+    status: str = Field(default="recorded", index=True)  # recorded | sent | failed
+    sent_at: int | None = Field(default=None, sa_type=BigInteger)
+    error: str | None = None
 
 
 class RuleSet(SQLModel, table=True):

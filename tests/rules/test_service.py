@@ -44,12 +44,12 @@ class Clock:
         return self.now
 
 
-def make_service(path: Path) -> tuple[RulesService, Clock]:
+def make_service(path: Path, sender=None) -> tuple[RulesService, Clock]:
     engine = make_engine(f"sqlite:///{path}")
     SQLModel.metadata.create_all(engine)
     import_fleet(engine, FLEET)
     clock = Clock()
-    return RulesService(engine, MODELS, _open_work_order, clock=clock), clock
+    return RulesService(engine, MODELS, _open_work_order, clock=clock, sender=sender), clock
 
 
 @pytest.fixture
@@ -163,3 +163,27 @@ def test_one_open_alert_per_device_and_rule_whatever_the_arrival(tmp_path_factor
     # The live engine and the database agree on what is open.
     assert {a.rule_id for a in alerts(svc) if a.state in OPEN_STATES} == {
         rule_id for (dev, rule_id), mem in svc.live.rules.items() if mem.active}
+
+
+class FlakySender:
+    """Fails for one audience, records the rest."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    def send(self, notification: Notification) -> None:
+        if notification.audience == "customer":
+            raise ConnectionError("mail server unreachable")
+        self.sent.append(notification.audience)
+
+
+def test_notifications_go_through_the_sender_and_failures_are_kept(tmp_path: Path) -> None:
+    sender = FlakySender()
+    svc, _ = make_service(tmp_path / "rules.db", sender)
+    svc.on_readings(readings({"tds_ppm": 200}))
+    assert sorted(sender.sent) == ["owner", "supervisor"]
+    with Session(svc._engine) as s:
+        rows = {n.audience: n for n in s.exec(select(Notification))}
+    assert rows["customer"].status == "failed" and "unreachable" in rows["customer"].error
+    assert rows["owner"].status == "sent" and rows["owner"].sent_at == T0
+    assert svc.deliver() == 0  # nothing left to send, failures are not retried blindly
