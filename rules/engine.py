@@ -213,10 +213,10 @@ class RuleEngine:
         before = _previous(state, g, prior)
 
         value_col = g.cols[rule.conditions[0].metric]
-        out = [Transition(kind, g.devices[g.seg[i]], rule, int(g.ts[i]), float(value_col[i]),
-                          model_id)
-               for kind, rows in (("raise", state & ~before), ("clear", ~state & before))
-               for i in np.flatnonzero(rows)]
+        # In row order: two readings with one timestamp may raise and clear.
+        out = [Transition("raise" if state[i] else "clear", g.devices[g.seg[i]], rule,
+                          int(g.ts[i]), float(value_col[i]), model_id)
+               for i in np.flatnonzero(state != before)]
         for k, mem in enumerate(mems):
             end = g.last[k]
             mem.active = bool(state[end])
