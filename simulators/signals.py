@@ -26,6 +26,7 @@ from simulators.profiles import (
     builtin_profiles,
     check_profile,
 )
+from simulators.sensor_faults import apply, is_sensor_fault
 
 __all__ = [
     "DeviceSimulator",
@@ -98,8 +99,14 @@ class DeviceSimulator:
                 for period in _WANDER_PERIODS_S
             ]
         self._noise_key = rng.getrandbits(64)
+        self._stuck: dict[str, float] = {}
         self.faults = tuple(f for f in faults if f.device_id == device_id)
         for fault in self.faults:
+            if is_sensor_fault(fault):
+                if not isinstance(profile.signals.get(fault.metric), Signal):
+                    raise SimulatorError(f"fault {fault.id}: '{fault.metric}' is not a "
+                                         f"continuous signal of {model.id}")
+                continue
             spec = profile.faults.get(fault.kind)
             if spec is None or (spec.metric, spec.rule_id) != (
                 fault.metric,
@@ -117,6 +124,19 @@ class DeviceSimulator:
         return sig.base + self._offset[key]
 
     def sample(self, ts_ms: int) -> dict[str, float]:
+        """What the device's sensors report at `ts_ms`: true values, then sensor faults."""
+        finished = self._true_values(ts_ms)
+        for fault in self.active_faults(ts_ms):
+            if is_sensor_fault(fault):
+                sig = self._profile.signals[fault.metric]
+                assert isinstance(sig, Signal)
+                stuck_at = self._stuck_value(fault) if fault.kind == "stuck" else 0.0
+                finished[fault.metric] = self._finish(
+                    fault.metric, apply(fault, sig, finished[fault.metric], stuck_at, ts_ms))
+        return finished
+
+    def _true_values(self, ts_ms: int) -> dict[str, float]:
+        """What the equipment really does at `ts_ms`, equipment faults included."""
         if self._origin_ms is None:
             self._origin_ms = ts_ms
         local = datetime.fromtimestamp(ts_ms / 1000, self._tz)
@@ -142,6 +162,8 @@ class DeviceSimulator:
                 + jitter * sig.noise
             )
         for fault in self.active_faults(ts_ms):
+            if is_sensor_fault(fault):
+                continue  # a sensor fault changes the report, not the equipment: sample()
             spec = self._profile.faults[fault.kind]
             # Ramp from normal to target, then hold; noise and daily cycle ride on top.
             progress = min(1.0, (ts_ms - fault.start_ms) / (spec.ramp_s * 1000))
@@ -149,6 +171,12 @@ class DeviceSimulator:
             for key, delta in spec.effects.items():
                 values[key] += progress * delta
         return {key: self._finish(key, value) for key, value in values.items()}
+
+    def _stuck_value(self, fault: Fault) -> float:
+        """The last true reading before a stuck sensor froze."""
+        if fault.id not in self._stuck:
+            self._stuck[fault.id] = self._true_values(fault.start_ms)[fault.metric]
+        return self._stuck[fault.id]
 
     def _finish(self, key: str, value: float) -> float:
         # A real sensor saturates at its range and reports a fixed resolution.
