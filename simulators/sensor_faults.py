@@ -45,8 +45,12 @@ def apply(fault: Fault, sig: Signal, value: float, stuck_at: float, ts_ms: int) 
 
 
 def sensor_fault_schedule(fleet: Fleet, start_ms: int, seed: int, per_kind: int = 10,
-                          duration_s: int = 1800, horizon_s: int = 6 * 3600) -> list[Fault]:
-    """`per_kind` faults of every sensor-fault kind over the horizon, one at a time per device."""
+                          duration_s: int = 1800, horizon_s: int = 6 * 3600,
+                          clean_s: int = 3600) -> list[Fault]:
+    """`per_kind` faults of every sensor-fault kind over the horizon, one at a time per device.
+
+    The first `clean_s` seconds stay fault-free, so detectors have warmed up.
+    """
     rng = random.Random(seed)
     profiles = builtin_profiles()
     busy: dict[str, list[tuple[int, int]]] = {}
@@ -57,8 +61,7 @@ def sensor_fault_schedule(fleet: Fleet, start_ms: int, seed: int, per_kind: int 
                 device = rng.choice(fleet.devices)
                 signals = profiles[device.model_id].signals
                 metric = rng.choice(sorted(k for k, s in signals.items() if isinstance(s, Signal)))
-                # Leave an hour of clean history first, so detectors have warmed up.
-                begin = start_ms + rng.randint(3600, horizon_s - duration_s) * 1000
+                begin = start_ms + rng.randint(clean_s, horizon_s - duration_s) * 1000
                 end = begin + duration_s * 1000
                 if all(end + 600_000 <= b or begin >= e + 600_000
                        for b, e in busy.get(device.id, [])):
