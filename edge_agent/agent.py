@@ -1,7 +1,12 @@
-"""The gateway process: sample the driver, batch readings, publish with QoS 1.
+"""The gateway process: sample the driver into the outbox; the link publishes from it.
 
-Announces itself with a retained birth message and leaves an MQTT last will
-(retained "offline") so the cloud knows when the gateway drops off.
+Two threads and nothing shared but the outbox (SQLite, locked) and the run
+settings (an immutable object swapped whole):
+
+- the sampler (the caller of `run`): reads due devices, evaluates the edge
+  rules, commits every sample to the outbox, closes batches by size or age;
+- the link (`edge_agent.link`): the MQTT connection, publishing, and the
+  remote config and commands that arrive on it.
 """
 
 from __future__ import annotations
@@ -9,25 +14,30 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
+from pathlib import Path
 
 import orjson
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 
 from edge_agent.config import AgentConfig
-from edge_agent.drivers import Driver, Reading
-from edge_agent.sequence import SequenceCounter
-from firmware_contracts.topics import status_topic, telemetry_topic
+from edge_agent.drivers import Driver
+from edge_agent.edge_rules import RuleState
+from edge_agent.link import Link
+from edge_agent.outbox import Outbox
+from edge_agent.remote import RemoteControl
+from edge_agent.settings import AppliedConfigFile, RunSettings
 
 log = logging.getLogger("fieldpulse.edge")
 
 
-def _status(config: AgentConfig, state: str, ts: int, devices: list[str] | None = None) -> bytes:
-    doc: dict = {"v": 1, "gw": config.gateway_id, "state": state, "ts": ts, "fw": config.firmware}
-    if devices is not None:
-        doc["devices"] = devices
-    return orjson.dumps(doc)
+def _legacy_seq(state_dir: Path) -> int:
+    """The next seq kept by agents before the outbox (a plain `seq` file), else 0."""
+    path = state_dir / "seq"
+    try:
+        return int(path.read_text())
+    except (OSError, ValueError):
+        return 0
 
 
 class EdgeAgent:
@@ -37,93 +47,140 @@ class EdgeAgent:
         self.config = config
         self._driver = driver
         self._clock = clock
+        self._started = time.monotonic()
         config.state_dir.mkdir(parents=True, exist_ok=True)
-        self._seq = SequenceCounter(config.state_dir / "seq")
-        self._buffer: list[Reading] = []
-        self._batch_opened = 0.0
-        self.published_batches = 0
-        self.connected = threading.Event()
-        self._client = self._make_client()
+        self.outbox = Outbox(config.state_dir / "outbox.sqlite3", config.outbox_max_bytes,
+                             first_seq=_legacy_seq(config.state_dir))
+        self._devices = list(driver.device_ids())
+        self._applied = AppliedConfigFile(config.state_dir / "remote-config.json")
+        self.settings = self._applied.load(self._devices) or RunSettings.local(config)
+        self.rules = RuleState(self.settings.rules)
+        self.driver_errors = 0
+        self._wake = threading.Event()  # new settings or read-now: re-plan the sampling
+        self._read_now: deque[str] = deque()  # ids of read-now commands waiting for a sample
+        self._rules_changed = False
+        self._batch_opened: float | None = None
+        self.remote = RemoteControl(self)
+        self.link = Link(config, self.outbox, self._status, self.remote.handle)
+        self.connected = self.link.connected
 
-    def _now_ms(self) -> int:
-        return int(self._clock() * 1000)
+    # -- what the link and remote control ask for ------------------------------------
 
-    def _make_client(self) -> mqtt.Client:
-        cfg = self.config
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"edge-{cfg.gateway_id}",
-                             protocol=mqtt.MQTTv5)
-        if cfg.username:
-            client.username_pw_set(cfg.username, cfg.password)
-        client.will_set(status_topic(cfg.gateway_id), _status(cfg, "offline", self._now_ms()),
-                        qos=1, retain=True)
-        client.reconnect_delay_set(min_delay=1, max_delay=30)
-        client.on_connect = self._on_connect
-        client.on_disconnect = self._on_disconnect
-        return client
+    def _status(self, state: str) -> bytes:
+        doc: dict = {"v": 1, "gw": self.config.gateway_id, "state": state,
+                     "ts": int(self._clock() * 1000), "fw": self.config.firmware}
+        if state == "online":
+            doc |= {"devices": self._devices, "backlog": self.outbox.backlog_readings,
+                    "evicted": self.outbox.evicted_readings,
+                    "config_version": self.settings.version}
+            if self.remote.last_error:
+                doc["config_error"] = self.remote.last_error[:1024]
+        return orjson.dumps(doc)
 
-    def _on_connect(self, client, _userdata, _flags, reason_code, _props) -> None:
-        if reason_code.is_failure:
-            log.error("broker refused gateway %s: %s", self.config.gateway_id, reason_code)
+    @property
+    def devices(self) -> list[str]:
+        return self._devices
+
+    @property
+    def uptime_s(self) -> float:
+        return time.monotonic() - self._started
+
+    def apply(self, settings: RunSettings, payload: bytes | None = None) -> None:
+        """New settings from the cloud (`payload`: a remote config to keep) or a command."""
+        if payload is not None:
+            self._applied.save(payload)
+        self.settings = settings
+        # The rule state belongs to the sampler thread: it swaps the rules itself.
+        self._rules_changed = True
+        self._wake.set()
+
+    def read_now(self, command_id: str) -> None:
+        self._read_now.append(command_id)
+        self._wake.set()
+
+    # -- sampling ----------------------------------------------------------------------
+
+    def _sample(self, due: set[str] | None) -> int | None:
+        """Read the driver; keep the due devices (None: all); commit.
+
+        Returns the readings kept, None if the driver failed."""
+        try:
+            readings = self._driver.read(int(self._clock() * 1000))
+        except Exception:  # a driver failure costs this sample, never the agent
+            self.driver_errors += 1
+            log.exception("driver of gateway %s failed", self.config.gateway_id)
+            return None
+        if due is not None:
+            readings = [r for r in readings if r.dev in due]
+        events = self.rules.evaluate(readings)
+        urgent_devs = {e.dev for e in events}
+        for event in events:
+            log.warning("gateway %s: %s on %s (%s = %g), sent first", self.config.gateway_id,
+                        event.rule.id, event.dev, event.rule.metric, event.value)
+        urgent = [r for r in readings if r.dev in urgent_devs]
+        normal = [r for r in readings if r.dev not in urgent_devs]
+        self.outbox.stage(normal, urgent, self.settings.batch_max_readings)
+        if normal and self._batch_opened is None:
+            self._batch_opened = time.monotonic()
+        return len(readings)
+
+    def _close_due_batches(self, force: bool = False) -> None:
+        staged = self.outbox.staged_readings
+        if not staged:
+            self._batch_opened = None
             return
-        birth = _status(self.config, "online", self._now_ms(), self._driver.device_ids())
-        client.publish(status_topic(self.config.gateway_id), birth, qos=1, retain=True)
-        self.connected.set()
-        log.info("gateway %s online", self.config.gateway_id)
-
-    def _on_disconnect(self, _client, _userdata, _flags, reason_code, _props) -> None:
-        self.connected.clear()
-        log.warning("gateway %s disconnected: %s", self.config.gateway_id, reason_code)
-
-    # -- batching ---------------------------------------------------------------
-
-    def sample(self) -> None:
-        readings = self._driver.read(self._now_ms())
-        if readings and not self._buffer:
-            self._batch_opened = self._clock()
-        self._buffer.extend(readings)
-
-    def batch_due(self) -> bool:
-        if not self._buffer:
-            return False
-        age = self._clock() - self._batch_opened
-        return len(self._buffer) >= self.config.batch_max_readings or (
-            age >= self.config.batch_max_age_s
-        )
-
-    def flush(self) -> None:
-        while self._buffer:
-            chunk = self._buffer[: self.config.batch_max_readings]
-            del self._buffer[: len(chunk)]
-            payload = orjson.dumps({
-                "v": 1, "gw": self.config.gateway_id, "seq": self._seq.take(),
-                "sent": self._now_ms(),
-                "readings": [{"dev": r.dev, "ts": r.ts, "m": r.m} for r in chunk],
-            })
-            self._client.publish(telemetry_topic(self.config.gateway_id), payload, qos=1)
-            self.published_batches += 1
-
-    # -- life cycle -------------------------------------------------------------
+        if self._batch_opened is None:
+            self._batch_opened = time.monotonic()  # staged before a restart
+        age = time.monotonic() - self._batch_opened
+        if force or staged >= self.settings.batch_max_readings or (
+                age >= self.settings.batch_max_age_s):
+            self.outbox.close_batches(self.settings.batch_max_readings)
+            self._batch_opened = None
 
     def run(self, stop: threading.Event) -> None:
-        cfg = self.config
-        self._client.connect_async(cfg.broker_host, cfg.broker_port, keepalive=30)
-        self._client.loop_start()
-        next_sample = time.monotonic()
+        # The link stops only after the last batch is closed, so it can still send it.
+        link_stop = threading.Event()
+        link_thread = threading.Thread(target=self.link.run, args=(link_stop,),
+                                       name=f"link-{self.config.gateway_id}", daemon=True)
+        link_thread.start()
+        next_due = dict.fromkeys(self._devices, time.monotonic())
         try:
             while not stop.is_set():
-                self.sample()
-                if self.batch_due():
-                    self.flush()
-                next_sample += cfg.sample_period_s
-                stop.wait(max(0.0, next_sample - time.monotonic()))
+                now = time.monotonic()
+                if self._rules_changed:
+                    self._rules_changed = False
+                    self.rules.replace_rules(self.settings.rules)
+                if self._read_now:
+                    ids = [self._read_now.popleft() for _ in range(len(self._read_now))]
+                    kept = self._sample(None)
+                    next_due = {d: now + self.settings.period_of(d) for d in self._devices}
+                    for command_id in ids:
+                        if kept is None:
+                            self.remote.ack(command_id, False, error="the driver failed to read")
+                        else:
+                            self.remote.ack(command_id, True, {"readings": kept})
+                else:
+                    due = {d for d, t in next_due.items() if t <= now}
+                    if due:
+                        self._sample(due if len(due) < len(next_due) else None)
+                        for d in due:
+                            # Catch up at most one period: a stalled loop does not burst.
+                            next_due[d] = max(next_due[d] + self.settings.period_of(d), now)
+                self._close_due_batches()
+                wake_at = min(next_due.values(), default=now + self.settings.sample_period_s)
+                if self._batch_opened is not None:
+                    wake_at = min(wake_at, self._batch_opened + self.settings.batch_max_age_s)
+                # Capped, so a stop set from outside is seen within a quarter second.
+                self._wake.wait(min(0.25, max(0.0, wake_at - time.monotonic())))
+                if self._wake.is_set():
+                    self._wake.clear()
+                    # New periods take effect from now, not from the old schedule.
+                    now = time.monotonic()
+                    next_due = {d: min(t, now + self.settings.period_of(d))
+                                for d, t in next_due.items()}
         finally:
-            self.flush()
-            # A clean goodbye: the broker does not send the will on a normal
-            # disconnect, so say "offline" ourselves.
-            info = self._client.publish(status_topic(cfg.gateway_id),
-                                        _status(cfg, "offline", self._now_ms()),
-                                        qos=1, retain=True)
-            if self.connected.is_set():
-                info.wait_for_publish(timeout=5)
-            self._client.disconnect()
-            self._client.loop_stop()
+            stop.set()
+            self._close_due_batches(force=True)
+            link_stop.set()
+            link_thread.join(timeout=15)
+            self.outbox.close()

@@ -8,7 +8,9 @@ behind, and an unlimited queue grows until the machine runs out of memory.
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -38,10 +40,19 @@ def find_mosquitto() -> str | None:
     )
 
 
-def mosquitto_config(port: int, data_dir: Path, extra: str = "") -> str:
+def mosquitto_config(port: int, data_dir: Path, extra: str = "",
+                     password_file: Path | None = None, acl_file: Path | None = None) -> str:
+    auth = (["allow_anonymous false", f"password_file {password_file}"] if password_file
+            else ["allow_anonymous true"])
+    if acl_file:
+        auth.append(f"acl_file {acl_file}")
     return "\n".join([
         f"listener {port} 127.0.0.1",
-        "allow_anonymous true",
+        *auth,
+        # Started as root (CI, sessions), Mosquitto would drop to the `mosquitto` user,
+        # which cannot write into a root-owned temp dir: no persistence, no log, and
+        # sessions silently lost on restart. Stay the user that started it.
+        *(["user root"] if os.geteuid() == 0 else []),
         "persistence true",
         f"persistence_location {data_dir}/",
         "autosave_interval 10",
@@ -80,6 +91,9 @@ class MosquittoBroker:
     port: int = field(default_factory=free_port)
     extra_config: str = ""
     process: subprocess.Popen | None = None
+    # With a password file, anonymous clients are refused; the ACL file limits topics.
+    password_file: Path | None = None
+    acl_file: Path | None = None
 
     def start(self) -> MosquittoBroker:
         binary = find_mosquitto()
@@ -87,7 +101,8 @@ class MosquittoBroker:
             raise BrokerError("no mosquitto binary found: install it (apt-get install mosquitto)")
         self.data_dir.mkdir(parents=True, exist_ok=True)
         conf = self.data_dir / "mosquitto.conf"
-        conf.write_text(mosquitto_config(self.port, self.data_dir, self.extra_config))
+        conf.write_text(mosquitto_config(self.port, self.data_dir, self.extra_config,
+                                         self.password_file, self.acl_file))
         self.process = subprocess.Popen(
             [binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )
@@ -107,6 +122,12 @@ class MosquittoBroker:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+    def reload(self) -> None:
+        """SIGHUP: Mosquitto re-reads its password and ACL files; connected clients stay."""
+        if self.process is None or self.process.poll() is not None:
+            raise BrokerError("mosquitto is not running")
+        self.process.send_signal(signal.SIGHUP)
 
     def kill(self) -> None:
         if self.process and self.process.poll() is None:

@@ -39,10 +39,10 @@ def _gateway_configs(fleet, data_dir: Path, broker_port: int) -> list[Path]:
         path.write_text(json.dumps({
             "gateway_id": gateway.id,
             "state_dir": str(data_dir / "gateways" / gateway.id),
-            "broker_port": broker_port,
-            "sample_period_s": 1.0,
-            "batch_max_readings": 100,
-            "batch_max_age_s": 2.0,
+            "broker": {"host": "127.0.0.1", "port": broker_port, "reconnect_max_s": 10.0},
+            "sampling": {"sample_period_s": 1.0, "batch_max_readings": 100,
+                         "batch_max_age_s": 2.0},
+            "outbox": {"max_bytes": 16 * 1024 * 1024},
             "driver": {"fleet": str(fleet_file), "faults": str(data_dir / "faults.jsonl"),
                        "seed": SEED},
         }, indent=1))

@@ -64,7 +64,7 @@ MetricValue = Annotated[float, Field(allow_inf_nan=False)]
 
 
 def _metric_map_schema(schema: dict[str, Any]) -> None:
-    """Name the metric-key rule with propertyNames instead of patternProperties.
+    """Name the key rule of a map with propertyNames instead of patternProperties.
 
     Pydantic renders key constraints as patternProperties, which lets a key that does not
     match through unchecked; propertyNames + additionalProperties rejects it, as the model does.
@@ -152,10 +152,17 @@ class Status(WireModel):
         default=None, description="Ids of the attached devices; required when online."
     )
     backlog: Count | SkipJsonSchema[None] = Field(
-        default=None, description="Reserved: readings waiting in the outbox."
+        default=None, description="Readings waiting in the gateway's outbox."
     )
     evicted: Count | SkipJsonSchema[None] = Field(
-        default=None, description="Reserved: readings dropped because the outbox was full."
+        default=None,
+        description="Readings dropped because the outbox was full, counted since first start.",
+    )
+    config_version: Count | SkipJsonSchema[None] = Field(
+        default=None, description="Version of the remote config the gateway runs (0: local)."
+    )
+    config_error: Annotated[str, Field(min_length=1, max_length=1024)] | SkipJsonSchema[None] = (
+        Field(default=None, description="Why the last remote config was rejected, if it was.")
     )
 
     @model_validator(mode="after")
@@ -167,8 +174,29 @@ class Status(WireModel):
         return self
 
 
+Severity = Literal["info", "low", "medium", "high", "critical"]
+FiniteNumber = Annotated[float, Field(allow_inf_nan=False)]
+
+
+class EdgeRule(WireModel):
+    """A threshold rule the gateway evaluates itself, so a crossing is sent first."""
+
+    id: Identifier = Field(description="Rule id, as in the device model.")
+    metric: MetricName
+    condition: Literal["above", "below"]
+    threshold: FiniteNumber = Field(description="Raise when the value goes past this.")
+    clear: FiniteNumber = Field(
+        description="Re-arm once the value is back past this (on the safe side of threshold)."
+    )
+    severity: Severity
+    devices: list[Identifier] | SkipJsonSchema[None] = Field(
+        default=None, max_length=10_000,
+        description="Devices the rule applies to; absent: every device reporting the metric.",
+    )
+
+
 class Config(WireModel):
-    """Reserved: sampling and batching settings on fp/v1/gw/{gateway_id}/config (retained)."""
+    """Sampling, batching and edge rules on fp/v1/gw/{gateway_id}/config (retained)."""
 
     v: SchemaVersion
     version: Annotated[int, Field(ge=1, le=MAX_JSON_INT), BeforeValidator(_json_integer)] = Field(
@@ -182,10 +210,19 @@ class Config(WireModel):
     batch_max_age_s: PositiveSeconds = Field(
         description="Publish a batch at the latest this many seconds after its first reading."
     )
+    device_periods: Annotated[
+        dict[Identifier, PositiveSeconds], Field(json_schema_extra=_metric_map_schema)
+    ] | SkipJsonSchema[None] = Field(
+        default=None, description="Seconds between two samples of one device, overriding "
+        "sample_period_s for it.",
+    )
+    rules: Annotated[list[EdgeRule], Field(max_length=1024)] | SkipJsonSchema[None] = Field(
+        default=None, description="Edge threshold rules; a crossing is published first."
+    )
 
 
 class Command(WireModel):
-    """Reserved: a command to a gateway on fp/v1/gw/{gateway_id}/cmd (not retained)."""
+    """A command to a gateway on fp/v1/gw/{gateway_id}/cmd (not retained)."""
 
     v: SchemaVersion
     id: Identifier = Field(description="Command id, echoed in the ack.")
@@ -194,7 +231,7 @@ class Command(WireModel):
 
 
 class CommandAck(WireModel):
-    """Reserved: a gateway's answer to a command on fp/v1/gw/{gateway_id}/cmd/ack."""
+    """A gateway's answer to a command on fp/v1/gw/{gateway_id}/cmd/ack."""
 
     v: SchemaVersion
     id: Identifier = Field(description="The id of the command answered.")

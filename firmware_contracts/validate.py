@@ -23,10 +23,12 @@ __all__ = ["ContractError", "decode", "detect_kind", "load", "validate"]
 # document that is missing one of them is still recognised and its error named.
 _MARKERS: Final[tuple[tuple[Kind, frozenset[str]], ...]] = (
     ("telemetry", frozenset({"readings", "seq", "sent"})),
-    ("status", frozenset({"state", "ts", "fw", "devices", "backlog", "evicted"})),
+    ("status", frozenset({"state", "ts", "fw", "devices", "backlog", "evicted",
+                          "config_version", "config_error"})),
     ("cmd", frozenset({"cmd", "args"})),
     ("cmd_ack", frozenset({"ok", "result", "error"})),
-    ("config", frozenset({"version", "sample_period_s", "batch_max_readings", "batch_max_age_s"})),
+    ("config", frozenset({"version", "sample_period_s", "batch_max_readings", "batch_max_age_s",
+                          "device_periods", "rules"})),
 )
 
 # A key that can be written after a dot in a field path without ambiguity.

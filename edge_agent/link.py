@@ -1,0 +1,249 @@
+"""The gateway's MQTT link: one thread owns the connection and publishes from the outbox.
+
+- Reconnects with jittered exponential backoff (`backoff_delay`), so a fleet of
+  gateways that lost the same broker does not come back in lockstep.
+- A fresh paho client per connection: paho's own queue never holds anything
+  that matters, the outbox is the only queue. After a reconnect, whatever was
+  in flight is simply published again from the outbox (the cloud dedupes by seq).
+- At most `inflight_window` batches are unacknowledged at once: memory stays
+  flat whatever the backlog, and the backlog leaves oldest first.
+- A batch leaves the outbox only on a successful PUBACK. A PUBACK with a
+  failure reason code (MQTT 5; e.g. 0x87 not authorized) keeps it on disk,
+  counted, and it is tried again later.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import ssl
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+
+from edge_agent.config import AgentConfig
+from edge_agent.outbox import Outbox, envelope
+from firmware_contracts.topics import cmd_topic, config_topic, status_topic, telemetry_topic
+
+log = logging.getLogger("fieldpulse.edge")
+
+REFUSED_RETRY_S = 10.0  # a batch the broker refused is offered again after this long
+# On a clean stop, keep sending this long; whatever is left stays in the outbox.
+STOP_DRAIN_S = 3.0
+
+
+def backoff_delay(attempt: int, min_s: float, max_s: float,
+                  rand: Callable[[], float] = random.random) -> float:
+    """Exponential backoff with jitter: between half and all of min_s * 2**attempt, capped."""
+    ceiling = min(max_s, min_s * 2 ** min(attempt, 30))
+    return ceiling * (0.5 + 0.5 * rand())
+
+
+@dataclass(slots=True)
+class LinkStats:
+    connects: int = 0
+    refused_connects: int = 0  # CONNACK failures: bad credentials, not authorized
+    published: int = 0
+    acked: int = 0
+    refused_batches: int = 0  # PUBACKs with a failure reason code
+    control_dropped: int = 0  # acks/status that could not be queued while offline
+
+
+class Link:
+    def __init__(self, config: AgentConfig, outbox: Outbox,
+                 status: Callable[[str], bytes],
+                 on_message: Callable[[str, bytes], None],
+                 rand: Callable[[], float] = random.random) -> None:
+        self._config = config
+        self._outbox = outbox
+        self._status = status  # "online"/"offline" -> the status payload, built when sent
+        self._on_message = on_message
+        self._rand = rand
+        self.connected = threading.Event()
+        self.stats = LinkStats()
+        # Acks to commands and status updates asked for by other threads.
+        self._control: deque[tuple[str, bytes, bool]] = deque(maxlen=256)
+        self._topic = telemetry_topic(config.gateway_id)
+        self._reset_session()
+
+    def _reset_session(self) -> None:
+        self._inflight: dict[int, int] = {}  # paho mid -> batch seq
+        self._acked: list[int] = []
+        self._refused: dict[int, float] = {}  # seq -> monotonic time it may be retried
+        self._seen_generation = -1
+        self._more = True
+        self._session_up = False
+        self._next_status = 0.0
+
+    # -- for other threads ---------------------------------------------------------
+
+    def send_control(self, topic: str, payload: bytes, retain: bool = False) -> None:
+        if len(self._control) == self._control.maxlen:
+            self.stats.control_dropped += 1
+        self._control.append((topic, payload, retain))
+
+    def request_status(self) -> None:
+        self._next_status = 0.0
+
+    # -- the link thread -------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        attempt = 0
+        while not stop.is_set():
+            client = self._client()
+            self._reset_session()
+            try:
+                client.connect(self._config.broker_host, self._config.broker_port,
+                               keepalive=self._config.keepalive_s, clean_start=True)
+            except (OSError, ValueError) as exc:
+                log.warning("gateway %s cannot reach %s:%s: %s", self._config.gateway_id,
+                            self._config.broker_host, self._config.broker_port, exc)
+            else:
+                try:
+                    if self._serve(client, stop):
+                        attempt = 0
+                except Exception:  # the link must outlive any one connection's failure
+                    log.exception("gateway %s: connection failed", self._config.gateway_id)
+                    client.disconnect()
+            self.connected.clear()
+            if stop.is_set():
+                break
+            delay = backoff_delay(attempt, self._config.reconnect_min_s,
+                                  self._config.reconnect_max_s, self._rand)
+            attempt += 1
+            log.info("gateway %s reconnects in %.1f s", self._config.gateway_id, delay)
+            stop.wait(delay)
+
+    def _client(self) -> mqtt.Client:
+        cfg = self._config
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"edge-{cfg.gateway_id}",
+                             protocol=mqtt.MQTTv5)
+        # Our window is the limit; paho's must not be smaller, or it would queue.
+        client.max_inflight_messages_set(cfg.inflight_window + 16)
+        if cfg.username:
+            client.username_pw_set(cfg.username, cfg.password)
+        if cfg.tls:
+            client.tls_set(
+                ca_certs=str(cfg.tls_ca_file) if cfg.tls_ca_file else None,
+                certfile=str(cfg.tls_cert_file) if cfg.tls_cert_file else None,
+                keyfile=str(cfg.tls_key_file) if cfg.tls_key_file else None,
+                cert_reqs=ssl.CERT_REQUIRED,
+            )
+        client.will_set(status_topic(cfg.gateway_id), self._status("offline"), qos=1,
+                        retain=True)
+        client.on_connect = self._on_connect
+        client.on_publish = self._on_publish
+        client.on_message = self._on_message_cb
+        return client
+
+    def _serve(self, client: mqtt.Client, stop: threading.Event) -> bool:
+        """Run one connection until it drops or `stop`; True if the broker accepted us."""
+        while not stop.is_set():
+            if client.loop(timeout=0.1) != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                if self._session_up:
+                    log.warning("gateway %s lost the broker", self._config.gateway_id)
+                break
+            if self._session_up:
+                self._pump(client)
+                self._send_control(client)
+        else:
+            self._goodbye(client)
+        return self._session_up
+
+    def _goodbye(self, client: mqtt.Client) -> None:
+        """Clean stop: send what is left for a moment, then say offline ourselves (the
+        broker does not send the will on a normal disconnect)."""
+        if self._session_up:
+            deadline = time.monotonic() + STOP_DRAIN_S
+            while time.monotonic() < deadline and (
+                    self._inflight or self._outbox.backlog_readings > 0):
+                if client.loop(timeout=0.05) != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                    break
+                self._pump(client)
+            self._outbox.acknowledge(self._acked)
+            info = client.publish(status_topic(self._config.gateway_id),
+                                  self._status("offline"), qos=1, retain=True)
+            while not info.is_published() and time.monotonic() < deadline + 1.0:
+                if client.loop(timeout=0.05) != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                    break
+        client.disconnect()
+
+    # -- paho callbacks (run inside client.loop, on this thread) ------------------------
+
+    def _on_connect(self, client, _userdata, _flags, reason_code, _props) -> None:
+        gw = self._config.gateway_id
+        if reason_code.is_failure:
+            self.stats.refused_connects += 1
+            log.error("broker refused gateway %s: %s (check username/password)", gw, reason_code)
+            return
+        self.stats.connects += 1
+        client.subscribe([(config_topic(gw), 1), (cmd_topic(gw), 1)])
+        # Birth first: the cloud learns backlog and evicted count before the data.
+        client.publish(status_topic(gw), self._status("online"), qos=1, retain=True)
+        self._next_status = time.monotonic() + self._config.status_interval_s
+        self._session_up = True
+        self.connected.set()
+        log.info("gateway %s online, %d readings to send", gw, self._outbox.backlog_readings)
+
+    def _on_publish(self, _client, _userdata, mid, reason_code, _props) -> None:
+        seq = self._inflight.pop(mid, None)
+        if seq is None:
+            return  # a status or command ack
+        if reason_code.is_failure:
+            self.stats.refused_batches += 1
+            self._refused[seq] = time.monotonic() + REFUSED_RETRY_S
+            log.error("broker refused batch %d of gateway %s: %s; kept, retried later",
+                      seq, self._config.gateway_id, reason_code)
+        else:
+            self.stats.acked += 1
+            self._acked.append(seq)
+        self._more = True
+
+    def _on_message_cb(self, _client, _userdata, msg: mqtt.MQTTMessage) -> None:
+        try:
+            self._on_message(msg.topic, msg.payload)
+        except Exception:  # one bad message must not take the link down
+            log.exception("gateway %s failed to handle a message on %s",
+                          self._config.gateway_id, msg.topic)
+
+    # -- publishing ------------------------------------------------------------------
+
+    def _pump(self, client: mqtt.Client) -> None:
+        if self._acked:
+            self._outbox.acknowledge(self._acked)
+            self._acked = []
+        now = time.monotonic()
+        self._refused = {s: t for s, t in self._refused.items() if t > now}
+        room = self._config.inflight_window - len(self._inflight)
+        generation = self._outbox.generation
+        if room <= 0 or (generation == self._seen_generation and not self._more):
+            return
+        skip = set(self._inflight.values()) | set(self._refused)
+        batches = self._outbox.next_batches(room, skip=skip)
+        self._seen_generation, self._more = generation, len(batches) == room
+        if not batches:
+            return
+        self._outbox.mark_sent([b.seq for b in batches])
+        sent_ms = int(time.time() * 1000)
+        for batch in batches:
+            info = client.publish(self._topic, envelope(self._config.gateway_id, batch.seq,
+                                                         sent_ms, batch.body), qos=1)
+            if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                self._more = True
+                break
+            self._inflight[info.mid] = batch.seq
+            self.stats.published += 1
+
+    def _send_control(self, client: mqtt.Client) -> None:
+        while self._control:
+            topic, payload, retain = self._control.popleft()
+            client.publish(topic, payload, qos=1, retain=retain)
+        if time.monotonic() >= self._next_status:
+            client.publish(status_topic(self._config.gateway_id), self._status("online"),
+                           qos=1, retain=True)
+            self._next_status = time.monotonic() + self._config.status_interval_s

@@ -1,0 +1,127 @@
+"""The on-disk outbox alone: durability across reopen, order, priority, eviction."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import orjson
+
+from edge_agent.drivers import Reading
+from edge_agent.outbox import URGENT, Outbox, envelope
+from firmware_contracts.validate import load
+
+
+def readings(ts: int, devs: tuple[str, ...] = ("d1", "d2")) -> list[Reading]:
+    return [Reading(d, ts, {"t_c": float(ts)}) for d in devs]
+
+
+def drain(box: Outbox) -> list[dict]:
+    """Publish-and-ack everything, as the link does; the payloads decoded in send order."""
+    out = []
+    while batches := box.next_batches(10):
+        box.mark_sent([b.seq for b in batches])
+        out += [load("telemetry", envelope("gw-1", b.seq, 1, b.body)) for b in batches]
+        box.acknowledge([b.seq for b in batches])
+    return out
+
+
+def test_staged_readings_and_seq_survive_reopening(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.sqlite3"
+    box = Outbox(path, max_bytes=1 << 20)
+    box.stage(readings(1))
+    box.close_batches(max_readings=10)
+    box.stage(readings(2))  # staged, not yet a batch, when the process dies
+    del box  # no close(): what a kill -9 leaves behind
+
+    again = Outbox(path, max_bytes=1 << 20)
+    assert again.backlog_readings == 4 and again.staged_readings == 2
+    again.close_batches(max_readings=10)
+    sent = drain(again)
+    assert [b["seq"] for b in sent] == [0, 1]
+    assert [r["ts"] for b in sent for r in b["readings"]] == [1, 1, 2, 2]
+    assert again.next_seq == 2 and again.backlog_readings == 0
+    assert Outbox(path, max_bytes=1 << 20).next_seq == 2
+
+
+def test_a_new_outbox_continues_an_older_agents_seq(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.sqlite3", max_bytes=1 << 20, first_seq=41)
+    box.stage(readings(1))
+    box.close_batches(10)
+    assert [b["seq"] for b in drain(box)] == [41]
+
+
+def test_batches_hold_at_most_max_readings(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.sqlite3", max_bytes=1 << 20)
+    for ts in range(5):
+        box.stage(readings(ts))
+    assert box.close_batches(max_readings=4) == 3
+    assert [len(b["readings"]) for b in drain(box)] == [4, 4, 2]
+
+
+def test_urgent_readings_go_first_and_keep_each_devices_seq_order(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.sqlite3", max_bytes=1 << 20)
+    box.stage(readings(1))
+    box.close_batches(10)
+    box.stage(readings(2))
+    # d1 crosses a rule at ts 3: its reading gets a batch of its own, sent first.
+    box.stage([Reading("d2", 3, {"t_c": 3.0})], urgent=[Reading("d1", 3, {"t_c": 99.0})])
+    box.stage(readings(4))
+    box.close_batches(10)
+    pending = box.next_batches(10)
+    assert pending[0].priority == URGENT
+    sent = drain(box)
+    assert sent[0]["readings"] == [{"dev": "d1", "ts": 3, "m": {"t_c": 99.0}}]
+    by_seq = sorted(sent, key=lambda b: b["seq"])
+    for dev in ("d1", "d2"):
+        stamps = [r["ts"] for b in by_seq for r in b["readings"] if r["dev"] == dev]
+        assert stamps == [1, 2, 3, 4], dev  # seq order is time order for every device
+
+
+def test_past_the_budget_the_oldest_are_evicted_and_counted_exactly(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.sqlite3", max_bytes=1000)
+    for ts in range(100):
+        box.stage(readings(ts))
+        box.close_batches(10)
+    kept = drain(box)
+    kept_ts = sorted({r["ts"] for b in kept for r in b["readings"]})
+    assert kept_ts == list(range(100 - len(kept_ts), 100))  # the newest, without a gap
+    assert box.evicted_readings == 200 - 2 * len(kept_ts) > 0
+    assert Outbox(tmp_path / "o.sqlite3", max_bytes=1000).evicted_readings == box.evicted_readings
+
+
+def test_a_batch_that_may_have_reached_the_broker_is_never_evicted(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.sqlite3", max_bytes=300)
+    box.stage(readings(0))
+    box.close_batches(10)
+    (first,) = box.next_batches(1)
+    box.mark_sent([first.seq])  # published, PUBACK lost in an outage
+    for ts in range(1, 20):
+        box.stage(readings(ts))
+        box.close_batches(10)
+    assert box.next_batches(1)[0].seq == first.seq
+    assert box.evicted_readings > 0
+
+
+def test_priority_batches_are_evicted_last(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.sqlite3", max_bytes=400)
+    box.stage([], urgent=[Reading("d1", 0, {"t_c": 99.0})])
+    for ts in range(1, 30):
+        box.stage(readings(ts))
+        box.close_batches(10)
+    assert box.next_batches(1)[0].priority == URGENT
+
+
+def test_values_that_are_not_finite_are_dropped_and_counted(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.sqlite3", max_bytes=1 << 20)
+    box.stage([Reading("d1", 1, {"a": math.nan, "b": 2.0}), Reading("d2", 1, {"a": math.inf})])
+    box.close_batches(10)
+    (batch,) = drain(box)
+    assert batch["readings"] == [{"dev": "d1", "ts": 1, "m": {"b": 2.0}}]
+    assert box.dropped_values == 2
+
+
+def test_envelope_is_a_valid_telemetry_payload() -> None:
+    body = b"[" + orjson.dumps({"dev": "d1", "ts": 5, "m": {"x": 1.5}}) + b"]"
+    doc = load("telemetry", envelope("gw-7", 12, 1000, body))
+    assert (doc["gw"], doc["seq"], doc["sent"]) == ("gw-7", 12, 1000)
