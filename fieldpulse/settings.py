@@ -20,6 +20,18 @@ class Settings:
     tile_url: str = ""
     timezone: str = "Europe/Berlin"
     dispatch_time_limit_s: float = 2.0
+    # Telemetry store: "sql" (readings in the relational database) or
+    # "victoriametrics" (line protocol to `victoriametrics_url`).
+    telemetry_backend: str = "sql"
+    victoriametrics_url: str = ""
+    # This process's share of the gateways when several ingest processes run.
+    ingest_partition: int = 0
+    ingest_partitions: int = 1
+    # A device silent this long is shown offline (0: only the gateway's status counts).
+    device_stale_after_s: float = 300.0
+    # SQL telemetry: raw readings kept this long, then hourly rollups (0: keep raw forever).
+    telemetry_raw_retention_days: float = 30.0
+    telemetry_rollup_retention_days: float = 730.0
 
     @property
     def db_url(self) -> str:

@@ -7,7 +7,9 @@ dispatcher for work orders, the portal asks it to replan).
 
 from __future__ import annotations
 
+import argparse
 import logging
+import signal
 import threading
 
 import uvicorn
@@ -20,10 +22,18 @@ from asset_registry.catalog import DeviceModel, load_models
 from asset_registry.database import create_schema, make_engine
 from dispatch.service import Dispatcher, open_case
 from fieldpulse.settings import Settings
-from ingest.consumer import BrokerAddress, IngestConsumer
+from ingest.consumer import (
+    BrokerAddress,
+    ConsumerTuning,
+    IngestConsumer,
+    Partition,
+    PeriodicTask,
+)
 from ingest.device_directory import DeviceDirectory
-from ingest.pipeline import IngestPipeline
-from ingest.telemetry_store import SqlTelemetryStore
+from ingest.device_state import mark_stale_devices
+from ingest.metrics import IngestCollector, exposition, make_registry
+from ingest.pipeline import IngestPipeline, ReadingsHandler
+from ingest.telemetry_store import SqlTelemetryStore, TelemetryStore, VictoriaMetricsStore
 from portal.app import create_app
 from portal.context import PortalContext
 from rules.service import RulesService, WorkOrderRequest
@@ -48,6 +58,57 @@ def _open_alert_work_order(session: Session, req: WorkOrderRequest) -> int:
     return case.id
 
 
+def make_telemetry_store(settings: Settings, engine: Engine) -> TelemetryStore:
+    if settings.telemetry_backend == "sql":
+        return SqlTelemetryStore(engine)
+    if settings.telemetry_backend == "victoriametrics":
+        if not settings.victoriametrics_url:
+            raise ValueError("telemetry_backend 'victoriametrics' needs victoriametrics_url")
+        return VictoriaMetricsStore(settings.victoriametrics_url)
+    raise ValueError(f"unknown telemetry_backend '{settings.telemetry_backend}' "
+                     "(expected 'sql' or 'victoriametrics')")
+
+
+class IngestService:
+    """Ingest wired for one process: store, pipeline, consumer and its metrics."""
+
+    def __init__(self, settings: Settings, broker: BrokerAddress, engine: Engine,
+                 models: dict[str, DeviceModel], on_readings: ReadingsHandler | None,
+                 tuning: ConsumerTuning | None = None) -> None:
+        partition = Partition(settings.ingest_partition, settings.ingest_partitions)
+        self.store = make_telemetry_store(settings, engine)
+        self.pipeline = IngestPipeline(engine, DeviceDirectory(engine, models), self.store,
+                                       on_readings=on_readings)
+        client_id = ("fieldpulse-ingest" if partition.count == 1
+                     else f"fieldpulse-ingest-{partition.index}of{partition.count}")
+        self.consumer = IngestConsumer(
+            self.pipeline, broker, client_id=client_id, partition=partition,
+            tuning=tuning or ConsumerTuning(),
+            periodic=_housekeeping(settings, engine, self.store),
+        )
+        self.registry = make_registry(IngestCollector(
+            self.pipeline.stats, self.consumer.connected.is_set, worker=str(partition.index)))
+
+    def metrics(self) -> bytes:
+        return exposition(self.registry)
+
+
+def _housekeeping(settings: Settings, engine: Engine, store: TelemetryStore
+                  ) -> list[PeriodicTask]:
+    tasks = []
+    stale_ms = int(settings.device_stale_after_s * 1000)
+    if stale_ms:
+        tasks.append(PeriodicTask("stale devices", 10.0,
+                                  lambda now: mark_stale_devices(engine, now, stale_ms)))
+    if isinstance(store, SqlTelemetryStore) and settings.telemetry_raw_retention_days > 0:
+        day_ms = 86_400_000
+        raw_ms = int(settings.telemetry_raw_retention_days * day_ms)
+        rollup_ms = int(settings.telemetry_rollup_retention_days * day_ms)
+        tasks.append(PeriodicTask("retention", 3600.0,
+                                  lambda now: store.compact(now - raw_ms, now - rollup_ms)))
+    return tasks
+
+
 class CloudSystem:
     def __init__(self, settings: Settings, broker: BrokerAddress,
                  models: dict[str, DeviceModel] | None = None,
@@ -58,22 +119,25 @@ class CloudSystem:
         self.dispatcher = Dispatcher(self.engine, settings.tz,
                                      time_limit_s=settings.dispatch_time_limit_s)
         self.rules = RulesService(self.engine, self.models, _open_alert_work_order,
-                                  on_work_orders_opened=self.dispatcher.request)
-        self.pipeline = IngestPipeline(self.engine, DeviceDirectory(self.engine, self.models),
-                                       SqlTelemetryStore(), on_readings=self.rules.on_readings)
-        self.consumer = IngestConsumer(self.pipeline, broker)
+                                  on_work_orders_opened=self.dispatcher.request, tz=settings.tz)
+        self.ingest = IngestService(settings, broker, self.engine, self.models,
+                                    on_readings=self.rules.on_readings)
+        self.pipeline = self.ingest.pipeline
+        self.consumer = self.ingest.consumer
         self.app = create_app(PortalContext(
             engine=self.engine, models=self.models, tile_url=settings.tile_url, tz=settings.tz,
-            request_replan=self.dispatcher.request,
+            request_replan=self.dispatcher.request, rules=self.rules,
             broker_connected=self.consumer.connected.is_set,
             ingest_stats=self.pipeline.stats.snapshot,
+            metrics=self.ingest.metrics,
         ))
         self._server: uvicorn.Server | None = None
         self._server_thread: threading.Thread | None = None
 
     def start_services(self) -> None:
-        """Start ingest and the dispatcher (the HTTP server is separate)."""
+        """Start ingest, the rules' timers and the dispatcher (the HTTP server is separate)."""
         self.dispatcher.start()
+        self.rules.start()
         self.consumer.start()
         self.dispatcher.request()  # plan whatever is open from before a restart
 
@@ -94,4 +158,66 @@ class CloudSystem:
             if self._server_thread is not None:
                 self._server_thread.join(timeout=10)
         self.consumer.stop()
+        self.rules.stop()
         self.dispatcher.stop()
+
+
+class IngestWorker:
+    """One ingest process without the portal or the dispatcher: ingest and rules.
+
+    Several of them (one partition each) scale ingest out; the dispatcher in the
+    main process plans the work orders their alerts open.
+    """
+
+    def __init__(self, settings: Settings, broker: BrokerAddress,
+                 models: dict[str, DeviceModel] | None = None,
+                 engine: Engine | None = None, evaluate_rules: bool = True) -> None:
+        self.models = models or load_models()
+        self.engine = engine or open_database(settings)
+        # Rules evaluate this worker's readings; their timers (no-data, escalation) run
+        # once, in the main process (CloudSystem), not in every worker.
+        self.rules = RulesService(self.engine, self.models, _open_alert_work_order,
+                                  tz=settings.tz)
+        self.ingest = IngestService(settings, broker, self.engine, self.models,
+                                    on_readings=self.rules.on_readings if evaluate_rules
+                                    else None)
+
+    def start(self) -> None:
+        self.ingest.consumer.start()
+
+    def stop(self) -> None:
+        self.ingest.consumer.stop()
+
+
+def ingest_worker_main(argv: list[str] | None = None) -> None:
+    """`python -m fieldpulse.system --data-dir D --broker HOST:PORT [...]`: one ingest worker
+    until SIGTERM/SIGINT (tests kill it with SIGKILL to prove nothing is lost)."""
+    parser = argparse.ArgumentParser(description=ingest_worker_main.__doc__)
+    parser.add_argument("--data-dir", required=True)
+    parser.add_argument("--broker", required=True, help="HOST:PORT")
+    parser.add_argument("--database-url", default=None)
+    parser.add_argument("--backend", default="sql", choices=["sql", "victoriametrics"])
+    parser.add_argument("--victoriametrics-url", default="")
+    parser.add_argument("--partition", default="0/1", help="INDEX/COUNT")
+    args = parser.parse_args(argv)
+    from pathlib import Path
+
+    host, _, port = args.broker.rpartition(":")
+    index, _, count = args.partition.partition("/")
+    settings = Settings(data_dir=Path(args.data_dir), database_url=args.database_url,
+                        telemetry_backend=args.backend,
+                        victoriametrics_url=args.victoriametrics_url,
+                        ingest_partition=int(index), ingest_partitions=int(count))
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    worker = IngestWorker(settings, BrokerAddress(host, int(port)))
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    worker.start()
+    stop.wait()
+    worker.stop()
+
+
+if __name__ == "__main__":
+    ingest_worker_main()

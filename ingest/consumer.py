@@ -1,9 +1,26 @@
 """MQTT side of ingest: a persistent QoS 1 session, acknowledged after storing.
 
-paho's network thread only enqueues; one worker thread runs the pipeline and
-then acknowledges (manual ack). The queue is bounded, so when storing is slow
-the network thread blocks, the broker's in-flight window fills and the broker
-holds the rest: backpressure instead of memory growth.
+paho's network thread only enqueues; one worker thread takes whatever has
+arrived (up to a group limit), runs it through the pipeline as one transaction,
+then acknowledges each message (manual ack). Nothing is acknowledged before it
+is committed, so a crash loses nothing: the broker redelivers the unacknowledged
+messages to the persistent session and dedupe by (gateway, seq) skips what was
+already stored.
+
+Flow control, two layers: the CONNECT packet's Receive Maximum asks the broker
+to send at most that many unacknowledged QoS 1 messages, and the hand-off queue
+holds at most that many. Mosquitto 2.0.11 stops honouring Receive Maximum once
+acks flow (measured: 54 of 60 messages queued with a window of 10), so the
+bounded queue is what holds: when storing is slow, the network thread waits on
+it, stops reading the socket, TCP pushes back and the broker keeps the backlog
+in the session (sized by its queue limits). Memory here is bounded by the
+window, never by the backlog.
+
+Horizontal scale: `Partition(index, count)` makes this worker own the gateways
+whose CRC-32 of the id falls in its slot. Every worker subscribes to the same
+filters under its own client id and acknowledges the others' messages unread,
+so all readings of one gateway (hence of each of its devices) are evaluated by
+one worker, in order. See ingest/README.md for the broker-cluster version.
 """
 
 from __future__ import annotations
@@ -11,17 +28,26 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
+import zlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from sqlalchemy.exc import InterfaceError, OperationalError
 
-from firmware_contracts.topics import STATUS_FILTER, TELEMETRY_FILTER
+from firmware_contracts.topics import STATUS_FILTER, TELEMETRY_FILTER, parse_topic
 from ingest.pipeline import IngestPipeline
+from ingest.telemetry_store import StoreError
 
 log = logging.getLogger("fieldpulse.ingest")
+
+# A store that is down (database, TSDB, network) is waited for, never dead-lettered:
+# the message is retried until it is stored.
+TRANSIENT_ERRORS = (StoreError, OperationalError, InterfaceError, OSError)
 
 # The broker keeps the session (and queues QoS 1 messages) this long while
 # ingest is down; past that it forgets it. Sized for a restart or an upgrade.
@@ -37,11 +63,49 @@ class BrokerAddress:
 
 
 @dataclass(frozen=True, slots=True)
+class Partition:
+    """This worker's share of the gateways: index in [0, count)."""
+
+    index: int = 0
+    count: int = 1
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.index < self.count:
+            raise ValueError(f"partition index {self.index} not in [0, {self.count})")
+
+    def owns(self, gateway_id: str) -> bool:
+        return self.count == 1 or zlib.crc32(gateway_id.encode()) % self.count == self.index
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerTuning:
+    # Unacknowledged messages the broker may send us (MQTT 5 Receive Maximum).
+    receive_maximum: int = 400
+    # One transaction takes at most this many messages / payload bytes.
+    group_messages: int = 64
+    group_bytes: int = 4 * 1024 * 1024
+    # A message that fails alone this many times is dead-lettered as an ingest error.
+    attempts: int = 3
+    retry_backoff_s: float = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodicTask:
+    """Housekeeping run by the worker thread between groups (one writer, no locks):
+    device staleness, retention. `run` gets the wall clock in ms."""
+
+    name: str
+    every_s: float
+    run: Callable[[int], object]
+
+
+@dataclass(frozen=True, slots=True)
 class _Message:
     topic: str
     payload: bytes
     mid: int
     qos: int
+    generation: int  # connection it arrived on: a mid is only valid there
 
 
 class IngestConsumer:
@@ -50,11 +114,18 @@ class IngestConsumer:
         pipeline: IngestPipeline,
         broker: BrokerAddress,
         client_id: str = "fieldpulse-ingest",
-        queue_size: int = 256,
+        partition: Partition = Partition(),
+        tuning: ConsumerTuning = ConsumerTuning(),
+        periodic: Sequence[PeriodicTask] = (),
     ) -> None:
         self._pipeline = pipeline
         self._broker = broker
-        self._queue: queue.Queue[_Message | None] = queue.Queue(maxsize=queue_size)
+        self._partition = partition
+        self._tuning = tuning
+        self._periodic = list(periodic)
+        self._queue: queue.Queue[_Message] = queue.Queue(maxsize=tuning.receive_maximum)
+        self._stopping = threading.Event()
+        self._generation = 0
         self._client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
             client_id=client_id,
@@ -63,6 +134,7 @@ class IngestConsumer:
         )
         if broker.username:
             self._client.username_pw_set(broker.username, broker.password)
+        self._client.reconnect_delay_set(min_delay=0.2, max_delay=5)
         self._client.on_connect = self._on_connect
         self._client.on_message = self._on_message
         self._client.on_disconnect = self._on_disconnect
@@ -73,6 +145,7 @@ class IngestConsumer:
     def start(self) -> None:
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = SESSION_EXPIRY_S
+        props.ReceiveMaximum = self._tuning.receive_maximum
         self._worker.start()
         self._client.connect_async(
             self._broker.host, self._broker.port, keepalive=30,
@@ -81,19 +154,23 @@ class IngestConsumer:
         self._client.loop_start()
 
     def stop(self) -> None:
+        """Finish the group in hand, ack it, leave the rest to the broker's session."""
+        self._stopping.set()
+        self._worker.join(timeout=30)
         self._client.disconnect()
         self._client.loop_stop()
-        self._queue.put(None)
-        self._worker.join(timeout=10)
 
     # -- paho callbacks (network thread) -------------------------------------------
 
-    def _on_connect(self, client, _userdata, _flags, reason_code, _props) -> None:
+    def _on_connect(self, client, _userdata, flags, reason_code, _props) -> None:
         if reason_code.is_failure:
-            log.error("broker refused ingest: %s", reason_code)
+            log.error("event=connect_refused reason=%s", reason_code)
             return
+        self._generation += 1
         client.subscribe([(TELEMETRY_FILTER, 1), (STATUS_FILTER, 1)])
-        log.info("ingest connected to %s:%s", self._broker.host, self._broker.port)
+        log.info("event=connected broker=%s:%s session_present=%s partition=%s/%s",
+                 self._broker.host, self._broker.port, flags.session_present,
+                 self._partition.index, self._partition.count)
 
     def _on_subscribe(self, _client, _userdata, _mid, reason_codes, _props) -> None:
         # "Connected" means ready to receive: set only once the broker granted
@@ -101,25 +178,101 @@ class IngestConsumer:
         if all(not rc.is_failure for rc in reason_codes):
             self.connected.set()
         else:
-            log.error("broker refused ingest's subscriptions: %s", reason_codes)
+            log.error("event=subscribe_refused reasons=%s", reason_codes)
 
     def _on_disconnect(self, _client, _userdata, _flags, reason_code, _props) -> None:
         self.connected.clear()
-        log.warning("ingest disconnected: %s", reason_code)
+        level = logging.WARNING if reason_code.is_failure else logging.INFO
+        log.log(level, "event=disconnected reason=%s", reason_code)
 
-    def _on_message(self, _client, _userdata, msg: mqtt.MQTTMessage) -> None:
-        self._queue.put(_Message(msg.topic, msg.payload, msg.mid, msg.qos))
+    def _on_message(self, client, _userdata, msg: mqtt.MQTTMessage) -> None:
+        parsed = parse_topic(msg.topic)
+        if parsed is not None and not self._partition.owns(parsed[0]):
+            if msg.qos > 0:
+                client.ack(msg.mid, msg.qos)  # another worker owns this gateway
+            return
+        item = _Message(msg.topic, msg.payload, msg.mid, msg.qos, self._generation)
+        while not self._stopping.is_set():
+            try:
+                self._queue.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                continue  # the worker is behind; the broker's window holds the rest
 
     # -- worker ----------------------------------------------------------------
 
+    def _next_group(self) -> list[_Message] | None:
+        try:
+            first = self._queue.get(timeout=0.2)
+        except queue.Empty:
+            return None
+        group, size = [first], len(first.payload)
+        while len(group) < self._tuning.group_messages and size < self._tuning.group_bytes:
+            try:
+                msg = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            group.append(msg)
+            size += len(msg.payload)
+        return group
+
     def _work(self) -> None:
-        while (msg := self._queue.get()) is not None:
+        due = [time.monotonic() + task.every_s for task in self._periodic]
+        while not self._stopping.is_set():
+            group = self._next_group()
+            if group is not None and not self._process(group):
+                return  # stopping while storage fails: the session keeps the rest
+            for i, task in enumerate(self._periodic):
+                if time.monotonic() >= due[i]:
+                    due[i] = time.monotonic() + task.every_s
+                    self._safely(task.run, task.name)
+
+    def _process(self, group: list[_Message]) -> bool:
+        try:
+            self._pipeline.handle_many([(m.topic, m.payload) for m in group])
+        except Exception:
+            log.exception("event=group_failed messages=%d; retrying one by one", len(group))
+            for msg in group:
+                if not self._process_alone(msg):
+                    return False
+                self._ack(msg)
+            return True
+        for msg in group:
+            self._ack(msg)
+        return True
+
+    def _process_alone(self, msg: _Message) -> bool:
+        attempt = 0
+        while True:
+            attempt += 1
             try:
                 self._pipeline.handle(msg.topic, msg.payload)
-            except Exception:
-                # Not acknowledged: the broker redelivers it after a reconnect,
-                # and dedupe makes that safe. One bad message never stops the loop.
-                log.exception("failed to ingest a message on %s", msg.topic)
-                continue
-            if msg.qos > 0:
-                self._client.ack(msg.mid, msg.qos)
+                return True
+            except TRANSIENT_ERRORS as exc:
+                log.warning("event=store_unavailable topic=%s attempt=%d error=%r",
+                            msg.topic, attempt, exc)
+            except Exception as exc:
+                log.warning("event=message_failed topic=%s attempt=%d error=%r",
+                            msg.topic, attempt, exc)
+                if attempt >= self._tuning.attempts:
+                    # A bug for this message: keep it as a dead letter and go on (if even
+                    # that fails, the database is down: keep retrying).
+                    try:
+                        self._pipeline.dead_letter_failure(msg.topic, msg.payload, exc)
+                        return True
+                    except Exception as dl_exc:
+                        log.warning("event=dead_letter_failed error=%r", dl_exc)
+            if self._stopping.wait(min(self._tuning.retry_backoff_s * attempt, 5.0)):
+                return False
+
+    def _ack(self, msg: _Message) -> None:
+        # A message from an earlier connection is redelivered on this one; its old mid
+        # means nothing now. The redelivered copy is acked after it dedupes.
+        if msg.qos > 0 and msg.generation == self._generation:
+            self._client.ack(msg.mid, msg.qos)
+
+    def _safely(self, fn: Callable[[int], object], what: str) -> None:
+        try:
+            fn(int(time.time() * 1000))
+        except Exception:
+            log.exception("event=periodic_failed task=%s", what)

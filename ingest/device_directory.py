@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 
 from asset_registry.catalog import DeviceModel
 from asset_registry.tables import Device
-from ingest.checks import DeviceInfo
+from ingest.checks import DeviceInfo, valid_id
 
 # An unknown device id triggers a reload at most this often, so a burst of
 # readings for a bogus id cannot hammer the database.
@@ -31,9 +31,17 @@ class DeviceDirectory:
         self._devices = {
             dev: DeviceInfo(self._models[model_id], gw)
             for dev, model_id, gw in rows
-            if model_id in self._models
+            # An id the contract forbids can never arrive valid; leaving it out keeps
+            # the fast path's acceptance a subset of the schema's.
+            if model_id in self._models and valid_id(dev)
         }
         self._loaded_at = time.monotonic()
+
+    def current(self) -> Mapping[str, DeviceInfo]:
+        """The directory as loaded (loaded once first); never reloads for a miss."""
+        if self._loaded_at == float("-inf"):
+            self.reload()
+        return self._devices
 
     def lookup(self, device_ids: set[str]) -> Mapping[str, DeviceInfo]:
         """The directory, reloaded first if it misses a device and may be stale."""

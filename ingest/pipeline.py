@@ -1,8 +1,22 @@
-"""From one MQTT message to stored rows: decode, validate, dedupe, store, hand on.
+"""From MQTT messages to stored rows: decode, validate, dedupe, evaluate, store.
 
-The pipeline is transport-free: the consumer feeds it (topic, payload) and acks
-the message only after `handle` returns, so a crash before the commit means the
-broker redelivers, and the (gateway, seq) key makes the redelivery a no-op.
+The pipeline is transport-free: the consumer feeds it a group of (topic, payload)
+messages and acks them only after `handle_many` returns. One group is one
+database transaction (several batches per commit is what makes SQLite fast), so
+a crash before the commit means the broker redelivers the whole group, and the
+(gateway, seq) key makes each redelivered batch a no-op.
+
+Order inside a group, and why:
+1. decode + validate + registry checks, no I/O (`fast_accept`, or the schema and
+   `check_readings` when anything is off, to name the field);
+2. drop batches already stored (read-only queries);
+3. hand the new readings to the rules (`on_readings`), which commit alerts in
+   their own transaction. Before our commit on purpose: a crash between the two
+   redelivers the readings, and the rules' hysteresis state (reloaded from the
+   active alerts) makes the second evaluation raise nothing twice; the other way
+   round a crash would store readings that no rule ever saw;
+4. one transaction: readings to the store, dedupe keys, dead letters, device
+   state (last seen, online, latest value per metric), gateway status.
 """
 
 from __future__ import annotations
@@ -10,24 +24,29 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import orjson
-from sqlalchemy import Engine, exists, select, update
+from sqlalchemy import Connection, Engine, update
 
 from asset_registry.tables import Device, Gateway
 from firmware_contracts.topics import parse_topic
 from firmware_contracts.validate import ContractError, decode, validate
-from ingest.checks import AcceptedReading, Reject, check_readings
+from ingest.checks import AcceptedReading, Reject, check_readings, fast_accept
 from ingest.device_directory import DeviceDirectory
 from ingest.stats import IngestStats
 from ingest.tables import DeadLetter, IngestedBatch
-from ingest.telemetry_store import TelemetryStore
+from ingest.telemetry_store import StoredBatch, TelemetryStore
 
 log = logging.getLogger("fieldpulse.ingest")
 
-ReadingsHandler = Callable[[Sequence[AcceptedReading]], None]
-GatewayStateHandler = Callable[[str, bool], None]
+ReadingsHandler = Callable[[Sequence[AcceptedReading]], object]
+
+# Larger payloads are dead-lettered undecoded. The contract's own limits (10,000
+# readings of at most 64 metrics) stay far below this for real batches.
+MAX_PAYLOAD_BYTES = 8 * 1024 * 1024
+# A dead letter keeps at most this much of the payload (a huge array stays readable).
+DEAD_LETTER_PAYLOAD_CHARS = 64 * 1024
 
 
 def now_ms() -> int:
@@ -41,6 +60,23 @@ class Outcome:
     rejected: int = 0
 
 
+@dataclass(slots=True)
+class _Item:
+    """One message on its way through a group."""
+
+    topic: str
+    gateway_id: str = ""
+    kind: str = "ignored"  # telemetry | status | rejected | ignored
+    doc: dict = field(default_factory=dict)
+    accepted: list[AcceptedReading] = field(default_factory=list)
+    rejects: list[Reject] = field(default_factory=list)
+    raw: bool = False  # every reading accepted: the payload can be stored as is
+    error: ContractError | None = None
+    reason: str = ""
+    payload: bytes = b""
+    duplicate: bool = False
+
+
 class IngestPipeline:
     def __init__(
         self,
@@ -49,115 +85,237 @@ class IngestPipeline:
         store: TelemetryStore,
         on_readings: ReadingsHandler | None = None,
         clock: Callable[[], int] = now_ms,
+        stats: IngestStats | None = None,
     ) -> None:
         self._engine = engine
         self._directory = directory
         self._store = store
         self._on_readings = on_readings
         self._clock = clock
-        self.stats = IngestStats()
+        self._mark = "%s" if engine.dialect.name == "postgresql" else "?"
+        self.stats = stats or IngestStats()
+
+    @property
+    def store(self) -> TelemetryStore:
+        return self._store
 
     def handle(self, topic: str, payload: bytes) -> Outcome:
+        return self.handle_many([(topic, payload)])[0]
+
+    def handle_many(self, messages: Sequence[tuple[str, bytes]]) -> list[Outcome]:
+        received = self._clock()
+        items = [self._prepare(topic, payload, received) for topic, payload in messages]
+        with self._engine.connect() as conn:
+            self._mark_duplicates(conn, items)
+        fresh: list[AcceptedReading] = []
+        batches: list[StoredBatch] = []
+        for item in items:
+            if item.kind == "telemetry" and not item.duplicate and item.accepted:
+                fresh.extend(item.accepted)
+                batches.append(StoredBatch(item.gateway_id, item.accepted,
+                                           item.payload if item.raw else None))
+        if fresh and self._on_readings is not None:
+            self._on_readings(fresh)
+        with self._engine.begin() as conn:
+            self._store.write(conn, batches)
+            self._write_batches(conn, items, received)
+            self._write_dead_letters(conn, items, received)
+            self._write_device_state(conn, fresh)
+            for item in items:
+                if item.kind == "status":
+                    self._write_status(conn, item)
+        return self._account(items, self._clock())
+
+    # -- step 1: pure checks ------------------------------------------------------------
+
+    def _prepare(self, topic: str, payload: bytes, received: int) -> _Item:
         parsed = parse_topic(topic)
         if parsed is None:
-            return Outcome("ignored")
+            return _Item(topic)
         gateway_id, kind = parsed
+        item = _Item(topic, gateway_id, payload=payload)
+        if len(payload) > MAX_PAYLOAD_BYTES:
+            item.kind, item.reason = "rejected", "payload_too_large"
+            item.error = ContractError(kind, "$", f"payload of {len(payload)} bytes exceeds "
+                                                  f"the limit of {MAX_PAYLOAD_BYTES}")
+            return item
         try:
             doc = decode(kind, payload)
+            if kind == "telemetry":
+                accepted = fast_accept(gateway_id, doc, self._directory.current(), received)
+                if accepted is not None:
+                    item.kind, item.doc, item.accepted = "telemetry", doc, accepted
+                    item.raw = True
+                    return item
             validate(kind, doc)
             if doc.get("gw") != gateway_id:
                 raise ContractError(kind, "gw", f"'{doc.get('gw')}' does not match the topic's "
                                     f"gateway '{gateway_id}'")
         except ContractError as err:
-            self._dead_letter(topic, gateway_id, err, payload)
-            return Outcome("rejected")
+            item.kind, item.reason, item.error = "rejected", "contract", err
+            return item
         if kind == "telemetry":
-            return self._telemetry(topic, gateway_id, doc)
-        if kind == "status":
-            return self._status(gateway_id, doc)
-        return Outcome("ignored")
+            readings = doc["readings"]
+            devices = self._directory.lookup({r["dev"] for r in readings})
+            item.accepted, item.rejects = check_readings(gateway_id, readings, devices, received)
+            item.kind, item.doc = "telemetry", doc
+        elif kind == "status":
+            item.kind, item.doc = "status", doc
+        return item
 
-    # -- telemetry --------------------------------------------------------------
+    # -- step 2: dedupe -------------------------------------------------------------------
 
-    def _telemetry(self, topic: str, gateway_id: str, doc: dict) -> Outcome:
-        self.stats.batches_received += 1
-        received = self._clock()
-        readings = doc["readings"]
-        devices = self._directory.lookup({r["dev"] for r in readings})
-        accepted, rejects = check_readings(gateway_id, readings, devices, received)
-        with self._engine.begin() as conn:
-            key = (IngestedBatch.gateway_id == gateway_id) & (IngestedBatch.seq == doc["seq"])
-            if conn.execute(select(exists().where(key))).scalar():
-                self.stats.batches_duplicate += 1
-                return Outcome("duplicate")
-            conn.execute(IngestedBatch.__table__.insert(), [{
-                "gateway_id": gateway_id, "seq": doc["seq"], "received_at": received,
-                "readings": len(accepted), "rejected": len(rejects),
-            }])
-            self._store.write(conn, accepted)
-            if rejects:
-                conn.execute(DeadLetter.__table__.insert(), [
-                    self._reject_row(topic, gateway_id, r, received) for r in rejects
-                ])
-            self._touch_devices(conn, accepted)
-        if accepted and self._on_readings is not None:
-            self._on_readings(accepted)
-        self.stats.batches_stored += 1
-        self.stats.readings_stored += len(accepted)
-        for reject in rejects:
-            self.stats.count_reject(reject.kind, readings=1)
-        return Outcome("stored", stored=len(accepted), rejected=len(rejects))
+    def _mark_duplicates(self, conn: Connection, items: list[_Item]) -> None:
+        """One query per gateway in the group for the batches it already stored."""
+        wanted: dict[str, set[int]] = {}
+        for item in items:
+            if item.kind == "telemetry":
+                wanted.setdefault(item.gateway_id, set()).add(item.doc["seq"])
+        stored: set[tuple[str, int]] = set()
+        for gateway_id, seqs in wanted.items():
+            marks = ", ".join([self._mark] * len(seqs))
+            rows = conn.exec_driver_sql(
+                f"SELECT seq FROM ingested_batch WHERE gateway_id = {self._mark} "
+                f"AND seq IN ({marks})", (gateway_id, *seqs))
+            stored.update((gateway_id, seq) for (seq,) in rows)
+        seen: set[tuple[str, int]] = set()
+        for item in items:
+            if item.kind != "telemetry":
+                continue
+            key = (item.gateway_id, item.doc["seq"])
+            item.duplicate = key in stored or key in seen
+            seen.add(key)
+
+    # -- step 4: the transaction ------------------------------------------------------------
 
     @staticmethod
-    def _touch_devices(conn, accepted: Sequence[AcceptedReading]) -> None:
-        newest: dict[str, int] = {}
-        for r in accepted:
-            newest[r.device_id] = max(r.ts, newest.get(r.device_id, 0))
-        for device_id, ts in newest.items():
-            conn.execute(
-                update(Device)
-                .where(Device.id == device_id)
-                .where((Device.last_seen.is_(None)) | (Device.last_seen < ts))
-                .values(last_seen=ts, online=True)
-            )
+    def _write_batches(conn: Connection, items: list[_Item], received: int) -> None:
+        rows = [{"gateway_id": i.gateway_id, "seq": i.doc["seq"], "received_at": received,
+                 "readings": len(i.accepted), "rejected": len(i.rejects)}
+                for i in items if i.kind == "telemetry" and not i.duplicate]
+        if rows:
+            conn.execute(IngestedBatch.__table__.insert(), rows)
 
-    # -- gateway status -----------------------------------------------------------
+    @staticmethod
+    def _write_dead_letters(conn: Connection, items: list[_Item], received: int) -> None:
+        rows = []
+        for i in items:
+            if i.kind == "rejected" and i.error is not None:
+                log.warning("event=dead_letter topic=%s reason=%s error=%s",
+                            i.topic, i.reason, i.error)
+                rows.append({
+                    "received_at": received, "topic": i.topic, "gateway_id": i.gateway_id,
+                    "kind": i.reason, "reason": str(i.error), "field": i.error.field,
+                    "payload": i.payload[:DEAD_LETTER_PAYLOAD_CHARS].decode(
+                        "utf-8", errors="replace"),
+                })
+            elif i.kind == "telemetry" and not i.duplicate:
+                rows.extend({
+                    "received_at": received, "topic": i.topic, "gateway_id": i.gateway_id,
+                    "kind": r.kind, "reason": f"{r.field}: {r.reason}", "field": r.field,
+                    "payload": orjson.dumps(r.reading).decode(),
+                } for r in i.rejects)
+        if rows:
+            conn.execute(DeadLetter.__table__.insert(), rows)
 
-    def _status(self, gateway_id: str, doc: dict) -> Outcome:
-        self.stats.status_messages += 1
+    def _write_device_state(self, conn: Connection, readings: Sequence[AcceptedReading]) -> None:
+        """Last seen, online and the newest value per metric; an older, late reading never
+        wins (the SQL compares timestamps, so redelivery and reordering are harmless)."""
+        if not readings:
+            return
+        # The newest reading per device gives the latest values; only a device whose
+        # older readings carry metrics the newest lacks needs the per-metric pass.
+        newest: dict[str, AcceptedReading] = {}
+        for r in readings:
+            current = newest.get(r.device_id)
+            if current is None or r.ts >= current.ts:
+                newest[r.device_id] = r
+        latest: dict[str, dict[str, tuple[int, float]]] = {
+            device_id: {k: (r.ts, v) for k, v in r.metrics.items()}
+            for device_id, r in newest.items()
+        }
+        for r in readings:
+            if r.metrics.keys() <= newest[r.device_id].metrics.keys():
+                continue
+            per_metric = latest[r.device_id]
+            for metric, value in r.metrics.items():
+                current_value = per_metric.get(metric)
+                if current_value is None or r.ts >= current_value[0]:
+                    per_metric[metric] = (r.ts, value)
+        mark = self._mark
+        values = [(device_id, metric, ts, float(value))
+                  for device_id, per_metric in latest.items()
+                  for metric, (ts, value) in per_metric.items()]
+        conn.exec_driver_sql(
+            f"INSERT INTO latest_value (device_id, metric, ts, value) "
+            f"VALUES ({mark}, {mark}, {mark}, {mark}) "
+            "ON CONFLICT (device_id, metric) DO UPDATE SET ts = excluded.ts, "
+            "value = excluded.value WHERE excluded.ts >= latest_value.ts", values)
+        newest = [(ts, ts, device_id) for device_id, ts in
+                  ((d, max(t for t, _ in pm.values())) for d, pm in latest.items())]
+        conn.exec_driver_sql(
+            f"UPDATE device SET online = TRUE, last_seen = CASE WHEN last_seen IS NULL "
+            f"OR last_seen < {mark} THEN {mark} ELSE last_seen END WHERE id = {mark}", newest)
+
+    @staticmethod
+    def _write_status(conn: Connection, item: _Item) -> None:
+        doc = item.doc
         online = doc["state"] == "online"
-        with self._engine.begin() as conn:
-            # A retained status replayed on resubscribe must not undo a newer one.
-            result = conn.execute(
-                update(Gateway)
-                .where(Gateway.id == gateway_id, Gateway.status_ts <= doc["ts"])
-                .values(online=online, firmware=doc.get("fw", ""), status_ts=doc["ts"])
-            )
-            if result.rowcount:
-                conn.execute(update(Device).where(Device.gateway_id == gateway_id)
-                             .values(online=online))
-        log.info("gateway %s is %s", gateway_id, doc["state"])
-        return Outcome("status")
+        # A retained status replayed on resubscribe must not undo a newer one.
+        result = conn.execute(
+            update(Gateway)
+            .where(Gateway.id == item.gateway_id, Gateway.status_ts <= doc["ts"])
+            .values(online=online, firmware=doc.get("fw", ""), status_ts=doc["ts"])
+        )
+        if result.rowcount:
+            conn.execute(update(Device).where(Device.gateway_id == item.gateway_id)
+                         .values(online=online))
+        log.info("event=gateway_status gateway=%s state=%s", item.gateway_id, doc["state"])
 
-    # -- dead letters ---------------------------------------------------------------
+    # -- after the commit: counters ------------------------------------------------------
 
-    def _dead_letter(self, topic: str, gateway_id: str, err: ContractError, payload: bytes) -> None:
-        if topic.endswith("/telemetry"):
-            self.stats.batches_received += 1
-            self.stats.batches_rejected += 1
-        self.stats.count_reject("contract")
-        log.warning("dead-lettered %s: %s", topic, err)
+    def _account(self, items: list[_Item], stored_at: int) -> list[Outcome]:
+        out: list[Outcome] = []
+        stats = self.stats
+        with stats.lock:
+            for i in items:
+                if i.kind == "telemetry":
+                    stats.batches_received += 1
+                    n = len(i.accepted)
+                    stats.readings_received += n + len(i.rejects)
+                    if i.duplicate:
+                        stats.batches_duplicate += 1
+                        stats.readings_duplicate += n
+                        out.append(Outcome("duplicate"))
+                        continue
+                    stats.batches_stored += 1
+                    stats.readings_stored += n
+                    if n:
+                        stats.observe_lag(stored_at - i.accepted[-1].ts, n)
+                    for reject in i.rejects:
+                        stats.count_reject_locked(reject.kind, readings=1)
+                    out.append(Outcome("stored", stored=n, rejected=len(i.rejects)))
+                elif i.kind == "rejected":
+                    if i.topic.endswith("/telemetry"):
+                        stats.batches_received += 1
+                        stats.batches_rejected += 1
+                    stats.count_reject_locked(i.reason)
+                    out.append(Outcome("rejected"))
+                elif i.kind == "status":
+                    stats.status_messages += 1
+                    out.append(Outcome("status"))
+                else:
+                    out.append(Outcome("ignored"))
+        return out
+
+    def dead_letter_failure(self, topic: str, payload: bytes, err: Exception) -> None:
+        """Keep a message that could not be processed even alone (a bug, not bad input)."""
+        parsed = parse_topic(topic)
         with self._engine.begin() as conn:
             conn.execute(DeadLetter.__table__.insert(), [{
-                "received_at": self._clock(), "topic": topic, "gateway_id": gateway_id,
-                "reason": str(err), "field": err.field,
-                "payload": payload.decode("utf-8", errors="replace"),
+                "received_at": self._clock(), "topic": topic,
+                "gateway_id": parsed[0] if parsed else None, "kind": "ingest_error",
+                "reason": f"ingest failed: {type(err).__name__}: {err}", "field": "$",
+                "payload": payload[:DEAD_LETTER_PAYLOAD_CHARS].decode("utf-8", errors="replace"),
             }])
-
-    @staticmethod
-    def _reject_row(topic: str, gateway_id: str, reject: Reject, received: int) -> dict:
-        return {
-            "received_at": received, "topic": topic, "gateway_id": gateway_id,
-            "reason": f"{reject.field}: {reject.reason}", "field": reject.field,
-            "payload": orjson.dumps(reject.reading).decode(),
-        }
+        self.stats.count_reject("ingest_error")

@@ -1,10 +1,20 @@
-"""Counters for everything ingest receives, stores, refuses or skips."""
+"""Counters for everything ingest receives, stores, refuses or skips.
+
+Plain integers updated once per message group under one lock; the Prometheus
+exporter (`ingest.metrics`) reads them at scrape time, so the hot path pays
+nothing per reading for metrics.
+"""
 
 from __future__ import annotations
 
+import bisect
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
+
+# Upper bounds (ms) of the end-to-end lag histogram: reading timestamp -> stored.
+LAG_BUCKETS_MS: tuple[float, ...] = (5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000,
+                                     10000, 30000, 60000, float("inf"))
 
 
 @dataclass
@@ -13,26 +23,47 @@ class IngestStats:
     batches_stored: int = 0
     batches_duplicate: int = 0
     batches_rejected: int = 0
+    readings_received: int = 0
     readings_stored: int = 0
     readings_rejected: int = 0
+    readings_duplicate: int = 0
     status_messages: int = 0
     rejected_by_reason: Counter[str] = field(default_factory=Counter)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # Readings per lag bucket, and the sum of lags weighted by readings (ms).
+    lag_counts: list[int] = field(default_factory=lambda: [0] * len(LAG_BUCKETS_MS))
+    lag_sum_ms: float = 0.0
+    # (lag_ms, readings) per stored batch, only when asked for (the benchmark).
+    lag_samples: list[tuple[int, int]] | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def count_reject(self, reason_kind: str, readings: int = 0) -> None:
-        with self._lock:
-            self.rejected_by_reason[reason_kind] += 1
-            self.readings_rejected += readings
+        with self.lock:
+            self.count_reject_locked(reason_kind, readings)
+
+    def count_reject_locked(self, reason_kind: str, readings: int = 0) -> None:
+        self.rejected_by_reason[reason_kind] += 1
+        self.readings_rejected += readings
+
+    def observe_lag(self, lag_ms: int, readings: int) -> None:
+        """Record one batch's lag for its readings (call with `lock` held)."""
+        self.lag_counts[bisect.bisect_left(LAG_BUCKETS_MS, lag_ms)] += readings
+        self.lag_sum_ms += lag_ms * readings
+        if self.lag_samples is not None:
+            self.lag_samples.append((lag_ms, readings))
 
     def snapshot(self) -> dict[str, object]:
-        with self._lock:
+        with self.lock:
             return {
                 "batches_received": self.batches_received,
                 "batches_stored": self.batches_stored,
                 "batches_duplicate": self.batches_duplicate,
                 "batches_rejected": self.batches_rejected,
+                "readings_received": self.readings_received,
                 "readings_stored": self.readings_stored,
                 "readings_rejected": self.readings_rejected,
+                "readings_duplicate": self.readings_duplicate,
                 "status_messages": self.status_messages,
                 "rejected_by_reason": dict(self.rejected_by_reason),
+                "lag_counts": list(self.lag_counts),
+                "lag_sum_ms": self.lag_sum_ms,
             }

@@ -2,20 +2,40 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Float, Index, String, Table
+from sqlalchemy import BigInteger, Column, Float, Index, Integer, LargeBinary, String, Table
 from sqlmodel import Field, SQLModel
 
-# Narrow time-series table. No (device, ts) index on purpose: a secondary B-tree
-# costs ~10x in insert rate on SQLite (MEASURED.md); charts scan by time and the
-# latest values come from `latest_value`, not from here.
-reading_table = Table(
-    "reading",
+# Readings are stored in chunks: one row per stored telemetry batch, holding the
+# batch's accepted readings as JSON (the payload as received when every reading
+# was accepted, so the hot path serializes nothing). A row per reading, or per
+# metric, caps SQLite far below 200k readings/s, and a secondary index on such a
+# table costs ~10x more (MEASURED.md); on chunks the indexes are cheap. A device's
+# range query reads the chunks of the time range that name it in `devices`
+# ("|dev-1|dev-2|"). Latest values come from `latest_value`, never from here.
+reading_chunk_table = Table(
+    "reading_chunk",
     SQLModel.metadata,
-    Column("device_id", String, nullable=False),
-    Column("metric", String, nullable=False),
-    Column("ts", BigInteger, nullable=False),
-    Column("value", Float, nullable=False),
-    Index("ix_reading_ts", "ts"),
+    Column("gateway_id", String, nullable=False),
+    Column("devices", String, nullable=False),
+    Column("ts_first", BigInteger, nullable=False),
+    Column("ts_last", BigInteger, nullable=False),
+    Column("n", Integer, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Index("ix_reading_chunk_ts_last", "ts_last"),
+)
+
+# Hourly min/max/sum/count per device and metric, made from chunks older than the
+# raw retention (which are then deleted); kept for the rollup retention.
+reading_rollup_table = Table(
+    "reading_rollup",
+    SQLModel.metadata,
+    Column("device_id", String, primary_key=True),
+    Column("metric", String, primary_key=True),
+    Column("hour", BigInteger, primary_key=True),  # ms epoch of the hour's start
+    Column("n", Integer, nullable=False),
+    Column("min", Float, nullable=False),
+    Column("max", Float, nullable=False),
+    Column("sum", Float, nullable=False),
 )
 
 
@@ -46,6 +66,10 @@ class DeadLetter(SQLModel, table=True):
     received_at: int = Field(sa_type=BigInteger, index=True)
     topic: str
     gateway_id: str | None = None
+    # The category the rejects are counted by: contract, payload_too_large,
+    # unknown_device, foreign_device, unknown_metric, out_of_range, future_timestamp,
+    # ingest_error.
+    kind: str = Field(default="", index=True)
     reason: str
     field: str = ""
     payload: str

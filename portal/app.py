@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from portal import api, pages, rules_api
+from portal import api, metrics, pages, rules_api
 from portal.context import PortalContext
 
 STATIC_DIR = Path(__file__).with_name("static")
@@ -23,5 +23,6 @@ def create_app(ctx: PortalContext) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(api.router)
     app.include_router(rules_api.router)
+    app.include_router(metrics.router)
     app.include_router(pages.router)
     return app

@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from asset_registry.catalog import DeviceModel
+from rules.service import RulesService
 
 
 @dataclass
@@ -25,6 +26,10 @@ class PortalContext:
     request_replan: Callable[[], None] = lambda: None
     broker_connected: Callable[[], bool] = lambda: False
     ingest_stats: Callable[[], dict] = field(default=lambda: {})
+    # Alert actions and rule editing go through the rules service.
+    rules: RulesService | None = None
+    # Prometheus text exposition for GET /metrics (portal/metrics.py).
+    metrics: Callable[[], bytes] = field(default=lambda: b"")
 
 
 def get_context(request: Request) -> PortalContext:

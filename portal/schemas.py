@@ -86,6 +86,7 @@ class DeadLetterPublic(BaseModel):
     received_at: int
     topic: str
     gateway_id: str | None
+    kind: str = ""  # the reason's category, the key rejects are counted by
     reason: str
     field: str
     payload: str

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what FieldPulse needs on a fresh Debian machine with Python 3.11:
-# Debian packages (Mosquitto; Chromium for the browser tests) and a virtualenv
-# in .venv with the project and its test tools. Safe to run again: it only
+# Debian packages (Mosquitto; for the tests also Chromium, PostgreSQL,
+# VictoriaMetrics and openssl) and a virtualenv in .venv with the project and
+# its test tools. Safe to run again: it only
 # installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +11,12 @@ want_browser=${FIELDPULSE_WITH_BROWSER:-0}
 missing=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
 if [ "$want_browser" = 1 ] && [ ! -x /usr/bin/chromium ]; then missing+=(chromium); fi
+# The tests start their own PostgreSQL and VictoriaMetrics servers.
+if [ "${FIELDPULSE_WITH_TESTS:-0}" = 1 ]; then
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+  command -v victoria-metrics >/dev/null 2>&1 || [ -x /usr/bin/victoria-metrics ] || missing+=(victoria-metrics)
+  command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+fi
 PY=${PYTHON:-$(command -v python3.11 || command -v python3)}
 "$PY" -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
 
@@ -26,5 +33,5 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip
-extras=""; [ "${FIELDPULSE_WITH_TESTS:-0}" = 1 ] && extras="[test]"
-.venv/bin/python -m pip install -q -e ".${extras}"
+extras="cloud"; [ "${FIELDPULSE_WITH_TESTS:-0}" = 1 ] && extras="cloud,test"
+.venv/bin/python -m pip install -q -e ".[${extras}]"

@@ -1,0 +1,253 @@
+"""Building blocks of the ingest tests: a registry per backend, batches, a publisher."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from sqlalchemy import Engine, func, select
+
+from asset_registry.catalog import DeviceModel, load_models
+from asset_registry.database import create_schema, make_engine
+from fieldpulse.fleet_import import import_fleet
+from ingest.device_directory import DeviceDirectory
+from ingest.pipeline import IngestPipeline
+from ingest.tables import IngestedBatch
+from ingest.telemetry_store import TelemetryStore, VictoriaMetricsStore
+from simulators.fleet import Fleet
+
+ROOT = Path(__file__).resolve().parents[2]
+MODELS = load_models()
+
+
+def _conditions(model: DeviceModel):
+    for rule in model.rules:
+        yield from getattr(rule, "conditions", ())
+
+
+def normal_metrics(model: DeviceModel, wiggle: float = 0.0) -> dict[str, float]:
+    """Values inside the ranges and clear of every threshold and band (plus a wiggle)."""
+    out = {}
+    for key, attribute in model.attributes.items():
+        low, high = attribute.min, attribute.max
+        for c in _conditions(model):
+            if c.metric != key:
+                continue
+            if c.condition == "above":
+                high = min(high, c.clear)
+            elif c.condition == "below":
+                low = max(low, c.clear)
+            elif c.condition == "outside":
+                low, high = max(low, c.clear_band[0]), min(high, c.clear_band[1])
+        out[key] = round(low + (high - low) * (0.5 + wiggle), 3)
+    return out
+
+
+def breaching_metrics(model: DeviceModel) -> tuple[str, dict[str, float]]:
+    """(rule id, metrics) that breach the model's first plain above/below rule."""
+    values = normal_metrics(model)
+    for rule in model.rules:
+        conditions = getattr(rule, "conditions", ())
+        if len(conditions) != 1 or rule.for_s or rule.repeat_count > 1 or rule.schedule:
+            continue
+        c = conditions[0]
+        attribute = model.attributes[c.metric]
+        if c.condition == "above":
+            values[c.metric] = (c.threshold + attribute.max) / 2
+        elif c.condition == "below":
+            values[c.metric] = (c.threshold + attribute.min) / 2
+        else:
+            continue
+        return rule.id, values
+    raise AssertionError(f"model {model.id} has no plain threshold rule")
+
+
+def batch(gateway_id: str, seq: int, readings: list[dict[str, Any]], now: int | None = None
+          ) -> bytes:
+    now = now if now is not None else int(time.time() * 1000)
+    return orjson.dumps({"v": 1, "gw": gateway_id, "seq": seq, "sent": now,
+                         "readings": readings})
+
+
+def topic(gateway_id: str, kind: str = "telemetry") -> str:
+    return f"fp/v1/gw/{gateway_id}/{kind}"
+
+
+@dataclass
+class Stream:
+    """A deterministic stream of batches per gateway: what every worker set must store."""
+
+    fleet: Fleet
+    batches_per_gateway: int
+    readings_per_batch: int = 20
+    start_ms: int = field(default_factory=lambda: int(time.time() * 1000) - 3_600_000)
+    # (gateway, seq) -> readings whose values breach the first rule
+    breach_at: set[tuple[str, int]] = field(default_factory=set)
+
+    def messages(self) -> list[tuple[str, bytes]]:
+        """Interleaved across gateways, in seq order per gateway (as gateways publish)."""
+        out = []
+        for seq in range(self.batches_per_gateway):
+            for gw in self.fleet.gateways:
+                devices = self.fleet.devices_of(gw.id)
+                readings = []
+                for i in range(self.readings_per_batch):
+                    device = devices[i % len(devices)]
+                    model = MODELS[device.model_id]
+                    ts = self.start_ms + seq * 1000 + i
+                    if (gw.id, seq) in self.breach_at:
+                        m = breaching_metrics(model)[1]
+                    else:
+                        m = normal_metrics(model, wiggle=((seq + i) % 7) / 100)
+                    readings.append({"dev": device.id, "ts": ts, "m": m})
+                out.append((topic(gw.id), batch(gw.id, seq, readings, self.start_ms)))
+        return out
+
+    @property
+    def total_readings(self) -> int:
+        return len(self.fleet.gateways) * self.batches_per_gateway * self.readings_per_batch
+
+
+def make_pipeline(engine: Engine, store: TelemetryStore,
+                  on_readings: Callable | None = None) -> IngestPipeline:
+    return IngestPipeline(engine, DeviceDirectory(engine, MODELS), store, on_readings=on_readings)
+
+
+def stored_batches(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(IngestedBatch)).scalar_one()
+
+
+def stored_points(store: TelemetryStore, fleet: Fleet, metric_of: Callable[[str], str]
+                  ) -> dict[str, list[tuple[int, float]]]:
+    """Every device's points of one metric, over all time."""
+    return {d.id: store.points(d.id, metric_of(d.model_id), 0, 2**53)
+            for d in fleet.devices}
+
+
+class Publisher:
+    """A gateway-side client that publishes QoS 1 and resends until the broker acks.
+
+    Like the edge agent's outbox: a batch is only "sent" once PUBACKed, and a broker
+    restart makes it publish the same (gateway, seq) again.
+    """
+
+    def __init__(self, port: int, client_id: str = "test-publisher") -> None:
+        self.port = port
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
+                                  protocol=mqtt.MQTTv5)
+        self.client.max_inflight_messages_set(200)
+        self.client.reconnect_delay_set(0.1, 1)
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+
+    def publish_all(self, messages: list[tuple[str, bytes]],
+                    between: Callable[[int], None] = lambda i: None,
+                    timeout_s: float = 60) -> None:
+        pending: list[tuple[tuple[str, bytes], Any]] = []
+        for i, message in enumerate(messages):
+            between(i)
+            pending.append((message, self.client.publish(*message, qos=1)))
+            if len(pending) >= 100:
+                pending = self._settle(pending, timeout_s)
+        while pending:
+            pending = self._settle(pending, timeout_s)
+
+    def _settle(self, pending, timeout_s: float):
+        """Wait for acks; resend whatever the broker did not acknowledge."""
+        retry = []
+        for message, info in pending:
+            with contextlib.suppress(RuntimeError, ValueError):
+                info.wait_for_publish(timeout=timeout_s)
+            if not info.is_published():
+                time.sleep(0.2)
+                retry.append((message, self.client.publish(*message, qos=1)))
+        return retry
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+class WorkerProcess:
+    """`python -m fieldpulse.system`: one ingest worker as its own process (to kill -9)."""
+
+    def __init__(self, data_dir: Path, broker_port: int, database_url: str | None = None,
+                 backend: str = "sql", vm_url: str = "", partition: str = "0/1") -> None:
+        self.args = [sys.executable, "-m", "fieldpulse.system", "--data-dir", str(data_dir),
+                     "--broker", f"127.0.0.1:{broker_port}", "--backend", backend,
+                     "--partition", partition]
+        if database_url:
+            self.args += ["--database-url", database_url]
+        if vm_url:
+            self.args += ["--victoriametrics-url", vm_url]
+        self.log = data_dir / f"worker-{partition.replace('/', 'of')}.log"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> WorkerProcess:
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(self.args, stdout=log, stderr=subprocess.STDOUT,
+                                            cwd=ROOT, env=env)
+        return self
+
+    def kill9(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def wait_connected(self, timeout_s: float = 30) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.log.exists() and "event=connected" in self.log.read_text(errors="replace"):
+                return
+            if self.process is not None and self.process.poll() is not None:
+                raise AssertionError(f"worker exited: {self.log.read_text()[-3000:]}")
+            time.sleep(0.1)
+        raise AssertionError(f"worker did not connect: {self.log.read_text()[-3000:]}")
+
+
+@dataclass
+class Backend:
+    name: str
+    engine: Engine
+    store: TelemetryStore
+    database_url: str
+    vm_url: str = ""
+
+    @property
+    def store_kind(self) -> str:
+        return "victoriametrics" if self.vm_url else "sql"
+
+
+def open_registry(url: str, fleet: Fleet) -> Engine:
+    engine = make_engine(url)
+    create_schema(engine)
+    import_fleet(engine, fleet)
+    return engine
+
+
+def flush(store: TelemetryStore) -> None:
+    if isinstance(store, VictoriaMetricsStore):
+        store.flush()
