@@ -1,4 +1,8 @@
-"""`fieldpulse`: the one console script that assembles the components."""
+"""`fieldpulse`: the one console script that assembles the components.
+
+The gateway's commands load only what the edge agent needs; the cloud side's
+commands (`fieldpulse.cloud_cli`) are added when its packages are installed.
+"""
 
 from __future__ import annotations
 
@@ -9,27 +13,30 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from edge_agent.bench import bench_edge
+from edge_agent.cli import edge
+from fieldpulse.broker_accounts import provision_app
 from firmware_contracts.cli import app as contracts_app
-from rules.bench import bench_rules
+
+# Third-party packages only the cloud side needs: without them (a gateway's
+# install) the cloud commands are left out instead of failing at start.
+CLOUD_ONLY = {"numpy", "sqlalchemy", "sqlmodel", "alembic", "fastapi", "uvicorn", "ortools",
+              "jinja2", "segno", "multipart", "psutil", "httpx", "psycopg", "influxdb_client",
+              "prometheus_client"}
 
 app = typer.Typer(help="FieldPulse: IoT telemetry, alerts and field-service dispatch.",
                   no_args_is_help=True)
 app.add_typer(contracts_app, name="contracts", help="Check payloads against the wire contract.")
-simulate_app = typer.Typer(help="Simulated gateways and fleets (demo, load and accuracy tests).",
-                           no_args_is_help=True)
-app.add_typer(simulate_app, name="simulate")
+app.command("edge")(edge)
+app.add_typer(provision_app, name="provision",
+              help="Broker accounts: gateway passwords and the ACL Mosquitto enforces.")
 bench_app = typer.Typer(help="Benchmarks: measured figures, side by side with a baseline.",
                         no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
-bench_app.command("rules")(bench_rules)
+bench_app.command("edge")(bench_edge)
 
 console = Console()
-
 DataDir = Annotated[Path, typer.Option(help="Where the database, broker data and logs go.")]
-Port = Annotated[int, typer.Option(help="HTTP port of the portal.")]
-TileUrl = Annotated[str, typer.Option(
-    help="Leaflet tile URL template, e.g. https://tile.example/{z}/{x}/{y}.png "
-         "(empty: the map works without background tiles).")]
 
 
 def _logging(verbose: bool) -> None:
@@ -39,50 +46,12 @@ def _logging(verbose: bool) -> None:
     )
 
 
-@app.command()
-def demo(
-    port: Port = 8000,
-    data_dir: DataDir = Path("demo-data"),
-    qr_dir: Annotated[Path, typer.Option(help="Where device QR codes are written.")] = Path("qr"),
-    sites: Annotated[int, typer.Option(help="Customer sites in the simulated fleet.")] = 12,
-    tile_url: TileUrl = "",
-    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
-) -> None:
-    """Run the whole system with a simulated fleet until stopped (Ctrl-C)."""
-    from fieldpulse.demo import run_demo  # simulators are loaded only for the demo
-
-    _logging(verbose)
-    run_demo(data_dir=data_dir, qr_dir=qr_dir, port=port, sites=sites, tile_url=tile_url,
-             console=console)
+def _add_cloud_commands() -> None:
+    try:
+        import fieldpulse.cloud_cli  # noqa: F401  (registers its commands on `app`)
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] not in CLOUD_ONLY:
+            raise
 
 
-@app.command()
-def run(
-    port: Port = 8000,
-    data_dir: DataDir = Path("var"),
-    broker: Annotated[str | None, typer.Option(
-        help="HOST:PORT of an MQTT broker to use instead of starting one.")] = None,
-    tile_url: TileUrl = "",
-    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
-) -> None:
-    """Run the cloud side (ingest, rules, dispatch, portal) on one machine."""
-    from fieldpulse.runner import run_cloud
-
-    _logging(verbose)
-    run_cloud(data_dir=data_dir, port=port, broker=broker, tile_url=tile_url, console=console)
-
-
-@simulate_app.command("gateway")
-def simulate_gateway(
-    config: Annotated[Path, typer.Argument(help="Gateway config JSON written by the demo.")],
-    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
-) -> None:
-    """Run one edge agent whose driver is the device simulator."""
-    from simulators.gateway_process import run_gateway
-
-    _logging(verbose)
-    run_gateway(config)
-
-
-if __name__ == "__main__":
-    app()
+_add_cloud_commands()

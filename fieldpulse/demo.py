@@ -56,7 +56,7 @@ def _start_gateways(stack: ExitStack, configs: list[Path], log_dir: Path) -> Non
         log = (log_dir / f"{config.stem}.log").open("w")
         stack.callback(log.close)
         procs.append(subprocess.Popen(
-            [sys.executable, "-m", "fieldpulse.cli", "simulate", "gateway", str(config)],
+            [sys.executable, "-m", "fieldpulse", "simulate", "gateway", str(config)],
             stdout=log, stderr=subprocess.STDOUT,
         ))
 

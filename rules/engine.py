@@ -26,6 +26,7 @@ import numpy as np
 
 from asset_registry.catalog import DeviceModel
 from asset_registry.rule_spec import Condition, Rule
+from rules.anomaly_scores import AnomalyScorer
 
 Reading = tuple[str, int, Mapping[str, float]]  # (device id, ts ms, metric values)
 
@@ -104,7 +105,7 @@ def _previous(values: np.ndarray, g: _Group, carried: np.ndarray) -> np.ndarray:
 def _condition(c: Condition, g: _Group, memory: Mapping[str, DeviceMemory]
                ) -> tuple[np.ndarray, np.ndarray]:
     """(breach, recovered) per row. A missing value is neither."""
-    v = g.cols[c.metric]
+    v = g.cols[f"anomaly:{c.metric}" if c.condition == "anomaly" else c.metric]
     with np.errstate(invalid="ignore", divide="ignore"):
         if c.condition.startswith("rate_"):
             carried = [memory[d].last.get(c.metric, (-1, np.nan)) if d in memory else (-1, np.nan)
@@ -125,9 +126,12 @@ def _condition(c: Condition, g: _Group, memory: Mapping[str, DeviceMemory]
 class RuleEngine:
     """Evaluates every rule of every device model; remembers what spans batches."""
 
-    def __init__(self, models: Mapping[str, DeviceModel], tz: ZoneInfo | None = None) -> None:
+    def __init__(self, models: Mapping[str, DeviceModel], tz: ZoneInfo | None = None,
+                 scorer: AnomalyScorer | None = None) -> None:
         self.models = models
         self.tz = tz or ZoneInfo("UTC")
+        # Without a scorer, anomaly conditions never hold (the replay lane).
+        self.scorer = scorer
         self.rules: dict[tuple[str, str], RuleMemory] = {}
         self.devices: dict[str, DeviceMemory] = {}
 
@@ -140,6 +144,8 @@ class RuleEngine:
             return []
         value_rules = [r for r in model.rules if r.conditions]
         g = _group(readings, {m for r in value_rules for m in r.metrics})
+        self._score_anomalies(g, {c.metric for r in value_rules for c in r.conditions
+                                  if c.condition == "anomaly"})
         out: list[Transition] = []
         for rule in value_rules:
             out.extend(self._evaluate_rule(model_id, rule, g))
@@ -163,8 +169,10 @@ class RuleEngine:
                     out.append(Transition("raise", device_id, rule, now_ms,
                                           (now_ms - last) / 1e3, model_id))
                 elif mem.active and not silent:
+                    # Cleared when we learn data flows again: now, even if the
+                    # readings that arrived are a backlog from before the alert.
                     mem.active = False
-                    out.append(Transition("clear", device_id, rule, last, 0.0, model_id))
+                    out.append(Transition("clear", device_id, rule, now_ms, 0.0, model_id))
         return out
 
     def is_active(self, device_id: str, rule_id: str) -> bool:
@@ -178,6 +186,16 @@ class RuleEngine:
     def watermark(self, device_id: str) -> int:
         mem = self.devices.get(device_id)
         return mem.last_ts if mem else -1
+
+    def _score_anomalies(self, g: _Group, metrics: set[str]) -> None:
+        for metric in metrics:
+            col = np.full(len(g.ts), np.nan)
+            if self.scorer is not None:
+                for k, device_id in enumerate(g.devices):
+                    rows = slice(g.first[k], g.last[k] + 1)
+                    col[rows] = self.scorer.scores(device_id, metric, g.ts[rows],
+                                                   g.cols[metric][rows])
+            g.cols[f"anomaly:{metric}"] = col
 
     # -- per rule -------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from asset_registry.catalog import DeviceModel, severity_rank
@@ -29,9 +30,10 @@ from asset_registry.database import session_scope
 from asset_registry.rule_spec import parse_rules, rule_spec_of
 from asset_registry.tables import Customer, Device, Site
 from ingest.checks import AcceptedReading
+from rules.anomaly_scores import AnomalyScorer
 from rules.engine import RuleEngine, Transition, by_model
 from rules.notify import LogSender, NotificationSender
-from rules.tables import OPEN_STATES, Alert, AlertEvent, Notification, RuleSet
+from rules.tables import OPEN_STATES, Alert, AlertEvent, AnomalyState, Notification, RuleSet
 
 log = logging.getLogger("fieldpulse.rules")
 
@@ -59,6 +61,7 @@ PRIORITY_BY_SEVERITY = {"info": 1, "low": 2, "medium": 3, "high": 4, "critical":
 FOLD_WINDOW_MS = 30 * 60 * 1000
 # Readings this much older than their arrival raise alerts marked as replayed.
 REPLAY_LAG_MS = 2 * 60 * 1000
+DETECTOR_SAVE_INTERVAL_MS = 5 * 60 * 1000
 
 
 class AlertError(ValueError):
@@ -89,10 +92,13 @@ class RulesService:
         self._supervisor = supervisor
         self._clock = clock
         self._sender = sender or LogSender()
+        self._detectors_saved_at = clock()
         self._lock = threading.Lock()
-        self.live = RuleEngine(self._models, tz)
+        self.live = RuleEngine(self._models, tz, scorer=AnomalyScorer())
         self.replay = RuleEngine(self._models, tz)
         with Session(engine) as session:
+            for saved in session.exec(select(AnomalyState)):
+                self.live.scorer.restore((saved.device_id, saved.metric), json.loads(saved.state))
             for rule_set in session.exec(select(RuleSet).order_by(RuleSet.version)):
                 if rule_set.model_id in self._models:
                     self._install(rule_set.model_id, json.loads(rule_set.rules))
@@ -186,6 +192,8 @@ class RulesService:
         if getattr(self, "_ticker", None) is not None:
             self._stop.set()
             self._ticker.join(timeout=10)
+        with self._lock:
+            self.save_detectors()
 
     def tick(self, at_ms: int | None = None) -> None:
         at = self._clock() if at_ms is None else at_ms
@@ -198,6 +206,22 @@ class RulesService:
                 self._apply([(t, False, "live") for t in silent], at)
             self._escalate(at)
             self.deliver()
+            # A detector's state is large (hundreds of KB): save it now and then,
+            # not on every tick; losing a few minutes of learning costs little.
+            if at - self._detectors_saved_at >= DETECTOR_SAVE_INTERVAL_MS:
+                self.save_detectors(at)
+
+    def save_detectors(self, at_ms: int | None = None) -> int:
+        """Write the anomaly detectors that learned since the last save; returns how many."""
+        assert self.live.scorer is not None
+        states = self.live.scorer.export()
+        at = self._clock() if at_ms is None else at_ms
+        self._detectors_saved_at = at
+        with session_scope(self._engine) as session:
+            for (device_id, metric), state in states.items():
+                session.merge(AnomalyState(device_id=device_id, metric=metric,
+                                           state=json.dumps(state), updated_at=at))
+        return len(states)
 
     def _escalate(self, at: int) -> None:
         with session_scope(self._engine) as session:
@@ -261,6 +285,21 @@ class RulesService:
 
     def _apply(self, transitions: list[tuple[Transition, bool, str]], received: int) -> None:
         """Persist (transition, replayed, lane) triples in event-time order."""
+        for attempt in range(3):
+            try:
+                opened = self._persist(transitions, received)
+                break
+            except IntegrityError:
+                # Another worker opened the same alert between our check and our
+                # insert; the database refused the second. Retrying sees it.
+                log.info("alert raised concurrently elsewhere; retrying (%s)", attempt + 1)
+        else:
+            raise RuntimeError("could not persist alert transitions after 3 attempts")
+        self.deliver()
+        if opened:
+            self._on_work_orders_opened()
+
+    def _persist(self, transitions: list[tuple[Transition, bool, str]], received: int) -> int:
         opened = 0
         with session_scope(self._engine) as session:
             for t, replayed, lane in sorted(transitions, key=lambda x: x[0].ts):
@@ -270,9 +309,7 @@ class RulesService:
                     # While the live lane holds the alarm, it alone may end it: a
                     # backlog's recovery is older than the live breach.
                     self._clear(session, t)
-        self.deliver()
-        if opened:
-            self._on_work_orders_opened()
+        return opened
 
     def deliver(self) -> int:
         """Send every notification not yet sent; returns how many went out."""

@@ -78,3 +78,13 @@ class RuleSet(SQLModel, table=True):
     rules: str  # JSON list of rule specs, in the model file's shape
     created_at: int = Field(sa_type=BigInteger)
     created_by: str
+
+
+class AnomalyState(SQLModel, table=True):
+    """A device metric's anomaly detector, saved so a restart does not warm up again."""
+
+    __tablename__ = "anomaly_state"
+    device_id: str = Field(primary_key=True)
+    metric: str = Field(primary_key=True)
+    state: str  # JSON, as the detector exports it
+    updated_at: int = Field(sa_type=BigInteger)

@@ -17,7 +17,7 @@ from support import wait_until
 def test_demo_raises_alerts_and_dispatches_work_within_a_minute(tmp_path: Path) -> None:
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "fieldpulse.cli", "demo", "--port", str(port), "--sites", "6"],
+        [sys.executable, "-m", "fieldpulse", "demo", "--port", str(port), "--sites", "6"],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         env={**os.environ, "COLUMNS": "200"},
     )

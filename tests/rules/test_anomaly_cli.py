@@ -1,0 +1,103 @@
+"""`anomaly score`: CSV in, CSV out, clear errors on bad input."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+from typer.testing import CliRunner
+
+from rules.anomaly.cli import app
+
+runner = CliRunner()
+
+
+def write_csv(path: Path, header: list[str], rows: list[list[object]]) -> Path:
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        w.writerows(rows)
+    return path
+
+
+def series(n: int, cols: int = 1, spike_at: int | None = None) -> list[list[object]]:
+    rng = np.random.default_rng(3)
+    t = np.arange(n)
+    vals = [5 + np.sin(2 * np.pi * t / 50) * (c + 1) + 0.05 * rng.standard_normal(n)
+            for c in range(cols)]
+    if spike_at is not None:
+        vals[0][spike_at] += 10
+    return [[f"2024-01-01 00:{i // 60:02d}:{i % 60:02d}", *(round(v[i], 5) for v in vals)]
+            for i in range(n)]
+
+
+def read_out(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_writes_one_row_per_input_row_with_the_three_columns(tmp_path: Path) -> None:
+    src = write_csv(tmp_path / "in.csv", ["timestamp", "value"], series(600, spike_at=450))
+    out = tmp_path / "out" / "scores.csv"
+    res = runner.invoke(app, ["score", str(src), "--output", str(out)])
+    assert res.exit_code == 0, res.output
+    rows = read_out(out)
+    assert list(rows[0]) == ["timestamp", "anomaly_score", "is_anomaly"]
+    assert len(rows) == 600
+    assert rows[0]["timestamp"] == "2024-01-01 00:00:00"
+    scores = [float(r["anomaly_score"]) for r in rows]
+    assert all(0.0 <= s <= 1.0 for s in scores)
+    flags = [int(r["is_anomaly"]) for r in rows]
+    assert set(flags) <= {0, 1}
+    assert flags[450] == 1
+
+
+def test_multi_column_input_and_custom_timestamp_column(tmp_path: Path) -> None:
+    src = write_csv(tmp_path / "in.csv", ["pressure", "time", "flow"],
+                    [[r[1], r[0], r[2]] for r in series(400, cols=2)])
+    out = tmp_path / "out.csv"
+    res = runner.invoke(app, ["score", str(src), "--output", str(out),
+                              "--timestamp-column", "time", "--train-rows", "200"])
+    assert res.exit_code == 0, res.output
+    rows = read_out(out)
+    assert len(rows) == 400
+    assert all(r["is_anomaly"] == "0" for r in rows[:200])
+
+
+def test_missing_timestamp_column_is_a_clear_error(tmp_path: Path) -> None:
+    src = write_csv(tmp_path / "in.csv", ["time", "value"], series(10))
+    res = runner.invoke(app, ["score", str(src), "--output", str(tmp_path / "o.csv")])
+    assert res.exit_code != 0
+    assert "no timestamp column 'timestamp'" in res.output
+    assert not (tmp_path / "o.csv").exists()
+
+
+def test_non_numeric_value_is_a_clear_error(tmp_path: Path) -> None:
+    rows = series(10)
+    rows[4][1] = "hot"
+    src = write_csv(tmp_path / "in.csv", ["timestamp", "value"], rows)
+    res = runner.invoke(app, ["score", str(src), "--output", str(tmp_path / "o.csv")])
+    assert res.exit_code != 0
+    assert "line 6" in res.output and "'value' is not numeric: 'hot'" in res.output
+
+
+def test_no_metric_columns_and_missing_file_are_errors(tmp_path: Path) -> None:
+    src = write_csv(tmp_path / "in.csv", ["timestamp"], [["2024-01-01"]])
+    res = runner.invoke(app, ["score", str(src), "--output", str(tmp_path / "o.csv")])
+    assert res.exit_code != 0 and "no metric columns" in res.output
+    res = runner.invoke(app, ["score", str(tmp_path / "nope.csv"), "--output",
+                              str(tmp_path / "o.csv")])
+    assert res.exit_code != 0 and "cannot read" in res.output
+
+
+def test_runs_as_a_module(tmp_path: Path) -> None:
+    src = write_csv(tmp_path / "in.csv", ["timestamp", "value"], series(50))
+    out = tmp_path / "out.csv"
+    proc = subprocess.run(
+        [sys.executable, "-m", "rules.anomaly.cli", "score", str(src), "--output", str(out)],
+        capture_output=True, text=True, cwd=Path(__file__).resolve().parents[2])
+    assert proc.returncode == 0, proc.stderr
+    assert len(read_out(out)) == 50
