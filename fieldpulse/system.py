@@ -16,11 +16,10 @@ import uvicorn
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-# Table modules register themselves on SQLModel's metadata when imported.
-import rules.tables  # noqa: F401
 from asset_registry.catalog import DeviceModel, load_models
-from asset_registry.database import create_schema, make_engine
+from asset_registry.database import make_engine
 from dispatch.service import Dispatcher, open_case
+from fieldpulse.schema import upgrade
 from fieldpulse.settings import Settings
 from ingest.consumer import (
     BrokerAddress,
@@ -44,7 +43,7 @@ log = logging.getLogger("fieldpulse")
 def open_database(settings: Settings) -> Engine:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.db_url)
-    create_schema(engine)
+    upgrade(engine)  # Alembic: a new database is built, an old one brought up to date
     return engine
 
 
