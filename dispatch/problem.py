@@ -47,13 +47,34 @@ class Location:
 
 
 @dataclass(frozen=True, slots=True)
+class Break:
+    """An unpaid break (lunch) of ``duration`` starting within [earliest, latest].
+
+    Taken wherever the engineer is, between visits (or while driving); never
+    in the middle of a job.
+    """
+
+    earliest: int
+    latest: int
+    duration: int
+
+    def __post_init__(self) -> None:
+        _check_int("Break.earliest", self.earliest, minimum=0)
+        _check_int("Break.latest", self.latest, minimum=self.earliest)
+        _check_int("Break.duration", self.duration, minimum=1)
+
+
+@dataclass(frozen=True, slots=True)
 class Engineer:
     id: str
     skills: frozenset[str]
-    start: Location
+    start: Location  # home, or the current position during the day
     end: Location
-    shift_start: int
+    shift_start: int  # or when the current job ends, during the day
     shift_end: int
+    # Skill -> level (1 = basic). A skill missing here but in ``skills`` is level 1.
+    levels: tuple[tuple[str, int], ...] = ()
+    lunch: Break | None = None
 
     def __post_init__(self) -> None:
         _check_id("Engineer.id", self.id)
@@ -73,6 +94,27 @@ class Engineer:
         # is already under way to 0 and give the engineer's current position.
         _check_int(f"{where}.shift_start", self.shift_start, minimum=0)
         _check_int(f"{where}.shift_end", self.shift_end, minimum=self.shift_start + 1)
+        levels = self.levels.items() if isinstance(self.levels, dict) else self.levels
+        object.__setattr__(self, "levels", tuple(sorted(levels)))
+        for skill, level in self.levels:
+            if skill not in self.skills:
+                raise ProblemError(f"{where}.levels: level for {skill!r}, not one of its skills")
+            _check_int(f"{where}.levels[{skill}]", level, minimum=1)
+        if self.lunch is not None:
+            if not isinstance(self.lunch, Break):
+                raise ProblemError(f"{where}.lunch: expected a Break")
+            if self.lunch.latest + self.lunch.duration > self.shift_end:
+                raise ProblemError(f"{where}.lunch: ends after shift_end {self.shift_end}")
+            if self.lunch.earliest < self.shift_start:
+                # During the day the caller drops a lunch already taken, and
+                # clamps the window of one not yet taken to "now".
+                raise ProblemError(f"{where}.lunch: starts before shift_start {self.shift_start}")
+
+    def level(self, skill: str) -> int:
+        """0 without the skill, else its level (1 when no level was given)."""
+        if skill not in self.skills:
+            return 0
+        return dict(self.levels).get(skill, 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +126,13 @@ class Job:
     priority: int
     window_start: int = 0
     window_end: int | None = None  # None: any time within a shift
+    level: int = 1  # minimum skill level required
+    # Service should start by then; later is allowed but costs per second.
+    sla_due: int | None = None
+    # Locked by the dispatcher (or already started): this engineer, and/or
+    # service starting exactly at this time.
+    pinned_engineer: str | None = None
+    pinned_start: int | None = None
 
     def __post_init__(self) -> None:
         _check_id("Job.id", self.id)
@@ -100,6 +149,13 @@ class Job:
             # Equal bounds are a fixed appointment; the window bounds the
             # start of service, not its end.
             _check_int(f"{where}.window_end", self.window_end, minimum=self.window_start)
+        _check_int(f"{where}.level", self.level, minimum=1)
+        if self.sla_due is not None:
+            _check_int(f"{where}.sla_due", self.sla_due, minimum=0)
+        if self.pinned_engineer is not None:
+            _check_id(f"{where}.pinned_engineer", self.pinned_engineer)
+        if self.pinned_start is not None:
+            _check_int(f"{where}.pinned_start", self.pinned_start, minimum=0)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,10 +14,11 @@ from sqlmodel import Session, col, select
 
 from asset_registry.database import session_scope
 from asset_registry.tables import Device, Site
+from dispatch.emergency import insert_emergency
 from dispatch.problem import Engineer as SolverEngineer
 from dispatch.problem import Job, Location, Problem
 from dispatch.shifts import next_shift_window
-from dispatch.solver import solve
+from dispatch.solver import Plan, Route, Stop, Unassigned, points_of, solve
 from dispatch.tables import (
     OPEN_STATUSES,
     WORK_ORDER_STATUSES,
@@ -27,6 +28,7 @@ from dispatch.tables import (
     WorkOrder,
     WorkOrderEvent,
 )
+from dispatch.travel import travel_matrix
 
 log = logging.getLogger("fieldpulse.dispatch")
 
@@ -89,26 +91,85 @@ def replan(engine: Engine, tz: ZoneInfo, time_limit_s: float = 2.0,
            at_ms: int | None = None) -> PlanSummary:
     """Plan every open work order onto engineers and store the result."""
     at_ms = now_ms() if at_ms is None else at_ms
+    problem, rows = _load(engine, tz, at_ms)
+    plan = solve(problem, time_limit_s=time_limit_s)
+    return _store(engine, rows, plan, at_ms)
+
+
+def place_emergency(engine: Engine, tz: ZoneInfo, order_id: int,
+                    at_ms: int | None = None) -> PlanSummary:
+    """Put one new urgent work order into the stored plan at once (under a
+    second), bumping lower-priority work if needed; the caller then asks the
+    ``Dispatcher`` for a full re-optimisation in the background."""
+    at_ms = now_ms() if at_ms is None else at_ms
+    full, rows = _load(engine, tz, at_ms)
+    key = str(order_id)
+    job = next((j for j in full.jobs if j.id == key), None)
+    if job is None:
+        raise ValueError(f"work order {order_id} is not open")
+    problem = Problem(full.engineers, tuple(j for j in full.jobs if j.id != key), full.horizon)
+    current = _stored_plan(problem, rows, at_ms)
+    times = travel_matrix(points_of(problem))
+    result = insert_emergency(problem, times, current, job)
+    log.info("emergency work order %s -> %s (bumped %s)", order_id, result.engineer_id,
+             result.bumped)
+    return _store(engine, rows, result.plan, at_ms)
+
+
+def _stored_plan(problem: Problem, rows: list, at_ms: int) -> Plan:
+    """The plan as the database holds it (engineer, route order, ETA per order)."""
+    known = {e.id for e in problem.engineers}
+    by_engineer: dict[str, list[tuple[int, Stop]]] = {e.id: [] for e in problem.engineers}
+    routed = set()
+    durations = {j.id: j.duration for j in problem.jobs}
+    for wo, _lat, _lon in rows:
+        key = str(wo.id)
+        if key in durations and wo.engineer_id in known and wo.eta is not None:
+            arrival = max(0, (wo.eta - at_ms) // 1000)
+            stop = Stop(key, arrival, arrival + durations[key])
+            by_engineer[wo.engineer_id].append((wo.route_seq or 0, stop))
+            routed.add(key)
+    reasons = {str(wo.id): wo.unassigned_reason or "not planned yet" for wo, _a, _b in rows}
+    return Plan(
+        routes=tuple(
+            Route(e.id, tuple(stop for _seq, stop in sorted(by_engineer[e.id],
+                                                             key=lambda x: x[0])))
+            for e in problem.engineers
+        ),
+        unassigned=tuple(Unassigned(j.id, reasons[j.id]) for j in problem.jobs
+                         if j.id not in routed),
+        objective=0,
+    )
+
+
+def _load(engine: Engine, tz: ZoneInfo, at_ms: int) -> tuple[Problem, list]:
     now = datetime.fromtimestamp(at_ms / 1000, tz)
     with Session(engine) as session:
         engineers = session.exec(select(Engineer).order_by(Engineer.id)).all()
-        rows = session.exec(
+        rows = list(session.exec(
             select(WorkOrder, Site.lat, Site.lon)
             .join(Device, Device.id == WorkOrder.device_id)
             .join(Site, Site.id == Device.site_id)
             .where(col(WorkOrder.status).in_(OPEN_STATUSES))
             .order_by(WorkOrder.id)
-        ).all()
+        ).all())
+        busy = _busy_engineers(session, at_ms)
+    solver_engineers = []
+    for e in engineers:
+        shift_start, shift_end = next_shift_window(e.shift_start, e.shift_end, now)
+        home = Location(e.home_lat, e.home_lon)
+        start = home
+        if e.id in busy:  # in-day: continue from the job under way, once it is done
+            start, free_s = busy[e.id]
+            shift_start = max(shift_start, free_s)
+        if shift_start >= shift_end:
+            continue  # busy past the end of the shift: nothing more today
+        solver_engineers.append(SolverEngineer(
+            id=e.id, skills=e.skill_set(), start=start, end=home,
+            shift_start=shift_start, shift_end=shift_end,
+        ))
     problem = Problem(
-        engineers=tuple(
-            SolverEngineer(
-                id=e.id, skills=e.skill_set(),
-                start=Location(e.home_lat, e.home_lon), end=Location(e.home_lat, e.home_lon),
-                shift_start=window[0], shift_end=window[1],
-            )
-            for e in engineers
-            for window in [next_shift_window(e.shift_start, e.shift_end, now)]
-        ),
+        engineers=tuple(solver_engineers),
         jobs=tuple(
             Job(id=str(wo.id), location=Location(lat, lon), skill=wo.skill,
                 duration=wo.duration_min * 60, priority=wo.priority)
@@ -116,7 +177,10 @@ def replan(engine: Engine, tz: ZoneInfo, time_limit_s: float = 2.0,
         ),
         horizon=HORIZON_S,
     )
-    plan = solve(problem, time_limit_s=time_limit_s)
+    return problem, rows
+
+
+def _store(engine: Engine, rows: list, plan: Plan, at_ms: int) -> PlanSummary:
     assignment = {
         stop.job_id: (route.engineer_id, seq, at_ms + stop.arrival * 1000)
         for route in plan.routes
@@ -149,6 +213,34 @@ def replan(engine: Engine, tz: ZoneInfo, time_limit_s: float = 2.0,
     return summary
 
 
+ACTIVE_STATUSES = ("en_route", "on_site")
+
+
+def _busy_engineers(session: Session, at_ms: int) -> dict[str, tuple[Location, int]]:
+    """Engineer -> (site of the job under way, seconds from now until it is done).
+
+    On site: started when the status changed, takes its estimated duration.
+    En route: arrives at the planned ETA (or now, if that has passed) first.
+    An overrun job counts as finishing now: the engineer reports when done.
+    """
+    rows = session.exec(
+        select(WorkOrder, Site.lat, Site.lon)
+        .join(Device, Device.id == WorkOrder.device_id)
+        .join(Site, Site.id == Device.site_id)
+        .where(col(WorkOrder.status).in_(ACTIVE_STATUSES))
+        .where(col(WorkOrder.engineer_id).is_not(None))
+        .order_by(WorkOrder.id)
+    ).all()
+    busy: dict[str, tuple[Location, int]] = {}
+    for wo, lat, lon in rows:
+        begun = wo.updated_at if wo.status == "on_site" else max(at_ms, wo.eta or at_ms)
+        done_s = max(0, -(-(begun + wo.duration_min * 60_000 - at_ms) // 1000))
+        prev = busy.get(wo.engineer_id)
+        if prev is None or done_s > prev[1]:
+            busy[wo.engineer_id] = (Location(lat, lon), done_s)
+    return busy
+
+
 class Dispatcher:
     """Replans in the background when asked (new work), and periodically."""
 
@@ -171,6 +263,13 @@ class Dispatcher:
 
     def request(self) -> None:
         self._wake.set()
+
+    def emergency(self, order_id: int) -> PlanSummary:
+        """Place an urgent work order now (insertion, well under a second),
+        then let the background loop re-optimise the whole plan."""
+        summary = place_emergency(self._engine, self._tz, order_id)
+        self.request()
+        return summary
 
     def _loop(self) -> None:
         while not self._stop.is_set():

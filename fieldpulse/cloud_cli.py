@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from dispatch.bench import app as dispatch_bench_app
 from fieldpulse.cli import DataDir, _logging, app, bench_app, console
 from ingest.bench import bench_ingest
 from rules.anomaly.cli import app as anomaly_app
@@ -28,6 +29,7 @@ app.add_typer(simulate_app, name="simulate")
 bench_app.command("rules")(bench_rules)
 bench_app.command("detect")(bench_detect)
 bench_app.command("ingest")(bench_ingest)
+bench_app.add_typer(dispatch_bench_app, name="dispatch")
 app.add_typer(anomaly_app, name="anomaly", help="Score CSV files with the streaming detector.")
 
 

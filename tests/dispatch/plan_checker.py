@@ -14,6 +14,17 @@ from dispatch.solver import Plan
 from dispatch.travel import great_circle_seconds
 
 
+def lateness(problem: Problem, plan: Plan) -> dict[str, int]:
+    """Seconds each routed job with an SLA starts after its due time (soft: not an error)."""
+    jobs = {job.id: job for job in problem.jobs}
+    return {
+        stop.job_id: max(0, stop.arrival - due)
+        for route in plan.routes
+        for stop in route.stops
+        if (due := jobs[stop.job_id].sla_due) is not None
+    }
+
+
 def check_plan(problem: Problem, plan: Plan) -> list[str]:
     """Every rule the plan breaks, as readable sentences; [] when it is sound."""
     jobs = {job.id: job for job in problem.jobs}
@@ -42,6 +53,17 @@ def check_plan(problem: Problem, plan: Plan) -> list[str]:
             errors.append(f"route for unknown engineer {route.engineer_id}")
             continue
         where, free_at = engineer.start, engineer.shift_start
+        lunch, lunch_at, lunch_done = engineer.lunch, route.break_start, False
+        if lunch is None and lunch_at is not None:
+            errors.append(f"{engineer.id}: lunch at {lunch_at} but has no lunch break")
+            lunch_at = None
+        elif lunch is not None and route.stops:
+            if lunch_at is None:
+                errors.append(f"{engineer.id}: works but takes no lunch")
+            elif not lunch.earliest <= lunch_at <= lunch.latest:
+                errors.append(
+                    f"{engineer.id}: lunch at {lunch_at} outside [{lunch.earliest}, {lunch.latest}]"
+                )
         for stop in route.stops:
             job = jobs.get(stop.job_id)
             if job is None:
@@ -49,11 +71,28 @@ def check_plan(problem: Problem, plan: Plan) -> list[str]:
             tag = f"{engineer.id}/{job.id}"
             if job.skill not in engineer.skills:
                 errors.append(f"{tag}: engineer lacks skill {job.skill!r}")
+            elif dict(engineer.levels).get(job.skill, 1) < job.level:
+                errors.append(f"{tag}: engineer below level {job.level} in {job.skill!r}")
+            if job.pinned_engineer is not None and job.pinned_engineer != engineer.id:
+                errors.append(f"{tag}: job is pinned to {job.pinned_engineer}")
+            if job.pinned_start is not None and stop.arrival != job.pinned_start:
+                errors.append(f"{tag}: arrives {stop.arrival}, pinned to {job.pinned_start}")
             if stop.arrival < job.window_start:
                 errors.append(f"{tag}: arrives {stop.arrival} before window {job.window_start}")
             if job.window_end is not None and stop.arrival > job.window_end:
                 errors.append(f"{tag}: arrives {stop.arrival} after window {job.window_end}")
-            earliest = free_at + great_circle_seconds(where, job.location)
+            drive = great_circle_seconds(where, job.location)
+            earliest = free_at + drive
+            if lunch_at is not None and free_at <= lunch_at < stop.arrival:
+                # Lunch in this gap (before leaving, on the way, or on site
+                # while waiting): it must end before service, and the drive
+                # still has to fit around it.
+                earliest += lunch.duration
+                if lunch_at + lunch.duration > stop.arrival:
+                    errors.append(f"{tag}: lunch at {lunch_at} runs into service")
+                lunch_done = True
+            elif lunch_at is not None and stop.arrival <= lunch_at < stop.arrival + job.duration:
+                errors.append(f"{tag}: lunch at {lunch_at} during service")
             if stop.arrival < earliest:
                 errors.append(f"{tag}: arrives {stop.arrival}, cannot be there before {earliest}")
             if stop.departure != stop.arrival + job.duration:
@@ -62,6 +101,11 @@ def check_plan(problem: Problem, plan: Plan) -> list[str]:
             where, free_at = job.location, stop.arrival + job.duration
         if route.stops:
             home = free_at + great_circle_seconds(where, engineer.end)
+            if lunch is not None and lunch_at is not None and not lunch_done:
+                if lunch_at < free_at:
+                    errors.append(f"{engineer.id}: lunch at {lunch_at} overlaps earlier work")
+                # The drive home can be split around lunch, but takes its time.
+                home = max(home + lunch.duration, lunch_at + lunch.duration)
             if home > engineer.shift_end:
                 errors.append(
                     f"{engineer.id}: back at {home}, after shift end {engineer.shift_end}"

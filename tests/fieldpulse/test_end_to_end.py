@@ -29,6 +29,8 @@ class HandMadeGateway:
     def __init__(self, port: int, gateway_id: str) -> None:
         self.gateway_id = gateway_id
         self.seq = 0
+        # Like a sensor sampled at 1 Hz: every reading later than the one before.
+        self.clock = int(time.time() * 1000) - 60_000
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"test-{gateway_id}",
                                   protocol=mqtt.MQTTv5)
         self.client.connect("127.0.0.1", port)
@@ -40,12 +42,12 @@ class HandMadeGateway:
         info.wait_for_publish(timeout=10)
 
     def batch(self, device_id: str, values: list[dict[str, float]]) -> None:
-        now = int(time.time() * 1000)
-        self.publish({
-            "v": 1, "gw": self.gateway_id, "seq": self.seq, "sent": now,
-            "readings": [{"dev": device_id, "ts": now - (len(values) - i) * 1000, "m": m}
-                         for i, m in enumerate(values)],
-        })
+        readings = []
+        for m in values:
+            self.clock += 1000
+            readings.append({"dev": device_id, "ts": self.clock, "m": m})
+        self.publish({"v": 1, "gw": self.gateway_id, "seq": self.seq,
+                      "sent": int(time.time() * 1000), "readings": readings})
         self.seq += 1
 
     def close(self) -> None:

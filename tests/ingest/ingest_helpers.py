@@ -19,8 +19,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import Engine, func, select
 
 from asset_registry.catalog import DeviceModel, load_models
-from asset_registry.database import create_schema, make_engine
+from asset_registry.database import make_engine
 from fieldpulse.fleet_import import import_fleet
+from fieldpulse.schema import upgrade
 from ingest.device_directory import DeviceDirectory
 from ingest.pipeline import IngestPipeline
 from ingest.tables import IngestedBatch
@@ -243,7 +244,7 @@ class Backend:
 
 def open_registry(url: str, fleet: Fleet) -> Engine:
     engine = make_engine(url)
-    create_schema(engine)
+    upgrade(engine)  # the schema as every process builds it: Alembic
     import_fleet(engine, fleet)
     return engine
 

@@ -1,0 +1,191 @@
+"""Dispatcher benchmarks (not tests): Solomon VRPTW and a synthetic city day.
+
+    python -m dispatch.bench solomon INSTANCE.txt --time-limit 30
+    python -m dispatch.bench solomon-all --time-limit 30 --out DIR
+    python -m dispatch.bench field --jobs 1000 --engineers 100 --time-limit 60
+
+``app`` is a Typer app, so the console script can mount it as
+``fieldpulse bench dispatch``.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+
+from dispatch.emergency import insert_emergency
+from dispatch.greedy import greedy_plan
+from dispatch.problem import Job, Location, Problem
+from dispatch.solomon import Tuning, read_instance, solve_instance
+from dispatch.solver import Plan, points_of, solve
+from dispatch.synthetic import SKILLS, city_day
+from dispatch.travel import travel_matrix
+
+app = typer.Typer(help="Dispatcher benchmarks: Solomon VRPTW, field-scale city day.",
+                  no_args_is_help=True)
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+CHECKER = SHARED / "tools" / "solomon_check.py"
+SOLOMON = SHARED / "data" / "solomon"
+
+TimeLimit = Annotated[float, typer.Option("--time-limit", help="Seconds per solve.")]
+TuningJson = Annotated[str, typer.Option(help='Tuning fields as JSON, e.g. \'{"spare": 3}\'.')]
+
+
+@app.command("solomon")
+def solomon(instance: Path, time_limit: TimeLimit = 30.0, tuning: TuningJson = "{}") -> None:
+    """Solve one Solomon instance; print {routes, vehicles, distance} as JSON."""
+    inst = read_instance(instance)
+    solution = solve_instance(inst, time_limit, Tuning(**json.loads(tuning)))
+    print(json.dumps({"instance": inst.name, "routes": solution.routes,
+                      "vehicles": solution.vehicles, "distance": round(solution.distance, 2)}))
+
+
+@app.command("solomon-all")
+def solomon_all(
+    out: Annotated[Path, typer.Option(help="Where solutions and the table go.")],
+    time_limit: TimeLimit = 30.0,
+    data: Annotated[Path, typer.Option(help="Folder of Solomon .txt files.")] = SOLOMON,
+    checker: Annotated[Path, typer.Option(help="The independent checker.")] = CHECKER,
+    only: Annotated[str, typer.Option(help="Comma-separated instance names.")] = "",
+    tuning: TuningJson = "{}",
+) -> None:
+    """Every instance in turn, each checked by solomon_check.py; prints the table."""
+    out.mkdir(parents=True, exist_ok=True)
+    names = sorted(p.stem for p in data.glob("*.txt"))
+    if only:
+        names = [n for n in names if n.upper() in {o.upper() for o in only.split(",")}]
+    rows = []
+    header = f"{'instance':8} {'feasible':8} {'veh':>4} {'bks veh':>7} " \
+             f"{'distance':>9} {'bks dist':>9} {'gap %':>7} {'secs':>6} {'cpu s':>6}"
+    print(header, flush=True)
+    for name in names:
+        started, cpu_started = time.monotonic(), time.process_time()
+        inst = read_instance(data / f"{name}.txt")
+        solution = solve_instance(inst, time_limit, Tuning(**json.loads(tuning)))
+        secs = time.monotonic() - started
+        # CPU seconds this process got: on a shared box far fewer than ``secs``.
+        cpu = time.process_time() - cpu_started
+        path = out / f"{name}.json"
+        path.write_text(json.dumps({"routes": solution.routes, "vehicles": solution.vehicles,
+                                    "distance": round(solution.distance, 2)}))
+        done = subprocess.run([sys.executable, str(checker), str(data / f"{name}.txt"),
+                               str(path)], capture_output=True, text=True, check=False)
+        report = json.loads(done.stdout)
+        report["seconds"], report["cpu_seconds"] = round(secs, 1), round(cpu, 1)
+        rows.append(report)
+        print(f"{name:8} {report['feasible']!s:8} {report['vehicles']:>4} "
+              f"{report.get('bks_vehicles', ''):>7} {report['distance']:>9.2f} "
+              f"{report.get('bks_distance_only', 0):>9.2f} {report.get('gap_pct', 0):>7.3f} "
+              f"{secs:>6.1f} {cpu:>6.1f}", flush=True)
+    gaps = [r["gap_pct"] for r in rows if "gap_pct" in r]
+    summary = {
+        "instances": len(rows),
+        "feasible": sum(r["feasible"] for r in rows),
+        "mean_gap_pct": round(statistics.fmean(gaps), 3) if gaps else None,
+        "vehicles": sum(r["vehicles"] for r in rows),
+        "bks_vehicles_distance_only": _bks_vehicles(data, names),
+        "time_limit_s": time_limit,
+        "mean_cpu_s": round(statistics.fmean(r["cpu_seconds"] for r in rows), 1) if rows else None,
+    }
+    (out / "table.json").write_text(json.dumps({"rows": rows, "summary": summary}, indent=1))
+    print(json.dumps(summary), flush=True)
+
+
+def _bks_vehicles(data: Path, names: list[str]) -> int:
+    import csv
+
+    with open(data / "bks.csv") as f:
+        rows = {r["instance"].upper(): r for r in csv.DictReader(f)}
+    return sum(int(rows[n.upper()]["distance_only_vehicles"]) for n in names if n.upper() in rows)
+
+
+def plan_stats(problem: Problem, plan: Plan, times: np.ndarray) -> dict[str, object]:
+    """What a dispatcher compares: work done (by priority), driving, SLA lateness."""
+    jobs = {j.id: (k, j) for k, j in enumerate(problem.jobs)}
+    n = len(problem.jobs)
+    travel = late = 0
+    done_by_priority = dict.fromkeys(range(1, 6), 0)
+    for e, route in enumerate(plan.routes):
+        if not route.stops:
+            continue
+        at = n + 2 * e
+        for stop in route.stops:
+            k, job = jobs[stop.job_id]
+            travel += int(times[at, k])
+            at = k
+            done_by_priority[job.priority] += 1
+            if job.sla_due is not None:
+                late += max(0, stop.arrival - job.sla_due)
+        travel += int(times[at, n + 2 * e + 1])
+    assigned = sum(len(r.stops) for r in plan.routes)
+    return {"assigned": assigned, "unassigned": n - assigned,
+            "done_by_priority": done_by_priority, "travel_h": round(travel / 3600, 1),
+            "travel_min_per_job": round(travel / 60 / max(1, assigned), 1),
+            "sla_late_h": round(late / 3600, 1)}
+
+
+@app.command("field")
+def field(
+    jobs: Annotated[int, typer.Option(help="Work orders in the day.")] = 1000,
+    engineers: Annotated[int, typer.Option(help="Engineers on shift.")] = 100,
+    time_limit: TimeLimit = 60.0,
+    emergencies: Annotated[int, typer.Option(help="Emergency insertions to time.")] = 50,
+    seed: int = 7,
+    lunch: Annotated[bool, typer.Option(help="Engineers take a 30-min lunch.")] = True,
+) -> None:
+    """Greedy baseline vs first plan vs plan after TIME_LIMIT, then emergency latency."""
+    problem = city_day(jobs, engineers, seed=seed, lunch=lunch)
+    started = time.monotonic()
+    times = travel_matrix(points_of(problem))
+    matrix_s = time.monotonic() - started
+
+    started = time.monotonic()
+    greedy = greedy_plan(problem, times)
+    greedy_s = time.monotonic() - started
+
+    started = time.monotonic()
+    first = solve(problem, time_limit, deterministic=False, times=times, first_only=True)
+    first_s = time.monotonic() - started
+
+    started = time.monotonic()
+    plan = solve(problem, time_limit, deterministic=False, times=times)
+    full_s = time.monotonic() - started
+
+    latencies = []
+    rng = np.random.default_rng(seed)
+    placed = 0
+    for k in range(emergencies):
+        job = Job(f"emergency-{k}", Location(48.05 + rng.random() * 0.18,
+                                             11.40 + rng.random() * 0.30),
+                  SKILLS[k % len(SKILLS)], 3600, 5, sla_due=4 * 3600)
+        started = time.perf_counter()
+        result = insert_emergency(problem, times, plan, job)
+        latencies.append(time.perf_counter() - started)
+        placed += result.engineer_id is not None
+    report = {
+        "jobs": jobs, "engineers": engineers, "seed": seed, "lunch": lunch,
+        "matrix_s": round(matrix_s, 2),
+        "greedy": {"seconds": round(greedy_s, 2), **plan_stats(problem, greedy, times)},
+        "first_plan": {"seconds": round(first_s, 2), **plan_stats(problem, first, times)},
+        "solver": {"seconds": round(full_s, 1), "time_limit_s": time_limit,
+                   **plan_stats(problem, plan, times)},
+        "emergency_insertion_ms": {
+            "n": emergencies, "placed": placed,
+            "median": round(1000 * statistics.median(latencies), 1),
+            "worst": round(1000 * max(latencies), 1),
+        },
+    }
+    print(json.dumps(report, indent=1), flush=True)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,50 @@
+"""What the solver returns: routes per engineer and the jobs it could not fit, with reasons."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+REASON_CAPACITY = "no capacity left in qualified engineers' shifts (day full)"
+REASON_WINDOW = "window unreachable in any engineer's shift"
+REASON_PINNED = "pinned engineer cannot do it (skill, shift, window or pinned time)"
+
+
+def reason_no_skill(skill: str) -> str:
+    return f"no engineer has skill {skill!r}"
+
+
+def reason_no_level(skill: str, level: int) -> str:
+    return f"no engineer has skill {skill!r} at level {level} or above"
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    job_id: str
+    arrival: int  # start of service, after any wait for the window
+    departure: int  # arrival + duration
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    engineer_id: str
+    stops: tuple[Stop, ...]
+    break_start: int | None = None  # start of the lunch break; None without stops or lunch
+
+
+@dataclass(frozen=True, slots=True)
+class Unassigned:
+    job_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    routes: tuple[Route, ...]  # one per engineer, in problem order, possibly empty
+    unassigned: tuple[Unassigned, ...]  # in problem order
+    objective: int  # travel seconds + SLA lateness cost + penalty of every unassigned job
+
+    def route_of(self, engineer_id: str) -> Route:
+        for route in self.routes:
+            if route.engineer_id == engineer_id:
+                return route
+        raise KeyError(engineer_id)

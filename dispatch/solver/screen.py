@@ -1,0 +1,140 @@
+"""Cheap checks before solving: give hopeless jobs an honest reason, price the rest.
+
+Necessary, not sufficient: the solver still decides who actually fits. But a
+job that fails here for everyone fails for a known reason, and narrowing the
+allowed vehicles to these engineers also shrinks the search.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from dispatch.problem import MAX_PRIORITY, MIN_PRIORITY, Engineer, Job, Problem
+from dispatch.solver.plan import (
+    REASON_PINNED,
+    REASON_WINDOW,
+    reason_no_level,
+    reason_no_skill,
+)
+
+# Keep the objective well inside int64: OR-Tools saturates instead of
+# overflowing, and a saturated objective can no longer tell plans apart.
+MAX_OBJECTIVE = 2**62
+PINNED_RANK = MAX_PRIORITY + 1  # a pinned job outranks every priority
+
+
+@dataclass(frozen=True, slots=True)
+class Screen:
+    usable: tuple[int, ...]  # engineers who can at least drive start -> end in shift
+    allowed: dict[int, tuple[int, ...]]  # job -> engineers who could do it alone
+    rejected: dict[int, str]  # job -> reason it never enters the model
+
+
+def start_row(e: int, n_jobs: int) -> int:
+    return n_jobs + 2 * e  # row of engineer e's start in the full matrix
+
+
+def end_row(e: int, n_jobs: int) -> int:
+    return n_jobs + 2 * e + 1
+
+
+def window(job: Job, horizon: int) -> tuple[int, int]:
+    """When service may start: the pinned time overrides the customer's window."""
+    if job.pinned_start is not None:
+        return job.pinned_start, job.pinned_start
+    end = horizon if job.window_end is None else min(job.window_end, horizon)
+    return job.window_start, end
+
+
+def screen(problem: Problem, times: np.ndarray) -> Screen:
+    """Per job, the engineers who could do it as their only job."""
+    jobs, engineers = problem.jobs, problem.engineers
+    n = len(jobs)
+    usable = tuple(
+        e
+        for e, eng in enumerate(engineers)
+        # An empty route still drives start -> end; if even that does not fit,
+        # this engineer would make the whole model infeasible.
+        if eng.shift_start + times[start_row(e, n), end_row(e, n)] <= eng.shift_end
+    )
+    allowed: dict[int, tuple[int, ...]] = {}
+    rejected: dict[int, str] = {}
+    for j, job in enumerate(jobs):
+        skilled = [e for e, eng in enumerate(engineers) if job.skill in eng.skills]
+        qualified = [e for e in skilled if engineers[e].level(job.skill) >= job.level]
+        if job.pinned_engineer is not None:
+            qualified = [e for e in qualified if engineers[e].id == job.pinned_engineer]
+        start, end = window(job, problem.horizon)
+        fits = tuple(
+            e
+            for e in qualified
+            if e in usable and _fits_alone(job, start, end, j, engineers[e], e, n, times)
+        )
+        if not skilled:
+            rejected[j] = reason_no_skill(job.skill)
+        elif not any(engineers[e].level(job.skill) >= job.level for e in skilled):
+            rejected[j] = reason_no_level(job.skill, job.level)
+        elif not fits:
+            rejected[j] = REASON_PINNED if job.pinned_engineer is not None else REASON_WINDOW
+        else:
+            allowed[j] = fits
+    return Screen(usable, allowed, rejected)
+
+
+def _fits_alone(
+    job: Job, start: int, end: int, j: int, eng: Engineer, e: int, n: int, times: np.ndarray
+) -> bool:
+    to_job, home = int(times[start_row(e, n), j]), int(times[j, end_row(e, n)])
+    earliest = max(eng.shift_start + to_job, start)
+    latest = min(end, eng.shift_end - job.duration - home)
+    if earliest > latest:
+        return False
+    lunch = eng.lunch
+    if lunch is None:
+        return True
+    # Lunch before the job (taken at home, then drive) or after it.
+    before = max(eng.shift_start, lunch.earliest)
+    if before <= lunch.latest and max(before + lunch.duration + to_job, start) <= latest:
+        return True
+    after = max(earliest + job.duration, lunch.earliest)
+    return after <= lunch.latest and after + lunch.duration + home <= eng.shift_end
+
+
+def rank(job: Job) -> int:
+    return PINNED_RANK if job.pinned_engineer or job.pinned_start is not None else job.priority
+
+
+def penalties(problem: Problem, usable: Sequence[int]) -> list[int]:
+    """Price of leaving each job unassigned.
+
+    ``base`` exceeds any possible total of travel (no route drives longer than
+    its shift) plus SLA lateness cost, so the solver never drops a job it can
+    fit just to save driving or lateness. Each rank step multiplies by ``k``;
+    with k = n_jobs + 1 one job outweighs all lower-ranked jobs together, i.e.
+    priorities are strictly lexicographic, and pinned jobs come first. Only
+    when that would overflow int64 is k lowered (still >= 2).
+    """
+    n = len(problem.jobs)
+    last_end = max((problem.engineers[e].shift_end for e in usable), default=0)
+    base = 1 + sum(
+        problem.engineers[e].shift_end - problem.engineers[e].shift_start for e in usable
+    )
+    base += sum(
+        late_cost(job) * max(0, last_end - job.sla_due)
+        for job in problem.jobs
+        if job.sla_due is not None
+    )
+    k = n + 1
+    span = PINNED_RANK - MIN_PRIORITY
+    while k > 2 and (n + 1) * base * k**span > MAX_OBJECTIVE:
+        k -= 1
+    return [base * k ** (rank(job) - MIN_PRIORITY) for job in problem.jobs]
+
+
+def late_cost(job: Job) -> int:
+    """Cost per second past the SLA due time: a second of an urgent job's
+    lateness weighs as much as `priority` seconds of driving."""
+    return job.priority

@@ -1,0 +1,144 @@
+"""The dispatcher's database side: replanning around work already under way."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import Engine
+from sqlmodel import select
+
+import dispatch.tables  # noqa: F401  (registers the tables)
+from asset_registry.database import create_schema, make_engine, session_scope
+from asset_registry.tables import Customer, Device, Gateway, Site
+from dispatch.problem import Location
+from dispatch.service import open_case, place_emergency, replan, set_status
+from dispatch.tables import Engineer, WorkOrder
+from dispatch.travel import great_circle_seconds
+
+TZ = ZoneInfo("Europe/Berlin")
+AT_MS = int(datetime(2026, 3, 3, 10, 0, tzinfo=TZ).timestamp() * 1000)  # mid-shift
+HOME = Location(48.1374, 11.5755)
+FAR = Location(48.2188, 11.6247)  # the job under way
+NEAR_HOME = Location(48.1380, 11.5760)  # the next job
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    create_schema(engine)
+    with session_scope(engine) as s:
+        s.add(Customer(id="c", name="C"))
+        s.flush()  # no ORM relationships: insert parents before children by hand
+        for name, loc in (("far", FAR), ("near", NEAR_HOME)):
+            s.add(Site(id=name, customer_id="c", name=name, lat=loc.lat, lon=loc.lon))
+            s.flush()
+            s.add(Gateway(id=f"gw-{name}", site_id=name))
+            s.flush()
+            s.add(Device(id=f"dev-{name}", serial=name, model_id="m", site_id=name,
+                         gateway_id=f"gw-{name}", qr_token=f"tok-{name}"))
+        s.add(Engineer(id="eve", name="Eve", skills="hvac", home_lat=HOME.lat,
+                       home_lon=HOME.lon, shift_start="08:00", shift_end="17:00"))
+    yield engine
+    engine.dispose()
+
+
+def test_next_job_is_planned_after_the_job_under_way_from_its_site(engine: Engine) -> None:
+    with session_scope(engine) as s:
+        _, under_way = open_case(s, device_id="dev-far", source="customer", title="t",
+                                 skill="hvac", duration_min=120, priority=3, at=AT_MS - 60_000)
+        _, nxt = open_case(s, device_id="dev-near", source="customer", title="t",
+                           skill="hvac", duration_min=30, priority=3, at=AT_MS - 60_000)
+        under_way.engineer_id = "eve"
+        for status in ("assigned", "en_route", "on_site"):
+            set_status(s, under_way, status)
+        under_way.updated_at = AT_MS - 30 * 60_000  # on site since 09:30
+        s.add(under_way)
+    replan(engine, TZ, time_limit_s=1, at_ms=AT_MS)
+    with session_scope(engine) as s:
+        order = s.get(WorkOrder, nxt.id)
+        assert order is not None and order.engineer_id == "eve"
+        # Busy until 11:30 at the far site, then the drive back to town.
+        earliest = AT_MS + 90 * 60_000 + great_circle_seconds(FAR, NEAR_HOME) * 1000
+        assert order.eta is not None and order.eta >= earliest
+
+
+def test_engineer_busy_past_shift_end_gets_no_more_work_today(engine: Engine) -> None:
+    late = int(datetime(2026, 3, 3, 16, 0, tzinfo=TZ).timestamp() * 1000)
+    with session_scope(engine) as s:
+        _, under_way = open_case(s, device_id="dev-far", source="customer", title="t",
+                                 skill="hvac", duration_min=180, priority=3, at=late)
+        open_case(s, device_id="dev-near", source="customer", title="t",
+                  skill="hvac", duration_min=30, priority=3, at=late)
+        under_way.engineer_id = "eve"
+        for status in ("assigned", "en_route", "on_site"):
+            set_status(s, under_way, status)
+        under_way.updated_at = late
+        s.add(under_way)
+    summary = replan(engine, TZ, time_limit_s=1, at_ms=late)
+    assert summary.assigned == 0 and summary.unassigned == 1
+
+
+def test_emergency_order_is_placed_at_once_and_others_keep_their_engineer(
+    engine: Engine,
+) -> None:
+    with session_scope(engine) as s:
+        s.add(Engineer(id="zed", name="Zed", skills="hvac", home_lat=FAR.lat,
+                       home_lon=FAR.lon, shift_start="08:00", shift_end="17:00"))
+        routine = [
+            open_case(s, device_id=dev, source="customer", title="t", skill="hvac",
+                      duration_min=60, priority=2, at=AT_MS)[1]
+            for dev in ("dev-near", "dev-far")
+        ]
+    replan(engine, TZ, time_limit_s=1, at_ms=AT_MS)
+    with session_scope(engine) as s:
+        before = {o.id: o.engineer_id for o in (s.get(WorkOrder, r.id) for r in routine) if o}
+        _, urgent = open_case(s, device_id="dev-near", source="alert", title="leak",
+                              skill="hvac", duration_min=45, priority=5, at=AT_MS + 1000)
+    summary = place_emergency(engine, TZ, urgent.id, at_ms=AT_MS + 1000)
+    assert summary.assigned == 3 and summary.unassigned == 0
+    with session_scope(engine) as s:
+        placed = s.get(WorkOrder, urgent.id)
+        assert placed is not None and placed.status == "assigned"
+        assert placed.engineer_id in {"eve", "zed"} and placed.eta is not None
+        assert placed.eta >= AT_MS + 1000
+        after = {o.id: o.engineer_id for o in (s.get(WorkOrder, r.id) for r in routine) if o}
+    assert after == before and all(before.values())
+
+
+def test_placing_an_order_that_is_not_open_is_refused(engine: Engine) -> None:
+    with pytest.raises(ValueError, match="not open"):
+        place_emergency(engine, TZ, 999, at_ms=AT_MS)
+
+
+def test_dispatcher_places_an_emergency_then_reoptimises_in_the_background(
+    engine: Engine,
+) -> None:
+    from dispatch.service import Dispatcher
+    from dispatch.tables import DispatchPlan
+
+    with session_scope(engine) as s:
+        _, urgent = open_case(s, device_id="dev-near", source="alert", title="leak",
+                              skill="hvac", duration_min=45, priority=5)
+    dispatcher = Dispatcher(engine, TZ, period_s=3600, debounce_s=0.05, time_limit_s=1)
+    dispatcher.start()
+    try:
+        summary = dispatcher.emergency(urgent.id)
+        assert summary.assigned == 1
+        with session_scope(engine) as s:
+            placed = s.get(WorkOrder, urgent.id)
+            assert placed is not None and placed.engineer_id == "eve"
+        # The full re-optimisation stores a second plan.
+        for _ in range(300):
+            with session_scope(engine) as s:
+                if len(s.exec(select(DispatchPlan)).all()) >= 2:
+                    break
+            time.sleep(0.1)
+        else:
+            pytest.fail("no background re-optimisation")
+    finally:
+        dispatcher.stop()
