@@ -57,6 +57,29 @@ class DeviceModel:
         return self.actions.get(severity, ())
 
 
+def quiet_values(model: DeviceModel, position: float = 0.5) -> dict[str, float]:
+    """A value per attribute, inside its range and on the safe side of every rule's clear level.
+
+    `position` (0..1) places it within that safe interval. For tests and benchmarks
+    that need readings no threshold or band rule reacts to.
+    """
+    values: dict[str, float] = {}
+    conditions = [c for rule in model.rules for c in rule.conditions]
+    for key, attribute in model.attributes.items():
+        low, high = attribute.min, attribute.max
+        for c in conditions:
+            if c.metric != key:
+                continue
+            if c.condition == "above":
+                high = min(high, c.clear)
+            elif c.condition == "below":
+                low = max(low, c.clear)
+            elif c.condition == "outside":
+                low, high = max(low, c.clear_band[0]), min(high, c.clear_band[1])
+        values[key] = round(low + (high - low) * position, 3)
+    return values
+
+
 def _require(table: Mapping[str, object], key: str, kind: type | tuple[type, ...], where: str):
     if key not in table:
         raise CatalogError(f"{where}: missing field '{key}'")

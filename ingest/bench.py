@@ -52,25 +52,6 @@ class Workload:
         return len(self.gateways) * self.batches_per_gateway * self.readings_per_batch
 
 
-def _normal_values(model: Any) -> dict[str, float]:
-    """A value per attribute inside its range and clear of every threshold and band."""
-    values: dict[str, float] = {}
-    conditions = [c for rule in model.rules for c in getattr(rule, "conditions", ())]
-    for key, attribute in model.attributes.items():
-        low, high = attribute.min, attribute.max
-        for c in conditions:
-            if c.metric != key:
-                continue
-            if c.condition == "above":
-                high = min(high, c.clear)
-            elif c.condition == "below":
-                low = max(low, c.clear)
-            elif c.condition == "outside":
-                low, high = max(low, c.clear_band[0]), min(high, c.clear_band[1])
-        values[key] = round(low + (high - low) * 0.5, 3)
-    return values
-
-
 def _publisher(port: int, gateways: dict[str, list[tuple[str, dict[str, float]]]],
                batches: int, per_batch: int, go: Any, done: Any) -> None:
     client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
@@ -235,7 +216,7 @@ def bench_ingest(
         "--without-rules", help="Also measure SQLite with rule evaluation off.")] = False,
 ) -> None:
     """Measure ingest readings/s per backend against a bare decoding subscriber."""
-    from asset_registry.catalog import load_models
+    from asset_registry.catalog import load_models, quiet_values
     from simulators.fleet import generate_fleet
 
     backends = backend or list(BACKENDS)
@@ -248,7 +229,7 @@ def bench_ingest(
     gateways: dict[str, list[tuple[str, dict[str, float]]]] = {}
     for device in fleet.devices:
         gateways.setdefault(device.gateway_id, []).append(
-            (device.id, _normal_values(models[device.model_id])))
+            (device.id, quiet_values(models[device.model_id])))
     per_gateway = max(1, readings // (batch * len(gateways)))
     work = Workload(gateways, per_gateway, batch)
     console = Console(stderr=json_output)

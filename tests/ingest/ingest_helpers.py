@@ -18,7 +18,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import Engine, func, select
 
-from asset_registry.catalog import DeviceModel, load_models
+from asset_registry.catalog import DeviceModel, load_models, quiet_values
 from asset_registry.database import make_engine
 from fieldpulse.fleet_import import import_fleet
 from fieldpulse.schema import upgrade
@@ -32,27 +32,9 @@ ROOT = Path(__file__).resolve().parents[2]
 MODELS = load_models()
 
 
-def _conditions(model: DeviceModel):
-    for rule in model.rules:
-        yield from getattr(rule, "conditions", ())
-
-
 def normal_metrics(model: DeviceModel, wiggle: float = 0.0) -> dict[str, float]:
     """Values inside the ranges and clear of every threshold and band (plus a wiggle)."""
-    out = {}
-    for key, attribute in model.attributes.items():
-        low, high = attribute.min, attribute.max
-        for c in _conditions(model):
-            if c.metric != key:
-                continue
-            if c.condition == "above":
-                high = min(high, c.clear)
-            elif c.condition == "below":
-                low = max(low, c.clear)
-            elif c.condition == "outside":
-                low, high = max(low, c.clear_band[0]), min(high, c.clear_band[1])
-        out[key] = round(low + (high - low) * (0.5 + wiggle), 3)
-    return out
+    return quiet_values(model, position=0.5 + wiggle)
 
 
 def breaching_metrics(model: DeviceModel) -> tuple[str, dict[str, float]]:
