@@ -166,13 +166,23 @@ def _load(engine: Engine, tz: ZoneInfo, at_ms: int) -> tuple[Problem, list]:
             continue  # busy past the end of the shift: nothing more today
         solver_engineers.append(SolverEngineer(
             id=e.id, skills=e.skill_set(), start=start, end=home,
-            shift_start=shift_start, shift_end=shift_end,
+            shift_start=shift_start, shift_end=shift_end, levels=e.level_pairs(),
         ))
+
+    def rel(ms: int | None) -> int | None:
+        """An epoch time as seconds after the plan's origin (the past clamps to now)."""
+        return None if ms is None else min(HORIZON_S, max(0, (ms - at_ms) // 1000))
+
     problem = Problem(
         engineers=tuple(solver_engineers),
         jobs=tuple(
             Job(id=str(wo.id), location=Location(lat, lon), skill=wo.skill,
-                duration=wo.duration_min * 60, priority=wo.priority)
+                duration=wo.duration_min * 60, priority=wo.priority, level=wo.level,
+                window_start=rel(wo.window_start) or 0, window_end=rel(wo.window_end),
+                sla_due=rel(wo.sla_due), pinned_start=rel(wo.pinned_start),
+                # A pin to an engineer off today stays a pin: the job is left out
+                # with its reason rather than silently given to someone else.
+                pinned_engineer=wo.pinned_engineer_id)
             for wo, lat, lon in rows
         ),
         horizon=HORIZON_S,

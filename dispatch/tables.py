@@ -14,6 +14,8 @@ class Engineer(SQLModel, table=True):
     id: str = Field(primary_key=True)
     name: str
     skills: str  # comma-separated skill names, e.g. "refrigeration,water-treatment"
+    # Skill levels above 1, e.g. "refrigeration:3,water-treatment:2" (unlisted: 1).
+    levels: str = ""
     home_lat: float
     home_lon: float
     shift_start: str = "08:00"  # local time, HH:MM
@@ -21,6 +23,10 @@ class Engineer(SQLModel, table=True):
 
     def skill_set(self) -> frozenset[str]:
         return frozenset(s for s in self.skills.split(",") if s)
+
+    def level_pairs(self) -> tuple[tuple[str, int], ...]:
+        pairs = (item.split(":") for item in self.levels.split(",") if item)
+        return tuple((skill, int(level)) for skill, level in pairs)
 
 
 class Case(SQLModel, table=True):
@@ -43,6 +49,15 @@ class WorkOrder(SQLModel, table=True):
     skill: str
     duration_min: int
     priority: int  # 1 (lowest) .. 5 (most urgent)
+    level: int = 1  # minimum skill level the job needs
+    # The arrival window promised to the customer (ms epoch), a hard limit.
+    window_start: int | None = Field(default=None, sa_type=BigInteger)
+    window_end: int | None = Field(default=None, sa_type=BigInteger)
+    # Service-level due time (ms epoch): lateness past it costs, it does not forbid.
+    sla_due: int | None = Field(default=None, sa_type=BigInteger)
+    # Locked by the dispatcher: this engineer and/or this arrival time (ms epoch).
+    pinned_engineer_id: str | None = None
+    pinned_start: int | None = Field(default=None, sa_type=BigInteger)
     status: str = Field(default="new", index=True)
     engineer_id: str | None = Field(default=None, foreign_key="engineer.id", index=True)
     eta: int | None = Field(default=None, sa_type=BigInteger)  # ms epoch of arrival

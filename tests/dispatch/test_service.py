@@ -142,3 +142,30 @@ def test_dispatcher_places_an_emergency_then_reoptimises_in_the_background(
             pytest.fail("no background re-optimisation")
     finally:
         dispatcher.stop()
+
+
+def test_stored_levels_windows_sla_and_pins_reach_the_solver(engine: Engine) -> None:
+    """Columns the dispatcher and the booking set on a work order shape the plan."""
+    from dispatch.service import _load
+
+    at = int(datetime(2026, 3, 10, 9, 0, tzinfo=TZ).timestamp() * 1000)
+    with session_scope(engine) as s:
+        eve = s.get(Engineer, "eve")
+        eve.levels = "hvac:3"
+        s.add(eve)
+        _, order = open_case(s, device_id="dev-near", source="customer", title="t",
+                             skill="hvac", duration_min=30, priority=3, at=at)
+        order.level, order.sla_due = 2, at + 3_600_000
+        order.window_start, order.window_end = at + 1_800_000, at + 5_400_000
+        order.pinned_engineer_id, order.pinned_start = "eve", at + 2_700_000
+        s.add(order)
+    problem, _ = _load(engine, TZ, at)
+    [job] = problem.jobs
+    assert (job.level, job.sla_due, job.window_start, job.window_end) == (2, 3600, 1800, 5400)
+    assert (job.pinned_engineer, job.pinned_start) == ("eve", 2700)
+    assert problem.engineers[0].level("hvac") == 3
+    # And the stored plan honours them: eve, at the pinned time.
+    replan(engine, TZ, time_limit_s=1, at_ms=at)
+    with session_scope(engine) as s:
+        stored = s.get(WorkOrder, order.id)
+        assert stored.engineer_id == "eve" and stored.eta == at + 2_700_000
