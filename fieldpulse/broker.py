@@ -17,6 +17,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fieldpulse.child_process import kill, terminate
+
 # Sized for an ingest restart of several minutes under a full demo fleet, and
 # bounded in bytes so a long outage cannot exhaust memory.
 MAX_QUEUED_MESSAGES = 200_000
@@ -115,13 +117,7 @@ class MosquittoBroker:
         return self
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        terminate(self.process)
 
     def reload(self) -> None:
         """SIGHUP: Mosquitto re-reads its password and ACL files; connected clients stay."""
@@ -130,9 +126,7 @@ class MosquittoBroker:
         self.process.send_signal(signal.SIGHUP)
 
     def kill(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
+        kill(self.process)
 
     def log(self) -> str:
         path = self.data_dir / "mosquitto.log"

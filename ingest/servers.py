@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fieldpulse.broker import free_port, wait_for_port
+from fieldpulse.child_process import kill, terminate
 
 PG_BIN_DIRS = ("/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin")
 
@@ -148,19 +149,12 @@ class PostgresServer:
 
     def kill(self) -> None:
         """SIGKILL the postmaster, as a crash would; its backends notice and exit."""
-        if self._process and self._process.poll() is None:
-            self._process.kill()
-            self._process.wait()
+        kill(self._process)
         self._process = None
 
     def stop(self) -> None:
-        if self._process and self._process.poll() is None:
-            self._process.terminate()  # smart shutdown would wait for clients; SIGTERM
-            try:
-                self._process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+        # SIGTERM is PostgreSQL's fast shutdown (a smart one would wait for clients).
+        terminate(self._process, timeout_s=20)
         self._process = None
 
     def remove(self) -> None:
@@ -223,17 +217,9 @@ class VictoriaMetricsServer:
         raise ServerError(f"VictoriaMetrics on port {self.port} is not healthy")
 
     def kill(self) -> None:
-        if self._process and self._process.poll() is None:
-            self._process.kill()
-            self._process.wait()
+        kill(self._process)
         self._process = None
 
     def stop(self) -> None:
-        if self._process and self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+        terminate(self._process, timeout_s=20)
         self._process = None

@@ -20,6 +20,7 @@ from sqlalchemy import Engine, func, select
 
 from asset_registry.catalog import DeviceModel, load_models, quiet_values
 from asset_registry.database import make_engine
+from fieldpulse.child_process import terminate
 from fieldpulse.fleet_import import import_fleet
 from fieldpulse.schema import upgrade
 from ingest.device_directory import DeviceDirectory
@@ -192,13 +193,7 @@ class WorkerProcess:
         self.process.wait()
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        terminate(self.process, timeout_s=20)
 
     def wait_connected(self, timeout_s: float = 30) -> None:
         deadline = time.monotonic() + timeout_s
