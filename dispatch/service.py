@@ -15,9 +15,9 @@ from sqlmodel import Session, col, select
 from asset_registry.database import session_scope
 from asset_registry.tables import Device, Site
 from dispatch.emergency import insert_emergency
+from dispatch.problem import Break, Job, Location, Problem
 from dispatch.problem import Engineer as SolverEngineer
-from dispatch.problem import Job, Location, Problem
-from dispatch.shifts import next_shift_window
+from dispatch.shifts import lunch_break, next_shift_window
 from dispatch.solver import Plan, Route, Stop, Unassigned, points_of, solve
 from dispatch.tables import (
     OPEN_STATUSES,
@@ -164,9 +164,15 @@ def _load(engine: Engine, tz: ZoneInfo, at_ms: int) -> tuple[Problem, list]:
             shift_start = max(shift_start, free_s)
         if shift_start >= shift_end:
             continue  # busy past the end of the shift: nothing more today
+        lunch = lunch_break(e.shift_start, e.shift_end, e.lunch_from, e.lunch_to,
+                            e.lunch_minutes, now)
+        if lunch is not None and lunch.earliest < shift_start:
+            # Busy with the job under way until shift_start: lunch after it, if it still fits.
+            lunch = (Break(shift_start, lunch.latest, lunch.duration)
+                     if lunch.latest >= shift_start else None)
         solver_engineers.append(SolverEngineer(
             id=e.id, skills=e.skill_set(), start=start, end=home,
-            shift_start=shift_start, shift_end=shift_end, levels=e.level_pairs(),
+            shift_start=shift_start, shift_end=shift_end, levels=e.level_pairs(), lunch=lunch,
         ))
 
     def rel(ms: int | None) -> int | None:

@@ -20,6 +20,10 @@ class Engineer(SQLModel, table=True):
     home_lon: float
     shift_start: str = "08:00"  # local time, HH:MM
     shift_end: str = "17:00"
+    # Lunch: `lunch_minutes` taken between lunch_from and lunch_to (0: none).
+    lunch_from: str = "12:00"
+    lunch_to: str = "14:00"
+    lunch_minutes: int = 0
 
     def skill_set(self) -> frozenset[str]:
         return frozenset(s for s in self.skills.split(",") if s)

@@ -34,6 +34,7 @@ def import_fleet(engine: Engine, fleet: Any) -> dict[str, str]:
                         for d in fleet.devices)
         session.add_all(Engineer(id=e.id, name=e.name, skills=",".join(e.skills),
                                  home_lat=e.home_lat, home_lon=e.home_lon,
-                                 shift_start=e.shift_start, shift_end=e.shift_end)
+                                 shift_start=e.shift_start, shift_end=e.shift_end,
+                                 lunch_minutes=30)  # between 12:00 and 14:00
                         for e in fleet.engineers)
     return tokens

@@ -159,7 +159,14 @@ def test_stored_levels_windows_sla_and_pins_reach_the_solver(engine: Engine) -> 
         order.window_start, order.window_end = at + 1_800_000, at + 5_400_000
         order.pinned_engineer_id, order.pinned_start = "eve", at + 2_700_000
         s.add(order)
+    with session_scope(engine) as s:
+        eve = s.get(Engineer, "eve")
+        eve.lunch_minutes = 30  # between 12:00 and 14:00
+        s.add(eve)
     problem, _ = _load(engine, TZ, at)
+    assert problem.engineers[0].lunch is not None
+    assert (problem.engineers[0].lunch.earliest, problem.engineers[0].lunch.latest) == (
+        3 * 3600, 4 * 3600 + 1800)
     [job] = problem.jobs
     assert (job.level, job.sla_due, job.window_start, job.window_end) == (2, 3600, 1800, 5400)
     assert (job.pinned_engineer, job.pinned_start) == ("eve", 2700)
