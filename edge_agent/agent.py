@@ -164,8 +164,13 @@ class EdgeAgent:
                     if due:
                         self._sample(due if len(due) < len(next_due) else None)
                         for d in due:
-                            # Catch up at most one period: a stalled loop does not burst.
-                            next_due[d] = max(next_due[d] + self.settings.period_of(d), now)
+                            # Keep the sampling grid while on time; after a stall start a
+                            # new one from now. Never sample again within half a period:
+                            # back-to-back reads could share a millisecond timestamp.
+                            period = self.settings.period_of(d)
+                            next_due[d] = next_due[d] + period
+                            if next_due[d] < now + period / 2:
+                                next_due[d] = now + period
                 self._close_due_batches()
                 wake_at = min(next_due.values(), default=now + self.settings.sample_period_s)
                 if self._batch_opened is not None:
