@@ -107,15 +107,35 @@ def rank(job: Job) -> int:
     return PINNED_RANK if job.pinned_engineer or job.pinned_start is not None else job.priority
 
 
+# Leaving a job out costs more when that surely breaks its SLA (see ``sla_weight``).
+SLA_SOON = 2 * 3600  # seconds after the plan's start: "due soon" (overdue clamps to 0)
+MAX_SLA_WEIGHT = 3
+
+
+def sla_weight(job: Job, last_end: int) -> int:
+    """Multiplier on a job's drop price within its rank.
+
+    3: its SLA is due within ``SLA_SOON`` (or already overdue: the customer is
+    waiting now); 2: due before the last shift of the plan ends, so leaving
+    it unassigned is a certain SLA miss; 1: no SLA, or due after every shift
+    (a later plan can still meet it).
+    """
+    if job.sla_due is None or job.sla_due >= last_end:
+        return 1
+    return MAX_SLA_WEIGHT if job.sla_due <= SLA_SOON else 2
+
+
 def penalties(problem: Problem, usable: Sequence[int]) -> list[int]:
-    """Price of leaving each job unassigned.
+    """Price of leaving each job unassigned: ``base * k**rank * sla_weight``.
 
     ``base`` exceeds any possible total of travel (no route drives longer than
     its shift) plus SLA lateness cost, so the solver never drops a job it can
     fit just to save driving or lateness. Each rank step multiplies by ``k``;
-    with k = n_jobs + 1 one job outweighs all lower-ranked jobs together, i.e.
-    priorities are strictly lexicographic, and pinned jobs come first. Only
-    when that would overflow int64 is k lowered (still >= 2).
+    with k = MAX_SLA_WEIGHT * n_jobs + 1 one job outweighs all lower-ranked
+    jobs together, whatever their SLA, i.e. priorities are strictly
+    lexicographic and pinned jobs come first. Within a rank the SLA weight
+    decides: one job due soon outweighs two without a due SLA. Only when
+    that would overflow int64 is k lowered (still >= 2).
     """
     n = len(problem.jobs)
     last_end = max((problem.engineers[e].shift_end for e in usable), default=0)
@@ -127,11 +147,14 @@ def penalties(problem: Problem, usable: Sequence[int]) -> list[int]:
         for job in problem.jobs
         if job.sla_due is not None
     )
-    k = n + 1
+    k = MAX_SLA_WEIGHT * n + 1
     span = PINNED_RANK - MIN_PRIORITY
-    while k > 2 and (n + 1) * base * k**span > MAX_OBJECTIVE:
+    while k > 2 and (n + 1) * MAX_SLA_WEIGHT * base * k**span > MAX_OBJECTIVE:
         k -= 1
-    return [base * k ** (rank(job) - MIN_PRIORITY) for job in problem.jobs]
+    return [
+        base * k ** (rank(job) - MIN_PRIORITY) * sla_weight(job, last_end)
+        for job in problem.jobs
+    ]
 
 
 def late_cost(job: Job) -> int:

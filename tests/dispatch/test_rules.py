@@ -21,6 +21,7 @@ from dispatch.solver import (
     reason_no_level,
     solve,
 )
+from dispatch.solver.screen import MAX_SLA_WEIGHT, SLA_SOON, penalties, sla_weight
 from dispatch.synthetic import H, city_day
 
 HOME = Location(48.1374, 11.5755)
@@ -198,6 +199,47 @@ def test_missed_sla_is_soft_the_job_is_still_done_late() -> None:
     assert check_plan(problem, plan) == []
     assert lateness(problem, plan)["overdue"] > 0
     assert plan.unassigned == ()
+
+
+def _room_for_one(*jobs: Job) -> Problem:
+    # One 4 h job plus a drive to FAR and back fits; two 4 h jobs never do.
+    return Problem((tech(end=5 * H + 2600),), jobs, horizon=10 * H)
+
+
+def test_job_due_today_is_kept_over_a_cheaper_job_of_equal_priority() -> None:
+    # Without the SLA weight the near job wins: same price to drop, less driving.
+    problem = _room_for_one(job("routine", NEAR, duration=4 * H),
+                            job("due", FAR, duration=4 * H, sla_due=3 * H))
+    plan = solve(problem)
+    assert check_plan(problem, plan) == []
+    assert routed(plan) == {"due": "t"}
+    assert lateness(problem, plan) == {"due": 0}
+    assert [(u.job_id, u.reason) for u in plan.unassigned] == [("routine", REASON_CAPACITY)]
+
+
+def test_sla_due_after_every_shift_does_not_outweigh_driving() -> None:
+    # A later plan can still meet this SLA, so the cheaper drive wins.
+    problem = _room_for_one(job("routine", NEAR, duration=4 * H),
+                            job("later", FAR, duration=4 * H, sla_due=8 * H))
+    assert routed(solve(problem)) == {"routine": "t"}
+
+
+def test_priority_still_outranks_an_overdue_sla() -> None:
+    problem = _room_for_one(job("urgent", FAR, duration=4 * H, priority=4),
+                            job("overdue", NEAR, duration=4 * H, sla_due=0))
+    assert routed(solve(problem)) == {"urgent": "t"}
+
+
+def test_sla_weight_tiers_and_lexicographic_priorities() -> None:
+    last_end = 9 * H
+    weights = [sla_weight(job("x", sla_due=due), last_end)
+               for due in (None, 9 * H, 8 * H, SLA_SOON, 0)]
+    assert weights == [1, 1, 2, MAX_SLA_WEIGHT, MAX_SLA_WEIGHT]
+    # Thirty priority-3 jobs all overdue still weigh less than one priority-4 job.
+    jobs = [job(f"o{k}", sla_due=0) for k in range(30)] + [job("p4", priority=4), job("plain")]
+    price = penalties(Problem((tech(),), tuple(jobs), horizon=10 * H), [0])
+    assert sum(price[:30]) < price[30]
+    assert price[0] == MAX_SLA_WEIGHT * price[31]
 
 
 def test_window_unreachable_because_of_lunch_is_explained() -> None:
