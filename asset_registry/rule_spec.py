@@ -7,6 +7,8 @@ optionally qualified:
                          outside (a `band`, with a narrower `clear_band`),
                          rate_above | rate_below (change per minute),
                          anomaly (the detector's score in [0, 1])
+    metrics + condition  model_anomaly: the device model's multivariate detector
+                         scores the reading's `metrics` (two or more) together
     condition = no_data  silent for `silent_s` seconds (no metric)
     any = [...] / all = [...]   several conditions on the same reading
     for_s                held continuously this long before raising (duration)
@@ -24,11 +26,13 @@ from dataclasses import dataclass
 from datetime import datetime, time
 
 SEVERITIES: tuple[str, ...] = ("info", "low", "medium", "high", "critical")
-VALUE_CONDITIONS = ("above", "below", "outside", "rate_above", "rate_below", "anomaly")
+VALUE_CONDITIONS = ("above", "below", "outside", "rate_above", "rate_below", "anomaly",
+                    "model_anomaly")
+SCORE_CONDITIONS = ("anomaly", "model_anomaly")  # thresholds on a score in [0, 1]
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-RULE_KEYS = {"id", "severity", "message", "metric", "condition", "threshold", "clear", "band",
-             "clear_band", "silent_s", "any", "all", "for_s", "repeat", "schedule"}
-CONDITION_KEYS = {"metric", "condition", "threshold", "clear", "band", "clear_band"}
+RULE_KEYS = {"id", "severity", "message", "metric", "metrics", "condition", "threshold", "clear",
+             "band", "clear_band", "silent_s", "any", "all", "for_s", "repeat", "schedule"}
+CONDITION_KEYS = {"metric", "metrics", "condition", "threshold", "clear", "band", "clear_band"}
 
 
 class RuleError(ValueError):
@@ -37,12 +41,18 @@ class RuleError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Condition:
-    metric: str
+    metric: str  # "" for model_anomaly, which reads `inputs`
     condition: str
     threshold: float = 0.0  # above/below/rate_*/anomaly
     clear: float = 0.0  # the level that ends the alarm (hysteresis)
     band: tuple[float, float] = (0.0, 0.0)  # outside: normal band
     clear_band: tuple[float, float] = (0.0, 0.0)  # outside: back inside this to clear
+    inputs: tuple[str, ...] = ()  # model_anomaly: the metrics scored together, sorted
+
+    @property
+    def reads(self) -> tuple[str, ...]:
+        """The reading's metrics this condition needs."""
+        return self.inputs if self.condition == "model_anomaly" else (self.metric,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +105,7 @@ class Rule:
 
     @property
     def metrics(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(c.metric for c in self.conditions))
+        return tuple(dict.fromkeys(m for c in self.conditions for m in c.reads))
 
 
 def _number(raw: Mapping, key: str, where: str) -> float:
@@ -133,6 +143,10 @@ def parse_condition(raw: Mapping, where: str, metrics: Mapping[str, object]) -> 
     if not isinstance(raw, Mapping):
         raise RuleError(f"{where}: expected a table")
     _unknown(raw, CONDITION_KEYS, where)
+    if raw.get("condition") == "model_anomaly":
+        return _model_anomaly(raw, where, metrics)
+    if "metrics" in raw:
+        raise RuleError(f"{where}.metrics: only a model_anomaly condition takes metrics")
     metric = _text(raw, "metric", where)
     if metric not in metrics:
         raise RuleError(f"{where}.metric: '{metric}' is not an attribute of this model")
@@ -146,15 +160,41 @@ def parse_condition(raw: Mapping, where: str, metrics: Mapping[str, object]) -> 
                             f"{list(band)}")
         return Condition(metric, kind, band=band, clear_band=clear_band)
     threshold, clear = _number(raw, "threshold", where), _number(raw, "clear", where)
+    _check_levels(kind, threshold, clear, where)
+    return Condition(metric, kind, threshold=threshold, clear=clear)
+
+
+def _check_levels(kind: str, threshold: float, clear: float, where: str) -> None:
     # The clear level sits on the safe side of the threshold, or the alert would
     # clear while the condition still holds.
-    high_is_bad = kind in ("above", "rate_above", "anomaly")
+    high_is_bad = kind in ("above", "rate_above", *SCORE_CONDITIONS)
     if (clear > threshold) if high_is_bad else (clear < threshold):
         raise RuleError(f"{where}.clear: {clear:g} is on the alarm side of the threshold "
                         f"{threshold:g}")
-    if kind == "anomaly" and not 0 < threshold <= 1:
+    if kind in SCORE_CONDITIONS and not 0 < threshold <= 1:
         raise RuleError(f"{where}.threshold: an anomaly score threshold is in (0, 1]")
-    return Condition(metric, kind, threshold=threshold, clear=clear)
+
+
+def _model_anomaly(raw: Mapping, where: str, metrics: Mapping[str, object]) -> Condition:
+    if "metric" in raw:
+        raise RuleError(f"{where}.metric: a model_anomaly condition takes metrics = [...]")
+    names = raw.get("metrics")
+    if (not isinstance(names, list) or len(names) < 2
+            or not all(isinstance(m, str) for m in names)):
+        raise RuleError(f"{where}.metrics: expected a list of at least two metric names, "
+                        f"got {names!r}")
+    for i, name in enumerate(names):
+        if name not in metrics:
+            raise RuleError(f"{where}.metrics[{i}]: '{name}' is not an attribute of this model")
+    if len(set(names)) != len(names):
+        raise RuleError(f"{where}.metrics: a metric is listed twice")
+    if "band" in raw or "clear_band" in raw:
+        raise RuleError(f"{where}.band: a model_anomaly condition takes threshold and clear")
+    threshold, clear = _number(raw, "threshold", where), _number(raw, "clear", where)
+    _check_levels("model_anomaly", threshold, clear, where)
+    # Sorted: the same set of metrics is one detector whatever order a rule lists.
+    return Condition("", "model_anomaly", threshold=threshold, clear=clear,
+                     inputs=tuple(sorted(names)))
 
 
 def _schedule(raw: object, where: str) -> Schedule:
@@ -243,6 +283,9 @@ def parse_rules(raw: object, where: str, metrics: Mapping[str, object]) -> tuple
 
 
 def _condition_spec(c: Condition) -> dict:
+    if c.condition == "model_anomaly":
+        return {"metrics": list(c.inputs), "condition": c.condition, "threshold": c.threshold,
+                "clear": c.clear}
     if c.condition == "outside":
         return {"metric": c.metric, "condition": c.condition, "band": list(c.band),
                 "clear_band": list(c.clear_band)}

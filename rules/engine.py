@@ -26,7 +26,7 @@ import numpy as np
 
 from asset_registry.catalog import DeviceModel
 from asset_registry.rule_spec import Condition, Rule
-from rules.anomaly_scores import AnomalyScorer
+from rules.anomaly_scores import AnomalyScorer, ModelScorer
 
 Reading = tuple[str, int, Mapping[str, float]]  # (device id, ts ms, metric values)
 
@@ -102,10 +102,19 @@ def _previous(values: np.ndarray, g: _Group, carried: np.ndarray) -> np.ndarray:
     return prev
 
 
+def _column(c: Condition) -> str:
+    """The group column a condition compares: the metric, or a detector's score."""
+    if c.condition == "anomaly":
+        return f"anomaly:{c.metric}"
+    if c.condition == "model_anomaly":
+        return "model_anomaly:" + ",".join(c.inputs)
+    return c.metric
+
+
 def _condition(c: Condition, g: _Group, memory: Mapping[str, DeviceMemory]
                ) -> tuple[np.ndarray, np.ndarray]:
     """(breach, recovered) per row. A missing value is neither."""
-    v = g.cols[f"anomaly:{c.metric}" if c.condition == "anomaly" else c.metric]
+    v = g.cols[_column(c)]
     with np.errstate(invalid="ignore", divide="ignore"):
         if c.condition.startswith("rate_"):
             carried = [memory[d].last.get(c.metric, (-1, np.nan)) if d in memory else (-1, np.nan)
@@ -120,18 +129,20 @@ def _condition(c: Condition, g: _Group, memory: Mapping[str, DeviceMemory]
             return (v < lo) | (v > hi), (v >= clo) & (v <= chi)
         if c.condition in ("below", "rate_below"):
             return v < c.threshold, v >= c.clear
-        return v > c.threshold, v <= c.clear  # above, rate_above, anomaly
+        return v > c.threshold, v <= c.clear  # above, rate_above, the anomaly scores
 
 
 class RuleEngine:
     """Evaluates every rule of every device model; remembers what spans batches."""
 
     def __init__(self, models: Mapping[str, DeviceModel], tz: ZoneInfo | None = None,
-                 scorer: AnomalyScorer | None = None) -> None:
+                 scorer: AnomalyScorer | None = None,
+                 model_scorer: ModelScorer | None = None) -> None:
         self.models = models
         self.tz = tz or ZoneInfo("UTC")
-        # Without a scorer, anomaly conditions never hold (the replay lane).
+        # Without scorers, anomaly conditions never hold (the replay lane).
         self.scorer = scorer
+        self.model_scorer = model_scorer
         self.rules: dict[tuple[str, str], RuleMemory] = {}
         self.devices: dict[str, DeviceMemory] = {}
 
@@ -144,8 +155,10 @@ class RuleEngine:
             return []
         value_rules = [r for r in model.rules if r.conditions]
         g = _group(readings, {m for r in value_rules for m in r.metrics})
-        self._score_anomalies(g, {c.metric for r in value_rules for c in r.conditions
-                                  if c.condition == "anomaly"})
+        conditions = [c for r in value_rules for c in r.conditions]
+        self._score_anomalies(g, {c.metric for c in conditions if c.condition == "anomaly"})
+        self._score_models(model_id, g, {c.inputs for c in conditions
+                                         if c.condition == "model_anomaly"})
         out: list[Transition] = []
         for rule in value_rules:
             out.extend(self._evaluate_rule(model_id, rule, g))
@@ -189,13 +202,21 @@ class RuleEngine:
 
     def _score_anomalies(self, g: _Group, metrics: set[str]) -> None:
         for metric in metrics:
-            col = np.full(len(g.ts), np.nan)
-            if self.scorer is not None:
-                for k, device_id in enumerate(g.devices):
-                    rows = slice(g.first[k], g.last[k] + 1)
-                    col[rows] = self.scorer.scores(device_id, metric, g.ts[rows],
-                                                   g.cols[metric][rows])
-            g.cols[f"anomaly:{metric}"] = col
+            if self.scorer is None:
+                g.cols[f"anomaly:{metric}"] = np.full(len(g.ts), np.nan)
+            else:
+                g.cols[f"anomaly:{metric}"] = self.scorer.scores(metric, g.devices, g.seg, g.ts,
+                                                                 g.cols[metric])
+
+    def _score_models(self, model_id: str, g: _Group, inputs: set[tuple[str, ...]]) -> None:
+        for names in inputs:
+            name = "model_anomaly:" + ",".join(names)
+            if self.model_scorer is None:
+                g.cols[name] = np.full(len(g.ts), np.nan)
+            else:
+                values = np.column_stack([g.cols[m] for m in names])
+                g.cols[name] = self.model_scorer.scores(model_id, names, g.devices, g.seg, g.ts,
+                                                        values)
 
     # -- per rule -------------------------------------------------------------------
 
@@ -230,7 +251,9 @@ class RuleEngine:
         state = event[np.maximum.accumulate(marker)] > 0
         before = _previous(state, g, prior)
 
-        value_col = g.cols[rule.conditions[0].metric]
+        # The value an alert records: the metric, or for model_anomaly the score.
+        first = rule.conditions[0]
+        value_col = g.cols[_column(first) if first.condition == "model_anomaly" else first.metric]
         # In row order: two readings with one timestamp may raise and clear.
         out = [Transition("raise" if state[i] else "clear", g.devices[g.seg[i]], rule,
                           int(g.ts[i]), float(value_col[i]), model_id)

@@ -30,10 +30,18 @@ from asset_registry.database import session_scope
 from asset_registry.rule_spec import parse_rules, rule_spec_of
 from asset_registry.tables import Customer, Device, Site
 from ingest.checks import AcceptedReading
-from rules.anomaly_scores import AnomalyScorer
+from rules.anomaly_scores import AnomalyScorer, ModelScorer
 from rules.engine import RuleEngine, Transition, by_model
 from rules.notify import LogSender, NotificationSender
-from rules.tables import OPEN_STATES, Alert, AlertEvent, AnomalyState, Notification, RuleSet
+from rules.tables import (
+    OPEN_STATES,
+    Alert,
+    AlertEvent,
+    AnomalyState,
+    ModelAnomalyState,
+    Notification,
+    RuleSet,
+)
 
 log = logging.getLogger("fieldpulse.rules")
 
@@ -94,11 +102,15 @@ class RulesService:
         self._sender = sender or LogSender()
         self._detectors_saved_at = clock()
         self._lock = threading.Lock()
-        self.live = RuleEngine(self._models, tz, scorer=AnomalyScorer())
+        self.live = RuleEngine(self._models, tz, scorer=AnomalyScorer(),
+                               model_scorer=ModelScorer())
         self.replay = RuleEngine(self._models, tz)
         with Session(engine) as session:
             for saved in session.exec(select(AnomalyState)):
                 self.live.scorer.restore((saved.device_id, saved.metric), json.loads(saved.state))
+            for kept in session.exec(select(ModelAnomalyState)):
+                self.live.model_scorer.restore((kept.model_id, tuple(kept.metrics.split(","))),
+                                               json.loads(kept.state))
             for rule_set in session.exec(select(RuleSet).order_by(RuleSet.version)):
                 if rule_set.model_id in self._models:
                     self._install(rule_set.model_id, json.loads(rule_set.rules))
@@ -213,15 +225,19 @@ class RulesService:
 
     def save_detectors(self, at_ms: int | None = None) -> int:
         """Write the anomaly detectors that learned since the last save; returns how many."""
-        assert self.live.scorer is not None
+        assert self.live.scorer is not None and self.live.model_scorer is not None
         states = self.live.scorer.export()
+        model_states = self.live.model_scorer.export()
         at = self._clock() if at_ms is None else at_ms
         self._detectors_saved_at = at
         with session_scope(self._engine) as session:
             for (device_id, metric), state in states.items():
                 session.merge(AnomalyState(device_id=device_id, metric=metric,
                                            state=json.dumps(state), updated_at=at))
-        return len(states)
+            for (model_id, metrics), state in model_states.items():
+                session.merge(ModelAnomalyState(model_id=model_id, metrics=",".join(metrics),
+                                                state=json.dumps(state), updated_at=at))
+        return len(states) + len(model_states)
 
     def _escalate(self, at: int) -> None:
         with session_scope(self._engine) as session:

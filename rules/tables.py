@@ -88,3 +88,13 @@ class AnomalyState(SQLModel, table=True):
     metric: str = Field(primary_key=True)
     state: str  # JSON, as the detector exports it
     updated_at: int = Field(sa_type=BigInteger)
+
+
+class ModelAnomalyState(SQLModel, table=True):
+    """A device model's multivariate detector (history, fit), saved across restarts."""
+
+    __tablename__ = "model_anomaly_state"
+    model_id: str = Field(primary_key=True)
+    metrics: str = Field(primary_key=True)  # the metrics scored together, comma-separated
+    state: str  # JSON, as the detector exports it
+    updated_at: int = Field(sa_type=BigInteger)

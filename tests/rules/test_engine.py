@@ -7,6 +7,7 @@ from datetime import datetime
 from itertools import pairwise
 from zoneinfo import ZoneInfo
 
+import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -192,24 +193,29 @@ class LevelDetector:
     def __init__(self) -> None:
         self.seen: list[float] = []
 
-    def update(self, _ts: int, values: list[float]) -> float:
-        self.seen.append(values[0])
-        return 0.9 if values[0] > 50 else 0.1
+    def update_many(self, values: np.ndarray) -> np.ndarray:
+        self.seen += values[:, 0].tolist()
+        return np.where(values[:, 0] > 50, 0.9, 0.1)
 
 
-def test_anomaly_condition_reads_each_devices_own_score_stream() -> None:
+def test_anomaly_condition_reads_each_devices_own_windowed_score_stream() -> None:
     from rules.anomaly_scores import AnomalyScorer
 
     rule = {"id": "odd", "metric": "tds_ppm", "condition": "anomaly", "threshold": 0.5,
             "clear": 0.3}
     detectors: list[LevelDetector] = []
-    scorer = AnomalyScorer(make=lambda: detectors.append(LevelDetector()) or detectors[-1])
+    scorer = AnomalyScorer(make=lambda: detectors.append(LevelDetector()) or detectors[-1],
+                           window_s=2.0)
     eng = RuleEngine({BASE.id: model_with(rule)}, scorer=scorer)
-    readings = [("a", 0, {**NORMAL, "tds_ppm": 20.0}), ("b", 0, {**NORMAL, "tds_ppm": 70.0}),
-                ("a", 1000, {**NORMAL, "tds_ppm": 80.0}), ("b", 1000, {**NORMAL, "tds_ppm": 20.0})]
-    out = [(t.kind, t.device_id, t.ts) for t in eng.evaluate(BASE.id, readings)]
-    assert sorted(out) == [("clear", "b", 1000), ("raise", "a", 1000), ("raise", "b", 0)]
-    # One detector per device, fed its own readings in event-time order.
-    assert sorted(d.seen for d in detectors) == [[20.0, 80.0], [70.0, 20.0]]
+    a = [20.0, 22.0, 80.0, 84.0, 20.0]
+    b = [70.0, 74.0, 20.0, 20.0, 20.0]
+    readings = [(dev, i * 1000, {**NORMAL, "tds_ppm": v})
+                for dev, vals in (("a", a), ("b", b)) for i, v in enumerate(vals)]
+    out = [(t.kind, t.device_id, t.ts) for t in eng.evaluate(BASE.id, readings[::-1])]
+    # A window's mean is scored when the device's next window begins; its readings
+    # hold that score until the following window closes.
+    assert sorted(out) == [("clear", "b", 4000), ("raise", "a", 4000), ("raise", "b", 2000)]
+    # One detector per device, fed its own window means in event-time order.
+    assert sorted(d.seen for d in detectors) == [[21.0, 82.0], [72.0, 20.0]]
     # Without a scorer (the replay lane) anomaly conditions never hold.
     assert run(engine(rule), tds(20, 80)) == []

@@ -197,17 +197,20 @@ def test_anomaly_detectors_survive_a_restart(tmp_path: Path) -> None:
             "clear": 0.3, "severity": "medium", "message": "unusual water quality"}
     _, rules = svc.rules_of(PURIFIER.model_id)
     svc.update_rules(PURIFIER.model_id, [*rules, rule], by="test")
-    svc.on_readings(readings(*[{"tds_ppm": 25.0 + (i % 7) * 0.3} for i in range(200)]))
+    svc.on_readings(readings(*[{"tds_ppm": 25.0 + (i % 7) * 0.3} for i in range(200)],
+                             step=10_000))
     assert svc.save_detectors() == 1
     restarted, _ = make_service(path, fresh=False)
     before = svc.live.scorer._detectors[(PURIFIER.id, "tds_ppm")]
     after = restarted.live.scorer._detectors[(PURIFIER.id, "tds_ppm")]
-    assert after.count == before.count == 200
-    # Both continue identically from here.
-    more = readings({"tds_ppm": 31.0}, start=T0 + 200_000)
-    svc.on_readings(more)
-    restarted.on_readings(more)
+    # 2000 s of readings: 33 closed one-minute windows, the 34th still open.
+    assert after.count == before.count == 33
+    # Both continue identically from here, the open window included.
+    more = readings({"tds_ppm": 31.0}, {"tds_ppm": 30.0}, start=T0 + 2_000_000, step=60_000)
+    assert svc.on_readings(more) == restarted.on_readings(more)
+    assert after.count == 34  # the second reading closed the window the first one joined
     assert after.state_dict() == before.state_dict()
+    assert svc.live.scorer.export() == restarted.live.scorer.export()
 
 
 def test_two_workers_racing_on_one_device_open_one_alert(tmp_path: Path) -> None:

@@ -1,0 +1,333 @@
+"""Multivariate anomaly detector shared by all devices of one model (numpy only).
+
+Why this shape:
+
+* Devices of one model behave alike up to an offset (installation, supply, load),
+  so the *location* is per device (the median of its own normal history) while the
+  *scatter* (how the metrics vary and co-vary around it) is learned from the whole
+  fleet of that model: a new device borrows the fleet's experience.
+* Each metric is divided by its spread around the device's location (the SD after
+  clipping at 6 MADs: a daily cycle makes a metric bimodal, where a MAD would call
+  the quieter mode anomalous), then the squared Mahalanobis distance is taken in the
+  eigenbasis of the scatter. Eigenvalues are floored at a fraction of their mean, so
+  a direction that barely varied in training (two metrics that always move
+  together) still gives a large but finite distance when broken: this is PCA
+  reconstruction error and the in-subspace distance in one figure.
+* The distance is calibrated on normal rows the fit did not see (the newest third of
+  the history, scored by a fit of the older two thirds), so the calibration includes
+  slow wander and daily cycles and one threshold fits every model: score 0.5 means
+  `vigilance` times farther than all but 1 % of unseen normal readings (the 1 %, not
+  0.1 %: a high quantile of a history that may hold a few faults measures the faults).
+* Scoring a reading is a matrix product: a whole batch, across devices, is scored
+  at once (cheap enough for every raw reading at ingest rates).
+
+Learning is causal and bounded: rows scoring as normal are sampled into a history
+ring (at most one row per device per `sample_s`, widened with fleet size so the ring
+spans `span_s` of event time); the model is refitted from that ring on a schedule
+(every `refit_every_s` of event time), always *before* the batch it then scores, so
+a score never uses the readings it judges. Until the first fit, and for a device
+until it has `min_device_rows` rows in a fit, scores are NaN: no alert on cold start.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import numpy as np
+
+STATE_VERSION = 1
+MAD_TO_SD = 1.4826
+
+
+@dataclass(frozen=True)
+class ModelDetectorConfig:
+    history: int = 20_000        # rows kept for fitting (all devices of the model)
+    span_s: float = 2 * 86_400   # the ring should reach back this far in event time
+    sample_s: float = 30.0       # at least this long between one device's sampled rows
+    min_fit_rows: int = 200      # cold start: rows in the ring before the first fit
+    min_device_rows: int = 12    # a device is scored once a fit saw this many of its rows
+    refit_every_s: float = 3_600.0  # refit schedule, in event time
+    eig_floor: float = 0.02      # eigenvalue floor, as a fraction of the mean eigenvalue
+    quantile: float = 0.99       # calibration quantile of unseen normal distances
+    vigilance: float = 2.0       # distance / calibration distance that scores 0.5
+    learn_below: float = 0.5     # rows scoring at least this (an alarm) are not learned
+
+
+@dataclass
+class Fit:
+    devices: dict[str, np.ndarray]  # device id -> its location (median)
+    scale: np.ndarray                # robust scale per metric
+    basis: np.ndarray                # eigenvectors (columns)
+    inv_eig: np.ndarray              # 1 / floored eigenvalue
+    calib: float                     # training distance at `quantile`
+    at_ts: int                       # event time of the fit
+    rows: int                        # rows it was fitted on
+
+
+def fit(values: np.ndarray, owners: np.ndarray, names: list[str], cfg: ModelDetectorConfig,
+        at_ts: int = 0) -> Fit | None:
+    """Fit location per device, fleet scatter and calibration; None if too little data.
+
+    `values` (rows, metrics) are normal rows, oldest first; `owners[i]` indexes `names`.
+    The calibration is honest: the newest third of the rows is scored by a fit of the
+    older two thirds, so it reflects how far *unseen* normal rows land (slow wander,
+    daily cycles), not how well the fit memorised its own rows.
+    """
+    x = np.asarray(values, dtype=float)
+    ok = np.isfinite(x).all(axis=1)
+    x, owners = x[ok], np.asarray(owners)[ok]
+    full = _fit_scatter(x, owners, names, cfg)
+    if full is None:
+        return None
+    cut = (2 * len(x)) // 3
+    old = _fit_scatter(x[:cut], owners[:cut], names, cfg)
+    calib = full[4]
+    if old is not None:
+        new_x, new_o = x[cut:], owners[cut:]
+        known = np.array([names[int(k)] in old[0] for k in new_o], dtype=bool)
+        if known.sum() >= cfg.min_fit_rows // 4:
+            locs = np.array([old[0][names[int(k)]] for k in new_o[known]])
+            d = _raw_distance(new_x[known], locs, *old[1:4])
+            calib = max(calib, float(np.quantile(d, cfg.quantile)))
+    locs_full, scale, basis, inv_eig, _ = full
+    return Fit(locs_full, scale, basis, inv_eig, max(calib, 1e-6), int(at_ts), len(x))
+
+
+def _fit_scatter(x: np.ndarray, owners: np.ndarray, names: list[str], cfg: ModelDetectorConfig
+                 ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray, float
+                            ] | None:
+    """(locations, scale, basis, 1/eigenvalues, in-sample calibration distance) or None."""
+    if len(x) < cfg.min_fit_rows:
+        return None
+    locs: dict[str, np.ndarray] = {}
+    centred = np.empty_like(x)
+    keep = np.zeros(len(x), dtype=bool)
+    for k in np.unique(owners):
+        mine = owners == k
+        if mine.sum() >= cfg.min_device_rows:
+            loc = np.median(x[mine], axis=0)
+            locs[names[int(k)]] = loc
+            centred[mine] = x[mine] - loc
+            keep |= mine
+    if keep.sum() < cfg.min_fit_rows:
+        return None
+    z = centred[keep]
+    # Scale by the SD, not the MAD: a daily cycle makes a metric bimodal (day and
+    # night), and the MAD of the busier mode would call the other one anomalous.
+    # Values beyond 6 MADs are clipped first, so a fault in the history barely counts.
+    mad = np.median(np.abs(z - np.median(z, axis=0)), axis=0) * MAD_TO_SD
+    lim = 6.0 * np.where(mad > 1e-9, mad, np.inf)
+    sd = np.clip(z, -lim, lim).std(axis=0)
+    # A constant metric gets a tiny scale, so any change from it stands out.
+    scale = np.where(sd > 1e-9, sd, 1e-6 * (1 + np.abs(x).max(0)))
+    z = np.clip(z / scale, -6.0, 6.0)
+    cov = np.cov(z, rowvar=False).reshape(z.shape[1], z.shape[1])
+    eig, basis = np.linalg.eigh(cov)
+    floor = cfg.eig_floor * max(float(eig.mean()), 1e-12)
+    inv_eig = 1.0 / np.maximum(eig, floor)
+    d = np.sqrt(((z @ basis) ** 2 * inv_eig).sum(axis=1))
+    return locs, scale, basis, inv_eig, float(np.quantile(d, cfg.quantile))
+
+
+def _raw_distance(values: np.ndarray, locs: np.ndarray, scale: np.ndarray, basis: np.ndarray,
+                  inv_eig: np.ndarray) -> np.ndarray:
+    z = (values - locs) / scale
+    return np.sqrt(((z @ basis) ** 2 * inv_eig).sum(axis=1))
+
+
+def distances(f: Fit, values: np.ndarray, locs: np.ndarray) -> np.ndarray:
+    """Calibrated distance of each row from its device's location (1 = the quantile)."""
+    return _raw_distance(values, locs, f.scale, f.basis, f.inv_eig) / f.calib
+
+
+def to_score(novelty: np.ndarray, vigilance: float) -> np.ndarray:
+    return novelty / (novelty + vigilance)
+
+
+class ModelDetector:
+    """One detector for all devices of a model, over a fixed list of metrics."""
+
+    def __init__(self, metrics: tuple[str, ...], config: ModelDetectorConfig | None = None
+                 ) -> None:
+        if len(metrics) < 2:
+            raise ValueError("a multivariate detector needs at least two metrics")
+        self.metrics = tuple(metrics)
+        self.cfg = config or ModelDetectorConfig()
+        d = len(metrics)
+        self.names: list[str] = []          # devices seen, in order of first sight
+        self._index: dict[str, int] = {}
+        self.ring = np.zeros((self.cfg.history, d))
+        self.owner = np.zeros(self.cfg.history, dtype=np.int64)
+        self.pushed = 0                     # rows ever put in the ring
+        self.sampled_at: dict[str, int] = {}  # device -> event time of its last sampled row
+        self.newest_ts = -1
+        self.fit: Fit | None = None
+        self.fits = 0
+
+    # -- streaming -------------------------------------------------------------------
+    def feed(self, devices: list[str], seg: np.ndarray, ts: np.ndarray, values: np.ndarray
+             ) -> np.ndarray:
+        """Score a batch, then learn from it; one score per row (NaN: not scored).
+
+        `devices[seg[i]]` is row i's device, `ts` its event time in ms, `values`
+        (rows, metrics) in `self.metrics` order. A due refit happens first, from what
+        earlier batches taught, so a batch is never judged by a model that saw it.
+        """
+        x = np.asarray(values, dtype=float).reshape(len(ts), len(self.metrics))
+        if len(x) == 0:
+            return np.zeros(0)
+        self._maybe_refit(int(ts.max()))
+        scores = self.score(devices, seg, x)
+        self._learn(devices, seg, ts, x, scores)
+        self.newest_ts = max(self.newest_ts, int(ts.max()))
+        return scores
+
+    def score(self, devices: list[str], seg: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """Scores in [0, 1] with the current fit, no learning; NaN where not scored."""
+        out = np.full(len(values), np.nan)
+        f = self.fit
+        if f is None:
+            return out
+        d = len(self.metrics)
+        known = np.array([name in f.devices for name in devices], dtype=bool)
+        locs = np.array([f.devices.get(name, np.full(d, np.nan)) for name in devices]
+                        ).reshape(len(devices), d)
+        rows = known[seg] & np.isfinite(values).all(axis=1)
+        if rows.any():
+            nov = distances(f, values[rows], locs[seg[rows]])
+            out[rows] = to_score(nov, self.cfg.vigilance)
+        return out
+
+    def _sample_every_ms(self) -> float:
+        # Widen the sampling interval with fleet size so the ring spans `span_s`.
+        per_device = self.cfg.history / max(1, len(self.names))
+        return 1000.0 * max(self.cfg.sample_s, self.cfg.span_s / per_device)
+
+    def _learn(self, devices: list[str], seg: np.ndarray, ts: np.ndarray, x: np.ndarray,
+               scores: np.ndarray) -> None:
+        for name in devices:
+            if name not in self._index:
+                self._index[name] = len(self.names)
+                self.names.append(name)
+        every = self._sample_every_ms()
+        # Unscored rows (cold start, a new device) count as normal history.
+        normal = np.isfinite(x).all(axis=1) & ~(scores >= self.cfg.learn_below)
+        # At most one row per device per `every` ms: the first normal row of each
+        # (device, time bucket) whose bucket is later than the device's last sample.
+        bucket = ts.astype(np.int64) // int(every)
+        last = np.array([self.sampled_at.get(name, -1) // int(every)
+                         if name in self.sampled_at else -1 for name in devices],
+                        dtype=np.int64)
+        normal &= bucket > last[seg]
+        rows = np.flatnonzero(normal)
+        if len(rows) == 0:
+            return
+        key = seg[rows].astype(np.int64) * (int(bucket.max()) + 1) + bucket[rows]
+        _, first = np.unique(key, return_index=True)
+        rows = rows[np.sort(first)]
+        for i in rows.tolist():
+            self.sampled_at[devices[seg[i]]] = int(ts[i])
+        slots = (self.pushed + np.arange(len(rows))) % self.cfg.history
+        if len(rows) > self.cfg.history:
+            rows, slots = rows[-self.cfg.history:], slots[-self.cfg.history:]
+        self.ring[slots] = x[rows]
+        self.owner[slots] = [self._index[devices[seg[i]]] for i in rows.tolist()]
+        self.pushed += len(rows)
+
+    def _maybe_refit(self, now_ts: int) -> None:
+        # The schedule runs on the batch's event time; the fit uses earlier batches only.
+        due = (self.fit is None
+               or now_ts - self.fit.at_ts >= self.cfg.refit_every_s * 1000)
+        if due and min(self.pushed, self.cfg.history) >= self.cfg.min_fit_rows:
+            self.refit()
+
+    def refit(self) -> bool:
+        """Fit again from the history ring now; False if it holds too little."""
+        filled = min(self.pushed, self.cfg.history)
+        order = (np.arange(self.pushed - filled, self.pushed) % self.cfg.history
+                 if filled == self.cfg.history else np.arange(filled))  # oldest first
+        new = fit(self.ring[order], self.owner[order], self.names, self.cfg,
+                  at_ts=self.newest_ts)
+        if new is None:
+            return False
+        self.fit, self.fits = new, self.fits + 1
+        return True
+
+    # -- persistence -----------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """JSON-safe snapshot (arrays as base64 float64: exact and compact)."""
+        filled = min(self.pushed, self.cfg.history)
+        f = self.fit
+        return {
+            "version": STATE_VERSION,
+            "config": asdict(self.cfg),
+            "metrics": list(self.metrics),
+            "names": self.names,
+            "ring": _b64(self.ring[:filled]),
+            "owner": _b64(self.owner[:filled].astype(np.float64)),
+            "pushed": self.pushed,
+            "sampled_at": self.sampled_at,
+            "newest_ts": self.newest_ts,
+            "fits": self.fits,
+            "fit": None if f is None else {
+                "devices": {k: _b64(v) for k, v in f.devices.items()},
+                "scale": _b64(f.scale), "basis": _b64(f.basis), "inv_eig": _b64(f.inv_eig),
+                "calib": f.calib, "at_ts": f.at_ts, "rows": f.rows},
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> ModelDetector:
+        if state.get("version") != STATE_VERSION:
+            raise ValueError(f"unsupported model detector state version "
+                             f"{state.get('version')!r}")
+        names = {f.name for f in fields(ModelDetectorConfig)}
+        cfg = ModelDetectorConfig(**{k: v for k, v in state["config"].items() if k in names})
+        det = cls(tuple(state["metrics"]), cfg)
+        d = len(det.metrics)
+        det.names = list(state["names"])
+        det._index = {name: i for i, name in enumerate(det.names)}
+        ring = _unb64(state["ring"]).reshape(-1, d)
+        det.ring[: len(ring)] = ring
+        det.owner[: len(ring)] = _unb64(state["owner"]).astype(np.int64)
+        det.pushed = int(state["pushed"])
+        det.sampled_at = {k: int(v) for k, v in state["sampled_at"].items()}
+        det.newest_ts = int(state["newest_ts"])
+        det.fits = int(state["fits"])
+        f = state["fit"]
+        if f is not None:
+            det.fit = Fit({k: _unb64(v) for k, v in f["devices"].items()}, _unb64(f["scale"]),
+                          _unb64(f["basis"]).reshape(d, d), _unb64(f["inv_eig"]),
+                          float(f["calib"]), int(f["at_ts"]), int(f["rows"]))
+        return det
+
+
+def _b64(a: np.ndarray) -> str:
+    return base64.b64encode(np.ascontiguousarray(a, dtype="<f8").tobytes()).decode("ascii")
+
+
+def _unb64(s: str) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(s), dtype="<f8").copy()
+
+
+def score_table(values: np.ndarray, train_rows: int,
+                config: ModelDetectorConfig | None = None) -> np.ndarray:
+    """Scores for a single-device table whose first `train_rows` rows are known-normal.
+
+    Fitted once on those rows (the CLI's `--train-rows`); NaN where not scored
+    (the training rows themselves, rows with a missing value, too few training rows).
+    """
+    cfg = config or ModelDetectorConfig()
+    x = np.asarray(values, dtype=float)
+    out = np.full(len(x), np.nan)
+    f = fit(x[:train_rows], np.zeros(min(train_rows, len(x)), dtype=np.int64), ["table"], cfg)
+    if f is None:
+        return out
+    rest = x[train_rows:]
+    ok = np.isfinite(rest).all(axis=1)
+    nov = distances(f, rest[ok], f.devices["table"][None, :])
+    scored = np.full(len(rest), np.nan)
+    scored[ok] = to_score(nov, cfg.vigilance)
+    out[train_rows:] = scored
+    return out
