@@ -120,7 +120,7 @@ class CloudSystem:
         self.rules = RulesService(self.engine, self.models, _open_alert_work_order,
                                   on_work_orders_opened=self.dispatcher.request, tz=settings.tz)
         self.ingest = IngestService(settings, broker, self.engine, self.models,
-                                    on_readings=self.rules.on_readings)
+                                    on_readings=self.rules.on_blocks)
         self.pipeline = self.ingest.pipeline
         self.consumer = self.ingest.consumer
         self.app = create_app(PortalContext(
@@ -178,7 +178,7 @@ class IngestWorker:
         self.rules = RulesService(self.engine, self.models, _open_alert_work_order,
                                   tz=settings.tz)
         self.ingest = IngestService(settings, broker, self.engine, self.models,
-                                    on_readings=self.rules.on_readings if evaluate_rules
+                                    on_readings=self.rules.on_blocks if evaluate_rules
                                     else None)
 
     def start(self) -> None:

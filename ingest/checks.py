@@ -13,8 +13,9 @@ and `check_readings` (which names the rejected readings).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from itertools import compress, repeat
 from typing import NamedTuple
 
 from asset_registry.catalog import DeviceModel
@@ -67,13 +68,61 @@ def _count(value: object) -> bool:
     return type(value) is int and 0 <= value <= MAX_JSON_INT
 
 
+NoneType = type(None)
+_NUMBER_TYPES_OR_NONE = frozenset({int, float, NoneType})
+
+
+class ModelColumns(NamedTuple):
+    """One model's readings of a batch as plain lists (None: the reading lacks it)."""
+
+    model_id: str
+    devices: list[str]
+    stamps: list[int]
+    metrics: tuple[str, ...]
+    columns: list[list[float | None]]
+
+
+class AcceptedBatch:
+    """A batch the fast path accepted whole: its readings as the original dicts and as
+    per-model columns (what the rules and device state consume)."""
+
+    __slots__ = (
+        "_devs",
+        "_maps",
+        "_model_of",
+        "_stamps",
+        "devices",
+        "parts",
+        "ts_max",
+        "ts_min",
+    )
+
+    def __init__(self, devs: list[str], stamps: list[int], maps: list[dict],
+                 model_of: Mapping[str, str], parts: list[ModelColumns]) -> None:
+        self._devs, self._stamps, self._maps, self._model_of = devs, stamps, maps, model_of
+        self.parts = parts
+        self.ts_min, self.ts_max = min(stamps), max(stamps)
+        self.devices = model_of.keys()
+
+    def __len__(self) -> int:
+        return len(self._devs)
+
+    def __iter__(self) -> Iterator[AcceptedReading]:
+        model_of = self._model_of
+        for dev, ts, m in zip(self._devs, self._stamps, self._maps, strict=True):
+            yield AcceptedReading(dev, model_of[dev], ts, m)
+
+
 def fast_accept(
     gateway_id: str, doc: dict, devices: Mapping[str, DeviceInfo], now_ms: int
-) -> list[AcceptedReading] | None:
+) -> AcceptedBatch | None:
     """Every reading of a schema-valid, fully acceptable batch; None if anything is off.
 
-    `devices` must hold only ids that match the contract's id pattern (the directory
-    guarantees it), and `gateway_id` comes from a parsed topic, so it is valid too.
+    Column by column, not reading by reading: each check is a C-level pass over a
+    list (`map`, `set`, `min`, `max`), which keeps validation cheap at 200k
+    readings/s; numpy arrays are built later, once per group of batches. `devices`
+    must hold only ids that match the contract's id pattern (the directory
+    guarantees it), and `gateway_id` comes from a parsed topic.
     """
     if doc.keys() != _TOP_KEYS or doc["gw"] != gateway_id:
         return None
@@ -83,30 +132,79 @@ def fast_accept(
     readings = doc["readings"]
     if type(readings) is not list or not 0 < len(readings) <= MAX_READINGS:
         return None
-    limit = now_ms + MAX_FUTURE_MS
-    out: list[AcceptedReading] = []
-    append = out.append
-    get = devices.get
-    # Wrong types surface as KeyError/TypeError/AttributeError (a list where an object
-    # belongs, a string compared with a number, ...): all mean "take the slow path".
+    # Wrong types surface as KeyError/TypeError (a list where an object belongs, an
+    # unhashable id, a string compared with a number, ...): all mean "take the slow
+    # path", which names the field.
     try:
-        for r in readings:
-            if len(r) != 3:
+        if set(map(type, readings)) != {dict} or set(map(len, readings)) != {3}:
+            return None
+        devs = [r["dev"] for r in readings]
+        stamps = [r["ts"] for r in readings]
+        maps = [r["m"] for r in readings]
+        if set(map(type, stamps)) != {int} or set(map(type, maps)) != {dict}:
+            return None
+        sizes = set(map(len, maps))
+        if min(sizes) < 1 or max(sizes) > MAX_METRICS:
+            return None
+        if min(stamps) < 0 or max(stamps) > now_ms + MAX_FUTURE_MS:
+            return None
+        infos = {}
+        for dev in set(devs):
+            info = devices.get(dev)
+            if info is None or info.gateway_id != gateway_id:
                 return None
-            dev, ts, m = r["dev"], r["ts"], r["m"]
-            info = get(dev)
-            if info is None or info.gateway_id != gateway_id or ts.__class__ is not int \
-                    or not 0 <= ts <= limit or not 0 < len(m) <= MAX_METRICS:
-                return None
-            bounds = info.bounds
-            for key, value in m.items():
-                low, high = bounds[key]
-                if not low <= value <= high or value is True or value is False:
-                    return None
-            append(AcceptedReading(dev, info.model_id, ts, m))
-    except (KeyError, TypeError, AttributeError):
+            infos[dev] = info
+        model_of = {dev: info.model_id for dev, info in infos.items()}
+        parts = _model_columns(devs, stamps, maps, infos, model_of)
+    except (KeyError, TypeError):
         return None
-    return out
+    if parts is None:
+        return None
+    return AcceptedBatch(devs, stamps, maps, model_of, parts)
+
+
+def _model_columns(devs: list[str], stamps: list[int], maps: list[dict],
+                   infos: Mapping[str, DeviceInfo], model_of: Mapping[str, str]
+                   ) -> list[ModelColumns] | None:
+    """The batch split per model into columns, or None if a value is not a number in
+    range or a reading carries a metric its model does not have."""
+    by_model: dict[str, DeviceInfo] = {}
+    for info in infos.values():
+        by_model.setdefault(info.model_id, info)
+    parts = []
+    row_models = list(map(model_of.__getitem__, devs)) if len(by_model) > 1 else []
+    for model_id, info in by_model.items():
+        if len(by_model) == 1:
+            m_devs, m_stamps, m_maps = devs, stamps, maps
+        else:
+            rows = list(map(model_id.__eq__, row_models))
+            m_devs = list(compress(devs, rows))
+            m_stamps = list(compress(stamps, rows))
+            m_maps = list(compress(maps, rows))
+        found = 0
+        columns = []
+        for name, (low, high) in info.bounds.items():
+            column = list(map(dict.get, m_maps, repeat(name)))
+            kinds = set(map(type, column))
+            if not kinds <= _NUMBER_TYPES_OR_NONE:
+                return None  # a string, a bool, a list, ...
+            values = column
+            if NoneType in kinds:
+                values = [v for v in column if v is not None]
+                if not values:
+                    continue  # no reading of this batch carries the metric
+            if min(values) < low or max(values) > high:
+                return None
+            found += len(values)
+            columns.append((name, column))
+        # Each reading's found metrics are a subset of its keys: equal totals mean no
+        # reading carries a metric its model lacks.
+        if found != sum(map(len, m_maps)):
+            return None
+        columns.sort()
+        parts.append(ModelColumns(model_id, m_devs, m_stamps, tuple(n for n, _ in columns),
+                                  [c for _, c in columns]))
+    return parts
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,21 +26,31 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 import orjson
 from sqlalchemy import Connection, Engine, update
 
 from asset_registry.tables import Device, Gateway
 from firmware_contracts.topics import parse_topic
 from firmware_contracts.validate import ContractError, decode, validate
-from ingest.checks import AcceptedReading, Reject, check_readings, fast_accept
+from ingest.checks import (
+    AcceptedBatch,
+    AcceptedReading,
+    ModelColumns,
+    Reject,
+    check_readings,
+    fast_accept,
+)
 from ingest.device_directory import DeviceDirectory
 from ingest.stats import IngestStats
 from ingest.tables import DeadLetter, IngestedBatch
 from ingest.telemetry_store import StoredBatch, TelemetryStore
+from rules.readings import ReadingBlock, blocks_from_readings, concat_blocks
 
 log = logging.getLogger("fieldpulse.ingest")
 
-ReadingsHandler = Callable[[Sequence[AcceptedReading]], object]
+# Gets the group's new readings as one column block per device model.
+ReadingsHandler = Callable[[Sequence[ReadingBlock]], object]
 
 # Larger payloads are dead-lettered undecoded. The contract's own limits (10,000
 # readings of at most 64 metrics) stay far below this for real batches.
@@ -68,7 +78,8 @@ class _Item:
     gateway_id: str = ""
     kind: str = "ignored"  # telemetry | status | rejected | ignored
     doc: dict = field(default_factory=dict)
-    accepted: list[AcceptedReading] = field(default_factory=list)
+    # The fast path's whole-batch acceptance, or the slow path's accepted readings.
+    accepted: AcceptedBatch | list[AcceptedReading] = field(default_factory=list)
     rejects: list[Reject] = field(default_factory=list)
     raw: bool = False  # every reading accepted: the payload can be stored as is
     error: ContractError | None = None
@@ -107,13 +118,19 @@ class IngestPipeline:
         items = [self._prepare(topic, payload, received) for topic, payload in messages]
         with self._engine.connect() as conn:
             self._mark_duplicates(conn, items)
-        fresh: list[AcceptedReading] = []
+        columns: list[ModelColumns] = []
+        slow: list[ReadingBlock] = []
         batches: list[StoredBatch] = []
         for item in items:
             if item.kind == "telemetry" and not item.duplicate and item.accepted:
-                fresh.extend(item.accepted)
-                batches.append(StoredBatch(item.gateway_id, item.accepted,
+                accepted = item.accepted
+                if isinstance(accepted, AcceptedBatch):
+                    columns += accepted.parts
+                else:
+                    slow += blocks_from_readings(accepted)
+                batches.append(StoredBatch(item.gateway_id, accepted,
                                            item.payload if item.raw else None))
+        fresh = concat_blocks([*_blocks_of(columns), *slow])
         if fresh and self._on_readings is not None:
             self._on_readings(fresh)
         with self._engine.begin() as conn:
@@ -218,32 +235,20 @@ class IngestPipeline:
         if rows:
             conn.execute(DeadLetter.__table__.insert(), rows)
 
-    def _write_device_state(self, conn: Connection, readings: Sequence[AcceptedReading]) -> None:
+    def _write_device_state(self, conn: Connection, blocks: Sequence[ReadingBlock]) -> None:
         """Last seen, online and the newest value per metric; an older, late reading never
         wins (the SQL compares timestamps, so redelivery and reordering are harmless)."""
-        if not readings:
+        latest: dict[str, dict[str, tuple[int, float]]] = {}
+        for block in blocks:
+            for device_id, per_metric in latest_per_device(block).items():
+                mine = latest.setdefault(device_id, {})
+                for metric, (ts, value) in per_metric.items():
+                    if metric not in mine or ts >= mine[metric][0]:
+                        mine[metric] = (ts, value)
+        if not latest:
             return
-        # The newest reading per device gives the latest values; only a device whose
-        # older readings carry metrics the newest lacks needs the per-metric pass.
-        newest: dict[str, AcceptedReading] = {}
-        for r in readings:
-            current = newest.get(r.device_id)
-            if current is None or r.ts >= current.ts:
-                newest[r.device_id] = r
-        latest: dict[str, dict[str, tuple[int, float]]] = {
-            device_id: {k: (r.ts, v) for k, v in r.metrics.items()}
-            for device_id, r in newest.items()
-        }
-        for r in readings:
-            if r.metrics.keys() <= newest[r.device_id].metrics.keys():
-                continue
-            per_metric = latest[r.device_id]
-            for metric, value in r.metrics.items():
-                current_value = per_metric.get(metric)
-                if current_value is None or r.ts >= current_value[0]:
-                    per_metric[metric] = (r.ts, value)
         mark = self._mark
-        values = [(device_id, metric, ts, float(value))
+        values = [(device_id, metric, ts, value)
                   for device_id, per_metric in latest.items()
                   for metric, (ts, value) in per_metric.items()]
         conn.exec_driver_sql(
@@ -291,7 +296,10 @@ class IngestPipeline:
                     stats.batches_stored += 1
                     stats.readings_stored += n
                     if n:
-                        stats.observe_lag(stored_at - i.accepted[-1].ts, n)
+                        accepted = i.accepted
+                        newest = (accepted.ts_max if isinstance(accepted, AcceptedBatch)
+                                  else max(r.ts for r in accepted))
+                        stats.observe_lag(stored_at - newest, n)
                     for reject in i.rejects:
                         stats.count_reject_locked(reject.kind, readings=1)
                     out.append(Outcome("stored", stored=n, rejected=len(i.rejects)))
@@ -319,3 +327,49 @@ class IngestPipeline:
                 "payload": payload[:DEAD_LETTER_PAYLOAD_CHARS].decode("utf-8", errors="replace"),
             }])
         self.stats.count_reject("ingest_error")
+
+
+def _blocks_of(parts: Sequence[ModelColumns]) -> list[ReadingBlock]:
+    """The fast path's per-batch columns joined per model: one numpy conversion per
+    column for the whole group instead of one per batch."""
+    per_model: dict[tuple[str, tuple[str, ...]], list[ModelColumns]] = {}
+    for part in parts:
+        per_model.setdefault((part.model_id, part.metrics), []).append(part)
+    out = []
+    for (model_id, metrics), same in per_model.items():
+        if len(same) == 1:
+            p = same[0]
+            out.append(ReadingBlock.from_columns(model_id, p.devices, p.stamps, metrics,
+                                                 p.columns))
+            continue
+        out.append(ReadingBlock.from_columns(
+            model_id, [d for p in same for d in p.devices], [t for p in same for t in p.stamps],
+            metrics, [[v for p in same for v in p.columns[j]] for j in range(len(metrics))]))
+    return out
+
+
+def latest_per_device(block: ReadingBlock) -> dict[str, dict[str, tuple[int, float]]]:
+    """Per device and metric, the (ts, value) of its newest reading carrying the metric;
+    of readings sharing a timestamp the later one wins, as in arrival order."""
+    order = np.lexsort((block.ts, block.codes))  # stable: arrival order within equal keys
+    seg = block.codes[order]
+    ts = block.ts[order]
+    values = block.values[order]
+    ends = np.append(np.flatnonzero(seg[1:] != seg[:-1]), len(seg) - 1)
+    starts = np.append(0, ends[:-1] + 1)
+    out: dict[str, dict[str, tuple[int, float]]] = {}
+    for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+        t = int(ts[end])
+        per_metric = {m: (t, v) for m, v in zip(block.metrics, values[end].tolist(), strict=True)
+                      if v == v}  # v != v only for NaN
+        if len(per_metric) < len(block.metrics):
+            # The newest reading lacks some metrics: the newest that has each.
+            for j, metric in enumerate(block.metrics):
+                if metric in per_metric:
+                    continue
+                have = np.flatnonzero(~np.isnan(values[start:end + 1, j]))
+                if len(have):
+                    k = start + int(have[-1])
+                    per_metric[metric] = (int(ts[k]), float(values[k, j]))
+        out[block.names[int(seg[end])]] = per_metric
+    return out

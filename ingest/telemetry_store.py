@@ -27,7 +27,7 @@ from typing import NamedTuple, Protocol
 import orjson
 from sqlalchemy import Connection, Engine, delete, select
 
-from ingest.checks import AcceptedReading
+from ingest.checks import AcceptedBatch, AcceptedReading
 from ingest.tables import reading_chunk_table, reading_rollup_table
 
 HOUR_MS = 3_600_000
@@ -52,7 +52,7 @@ class StoredBatch(NamedTuple):
     """A batch's accepted readings; `raw` is its payload when every reading was accepted."""
 
     gateway_id: str
-    readings: list[AcceptedReading]
+    readings: AcceptedBatch | list[AcceptedReading]
     raw: bytes | None = None
 
 
@@ -103,11 +103,16 @@ class SqlTelemetryStore:
             if not readings:
                 continue
             count += len(readings)
-            stamps = [r.ts for r in readings]
-            devices = "|" + "|".join({r.device_id for r in readings}) + "|"
+            if isinstance(readings, AcceptedBatch):  # the fast path knows these already
+                first, last, device_ids = readings.ts_min, readings.ts_max, readings.devices
+            else:
+                stamps = [r.ts for r in readings]
+                first, last = min(stamps), max(stamps)
+                device_ids = {r.device_id for r in readings}
+            devices = "|" + "|".join(device_ids) + "|"
             data = raw if raw is not None else orjson.dumps({"readings": [
                 {"dev": r.device_id, "ts": r.ts, "m": r.metrics} for r in readings]})
-            rows.append((gateway_id, devices, min(stamps), max(stamps), len(readings), data))
+            rows.append((gateway_id, devices, first, last, len(readings), data))
         if not rows:
             return 0
         columns = "reading_chunk (gateway_id, devices, ts_first, ts_last, n, data)"

@@ -18,7 +18,6 @@ from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from operator import itemgetter
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -27,6 +26,7 @@ import numpy as np
 from asset_registry.catalog import DeviceModel
 from asset_registry.rule_spec import Condition, Rule
 from rules.anomaly_scores import AnomalyScorer, ModelScorer
+from rules.readings import ReadingBlock
 
 Reading = tuple[str, int, Mapping[str, float]]  # (device id, ts ms, metric values)
 
@@ -68,30 +68,20 @@ class _Group:
     cols: dict[str, np.ndarray]
 
 
-def _group(readings: Sequence[Reading], metrics: Iterable[str]) -> _Group:
-    rows = sorted(readings, key=lambda r: (r[0], r[1]))
-    ts = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))
-    device_ids = [r[0] for r in rows]
-    is_first = np.ones(len(rows), dtype=bool)
-    is_first[1:] = [a != b for a, b in zip(device_ids[1:], device_ids[:-1], strict=True)]
+def _group(block: ReadingBlock) -> _Group:
+    """The block's rows sorted by (device, event time), as columns (a stable sort keeps
+    arrival order between readings of one device that share a timestamp)."""
+    order = np.lexsort((block.ts, block.codes))
+    codes = block.codes[order]
+    is_first = np.ones(len(order), dtype=bool)
+    is_first[1:] = codes[1:] != codes[:-1]
     first = np.flatnonzero(is_first)
-    last = np.append(first[1:] - 1, len(rows) - 1)
-    return _Group([device_ids[i] for i in first], np.cumsum(is_first) - 1, first, last,
-                  is_first, ts, _columns(rows, sorted(metrics)))
-
-
-def _columns(rows: Sequence[Reading], metrics: list[str]) -> dict[str, np.ndarray]:
-    if not metrics:
-        return {}
-    try:
-        # Fast path: every reading carries every metric (a C-level getter per row).
-        get = itemgetter(*metrics)
-        matrix = np.array([get(r[2]) for r in rows], dtype=np.float64).reshape(len(rows), -1)
-        return {m: matrix[:, j] for j, m in enumerate(metrics)}
-    except KeyError:
-        nan = float("nan")
-        return {m: np.fromiter((r[2].get(m, nan) for r in rows), dtype=np.float64,
-                               count=len(rows)) for m in metrics}
+    last = np.append(first[1:] - 1, len(order) - 1)
+    values = block.values[order]
+    names = block.names
+    return _Group([names[c] for c in codes[first].tolist()], np.cumsum(is_first) - 1, first,
+                  last, is_first, block.ts[order],
+                  {m: values[:, j] for j, m in enumerate(block.metrics)})
 
 
 def _previous(values: np.ndarray, g: _Group, carried: np.ndarray) -> np.ndarray:
@@ -150,11 +140,21 @@ class RuleEngine:
 
     def evaluate(self, model_id: str, readings: Sequence[Reading]) -> list[Transition]:
         """Evaluate one model's readings (any order, any devices) in event time."""
-        model = self.models[model_id]
         if not readings:
             return []
+        return self.evaluate_block(ReadingBlock.from_rows(model_id, readings))
+
+    def evaluate_block(self, block: ReadingBlock) -> list[Transition]:
+        """`evaluate` for readings already in columns (what ingest hands over)."""
+        model_id = block.model_id
+        model = self.models[model_id]
+        if not len(block):
+            return []
         value_rules = [r for r in model.rules if r.conditions]
-        g = _group(readings, {m for r in value_rules for m in r.metrics})
+        g = _group(block)
+        nan = np.full(len(g.ts), np.nan)
+        for metric in {m for r in value_rules for m in r.metrics} - g.cols.keys():
+            g.cols[metric] = nan  # no reading in the block carries it
         conditions = [c for r in value_rules for c in r.conditions]
         self._score_anomalies(g, {c.metric for c in conditions if c.condition == "anomaly"})
         self._score_models(model_id, g, {c.inputs for c in conditions

@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from zoneinfo import ZoneInfo
 
+import numpy as np
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -33,6 +34,7 @@ from ingest.checks import AcceptedReading
 from rules.anomaly_scores import AnomalyScorer, ModelScorer
 from rules.engine import RuleEngine, Transition, by_model
 from rules.notify import LogSender, NotificationSender
+from rules.readings import ReadingBlock, blocks_from_readings
 from rules.tables import (
     OPEN_STATES,
     Alert,
@@ -154,19 +156,31 @@ class RulesService:
     # -- readings -------------------------------------------------------------------
 
     def on_readings(self, readings: Sequence[AcceptedReading]) -> list[Transition]:
+        return self.on_blocks(blocks_from_readings(readings))
+
+    def on_blocks(self, blocks: Sequence[ReadingBlock]) -> list[Transition]:
+        """Evaluate readings given as per-model column blocks (ingest's hot path)."""
         with self._lock:
             received = self._clock()
-            live, late = [], []
-            for r in readings:
-                lane = live if r.ts > self.live.watermark(r.device_id) else late
-                lane.append((r.device_id, r.model_id, r.ts, r.metrics))
-            transitions = [(t, received - t.ts > REPLAY_LAG_MS, "live")
-                           for model_id, rows in by_model(live).items()
-                           for t in self.live.evaluate(model_id, rows)]
+            transitions: list[tuple[Transition, bool, str]] = []
+            late: list[tuple[str, str, int, dict[str, float]]] = []
+            for block in blocks:
+                live = self._newer_than_watermark(block)
+                if not live.all():
+                    late += [(d, block.model_id, ts, m)
+                             for d, ts, m in block.take(~live).rows()]
+                    block = block.take(live)
+                transitions += [(t, received - t.ts > REPLAY_LAG_MS, "live")
+                                for t in self.live.evaluate_block(block)]
             transitions += [(t, True, "replay") for t in self._replay(late)]
             if transitions:
                 self._apply(transitions, received)
         return [t for t, _, _ in transitions]
+
+    def _newer_than_watermark(self, block: ReadingBlock) -> np.ndarray:
+        """Per row: is it newer than anything the live engine evaluated for its device?"""
+        marks = np.array([self.live.watermark(d) for d in block.names], dtype=np.int64)
+        return block.ts > marks[block.codes]
 
     def _replay(self, late: list) -> list[Transition]:
         out: list[Transition] = []
