@@ -25,7 +25,7 @@ from rules.anomaly.windows import OpenWindow, close_windows
 
 Key = tuple[str, str]  # (device id, metric)
 ModelKey = tuple[str, tuple[str, ...]]  # (model id, metrics scored together)
-WINDOW_S = 60.0
+WINDOW_S = 300.0  # five minutes: the resolution the detector was designed on (NAB)
 
 
 class WindowDetector(Protocol):

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 STATE_VERSION = 1
+SMALL_BLOCK = 8  # update_many feeds blocks up to this size row by row
 
 
 @dataclass(frozen=True)
@@ -204,9 +205,18 @@ class AnomalyDetector:
     def update_many(self, values: Any, timestamps: Any = None) -> np.ndarray:
         """Feed a block of readings (rows, metrics) at once; one score per row.
 
-        Vectorised; equivalent to calling ``update`` for each row in order.
+        Vectorised; equivalent to calling ``update`` for each row in order. A short
+        block takes the row-by-row path: the vectorised one copies the whole memory
+        per call, which costs more than a few rows' neighbour searches.
         """
-        scores = update_many(self, np.asarray(values, dtype=float))[0]
+        x = np.asarray(values, dtype=float)
+        if x.ndim == 2 and len(x) <= SMALL_BLOCK:
+            prev = self.last_ts
+            scores = np.array([self.update(None, row) for row in x], dtype=float)
+            has_ts = timestamps is not None and len(timestamps)
+            self.last_ts = timestamps[-1] if has_ts else prev
+            return scores
+        scores = update_many(self, x)[0]
         if timestamps is not None and len(timestamps):
             self.last_ts = timestamps[-1]
         return scores

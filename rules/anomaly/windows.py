@@ -1,8 +1,9 @@
 """Per-device time windows over a batch of readings, vectorised across devices.
 
-The univariate detector costs about 0.1 ms per update (a nearest-neighbour search),
-far too much for every raw reading at ingest rates; fed one mean per device per
-window instead, its cost per reading drops by the readings per window. A window
+The univariate detector costs about 0.25 ms per update (a nearest-neighbour search
+over its memory, twice), far too much for every raw reading at ingest rates (a
+thousand readings/s per core); fed one mean per device per window instead, its cost
+per reading drops by the readings per window. A window
 closes when the device's first reading of a later window arrives, so its mean uses
 only readings up to then (causal); readings hold the score of the device's latest
 closed window.

@@ -18,6 +18,7 @@ from dispatch.service import open_case
 from dispatch.tables import WorkOrder
 from fieldpulse.fleet_import import import_fleet
 from ingest.checks import AcceptedReading
+from rules.anomaly_scores import WINDOW_S
 from rules.service import REPLAY_LAG_MS, AlertError, RulesService, WorkOrderRequest
 from rules.tables import OPEN_STATES, Alert, AlertEvent, Notification
 from simulators.fleet import generate_fleet
@@ -197,18 +198,20 @@ def test_anomaly_detectors_survive_a_restart(tmp_path: Path) -> None:
             "clear": 0.3, "severity": "medium", "message": "unusual water quality"}
     _, rules = svc.rules_of(PURIFIER.model_id)
     svc.update_rules(PURIFIER.model_id, [*rules, rule], by="test")
+    window = int(WINDOW_S * 1000)
+    step = window // 30
     svc.on_readings(readings(*[{"tds_ppm": 25.0 + (i % 7) * 0.3} for i in range(200)],
-                             step=10_000))
+                             step=step))
     assert svc.save_detectors() == 1
     restarted, _ = make_service(path, fresh=False)
     before = svc.live.scorer._detectors[(PURIFIER.id, "tds_ppm")]
     after = restarted.live.scorer._detectors[(PURIFIER.id, "tds_ppm")]
-    # 2000 s of readings: 33 closed one-minute windows, the 34th still open.
-    assert after.count == before.count == 33
+    # 200 readings, 30 per window: 6 closed windows, the 7th still open.
+    assert after.count == before.count == 6
     # Both continue identically from here, the open window included.
-    more = readings({"tds_ppm": 31.0}, {"tds_ppm": 30.0}, start=T0 + 2_000_000, step=60_000)
+    more = readings({"tds_ppm": 31.0}, {"tds_ppm": 30.0}, start=T0 + 200 * step, step=window)
     assert svc.on_readings(more) == restarted.on_readings(more)
-    assert after.count == 34  # the second reading closed the window the first one joined
+    assert after.count == 7  # the second reading closed the window the first one joined
     assert after.state_dict() == before.state_dict()
     assert svc.live.scorer.export() == restarted.live.scorer.export()
 
