@@ -1,0 +1,95 @@
+"""Notifications delivered by e-mail to a real SMTP server on loopback (aiosmtpd)."""
+
+from __future__ import annotations
+
+import socket
+from email import message_from_bytes
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from sqlmodel import Session, select
+from test_rules_service import FLEET, PURIFIER, make_service, readings
+
+from asset_registry.tables import Customer, Site
+from rules.email_sender import AddressBook, EmailSender, SmtpServer
+from rules.tables import Notification
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.messages: list[tuple[list[str], bytes]] = []
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        self.messages.append((list(envelope.rcpt_tos), envelope.content))
+        return "250 Message accepted for delivery"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def smtp():
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    yield inbox, controller.port
+    controller.stop()
+
+
+def _customer_email() -> str:
+    site = next(s for s in FLEET.sites if s.id == PURIFIER.site_id)
+    return next(c.contact_email for c in FLEET.customers if c.id == site.customer_id)
+
+
+def test_a_critical_alert_mails_the_customer_owner_and_supervisor(tmp_path: Path, smtp) -> None:
+    inbox, port = smtp
+    svc, _ = make_service(tmp_path / "rules.db")
+    book = AddressBook(svc._engine, roles={"service-supervisor": "supervisor@service.example"})
+    svc._sender = EmailSender(SmtpServer("127.0.0.1", port, sender="alerts@fieldpulse.example"),
+                              book.address_of)
+    svc.on_readings(readings({"tds_ppm": 200}))  # above the critical TDS threshold
+    svc.deliver()  # (the service also delivers right after raising)
+
+    with Session(svc._engine) as s:
+        rows = s.exec(select(Notification)).all()
+    assert rows
+    assert {n.status for n in rows} == {"sent"}
+    by_address = {}
+    for rcpts, content in inbox.messages:
+        mail = message_from_bytes(content)
+        for rcpt in rcpts:
+            by_address[rcpt] = mail
+    assert "supervisor@service.example" in by_address
+    customer = by_address[_customer_email()]
+    assert customer["From"] == "alerts@fieldpulse.example"
+    assert customer["Subject"].startswith("[FieldPulse] ")
+    assert "TDS" in customer.get_payload()
+    assert len(inbox.messages) == len(rows)
+
+
+def test_a_recipient_without_an_address_and_a_dead_server_are_kept_as_failures(
+        tmp_path: Path, smtp) -> None:
+    inbox, _ = smtp
+    svc, _ = make_service(tmp_path / "rules.db")
+    with Session(svc._engine) as s:  # the customer left no e-mail address
+        site = s.get(Site, PURIFIER.site_id)
+        customer = s.get(Customer, site.customer_id)
+        customer.contact_email = ""
+        s.add(customer)
+        s.commit()
+    # The supervisor has an address, but the SMTP server is not there.
+    book = AddressBook(svc._engine, roles={"service-supervisor": "supervisor@service.example"})
+    svc._sender = EmailSender(SmtpServer("127.0.0.1", _free_port()), book.address_of)
+    svc.on_readings(readings({"tds_ppm": 200}))
+    svc.deliver()
+    with Session(svc._engine) as s:
+        errors = {n.audience: n.error for n in s.exec(select(Notification))}
+    assert all(errors.values()), errors
+    assert "no e-mail address" in errors["customer"]
+    assert "no e-mail address" in errors["owner"]
+    assert "ConnectionRefusedError" in errors["supervisor"]
+    assert inbox.messages == []
