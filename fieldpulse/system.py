@@ -11,6 +11,7 @@ import argparse
 import logging
 import signal
 import threading
+from collections.abc import Sequence
 
 import uvicorn
 from sqlalchemy import Engine
@@ -36,6 +37,9 @@ from ingest.telemetry_store import SqlTelemetryStore, TelemetryStore, VictoriaMe
 from portal.app import create_app
 from portal.context import PortalContext
 from rules.service import RulesService, WorkOrderRequest
+
+# How often a separate ingest worker looks for rule versions stored by another process.
+RULES_RELOAD_S = 5.0
 
 log = logging.getLogger("fieldpulse")
 
@@ -73,7 +77,8 @@ class IngestService:
 
     def __init__(self, settings: Settings, broker: BrokerAddress, engine: Engine,
                  models: dict[str, DeviceModel], on_readings: ReadingsHandler | None,
-                 tuning: ConsumerTuning | None = None) -> None:
+                 tuning: ConsumerTuning | None = None,
+                 tasks: Sequence[PeriodicTask] = ()) -> None:
         partition = Partition(settings.ingest_partition, settings.ingest_partitions)
         self.store = make_telemetry_store(settings, engine)
         self.pipeline = IngestPipeline(engine, DeviceDirectory(engine, models), self.store,
@@ -83,7 +88,7 @@ class IngestService:
         self.consumer = IngestConsumer(
             self.pipeline, broker, client_id=client_id, partition=partition,
             tuning=tuning or ConsumerTuning(),
-            periodic=_housekeeping(settings, engine, self.store),
+            periodic=[*_housekeeping(settings, engine, self.store), *tasks],
         )
         self.registry = make_registry(IngestCollector(
             self.pipeline.stats, self.consumer.connected.is_set, worker=str(partition.index)))
@@ -177,9 +182,12 @@ class IngestWorker:
         # once, in the main process (CloudSystem), not in every worker.
         self.rules = RulesService(self.engine, self.models, _open_alert_work_order,
                                   tz=settings.tz)
+        # Rule edits made through the portal (another process) are picked up here.
+        reload = PeriodicTask("rule versions", RULES_RELOAD_S,
+                              lambda _now: self.rules.reload_rules())
         self.ingest = IngestService(settings, broker, self.engine, self.models,
                                     on_readings=self.rules.on_blocks if evaluate_rules
-                                    else None)
+                                    else None, tasks=[reload] if evaluate_rules else [])
 
     def start(self) -> None:
         self.ingest.consumer.start()

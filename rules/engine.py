@@ -166,11 +166,18 @@ class RuleEngine:
         out.sort(key=lambda t: (t.ts, t.device_id))
         return out
 
-    def silence(self, now_ms: int, device_models: Mapping[str, str]) -> list[Transition]:
-        """No-data rules: raise for devices silent too long, clear once they report."""
+    def silence(self, now_ms: int, device_models: Mapping[str, str],
+                last_seen: Mapping[str, int | None] | None = None) -> list[Transition]:
+        """No-data rules: raise for devices silent too long, clear once they report.
+
+        `last_seen` (from the device table) covers readings other ingest processes
+        evaluated; the newer of it and this engine's own watermark counts."""
         out: list[Transition] = []
         for device_id, model_id in device_models.items():
             seen = self.devices.get(device_id)
+            stored = (last_seen or {}).get(device_id) or -1
+            if stored > (seen.last_ts if seen else -1):
+                seen = DeviceMemory(last_ts=stored)
             for rule in self.models[model_id].rules:
                 if rule.silent_s is None:
                     continue

@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from asset_registry.catalog import DeviceModel, severity_rank
 from asset_registry.database import session_scope
@@ -104,6 +104,7 @@ class RulesService:
         self._sender = sender or LogSender()
         self._detectors_saved_at = clock()
         self._lock = threading.Lock()
+        self._versions: dict[str, int] = {}  # rule-set version in force per model
         self.live = RuleEngine(self._models, tz, scorer=AnomalyScorer(),
                                model_scorer=ModelScorer())
         self.replay = RuleEngine(self._models, tz)
@@ -115,7 +116,8 @@ class RulesService:
                                                json.loads(kept.state))
             for rule_set in session.exec(select(RuleSet).order_by(RuleSet.version)):
                 if rule_set.model_id in self._models:
-                    self._install(rule_set.model_id, json.loads(rule_set.rules))
+                    self._install(rule_set.model_id, json.loads(rule_set.rules),
+                                  rule_set.version)
             for alert in session.exec(select(Alert).where(col(Alert.state).in_(OPEN_STATES))):
                 self.live.set_active(alert.device_id, alert.rule_id)
 
@@ -144,14 +146,34 @@ class RulesService:
             with session_scope(self._engine) as session:
                 session.add(RuleSet(model_id=model_id, version=version, rules=json.dumps(specs),
                                     created_at=self._clock(), created_by=by))
-            self._install(model_id, specs)
+            self._install(model_id, specs, version)
         log.info("rules of %s: version %s in force (by %s)", model_id, version, by)
         return version
 
-    def _install(self, model_id: str, specs: list[dict]) -> None:
+    def _install(self, model_id: str, specs: list[dict], version: int) -> None:
         model = self._models[model_id]
         self._models[model_id] = replace(model, rules=parse_rules(specs, "rules",
                                                                   model.attributes))
+        self._versions[model_id] = version
+
+    def reload_rules(self) -> list[str]:
+        """Put in force the rule versions another process stored; returns the models
+        that changed. Several ingest processes share one database: an edit through
+        the API is in force at once in the process that took it, and in the others
+        at their next reload (every few seconds)."""
+        with Session(self._engine) as session:
+            newest = session.exec(select(RuleSet.model_id, func.max(RuleSet.version))
+                                  .group_by(RuleSet.model_id)).all()
+        changed = []
+        for model_id, version in newest:
+            if model_id in self._models and version > self._versions.get(model_id, 1):
+                _, specs = self.rules_of(model_id)
+                with self._lock:
+                    self._install(model_id, specs, version)
+                changed.append(model_id)
+                log.info("rules of %s: version %s in force (stored by another process)",
+                         model_id, version)
+        return changed
 
     # -- readings -------------------------------------------------------------------
 
@@ -225,9 +247,9 @@ class RulesService:
         at = self._clock() if at_ms is None else at_ms
         with self._lock:
             with Session(self._engine) as session:
-                devices = dict(session.exec(select(Device.id, Device.model_id)).all())
-            silent = self.live.silence(at, {d: m for d, m in devices.items()
-                                            if m in self._models})
+                rows = session.exec(select(Device.id, Device.model_id, Device.last_seen)).all()
+            silent = self.live.silence(at, {d: m for d, m, _ in rows if m in self._models},
+                                       {d: seen for d, _, seen in rows})
             if silent:
                 self._apply([(t, False, "live") for t in silent], at)
             self._escalate(at)
