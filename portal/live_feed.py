@@ -1,0 +1,96 @@
+"""What changed since the last look: the dispatcher console's live updates.
+
+The feed reads the database, not an in-process bus, so it sees changes made by
+every process that shares it (ingest workers raise alerts, the dispatcher
+stores plans, engineers' phones post statuses). Each poll returns the new
+alert events, work-order events and plans by their increasing ids, and the
+devices whose online state flipped, then a cursor for the next poll; a client
+that connects gets what happens from then on, not the history.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine, func
+from sqlmodel import Session, col, select
+
+from asset_registry.tables import Device
+from dispatch.tables import DispatchPlan, WorkOrder, WorkOrderEvent
+from rules.tables import Alert, AlertEvent
+
+# A poll returns at most this many events of each kind; the rest come next time.
+MAX_EVENTS = 500
+
+
+@dataclass(frozen=True, slots=True)
+class LiveEvent:
+    kind: str  # alert | work_order | plan | device
+    data: dict[str, Any]
+
+
+@dataclass(slots=True)
+class Cursor:
+    alert_event_id: int = 0
+    work_order_event_id: int = 0
+    plan_id: int = 0
+    online: dict[str, bool] = field(default_factory=dict)
+
+
+class LiveFeed:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def start(self) -> Cursor:
+        """A cursor at the present: the next poll returns only newer changes."""
+        with Session(self._engine) as s:
+            return Cursor(
+                alert_event_id=s.exec(select(func.max(AlertEvent.id))).one() or 0,
+                work_order_event_id=s.exec(select(func.max(WorkOrderEvent.id))).one() or 0,
+                plan_id=s.exec(select(func.max(DispatchPlan.id))).one() or 0,
+                online=dict(s.exec(select(Device.id, Device.online)).all()),
+            )
+
+    def poll(self, cursor: Cursor) -> tuple[list[LiveEvent], Cursor]:
+        with Session(self._engine) as s:
+            alerts = s.exec(
+                select(AlertEvent, Alert).join(Alert, col(Alert.id) == AlertEvent.alert_id)
+                .where(col(AlertEvent.id) > cursor.alert_event_id)
+                .order_by(col(AlertEvent.id)).limit(MAX_EVENTS)).all()
+            orders = s.exec(
+                select(WorkOrderEvent, WorkOrder)
+                .join(WorkOrder, col(WorkOrder.id) == WorkOrderEvent.work_order_id)
+                .where(col(WorkOrderEvent.id) > cursor.work_order_event_id)
+                .order_by(col(WorkOrderEvent.id)).limit(MAX_EVENTS)).all()
+            plans = s.exec(select(DispatchPlan).where(col(DispatchPlan.id) > cursor.plan_id)
+                           .order_by(col(DispatchPlan.id)).limit(MAX_EVENTS)).all()
+            online = dict(s.exec(select(Device.id, Device.online)).all())
+        events = [_alert_event(e, a) for e, a in alerts]
+        events += [_work_order_event(e, w) for e, w in orders]
+        events += [LiveEvent("plan", {"plan_id": p.id, "assigned": p.assigned,
+                                      "unassigned": p.unassigned, "at": p.created_at})
+                   for p in plans]
+        events += [LiveEvent("device", {"device_id": d, "online": up})
+                   for d, up in sorted(online.items()) if cursor.online.get(d) != up]
+        return events, Cursor(
+            alert_event_id=alerts[-1][0].id if alerts else cursor.alert_event_id,
+            work_order_event_id=orders[-1][0].id if orders else cursor.work_order_event_id,
+            plan_id=plans[-1].id if plans else cursor.plan_id,
+            online=online,
+        )
+
+
+def _alert_event(event: AlertEvent, alert: Alert) -> LiveEvent:
+    return LiveEvent("alert", {
+        "alert_id": alert.id, "action": event.action, "by": event.by, "at": event.at,
+        "device_id": alert.device_id, "rule_id": alert.rule_id, "severity": alert.severity,
+        "state": alert.state, "message": alert.message,
+    })
+
+
+def _work_order_event(event: WorkOrderEvent, order: WorkOrder) -> LiveEvent:
+    return LiveEvent("work_order", {
+        "work_order_id": order.id, "status": event.status, "at": event.at,
+        "device_id": order.device_id, "engineer_id": order.engineer_id, "eta": order.eta,
+    })
