@@ -5,15 +5,17 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, or_
 from sqlmodel import Session, col, select
 
 from asset_registry.database import session_scope
 from asset_registry.tables import Device, Site
+from dispatch.diff import Change, plan_diff
 from dispatch.emergency import insert_emergency
 from dispatch.problem import Break, Job, Location, Problem
 from dispatch.problem import Engineer as SolverEngineer
@@ -33,6 +35,12 @@ from dispatch.travel import travel_matrix
 log = logging.getLogger("fieldpulse.dispatch")
 
 HORIZON_S = 48 * 3600
+# The reason an open order carries until a plan has looked at it.
+NOT_PLANNED = "not planned yet"
+# Work orders at this priority or above are inserted into the plan at once.
+URGENT_PRIORITY = 5
+# Plans (with their changes) the dispatcher keeps for the console.
+HISTORY = 20
 
 
 def now_ms() -> int:
@@ -85,6 +93,8 @@ class PlanSummary:
     plan_id: int
     assigned: int
     unassigned: int
+    # What the plan changed against the one stored before it, per engineer.
+    changes: tuple[Change, ...] = ()
 
 
 def replan(engine: Engine, tz: ZoneInfo, time_limit_s: float = 2.0,
@@ -92,8 +102,9 @@ def replan(engine: Engine, tz: ZoneInfo, time_limit_s: float = 2.0,
     """Plan every open work order onto engineers and store the result."""
     at_ms = now_ms() if at_ms is None else at_ms
     problem, rows = _load(engine, tz, at_ms)
+    before = _stored_plan(problem, rows, at_ms)
     plan = solve(problem, time_limit_s=time_limit_s)
-    return _store(engine, rows, plan, at_ms)
+    return _store(engine, rows, plan, at_ms, plan_diff(before, plan))
 
 
 def place_emergency(engine: Engine, tz: ZoneInfo, order_id: int,
@@ -113,7 +124,7 @@ def place_emergency(engine: Engine, tz: ZoneInfo, order_id: int,
     result = insert_emergency(problem, times, current, job)
     log.info("emergency work order %s -> %s (bumped %s)", order_id, result.engineer_id,
              result.bumped)
-    return _store(engine, rows, result.plan, at_ms)
+    return _store(engine, rows, result.plan, at_ms, result.changes)
 
 
 def _stored_plan(problem: Problem, rows: list, at_ms: int) -> Plan:
@@ -129,7 +140,7 @@ def _stored_plan(problem: Problem, rows: list, at_ms: int) -> Plan:
             stop = Stop(key, arrival, arrival + durations[key])
             by_engineer[wo.engineer_id].append((wo.route_seq or 0, stop))
             routed.add(key)
-    reasons = {str(wo.id): wo.unassigned_reason or "not planned yet" for wo, _a, _b in rows}
+    reasons = {str(wo.id): wo.unassigned_reason or NOT_PLANNED for wo, _a, _b in rows}
     return Plan(
         routes=tuple(
             Route(e.id, tuple(stop for _seq, stop in sorted(by_engineer[e.id],
@@ -196,7 +207,8 @@ def _load(engine: Engine, tz: ZoneInfo, at_ms: int) -> tuple[Problem, list]:
     return problem, rows
 
 
-def _store(engine: Engine, rows: list, plan: Plan, at_ms: int) -> PlanSummary:
+def _store(engine: Engine, rows: list, plan: Plan, at_ms: int,
+           changes: tuple[Change, ...] = ()) -> PlanSummary:
     assignment = {
         stop.job_id: (route.engineer_id, seq, at_ms + stop.arrival * 1000)
         for route in plan.routes
@@ -223,7 +235,7 @@ def _store(engine: Engine, rows: list, plan: Plan, at_ms: int) -> PlanSummary:
                               unassigned=len(plan.unassigned), objective=plan.objective)
         session.add(record)
         session.flush()
-        summary = PlanSummary(record.id, len(assignment), len(plan.unassigned))
+        summary = PlanSummary(record.id, len(assignment), len(plan.unassigned), changes)
     log.info("plan %s: %s assigned, %s unassigned", summary.plan_id, summary.assigned,
              summary.unassigned)
     return summary
@@ -258,16 +270,27 @@ def _busy_engineers(session: Session, at_ms: int) -> dict[str, tuple[Location, i
 
 
 class Dispatcher:
-    """Replans in the background when asked (new work), and periodically."""
+    """Replans in the background when asked (new work), and periodically.
+
+    Urgent work orders (priority 5 and up, e.g. from a critical alert) that no
+    plan has placed yet are inserted into the stored plan first, at once, and
+    the full re-optimisation follows; the loop also looks for them every
+    `urgent_poll_s`, so orders opened by other processes are placed promptly.
+    """
 
     def __init__(self, engine: Engine, tz: ZoneInfo, period_s: float = 60.0,
-                 debounce_s: float = 1.0, time_limit_s: float = 2.0) -> None:
+                 debounce_s: float = 1.0, time_limit_s: float = 2.0,
+                 urgent_poll_s: float = 2.0) -> None:
         self._engine, self._tz = engine, tz
         self._period_s, self._debounce_s, self._time_limit_s = period_s, debounce_s, time_limit_s
+        self._urgent_poll_s = urgent_poll_s
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="dispatcher", daemon=True)
+        self._lock = threading.Lock()  # one plan is written at a time
         self.last: PlanSummary | None = None
+        # The latest plans' changes, newest last: what the console shows as a diff.
+        self.history: deque[tuple[str, PlanSummary]] = deque(maxlen=HISTORY)
 
     def start(self) -> None:
         self._thread.start()
@@ -283,19 +306,55 @@ class Dispatcher:
     def emergency(self, order_id: int) -> PlanSummary:
         """Place an urgent work order now (insertion, well under a second),
         then let the background loop re-optimise the whole plan."""
-        summary = place_emergency(self._engine, self._tz, order_id)
+        with self._lock:
+            summary = place_emergency(self._engine, self._tz, order_id)
+            self.history.append(("emergency", summary))
         self.request()
         return summary
 
+    def place_urgent(self) -> list[PlanSummary]:
+        """Insert every urgent order that no plan has looked at yet."""
+        placed = []
+        for order_id in urgent_unplanned(self._engine):
+            try:
+                placed.append(self.emergency(order_id))
+            except Exception:
+                log.exception("emergency insertion of work order %s failed; the next plan "
+                              "will place it", order_id)
+        return placed
+
     def _loop(self) -> None:
+        next_plan = time.monotonic() + self._period_s
         while not self._stop.is_set():
-            self._wake.wait(self._period_s)
+            woken = self._wake.wait(min(self._urgent_poll_s, self._period_s))
             if self._stop.is_set():
                 return
+            try:
+                if self.place_urgent():
+                    woken = True  # then re-optimise around them
+            except Exception:
+                log.exception("looking for urgent work orders failed; will retry")
+            if not woken and time.monotonic() < next_plan:
+                continue
             # Let a burst of new work orders settle into one plan.
             time.sleep(self._debounce_s)
             self._wake.clear()
+            next_plan = time.monotonic() + self._period_s
             try:
-                self.last = replan(self._engine, self._tz, self._time_limit_s)
+                with self._lock:
+                    self.last = replan(self._engine, self._tz, self._time_limit_s)
+                    self.history.append(("replan", self.last))
             except Exception:
                 log.exception("dispatch plan failed; will retry")
+
+
+def urgent_unplanned(engine: Engine) -> list[int]:
+    """Open urgent orders no plan has placed or explained yet (oldest first)."""
+    with Session(engine) as session:
+        return list(session.exec(
+            select(WorkOrder.id).where(WorkOrder.status == "new",
+                                       col(WorkOrder.priority) >= URGENT_PRIORITY,
+                                       col(WorkOrder.engineer_id).is_(None),
+                                       or_(col(WorkOrder.unassigned_reason).is_(None),
+                                           WorkOrder.unassigned_reason == NOT_PLANNED))
+            .order_by(WorkOrder.id)).all())

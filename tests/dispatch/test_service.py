@@ -176,3 +176,38 @@ def test_stored_levels_windows_sla_and_pins_reach_the_solver(engine: Engine) -> 
     with session_scope(engine) as s:
         stored = s.get(WorkOrder, order.id)
         assert stored.engineer_id == "eve" and stored.eta == at + 2_700_000
+
+
+def test_urgent_orders_from_any_process_are_inserted_at_once_with_their_diff(
+    engine: Engine,
+) -> None:
+    from dispatch.service import Dispatcher, urgent_unplanned
+
+    with session_scope(engine) as s:
+        _, routine = open_case(s, device_id="dev-far", source="customer", title="t",
+                               skill="hvac", duration_min=60, priority=2)
+        # Two urgent orders at once (e.g. written by an ingest worker's rules).
+        urgent = [open_case(s, device_id=dev, source="alert", title="leak", skill="hvac",
+                            duration_min=30, priority=5)[1] for dev in ("dev-near", "dev-far")]
+    assert urgent_unplanned(engine) == [u.id for u in urgent]
+    dispatcher = Dispatcher(engine, TZ, period_s=3600, debounce_s=0.05, time_limit_s=1,
+                            urgent_poll_s=0.1)
+    dispatcher.start()  # nobody calls request() or emergency(): the loop finds them
+    try:
+        for _ in range(300):
+            kinds = [kind for kind, _ in dispatcher.history]
+            if kinds.count("emergency") == 2 and "replan" in kinds:
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail(f"urgent orders not placed: {list(dispatcher.history)}")
+    finally:
+        dispatcher.stop()
+    emergencies = [summary for kind, summary in dispatcher.history if kind == "emergency"]
+    for order, summary in zip(urgent, emergencies, strict=True):
+        added = {job for change in summary.changes for job in change.added}
+        assert str(order.id) in added  # the console's diff names the inserted order
+    assert urgent_unplanned(engine) == []
+    with session_scope(engine) as s:
+        assert all(s.get(WorkOrder, u.id).engineer_id == "eve" for u in urgent)
+        assert s.get(WorkOrder, routine.id).status in ("assigned", "new")
