@@ -13,6 +13,7 @@ import typer
 
 from dispatch.bench import app as dispatch_bench_app
 from fieldpulse.cli import DataDir, _logging, app, bench_app, console
+from fieldpulse.users_cli import app as users_app
 from ingest.bench import bench_ingest
 from rules.anomaly.cli import app as anomaly_app
 from rules.bench import bench_rules
@@ -26,6 +27,7 @@ Port = Annotated[int, typer.Option(help="HTTP port of the portal.")]
 simulate_app = typer.Typer(help="Simulated gateways and fleets (demo, load and accuracy tests).",
                            no_args_is_help=True)
 app.add_typer(simulate_app, name="simulate")
+app.add_typer(users_app, name="user")
 bench_app.command("rules")(bench_rules)
 bench_app.command("detect")(bench_detect)
 bench_app.command("ingest")(bench_ingest)

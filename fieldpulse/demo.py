@@ -8,6 +8,7 @@ gateway, then serves the portal until Ctrl-C.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -18,15 +19,44 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from asset_registry.database import session_scope
 from fieldpulse.fleet_import import import_fleet
 from fieldpulse.runner import start_broker
 from fieldpulse.settings import Settings
 from fieldpulse.system import CloudSystem
+from portal.auth.accounts import create_user, issue_api_token
 from portal.qr_codes import customer_url, write_qr_codes
 from simulators.faults import fault_schedule, write_labels
 from simulators.fleet import generate_fleet
 
 SEED = 7
+TOKEN_FILE = "demo-token.txt"  # in the working directory, git-ignored
+CREDENTIALS_FILE = "demo-credentials.txt"  # in the data directory, git-ignored
+
+
+def _write_secret(path: Path, text: str) -> None:
+    # Readable by the owner only, created so from the start.
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
+
+
+def create_demo_users(engine, engineer_id: str) -> tuple[list[tuple[str, str, str]], str]:
+    """One user per role with a random password, and an admin API token.
+
+    Returns [(username, role, password)] and the token; none of it is stored in plain.
+    """
+    with session_scope(engine) as session:
+        accounts = []
+        for username, role, engineer in (("admin", "admin", None),
+                                         ("dispatcher", "dispatcher", None),
+                                         ("engineer", "engineer", engineer_id)):
+            user, password = create_user(session, username, role, engineer_id=engineer)
+            accounts.append((username, role, password))
+            if role == "admin":
+                _, token = issue_api_token(session, user, "demo")
+    return accounts, token
 
 
 def _gateway_configs(fleet, data_dir: Path, broker_port: int) -> list[Path]:
@@ -78,13 +108,18 @@ def run_demo(data_dir: Path, qr_dir: Path, port: int, sites: int, tile_url: str,
     if data_dir.exists():
         shutil.rmtree(data_dir)  # every demo starts from a clean, known fleet
     data_dir.mkdir(parents=True)
-    settings = Settings(data_dir=data_dir, http_port=port, tile_url=tile_url)
+    settings = Settings(data_dir=data_dir, http_port=port, tile_url=tile_url,
+                        qr_dir=qr_dir.resolve())
     with ExitStack() as stack:
         broker = start_broker(stack, data_dir, console)
         fleet = generate_fleet(seed=SEED, sites=sites)
         system = CloudSystem(settings, broker)
         tokens = import_fleet(system.engine, fleet)
         written = write_qr_codes(tokens.items(), settings.base_url, qr_dir.resolve())
+        accounts, api_token = create_demo_users(system.engine, fleet.engineers[0].id)
+        _write_secret(Path(TOKEN_FILE).resolve(), api_token + "\n")
+        _write_secret(data_dir / CREDENTIALS_FILE,
+                      "".join(f"{u}\t{r}\t{p}\n" for u, r, p in accounts))
 
         faults = fault_schedule(fleet, start_ms=int(time.time() * 1000), seed=SEED,
                                 first_after_s=15)
@@ -96,6 +131,7 @@ def run_demo(data_dir: Path, qr_dir: Path, port: int, sites: int, tile_url: str,
 
         _print_welcome(console, settings, fleet, tokens, qr_dir.resolve(), written, faults,
                        data_dir)
+        _print_accounts(console, accounts, data_dir, fleet.engineers[0].name)
         system.serve_http_forever()
 
 
@@ -119,4 +155,17 @@ def _print_welcome(console: Console, settings: Settings, fleet, tokens: dict[str
     console.print(f"QR codes for {written} devices (SVG and PNG): {qr_dir}")
     console.print(f"Injected faults (labels in {data_dir / 'faults.jsonl'}): the first start in "
                   f"~15 s on {', '.join(sorted({f.device_id for f in faults[:2]}))}.")
+
+
+def _print_accounts(console: Console, accounts: list[tuple[str, str, str]], data_dir: Path,
+                    engineer_name: str) -> None:
+    table = Table(title="Log in at /login (passwords are new every run)")
+    for column in ("user", "role", "password"):
+        table.add_column(column)
+    for username, role, password in accounts:
+        table.add_row(username, role + (f" ({engineer_name})" if role == "engineer" else ""),
+                      password)
+    console.print(table)
+    console.print(f"Also in {data_dir / CREDENTIALS_FILE}; an admin API token for "
+                  f"'Authorization: Bearer' is in {Path(TOKEN_FILE).resolve()}.")
     console.print("Press Ctrl-C to stop.")

@@ -19,7 +19,8 @@ from sqlmodel import SQLModel
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
 
-TABLE_MODULES = ("asset_registry.tables", "dispatch.tables", "ingest.tables", "rules.tables")
+TABLE_MODULES = ("asset_registry.tables", "dispatch.tables", "ingest.tables", "rules.tables",
+                 "portal.auth.tables")
 
 
 def target_metadata() -> MetaData:

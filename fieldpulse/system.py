@@ -133,7 +133,7 @@ class CloudSystem:
             request_replan=self.dispatcher.request, rules=self.rules,
             broker_connected=self.consumer.connected.is_set,
             ingest_stats=self.pipeline.stats.snapshot,
-            metrics=self.ingest.metrics,
+            metrics=self.ingest.metrics, qr_dir=settings.qr_dir, base_url=settings.base_url,
         ))
         self._server: uvicorn.Server | None = None
         self._server_thread: threading.Thread | None = None

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Query
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query
 
 from portal import queries
+from portal.auth.accounts import Principal
+from portal.auth.dependencies import require_role
 from portal.context import ContextDep, SessionDep
 from portal.schemas import (
     AlertPublic,
@@ -17,22 +21,26 @@ from portal.schemas import (
 )
 
 router = APIRouter()
+STAFF = [Depends(require_role("dispatcher", "admin"))]
+ADMIN = [Depends(require_role("admin"))]
+AnyRole = Annotated[Principal, Depends(require_role("admin", "dispatcher", "engineer"))]
 
 
+# Open: liveness probes carry no credentials, and it tells nothing about any one device.
 @router.get("/healthz", tags=["operations"])
 def healthz(ctx: ContextDep, session: SessionDep) -> Health:
     return Health(status="ok", broker_connected=ctx.broker_connected(),
                   devices=queries.count_devices(session))
 
 
-@router.get("/api/devices", tags=["devices"])
+@router.get("/api/devices", tags=["devices"], dependencies=STAFF)
 def devices(ctx: ContextDep, session: SessionDep,
             severity: str | None = Query(None, description="only devices whose worst open "
                                          "alert has this severity")) -> list[DevicePublic]:
     return queries.list_devices(session, ctx.models, severity)
 
 
-@router.get("/api/devices/{device_id}", tags=["devices"])
+@router.get("/api/devices/{device_id}", tags=["devices"], dependencies=STAFF)
 def device(device_id: str, ctx: ContextDep, session: SessionDep) -> DeviceDetail:
     detail = queries.device_detail(session, device_id, ctx.models)
     if detail is None:
@@ -40,7 +48,7 @@ def device(device_id: str, ctx: ContextDep, session: SessionDep) -> DeviceDetail
     return detail
 
 
-@router.get("/api/alerts", tags=["alerts"])
+@router.get("/api/alerts", tags=["alerts"], dependencies=STAFF)
 def alerts(
     session: SessionDep,
     state: str | None = Query(None, pattern="^(open|active|acknowledged|cleared|closed)$",
@@ -51,22 +59,29 @@ def alerts(
 
 
 @router.get("/api/work-orders", tags=["work orders"])
-def work_orders(session: SessionDep, engineer_id: str | None = None,
+def work_orders(session: SessionDep, principal: AnyRole, engineer_id: str | None = None,
                 device_id: str | None = None, status: str | None = None
                 ) -> list[WorkOrderPublic]:
+    """All work orders; an engineer's token or session lists only that engineer's."""
+    if principal.role == "engineer":
+        if engineer_id not in (None, principal.engineer_id):
+            raise HTTPException(403, f"'{principal.username}' may only list their own jobs")
+        if principal.engineer_id is None:
+            return []
+        engineer_id = principal.engineer_id
     return queries.list_work_orders(session, engineer_id, device_id, status)
 
 
-@router.get("/api/engineers", tags=["engineers"])
+@router.get("/api/engineers", tags=["engineers"], dependencies=STAFF)
 def engineers(session: SessionDep) -> list[EngineerPublic]:
     return queries.list_engineers(session)
 
 
-@router.get("/api/dead-letters", tags=["operations"])
+@router.get("/api/dead-letters", tags=["operations"], dependencies=ADMIN)
 def dead_letters(session: SessionDep) -> list[DeadLetterPublic]:
     return queries.list_dead_letters(session)
 
 
-@router.get("/api/ingest/stats", tags=["operations"])
+@router.get("/api/ingest/stats", tags=["operations"], dependencies=ADMIN)
 def ingest_stats(ctx: ContextDep) -> dict:
     return ctx.ingest_stats()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
@@ -12,6 +13,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from asset_registry.catalog import DeviceModel
+from portal.auth.ratelimit import RateLimiter
 from rules.service import RulesService
 
 
@@ -30,6 +32,14 @@ class PortalContext:
     rules: RulesService | None = None
     # Prometheus text exposition for GET /metrics (portal/metrics.py).
     metrics: Callable[[], bytes] = field(default=lambda: b"")
+    # Where rotated QR codes are written, and the address they point at.
+    qr_dir: Path | None = None
+    base_url: str = "http://127.0.0.1:8000"
+    # Per client address: the customer's QR pages, and login attempts (password guessing).
+    public_limiter: RateLimiter = field(
+        default_factory=lambda: RateLimiter(per_second=1.0, burst=60))
+    login_limiter: RateLimiter = field(
+        default_factory=lambda: RateLimiter(per_second=0.2, burst=10))
 
 
 def get_context(request: Request) -> PortalContext:

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from fastapi import Path
 from pydantic import BaseModel
+
+# A row id in a path: bounded to the database's 64-bit integers, so a huge number
+# is a 422 for the caller and not an overflow in the database driver (500).
+RowId = Annotated[int, Path(ge=-(2**63), le=2**63 - 1)]
 
 
 class LatestValuePublic(BaseModel):

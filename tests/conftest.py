@@ -37,5 +37,7 @@ def cloud(tmp_path: Path, mosquitto: MosquittoBroker, small_fleet: Fleet) -> Ite
     system.start_services()
     system.start_http_in_thread()
     wait_until(system.consumer.connected.is_set, what="ingest to connect")
-    yield RunningCloud(system, tokens, small_fleet, mosquitto.port)
+    running = RunningCloud(system, tokens, small_fleet, mosquitto.port)
+    yield running
+    running.api.close()
     system.stop()

@@ -167,4 +167,4 @@ def test_edge_agent_streams_simulated_devices_into_the_store(cloud, tmp_path):
 def _api_devices(cloud: RunningCloud) -> list[dict]:
     import httpx
 
-    return httpx.get(f"{cloud.base_url}/api/devices", timeout=10).json()
+    return httpx.get(f"{cloud.base_url}/api/devices", headers=cloud.auth, timeout=10).json()

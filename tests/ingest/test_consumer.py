@@ -35,7 +35,7 @@ from ingest.telemetry_store import SqlTelemetryStore
 from portal import metrics as metrics_route
 from portal.app import create_app
 from portal.context import PortalContext
-from support import wait_until
+from support import make_account, wait_until
 
 
 @dataclass
@@ -116,8 +116,9 @@ def test_every_malformed_payload_is_dead_lettered_by_reason_and_ingest_keeps_goi
 
     # Listed through the API, newest first.
     app = create_app(PortalContext(engine=running.engine, models=MODELS))
+    admin = make_account(running.engine, "admin")
     with TestClient(app) as client:
-        listed = client.get("/api/dead-letters").json()
+        listed = client.get("/api/dead-letters", headers=admin.headers).json()
     assert [d["field"] for d in listed] == [f for _, _, f in reversed(bad)]
 
 
@@ -138,8 +139,10 @@ def test_metrics_endpoint_exposes_counters_rejects_by_reason_and_lag(running: Ru
     app = create_app(PortalContext(engine=running.engine, models=MODELS,
                                    metrics=lambda: exposition(registry)))
     app.include_router(metrics_route.router)
+    admin = make_account(running.engine, "admin")
     with TestClient(app) as client:
-        response = client.get("/metrics")
+        assert client.get("/metrics").status_code == 401  # token-protected
+        response = client.get("/metrics", headers=admin.headers)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     lines = set(response.text.splitlines())
@@ -240,7 +243,8 @@ def test_api_stats_and_metrics_are_wired_in_the_cloud_system(cloud) -> None:
     """CloudSystem hands the portal its ingest metrics (the route is mounted by the lead)."""
     text = cloud.system.ingest.metrics().decode()
     assert "fieldpulse_ingest_readings_stored_total" in text
-    stats = httpx.get(f"{cloud.base_url}/api/ingest/stats", timeout=10).json()
+    stats = httpx.get(f"{cloud.base_url}/api/ingest/stats", headers=cloud.auth,
+                      timeout=10).json()
     assert stats["readings_stored"] == 0 and "lag_counts" in stats
 
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from support import RunningCloud, wait_until
+from support import Account, RunningCloud, make_account, wait_until
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
@@ -46,8 +45,18 @@ def _shot(page: Page, name: str) -> None:
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
+def _log_in(page: Page, account: Account) -> None:
+    """Through the login form, as a person would; the session cookie does the rest."""
+    page.fill("input[name=username]", account.username)
+    page.fill("input[name=password]", account.password)
+    page.click("#login-form button[type=submit]")
+
+
 def test_dispatcher_map_shows_every_device(cloud: RunningCloud, page: Page) -> None:
     page.goto(f"{cloud.base_url}/dispatch")
+    expect(page).to_have_url(f"{cloud.base_url}/login?next=/dispatch")
+    _log_in(page, make_account(cloud.system.engine, "dispatcher"))
+    expect(page).to_have_url(f"{cloud.base_url}/dispatch")
     total = len(cloud.fleet.devices)
     expect(page.locator("#summary")).to_contain_text(f"{total} of {total} devices")
     expect(page.locator("#engineers li")).to_have_count(len(cloud.fleet.engineers))
@@ -73,10 +82,10 @@ def test_customer_reports_a_fault_that_becomes_a_dispatched_work_order(
     expect(page.locator("#report-received")).to_be_visible()
 
     api = f"{cloud.base_url}/api/work-orders?device_id={device.id}"
-    orders = wait_until(lambda: [o for o in httpx.get(api).json() if o["engineer_id"]],
+    orders = wait_until(lambda: [o for o in cloud.api.get(api).json() if o["engineer_id"]],
                         what="the reported fault to be dispatched")
     assert len(orders) == 1 and orders[0]["skill"] == "refrigeration"
-    engineers = {e["id"]: e for e in httpx.get(f"{cloud.base_url}/api/engineers").json()}
+    engineers = {e["id"]: e for e in cloud.api.get(f"{cloud.base_url}/api/engineers").json()}
     assert "refrigeration" in engineers[orders[0]["engineer_id"]]["skills"]
 
     page.reload()
@@ -84,8 +93,9 @@ def test_customer_reports_a_fault_that_becomes_a_dispatched_work_order(
     expect(page.locator("#repairs")).to_contain_text("assigned")
     _shot(page, "customer-repair-progress")
 
-    # The engineer sees the job and reports progress; the customer's timeline follows.
+    # The engineer logs in, sees the job and reports progress; the customer's timeline follows.
     page.goto(f"{cloud.base_url}/engineer/{orders[0]['engineer_id']}")
+    _log_in(page, make_account(cloud.system.engine, "engineer", orders[0]["engineer_id"]))
     job = page.locator(f"[data-work-order='{orders[0]['id']}']")
     expect(job).to_contain_text("Customer report: Noise or vibration")
     _shot(page, "engineer-jobs")
@@ -93,6 +103,11 @@ def test_customer_reports_a_fault_that_becomes_a_dispatched_work_order(
     expect(page.locator(f"[data-work-order='{orders[0]['id']}']")).to_contain_text("en route")
     page.goto(f"{cloud.base_url}/q/{cloud.tokens[device.id]}")
     expect(page.locator("#repairs")).to_contain_text("en route")
+    # The customer learns the engineer's first name only.
+    first, *rest = engineers[orders[0]["engineer_id"]]["name"].split()
+    expect(page.locator("#repairs")).to_contain_text(first)
+    for part in rest:
+        expect(page.locator("#repairs")).not_to_contain_text(part)
 
 
 def test_unknown_qr_token_reveals_nothing(cloud: RunningCloud, page: Page) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import httpx
-
 from ingest.checks import AcceptedReading
 from support import RunningCloud, wait_until
 
@@ -12,7 +10,7 @@ def _raise_alert(cloud: RunningCloud) -> dict:
     device = next(d for d in cloud.fleet.devices if d.model_id == "torrent-cp75")
     cloud.system.rules.on_readings([AcceptedReading(device.id, device.model_id, 1, {
         "vibration_mm_s": 9.0, "rpm": 1480.0, "bearing_temp_c": 50.0})])
-    alerts = httpx.get(f"{cloud.base_url}/api/alerts?state=open").json()
+    alerts = cloud.api.get(f"{cloud.base_url}/api/alerts?state=open").json()
     assert [a["rule_id"] for a in alerts] == ["vibration-high"]
     return alerts[0]
 
@@ -20,33 +18,33 @@ def _raise_alert(cloud: RunningCloud) -> dict:
 def test_acknowledge_then_close_an_alert_with_who_and_when(cloud: RunningCloud) -> None:
     alert = _raise_alert(cloud)
     base = f"{cloud.base_url}/api/alerts/{alert['id']}"
-    acked = httpx.post(f"{base}/acknowledge", json={"by": "dana", "note": "seen"}).json()
+    acked = cloud.api.post(f"{base}/acknowledge", json={"by": "dana", "note": "seen"}).json()
     assert acked["state"] == "acknowledged" and acked["acknowledged_by"] == "dana"
-    again = httpx.post(f"{base}/acknowledge", json={"by": "dana"})
+    again = cloud.api.post(f"{base}/acknowledge", json={"by": "dana"})
     assert again.status_code == 409 and "acknowledged" in again.json()["detail"]
-    closed = httpx.post(f"{base}/close", json={"by": "dana", "note": "false alarm"}).json()
+    closed = cloud.api.post(f"{base}/close", json={"by": "dana", "note": "false alarm"}).json()
     assert closed["state"] == "closed" and closed["closed_at"] >= acked["acknowledged_at"]
-    assert httpx.post(f"{cloud.base_url}/api/alerts/999999/close",
+    assert cloud.api.post(f"{cloud.base_url}/api/alerts/999999/close",
                       json={"by": "x"}).status_code == 404
 
 
 def test_edited_rules_are_versioned_validated_and_in_force_without_restart(cloud) -> None:
     url = f"{cloud.base_url}/api/models/torrent-cp75/rules"
-    current = httpx.get(url).json()
+    current = cloud.api.get(url).json()
     assert current["version"] == 1 and {r["id"] for r in current["rules"]} >= {"vibration-high"}
 
     bad = [{**current["rules"][0], "clear": 99.0}]
-    refused = httpx.put(url, json=bad)
+    refused = cloud.api.put(url, json=bad)
     assert refused.status_code == 422 and "rules[0].clear" in refused.json()["detail"]
-    assert httpx.get(url).json()["version"] == 1
+    assert cloud.api.get(url).json()["version"] == 1
 
     stricter = [{**r, "threshold": 5.0, "clear": 4.0} if r["id"] == "vibration-high" else r
                 for r in current["rules"]]
-    assert httpx.put(url, json=stricter, params={"by": "dana"}).json()["version"] == 2
-    assert httpx.get(url).json()["rules"] == stricter
+    assert cloud.api.put(url, json=stricter, params={"by": "dana"}).json()["version"] == 2
+    assert cloud.api.get(url).json()["rules"] == stricter
     # 6 mm/s was fine under version 1; under version 2 it raises.
     device = next(d for d in cloud.fleet.devices if d.model_id == "torrent-cp75")
     cloud.system.rules.on_readings([AcceptedReading(device.id, device.model_id, 1, {
         "vibration_mm_s": 6.0, "rpm": 1480.0, "bearing_temp_c": 50.0})])
-    wait_until(lambda: httpx.get(f"{cloud.base_url}/api/alerts?state=open").json(),
+    wait_until(lambda: cloud.api.get(f"{cloud.base_url}/api/alerts?state=open").json(),
                what="an alert under the new rules")

@@ -1,7 +1,7 @@
 """model anomaly state
 
 Revision ID: fa1d0c216dde
-Revises: 72cddcd9f095
+Revises: d5353528b959
 Create Date: 2026-11-27 12:56:51.326545
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 
 
 revision: str = 'fa1d0c216dde'
-down_revision: str | Sequence[str] | None = '72cddcd9f095'
+down_revision: str | Sequence[str] | None = 'd5353528b959'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,119 @@
+"""Users, API tokens and browser sessions: creating them and finding who a secret belongs to."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+
+from sqlmodel import Session, select
+
+from dispatch.tables import Engineer
+from portal.auth.passwords import digest, hash_password, new_password, new_secret, verify_password
+from portal.auth.tables import ROLES, ApiToken, PortalUser, UserSession
+
+TOKEN_PREFIX = "fpt_"  # tells a leaked API token apart from other secrets at a glance
+SESSION_HOURS = 12
+
+
+class AccountError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: an authenticated user, by API token or by browser session."""
+
+    user_id: int
+    username: str
+    role: str
+    engineer_id: str | None
+    via: str  # "token" | "session"
+    csrf_token: str | None = None  # the session's, for its forms
+
+    @property
+    def actor(self) -> str:
+        return f"user:{self.username}"
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _principal(user: PortalUser, via: str, csrf_token: str | None = None) -> Principal:
+    assert user.id is not None
+    return Principal(user.id, user.username, user.role, user.engineer_id, via, csrf_token)
+
+
+def create_user(session: Session, username: str, role: str, password: str | None = None,
+                engineer_id: str | None = None) -> tuple[PortalUser, str]:
+    """Add a user; returns it and its password (generated unless given), shown only once."""
+    if role not in ROLES:
+        raise AccountError(f"role must be one of {', '.join(ROLES)}, not '{role}'")
+    if (role == "engineer") != (engineer_id is not None):
+        raise AccountError("an engineer account needs engineer_id, and only an engineer's")
+    if engineer_id is not None and session.get(Engineer, engineer_id) is None:
+        raise AccountError(f"no engineer '{engineer_id}'")
+    if session.exec(select(PortalUser).where(PortalUser.username == username)).first():
+        raise AccountError(f"user '{username}' exists already")
+    password = password or new_password()
+    user = PortalUser(username=username, role=role, password_hash=hash_password(password),
+                      engineer_id=engineer_id, created_at=_now_ms())
+    session.add(user)
+    session.flush()
+    return user, password
+
+
+def authenticate(session: Session, username: str, password: str) -> PortalUser | None:
+    user = session.exec(select(PortalUser).where(PortalUser.username == username)).first()
+    ok = verify_password(user.password_hash if user else None, password)
+    return user if ok and user is not None and not user.disabled else None
+
+
+def issue_api_token(session: Session, user: PortalUser, name: str = "") -> tuple[ApiToken, str]:
+    """A new bearer token for `user`; the plain token is returned once and never stored."""
+    assert user.id is not None
+    plain = new_secret(TOKEN_PREFIX)
+    token = ApiToken(user_id=user.id, name=name, token_hash=digest(plain), created_at=_now_ms())
+    session.add(token)
+    session.flush()
+    return token, plain
+
+
+def principal_for_token(session: Session, plain: str) -> Principal | None:
+    row = session.exec(select(ApiToken, PortalUser)
+                       .join(PortalUser, PortalUser.id == ApiToken.user_id)
+                       .where(ApiToken.token_hash == digest(plain))).first()
+    if row is None or row[0].revoked_at is not None or row[1].disabled:
+        return None
+    return _principal(row[1], "token")
+
+
+def open_session(session: Session, user: PortalUser) -> str:
+    """Log `user` in; returns the cookie value (the session key)."""
+    assert user.id is not None
+    key = new_secret()
+    now = _now_ms()
+    # Expired sessions of this user go now, so the table does not grow with every login.
+    for old in session.exec(select(UserSession).where(UserSession.user_id == user.id,
+                                                      UserSession.expires_at <= now)):
+        session.delete(old)
+    session.add(UserSession(key_hash=digest(key), user_id=user.id,
+                            csrf_token=secrets.token_urlsafe(32), created_at=now,
+                            expires_at=now + SESSION_HOURS * 3_600_000))
+    return key
+
+
+def principal_for_session(session: Session, key: str) -> Principal | None:
+    row = session.exec(select(UserSession, PortalUser)
+                       .join(PortalUser, PortalUser.id == UserSession.user_id)
+                       .where(UserSession.key_hash == digest(key))).first()
+    if row is None or row[0].expires_at <= _now_ms() or row[1].disabled:
+        return None
+    return _principal(row[1], "session", row[0].csrf_token)
+
+
+def close_session(session: Session, key: str) -> None:
+    row = session.get(UserSession, digest(key))
+    if row is not None:
+        session.delete(row)

@@ -1,0 +1,271 @@
+"""Who may call what: every route of the portal, for every kind of caller.
+
+Callers: anonymous; admin, dispatcher and two engineers by API token (the target
+engineer's own account, and another engineer's); and a customer holding device
+A's QR token, who sends it wherever a credential can go (the /q/ path, the
+Authorization header) while the target is another customer's device B.
+A route missing from ROUTES fails `test_every_route_is_classified`.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+from portal_app import Portal, build_portal
+from starlette.routing import BaseRoute, Mount, Route
+
+from portal.auth.dependencies import CSRF_COOKIE
+from simulators.fleet import generate_fleet
+
+CALLERS = ("anonymous", "admin", "dispatcher", "engineer_own", "engineer_other", "customer_a")
+LOGIN = "login"  # expected: 303 to /login?next=... (a browser without a session)
+
+
+@dataclass
+class Call:
+    method: str
+    url: str
+    json: Any = None
+    form: dict[str, str] | None = None
+    csrf: bool = False  # send a double-submit CSRF cookie and field (public forms)
+    ok_location: str | None = None  # where an allowed 303 must lead
+
+
+@dataclass
+class Rule:
+    build: Callable[[Portal, str], Call]
+    expect: dict[str, int | str]
+    # For the customer's own pages: strings that must not appear in the answer.
+    no_leaks: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def everyone(status: int | str) -> dict[str, int | str]:
+    return dict.fromkeys(CALLERS, status)
+
+
+def roles(ok: int, allowed: tuple[str, ...], page: bool = False,
+          denied_engineer: int = 403) -> dict[str, int | str]:
+    expect: dict[str, int | str] = {"anonymous": LOGIN if page else 401, "customer_a": 401}
+    for role in ("admin", "dispatcher", "engineer_own", "engineer_other"):
+        base = role.removesuffix("_own").removesuffix("_other")
+        expect[role] = ok if base in allowed or role in allowed else (
+            denied_engineer if base == "engineer" else 403)
+    return expect
+
+
+STAFF = ("admin", "dispatcher")
+ALL = ("admin", "dispatcher", "engineer")
+
+
+def _qr_token(portal: Portal, caller: str) -> str:
+    # The customer holds A's code; no account gives access to any device's page.
+    return portal.tokens[portal.device("A").id] if caller == "customer_a" \
+        else secrets.token_urlsafe(16)
+
+
+def _b(portal: Portal) -> str:
+    return portal.device("B").id
+
+
+def get(path: str | Callable[[Portal], str]) -> Callable[[Portal, str], Call]:
+    return lambda p, _c: Call("GET", path(p) if callable(path) else path)
+
+
+ROUTES: dict[tuple[str, str], Rule] = {
+    ("GET", "/healthz"): Rule(get("/healthz"), everyone(200)),
+    ("GET", "/api/devices"): Rule(get("/api/devices"), roles(200, STAFF)),
+    ("GET", "/api/devices/{device_id}"): Rule(
+        get(lambda p: f"/api/devices/{_b(p)}"), roles(200, STAFF)),
+    ("GET", "/api/alerts"): Rule(get("/api/alerts"), roles(200, STAFF)),
+    ("GET", "/api/work-orders"): Rule(get("/api/work-orders"), roles(200, ALL)),
+    ("GET", "/api/engineers"): Rule(get("/api/engineers"), roles(200, STAFF)),
+    ("GET", "/api/dead-letters"): Rule(get("/api/dead-letters"), roles(200, ("admin",))),
+    ("GET", "/api/ingest/stats"): Rule(get("/api/ingest/stats"), roles(200, ("admin",))),
+    **{("POST", f"/api/alerts/{{alert_id}}/{action}"): Rule(
+        lambda p, _c, action=action: Call(
+            "POST", f"/api/alerts/{p.new_alert(_b(p))}/{action}",
+            json={"by": "someone", "note": "matrix"}),
+        roles(200, STAFF)) for action in ("acknowledge", "close", "comment")},
+    ("GET", "/api/models/{model_id}/rules"): Rule(
+        get("/api/models/torrent-cp75/rules"), roles(200, STAFF)),
+    ("PUT", "/api/models/{model_id}/rules"): Rule(
+        lambda p, _c: Call("PUT", "/api/models/torrent-cp75/rules",
+                           json=p.app.state.ctx.rules.rules_of("torrent-cp75")[1]),
+        roles(200, ("admin",))),
+    ("GET", "/api/me"): Rule(get("/api/me"), roles(200, ALL)),
+    ("POST", "/api/tokens"): Rule(
+        lambda p, _c: Call("POST", "/api/tokens", json={"name": "matrix"}), roles(201, ALL)),
+    # Someone else's token: an admin revokes it, anyone else learns nothing (404).
+    ("DELETE", "/api/tokens/{token_id}"): Rule(
+        lambda p, _c: Call("DELETE", f"/api/tokens/{p.new_token_of('admin-test')}"),
+        roles(204, ("admin",)) | {"dispatcher": 404, "engineer_own": 404,
+                                  "engineer_other": 404}),
+    ("GET", "/api/users"): Rule(get("/api/users"), roles(200, ("admin",))),
+    ("POST", "/api/users"): Rule(
+        lambda p, _c: Call("POST", "/api/users", json={
+            "username": f"new-{p.next_serial()}", "role": "dispatcher"}),
+        roles(201, ("admin",))),
+    ("POST", "/api/devices/{device_id}/qr-token"): Rule(
+        lambda p, _c: Call("POST", f"/api/devices/{p.device('C').id}/qr-token"),
+        roles(200, ("admin",))),
+    ("GET", "/api/devices/{device_id}/qr.svg"): Rule(
+        get(lambda p: f"/api/devices/{_b(p)}/qr.svg"), roles(200, ("admin",))),
+    ("GET", "/api/audit"): Rule(get("/api/audit"), roles(200, ("admin",))),
+    ("GET", "/metrics"): Rule(get("/metrics"), roles(200, ("admin",))),
+    # Pages and forms.
+    ("GET", "/"): Rule(get("/"), everyone(200) | {"customer_a": 401}),
+    ("GET", "/login"): Rule(get("/login"), everyone(200)),
+    ("POST", "/login"): Rule(
+        lambda p, _c: Call("POST", "/login", csrf=True, ok_location="/dispatch",
+                           form={"username": (a := p.new_login()).username,
+                                 "password": a.password}),
+        everyone(303)),
+    ("POST", "/logout"): Rule(
+        lambda p, _c: Call("POST", "/logout", ok_location="/login"),
+        roles(303, ALL, page=True)),
+    ("GET", "/dispatch"): Rule(get("/dispatch"), roles(200, STAFF, page=True)),
+    ("GET", "/engineer/{engineer_id}"): Rule(
+        get(lambda p: f"/engineer/{p.engineer_id('own')}"),
+        roles(200, (*STAFF, "engineer_own"), page=True)),
+    ("POST", "/engineer/{engineer_id}/jobs/{order_id}/status"): Rule(
+        lambda p, _c: Call(
+            "POST", f"/engineer/{(e := p.engineer_id('own'))}/jobs/"
+            f"{p.new_job(_b(p), e)}/status", form={"status": "en_route"},
+            ok_location=f"/engineer/{e}"),
+        roles(303, (*STAFF, "engineer_own"), page=True)),
+    ("GET", "/q/{token}"): Rule(
+        lambda p, c: Call("GET", f"/q/{_qr_token(p, c)}"),
+        everyone(404) | {"customer_a": 200}, no_leaks=True),
+    ("POST", "/q/{token}/report"): Rule(
+        lambda p, c: Call("POST", f"/q/{(t := _qr_token(p, c))}/report", csrf=True,
+                          form={"category": "Leak", "description": "wet floor"},
+                          ok_location=f"/q/{t}?reported="),
+        everyone(404) | {"customer_a": 303}),
+    ("GET", "/static"): Rule(get("/static/app.css"), everyone(200)),
+    ("GET", "/openapi.json"): Rule(get("/openapi.json"), everyone(200)),
+    ("GET", "/docs"): Rule(get("/docs"), everyone(200)),
+    ("GET", "/docs/oauth2-redirect"): Rule(get("/docs/oauth2-redirect"), everyone(200)),
+    ("GET", "/redoc"): Rule(get("/redoc"), everyone(200)),
+}
+
+
+@pytest.fixture(scope="module")
+def portal(tmp_path_factory: pytest.TempPathFactory) -> Portal:
+    return build_portal(tmp_path_factory.mktemp("matrix"), generate_fleet(seed=7, sites=4))
+
+
+@pytest.fixture(scope="module")
+def client(portal: Portal) -> Iterator[TestClient]:
+    with TestClient(portal.app, follow_redirects=False) as client:
+        yield client
+
+
+def _headers(portal: Portal, caller: str) -> dict[str, str]:
+    if caller == "anonymous":
+        return {}
+    if caller == "customer_a":
+        return {"Authorization": f"Bearer {portal.tokens[portal.device('A').id]}"}
+    return portal.accounts[caller].headers
+
+
+def _walk(routes: list[BaseRoute]) -> Iterator[BaseRoute]:
+    for route in routes:
+        # FastAPI keeps included routers as one entry each (the portal's have no prefix).
+        included = getattr(route, "original_router", None)
+        yield from _walk(included.routes) if included is not None else (route,)
+
+
+def _app_routes(portal: Portal) -> set[tuple[str, str]]:
+    found = set()
+    for route in _walk(portal.app.routes):
+        if isinstance(route, Mount):
+            found.add(("GET", route.path))
+        elif isinstance(route, APIRoute | Route):
+            found |= {(m, route.path) for m in route.methods or () if m != "HEAD"}
+        else:
+            raise AssertionError(f"a route of an unknown kind: {route!r}")
+    return found
+
+
+def test_every_route_is_classified(portal: Portal) -> None:
+    found = _app_routes(portal)
+    assert found - ROUTES.keys() == set(), "new routes: add them to ROUTES with who may call"
+    assert ROUTES.keys() - found == set(), "ROUTES lists routes the app does not have"
+
+
+def _leaks(portal: Portal, body: str) -> list[str]:
+    """Anything on device A's customer page about another device, customer or engineer."""
+    a, b = portal.device("A"), portal.device("B")
+    fleet = portal.fleet
+    own_customer = next(s.customer_id for s in fleet.sites if s.id == a.site_id)
+    secrets_ = [b.serial, *(d.id for d in fleet.devices),
+                *(c.name for c in fleet.customers if c.id != own_customer),
+                *(e.name for e in fleet.engineers),
+                *(e.phone for e in fleet.engineers if getattr(e, "phone", "")),
+                *(t for d, t in portal.tokens.items() if d != a.id)]
+    return [s for s in secrets_ if s and s in body]
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+@pytest.mark.parametrize("route", list(ROUTES), ids=lambda r: f"{r[0]} {r[1]}")
+def test_access(portal: Portal, client: TestClient, route: tuple[str, str],
+                caller: str) -> None:
+    rule = ROUTES[route]
+    call = rule.build(portal, caller)
+    client.cookies.clear()
+    form = dict(call.form or {})
+    if call.csrf:
+        csrf = secrets.token_urlsafe(16)
+        client.cookies.set(CSRF_COOKIE, csrf)
+        form["csrf_token"] = csrf
+    response = client.request(call.method, call.url, json=call.json, data=form or None,
+                              headers=_headers(portal, caller))
+    expected = rule.expect[caller]
+    detail = f"{call.method} {call.url} as {caller}: {response.status_code} {response.text[:200]}"
+    if expected == LOGIN:
+        assert response.status_code == 303, detail
+        assert response.headers["location"].startswith("/login?next=/"), detail
+    else:
+        assert response.status_code == expected, detail
+    if response.status_code == 401:
+        assert "WWW-Authenticate" in response.headers, detail
+    if response.status_code == 303 and call.ok_location and expected != LOGIN:
+        assert response.headers["location"].startswith(call.ok_location), detail
+    if response.status_code == 200 and rule.no_leaks:
+        assert _leaks(portal, response.text) == [], detail
+    if response.status_code == 404 and route[1].startswith("/q/"):
+        assert _leaks(portal, response.text) == [], detail
+
+
+def test_engineer_lists_only_their_own_jobs(portal: Portal, client: TestClient) -> None:
+    own, other = portal.engineer_id("own"), portal.engineer_id("other")
+    mine = portal.new_job(portal.device("B").id, own)
+    theirs = portal.new_job(portal.device("B").id, other)
+    client.cookies.clear()
+    headers = portal.accounts["engineer_own"].headers
+    listed = {o["id"] for o in client.get("/api/work-orders", headers=headers).json()}
+    assert mine in listed and theirs not in listed
+    assert {o["engineer_id"] for o in client.get("/api/work-orders", headers=headers).json()
+            } == {own}
+    refused = client.get(f"/api/work-orders?engineer_id={other}", headers=headers)
+    assert refused.status_code == 403 and "own jobs" in refused.json()["detail"]
+    everything = client.get("/api/work-orders", headers=portal.accounts["dispatcher"].headers)
+    assert {mine, theirs} <= {o["id"] for o in everything.json()}
+
+
+def test_revoked_api_token_is_refused(portal: Portal, client: TestClient) -> None:
+    client.cookies.clear()
+    headers = portal.accounts["dispatcher"].headers
+    issued = client.post("/api/tokens", json={"name": "ci"}, headers=headers).json()
+    mine = {"Authorization": f"Bearer {issued['token']}"}
+    assert client.get("/api/me", headers=mine).json()["username"] == "dispatcher-test"
+    assert client.delete(f"/api/tokens/{issued['id']}", headers=headers).status_code == 204
+    refused = client.get("/api/me", headers=mine)
+    assert refused.status_code == 401 and "revoked" in refused.json()["detail"]
