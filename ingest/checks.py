@@ -15,8 +15,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from itertools import compress, repeat
+from itertools import repeat
+from operator import itemgetter
 from typing import NamedTuple
+
+import numpy as np
 
 from asset_registry.catalog import DeviceModel
 from firmware_contracts.kinds import (
@@ -98,10 +101,10 @@ class AcceptedBatch:
     )
 
     def __init__(self, devs: list[str], stamps: list[int], maps: list[dict],
-                 model_of: Mapping[str, str], parts: list[ModelColumns]) -> None:
+                 model_of: Mapping[str, str], parts: list[ModelColumns], ts_min: int,
+                 ts_max: int) -> None:
         self._devs, self._stamps, self._maps, self._model_of = devs, stamps, maps, model_of
-        self.parts = parts
-        self.ts_min, self.ts_max = min(stamps), max(stamps)
+        self.parts, self.ts_min, self.ts_max = parts, ts_min, ts_max
         self.devices = model_of.keys()
 
     def __len__(self) -> int:
@@ -136,17 +139,19 @@ def fast_accept(
     # unhashable id, a string compared with a number, ...): all mean "take the slow
     # path", which names the field.
     try:
-        if set(map(type, readings)) != {dict} or set(map(len, readings)) != {3}:
+        # A reading that is not an object fails a lookup below (TypeError).
+        if set(map(len, readings)) != {3}:
             return None
         devs = [r["dev"] for r in readings]
         stamps = [r["ts"] for r in readings]
         maps = [r["m"] for r in readings]
-        if set(map(type, stamps)) != {int} or set(map(type, maps)) != {dict}:
+        if set(map(type, stamps)) != {int}:  # m that is not an object fails dict.get
             return None
         sizes = set(map(len, maps))
         if min(sizes) < 1 or max(sizes) > MAX_METRICS:
             return None
-        if min(stamps) < 0 or max(stamps) > now_ms + MAX_FUTURE_MS:
+        ts_min, ts_max = min(stamps), max(stamps)
+        if ts_min < 0 or ts_max > now_ms + MAX_FUTURE_MS:
             return None
         infos = {}
         for dev in set(devs):
@@ -160,7 +165,13 @@ def fast_accept(
         return None
     if parts is None:
         return None
-    return AcceptedBatch(devs, stamps, maps, model_of, parts)
+    return AcceptedBatch(devs, stamps, maps, model_of, parts, ts_min, ts_max)
+
+
+def _pick(values: list, rows: list[int]) -> list:
+    if len(rows) == 1:
+        return [values[rows[0]]]
+    return list(itemgetter(*rows)(values))
 
 
 def _model_columns(devs: list[str], stamps: list[int], maps: list[dict],
@@ -172,15 +183,16 @@ def _model_columns(devs: list[str], stamps: list[int], maps: list[dict],
     for info in infos.values():
         by_model.setdefault(info.model_id, info)
     parts = []
-    row_models = list(map(model_of.__getitem__, devs)) if len(by_model) > 1 else []
+    if len(by_model) > 1:  # rows per model: one C-level pass, then numpy
+        code_of = {model_id: k for k, model_id in enumerate(by_model)}
+        device_code = {dev: code_of[model_id] for dev, model_id in model_of.items()}
+        row_codes = np.fromiter(map(device_code.__getitem__, devs), np.intp, len(devs))
     for model_id, info in by_model.items():
         if len(by_model) == 1:
             m_devs, m_stamps, m_maps = devs, stamps, maps
         else:
-            rows = list(map(model_id.__eq__, row_models))
-            m_devs = list(compress(devs, rows))
-            m_stamps = list(compress(stamps, rows))
-            m_maps = list(compress(maps, rows))
+            rows = np.flatnonzero(row_codes == code_of[model_id]).tolist()
+            m_devs, m_stamps, m_maps = _pick(devs, rows), _pick(stamps, rows), _pick(maps, rows)
         found = 0
         columns = []
         for name, (low, high) in info.bounds.items():
