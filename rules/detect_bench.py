@@ -1,11 +1,19 @@
 """`fieldpulse bench detect`: precision, recall and delay on the simulator's labelled faults.
 
 A simulated fleet runs for several hours with sensor faults (spike, stuck,
-drift, degradation) injected at known times. The anomaly detector (one per
-device, all its metrics) and, in the same run, a rolling z-score baseline read
-the same readings; every rising edge of "anomalous" is a detection. A detection
-inside a fault on that device (or up to `GRACE_MS` after it) finds that fault;
-any other is a false positive.
+drift, degradation) injected at known times. Read the same readings, in the
+same run:
+
+* `model_anomaly`: the per-model multivariate detector a `model_anomaly` rule
+  reads (every continuous metric; run-hours counters left out), alarm from score
+  0.5 until it falls to 0.4, as the shipped rule's threshold and clear;
+* `detector_raw`: the streaming detector, one per device over all its metrics,
+  fed every raw reading (how anomaly scores were judged before);
+* `zscore_baseline`: a rolling z-score per device metric.
+
+Every rising edge of "anomalous" is a detection. A detection inside a fault on
+that device (or up to `GRACE_MS` after it) finds that fault; any other is a
+false positive.
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ from rich.table import Table
 
 from asset_registry.catalog import load_models
 from rules.anomaly.detector import AnomalyDetector
+from rules.anomaly.model_detector import ModelDetector
 
 GRACE_MS = 5 * 60 * 1000
 START_MS = 1_800_000_000_000
@@ -61,6 +70,50 @@ class DetectorAdapter:
         return rising
 
 
+class ModelAnomaly:
+    """One multivariate detector per device model, fed each step's readings as a batch."""
+
+    def __init__(self, metrics: dict[str, tuple[str, ...]], threshold: float = 0.5,
+                 clear: float = 0.4) -> None:
+        self._metrics = metrics
+        self._detectors = {m: ModelDetector(keys) for m, keys in metrics.items()}
+        self._threshold, self._clear = threshold, clear
+        self._hot: set[str] = set()
+
+    def step(self, now: int, readings: list, model_of: dict[str, str]) -> list[str]:
+        """Devices whose alarm rose at this step."""
+        rising = []
+        by_model: dict[str, list] = {}
+        for r in readings:
+            by_model.setdefault(model_of[r.dev], []).append(r)
+        for model_id, rows in by_model.items():
+            keys = self._metrics[model_id]
+            values = np.array([[r.m[k] for k in keys] for r in rows])
+            devices = [r.dev for r in rows]
+            scores = self._detectors[model_id].feed(devices, np.arange(len(rows)),
+                                                    np.full(len(rows), now), values)
+            for device, score in zip(devices, scores.tolist(), strict=True):
+                if score >= self._threshold and device not in self._hot:
+                    self._hot.add(device)
+                    rising.append(device)
+                elif score <= self._clear:
+                    self._hot.discard(device)
+        return rising
+
+
+class PerDevice:
+    """Adapts a per-device detector (`update(ts, values) -> rising edge`) to the fleet."""
+
+    def __init__(self, make: Callable[[int], object], keys: dict[str, list[str]]) -> None:
+        self._keys = keys
+        self._detectors = {dev: make(len(k)) for dev, k in keys.items()}
+
+    def step(self, now: int, readings: list, model_of: dict[str, str]) -> list[str]:
+        return [r.dev for r in readings
+                if self._detectors[r.dev].update(now, np.array([r.m[k]
+                                                               for k in self._keys[r.dev]]))]
+
+
 @dataclass
 class Score:
     detections: int = 0
@@ -68,8 +121,16 @@ class Score:
     found: dict[str, list[float]] | None = None  # fault kind -> delays (s) of found faults
 
 
-def run_fleet(make: Callable[[int], object], step_s: int, hours: float, seed: int,
-              per_kind: int, console: Console) -> tuple[Score, dict[str, int]]:
+def continuous_metrics() -> dict[str, tuple[str, ...]]:
+    """Per model, the simulated signals that are not counters."""
+    from simulators.profiles import Signal, builtin_profiles
+
+    return {model_id: tuple(k for k, sig in p.signals.items() if isinstance(sig, Signal))
+            for model_id, p in builtin_profiles().items()}
+
+
+def run_fleet(name: str, step_s: int, hours: float, seed: int, per_kind: int,
+              console: Console) -> tuple[Score, dict[str, int]]:
     from simulators.driver import SimulatedDriver  # benchmarks may use the simulators
     from simulators.fleet import generate_fleet
     from simulators.sensor_faults import sensor_fault_schedule
@@ -81,22 +142,24 @@ def run_fleet(make: Callable[[int], object], step_s: int, hours: float, seed: in
     models = load_models()
     driver = SimulatedDriver(fleet.devices, models, faults, seed=seed)
     keys = {d.id: list(models[d.model_id].attributes) for d in fleet.devices}
-    detectors = {d.id: make(len(keys[d.id])) for d in fleet.devices}
+    model_of = {d.id: d.model_id for d in fleet.devices}
+    contender: ModelAnomaly | PerDevice
+    if name == "model_anomaly":
+        contender = ModelAnomaly(continuous_metrics())
+    else:
+        contender = PerDevice(DetectorAdapter if name == "detector_raw" else RollingZScore, keys)
     by_device: dict[str, list] = {}
     for f in faults:
         by_device.setdefault(f.device_id, []).append(f)
     score = Score(found={})
     first_hit: dict[str, int] = {}
     steps = int(hours * 3600 / step_s)
-    with console.status("running the simulated fleet…"):
+    with console.status(f"running the simulated fleet ({name})…"):
         for step in range(steps):
             now = START_MS + step * step_s * 1000
-            for reading in driver.read(now):
-                values = np.array([reading.m[k] for k in keys[reading.dev]])
-                if not detectors[reading.dev].update(now, values):
-                    continue
+            for device in contender.step(now, driver.read(now), model_of):
                 score.detections += 1
-                hit = next((f for f in by_device.get(reading.dev, [])
+                hit = next((f for f in by_device.get(device, [])
                             if f.start_ms <= now <= f.end_ms + GRACE_MS), None)
                 if hit is None:
                     score.false_positives += 1
@@ -121,8 +184,8 @@ def bench_detect(
     """Precision, recall and detection delay per sensor-fault kind, against a z-score baseline."""
     console = Console(stderr=json_output)
     result: dict[str, dict] = {}
-    for name, make in (("detector", DetectorAdapter), ("zscore_baseline", RollingZScore)):
-        score, totals = run_fleet(make, step_s, hours, seed, per_kind, console)
+    for name in ("model_anomaly", "detector_raw", "zscore_baseline"):
+        score, totals = run_fleet(name, step_s, hours, seed, per_kind, console)
         found = score.found or {}
         tp = score.detections - score.false_positives
         result[name] = {

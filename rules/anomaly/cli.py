@@ -9,10 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
 import typer
 
 from rules.anomaly.csv_io import InputError, read_metrics, write_scores
 from rules.anomaly.detector import score_batch
+from rules.anomaly.model_detector import score_table as model_scores
 
 app = typer.Typer(help="Streaming anomaly detection on metric CSVs.", no_args_is_help=True)
 
@@ -31,13 +33,21 @@ def score(
     train_rows: Annotated[int | None, typer.Option(
         min=0, help="The first N rows are known-normal: learned from, never flagged.")] = None,
 ) -> None:
-    """Score every row causally; write timestamp, anomaly_score (0-1) and is_anomaly (0/1)."""
+    """Score every row causally; write timestamp, anomaly_score (0-1) and is_anomaly (0/1).
+
+    With several metric columns and --train-rows, the multivariate detector that
+    `model_anomaly` rules use is fitted on the known-normal rows too, and a row's
+    score is the higher of the two.
+    """
     try:
         table = read_metrics(input, timestamp_column)
     except InputError as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from None
-    scores, _, flags, _ = score_batch(table.values, train_rows=train_rows)
+    scores, _, flags, det = score_batch(table.values, train_rows=train_rows)
+    if train_rows and table.values.shape[1] > 1:
+        scores = np.fmax(scores, model_scores(table.values, train_rows))  # NaN: not scored
+        flags = (scores >= det.cfg.threshold).astype(np.int8)
     write_scores(output, table.timestamps, scores, flags)
 
 

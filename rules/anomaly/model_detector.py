@@ -18,6 +18,11 @@ Why this shape:
   slow wander and daily cycles and one threshold fits every model: score 0.5 means
   `vigilance` times farther than all but 1 % of unseen normal readings (the 1 %, not
   0.1 %: a high quantile of a history that may hold a few faults measures the faults).
+* A stuck sensor reads a plausible value, so no distance sees it; it repeats that
+  value exactly, though. Each reading also carries, per metric, how many readings
+  in a row the device has reported that very value; the fit learns how long such
+  runs get in normal operation (quantised, slow metrics repeat legitimately), and
+  a run twice that long scores 0.5 whatever the distance says.
 * Scoring a reading is a matrix product: a whole batch, across devices, is scored
   at once (cheap enough for every raw reading at ingest rates).
 
@@ -25,8 +30,9 @@ Learning is causal and bounded: rows scoring as normal are sampled into a histor
 ring (at most one row per device per `sample_s`, widened with fleet size so the ring
 spans `span_s` of event time); the model is refitted from that ring on a schedule
 (every `refit_every_s` of event time), always *before* the batch it then scores, so
-a score never uses the readings it judges. Until the first fit, and for a device
-until it has `min_device_rows` rows in a fit, scores are NaN: no alert on cold start.
+a score never uses the readings it judges. Until the first fit (`min_fit_rows` rows
+spanning `min_span_s`), and for a device until it has `min_device_rows` rows in a
+fit, scores are NaN: no alert on cold start.
 """
 
 from __future__ import annotations
@@ -47,12 +53,14 @@ class ModelDetectorConfig:
     span_s: float = 2 * 86_400   # the ring should reach back this far in event time
     sample_s: float = 30.0       # at least this long between one device's sampled rows
     min_fit_rows: int = 200      # cold start: rows in the ring before the first fit
+    min_span_s: float = 7_200.0  # cold start: event time the ring must span (2 h)
     min_device_rows: int = 12    # a device is scored once a fit saw this many of its rows
     refit_every_s: float = 3_600.0  # refit schedule, in event time
     eig_floor: float = 0.02      # eigenvalue floor, as a fraction of the mean eigenvalue
     quantile: float = 0.99       # calibration quantile of unseen normal distances
     vigilance: float = 2.0       # distance / calibration distance that scores 0.5
     learn_below: float = 0.5     # rows scoring at least this (an alarm) are not learned
+    min_run: float = 3.0         # a repeat-run limit is never below this many readings
 
 
 @dataclass
@@ -64,10 +72,11 @@ class Fit:
     calib: float                     # training distance at `quantile`
     at_ts: int                       # event time of the fit
     rows: int                        # rows it was fitted on
+    run_limit: np.ndarray            # per metric: the longest normal run of one value
 
 
 def fit(values: np.ndarray, owners: np.ndarray, names: list[str], cfg: ModelDetectorConfig,
-        at_ts: int = 0) -> Fit | None:
+        at_ts: int = 0, runs: np.ndarray | None = None) -> Fit | None:
     """Fit location per device, fleet scatter and calibration; None if too little data.
 
     `values` (rows, metrics) are normal rows, oldest first; `owners[i]` indexes `names`.
@@ -78,6 +87,7 @@ def fit(values: np.ndarray, owners: np.ndarray, names: list[str], cfg: ModelDete
     x = np.asarray(values, dtype=float)
     ok = np.isfinite(x).all(axis=1)
     x, owners = x[ok], np.asarray(owners)[ok]
+    run = np.ones_like(x) if runs is None else np.asarray(runs, dtype=float)[ok]
     full = _fit_scatter(x, owners, names, cfg)
     if full is None:
         return None
@@ -92,7 +102,9 @@ def fit(values: np.ndarray, owners: np.ndarray, names: list[str], cfg: ModelDete
             d = _raw_distance(new_x[known], locs, *old[1:4])
             calib = max(calib, float(np.quantile(d, cfg.quantile)))
     locs_full, scale, basis, inv_eig, _ = full
-    return Fit(locs_full, scale, basis, inv_eig, max(calib, 1e-6), int(at_ts), len(x))
+    run_limit = np.maximum(np.quantile(run, cfg.quantile, axis=0), cfg.min_run)
+    return Fit(locs_full, scale, basis, inv_eig, max(calib, 1e-6), int(at_ts), len(x),
+               run_limit)
 
 
 def _fit_scatter(x: np.ndarray, owners: np.ndarray, names: list[str], cfg: ModelDetectorConfig
@@ -142,6 +154,41 @@ def distances(f: Fit, values: np.ndarray, locs: np.ndarray) -> np.ndarray:
     return _raw_distance(values, locs, f.scale, f.basis, f.inv_eig) / f.calib
 
 
+def novelty(f: Fit, values: np.ndarray, locs: np.ndarray, runs: np.ndarray,
+            vigilance: float) -> np.ndarray:
+    """The distance, or a repeat run's length against its normal limit if that says more
+    (a run of twice the limit counts as the alarm level, `vigilance`)."""
+    stuck = (runs / f.run_limit).max(axis=1) * (vigilance / 2.0)
+    return np.maximum(distances(f, values, locs), stuck)
+
+
+def repeat_runs(seg: np.ndarray, x: np.ndarray, last: np.ndarray, last_run: np.ndarray
+                ) -> np.ndarray:
+    """Per row and metric: readings in a row, up to this one, with this exact value.
+
+    Rows sorted by segment (device), then time; `last`/`last_run` (segments, metrics)
+    are each segment's value and run before the batch (NaN/0 if none).
+    """
+    n = len(x)
+    first = np.ones(n, dtype=bool)
+    first[1:] = seg[1:] != seg[:-1]
+    prev = np.empty_like(x)
+    prev[1:] = x[:-1]
+    prev[first] = last[seg[first]]
+    same = x == prev
+    # Run length = rows since the last row that differed, plus the carried run when
+    # the batch's first rows continue it.
+    idx = np.arange(n)[:, None]
+    start = np.where(~same, idx, -1)
+    start[first] = np.where(same[first], -1, idx[first])
+    seg_start = np.flatnonzero(first)
+    begin = np.repeat(seg_start, np.diff(np.append(seg_start, n)))
+    start = np.maximum.accumulate(start, axis=0)
+    continues = start < begin[:, None]  # no break since the segment's first row
+    carried = last_run[seg]
+    return np.where(continues, idx - begin[:, None] + 1 + carried, idx - start + 1)
+
+
 def to_score(novelty: np.ndarray, vigilance: float) -> np.ndarray:
     return novelty / (novelty + vigilance)
 
@@ -160,6 +207,10 @@ class ModelDetector:
         self._index: dict[str, int] = {}
         self.ring = np.zeros((self.cfg.history, d))
         self.owner = np.zeros(self.cfg.history, dtype=np.int64)
+        self.ring_ts = np.zeros(self.cfg.history, dtype=np.int64)
+        self.ring_run = np.ones((self.cfg.history, d))
+        self.last_value: dict[str, np.ndarray] = {}  # device -> its latest reading
+        self.last_run: dict[str, np.ndarray] = {}    # device -> repeat runs at it
         self.pushed = 0                     # rows ever put in the ring
         self.sampled_at: dict[str, int] = {}  # device -> event time of its last sampled row
         self.newest_ts = -1
@@ -179,12 +230,26 @@ class ModelDetector:
         if len(x) == 0:
             return np.zeros(0)
         self._maybe_refit(int(ts.max()))
-        scores = self.score(devices, seg, x)
-        self._learn(devices, seg, ts, x, scores)
+        runs = self._repeat_runs(devices, seg, x)
+        scores = self.score(devices, seg, x, runs)
+        self._learn(devices, seg, ts, x, runs, scores)
         self.newest_ts = max(self.newest_ts, int(ts.max()))
         return scores
 
-    def score(self, devices: list[str], seg: np.ndarray, values: np.ndarray) -> np.ndarray:
+    def _repeat_runs(self, devices: list[str], seg: np.ndarray, x: np.ndarray) -> np.ndarray:
+        d = len(self.metrics)
+        nan, zero = np.full(d, np.nan), np.zeros(d)
+        last = np.array([self.last_value.get(n, nan) for n in devices]).reshape(-1, d)
+        last_run = np.array([self.last_run.get(n, zero) for n in devices]).reshape(-1, d)
+        runs = repeat_runs(seg, x, last, last_run)
+        ends = np.append(np.flatnonzero(seg[1:] != seg[:-1]), len(seg) - 1)
+        for i in ends.tolist():
+            self.last_value[devices[seg[i]]] = x[i].copy()
+            self.last_run[devices[seg[i]]] = runs[i].copy()
+        return runs
+
+    def score(self, devices: list[str], seg: np.ndarray, values: np.ndarray,
+              runs: np.ndarray | None = None) -> np.ndarray:
         """Scores in [0, 1] with the current fit, no learning; NaN where not scored."""
         out = np.full(len(values), np.nan)
         f = self.fit
@@ -196,7 +261,8 @@ class ModelDetector:
                         ).reshape(len(devices), d)
         rows = known[seg] & np.isfinite(values).all(axis=1)
         if rows.any():
-            nov = distances(f, values[rows], locs[seg[rows]])
+            run = np.ones_like(values) if runs is None else runs
+            nov = novelty(f, values[rows], locs[seg[rows]], run[rows], self.cfg.vigilance)
             out[rows] = to_score(nov, self.cfg.vigilance)
         return out
 
@@ -206,7 +272,7 @@ class ModelDetector:
         return 1000.0 * max(self.cfg.sample_s, self.cfg.span_s / per_device)
 
     def _learn(self, devices: list[str], seg: np.ndarray, ts: np.ndarray, x: np.ndarray,
-               scores: np.ndarray) -> None:
+               runs: np.ndarray, scores: np.ndarray) -> None:
         for name in devices:
             if name not in self._index:
                 self._index[name] = len(self.names)
@@ -233,6 +299,8 @@ class ModelDetector:
         if len(rows) > self.cfg.history:
             rows, slots = rows[-self.cfg.history:], slots[-self.cfg.history:]
         self.ring[slots] = x[rows]
+        self.ring_ts[slots] = ts[rows]
+        self.ring_run[slots] = runs[rows]
         self.owner[slots] = [self._index[devices[seg[i]]] for i in rows.tolist()]
         self.pushed += len(rows)
 
@@ -240,7 +308,13 @@ class ModelDetector:
         # The schedule runs on the batch's event time; the fit uses earlier batches only.
         due = (self.fit is None
                or now_ts - self.fit.at_ts >= self.cfg.refit_every_s * 1000)
-        if due and min(self.pushed, self.cfg.history) >= self.cfg.min_fit_rows:
+        filled = min(self.pushed, self.cfg.history)
+        if not due or filled < self.cfg.min_fit_rows:
+            return
+        # A first fit on too short a stretch of time would call the next hour's
+        # ordinary change (load, weather, wander) anomalous.
+        span = int(self.ring_ts[:filled].max()) - int(self.ring_ts[:filled].min())
+        if span >= self.cfg.min_span_s * 1000:
             self.refit()
 
     def refit(self) -> bool:
@@ -249,7 +323,7 @@ class ModelDetector:
         order = (np.arange(self.pushed - filled, self.pushed) % self.cfg.history
                  if filled == self.cfg.history else np.arange(filled))  # oldest first
         new = fit(self.ring[order], self.owner[order], self.names, self.cfg,
-                  at_ts=self.newest_ts)
+                  at_ts=self.newest_ts, runs=self.ring_run[order])
         if new is None:
             return False
         self.fit, self.fits = new, self.fits + 1
@@ -267,6 +341,10 @@ class ModelDetector:
             "names": self.names,
             "ring": _b64(self.ring[:filled]),
             "owner": _b64(self.owner[:filled].astype(np.float64)),
+            "ring_ts": _b64(self.ring_ts[:filled].astype(np.float64)),
+            "ring_run": _b64(self.ring_run[:filled]),
+            "last_value": {k: _b64(v) for k, v in self.last_value.items()},
+            "last_run": {k: _b64(v) for k, v in self.last_run.items()},
             "pushed": self.pushed,
             "sampled_at": self.sampled_at,
             "newest_ts": self.newest_ts,
@@ -274,7 +352,8 @@ class ModelDetector:
             "fit": None if f is None else {
                 "devices": {k: _b64(v) for k, v in f.devices.items()},
                 "scale": _b64(f.scale), "basis": _b64(f.basis), "inv_eig": _b64(f.inv_eig),
-                "calib": f.calib, "at_ts": f.at_ts, "rows": f.rows},
+                "calib": f.calib, "at_ts": f.at_ts, "rows": f.rows,
+                "run_limit": _b64(f.run_limit)},
         }
 
     @classmethod
@@ -291,6 +370,10 @@ class ModelDetector:
         ring = _unb64(state["ring"]).reshape(-1, d)
         det.ring[: len(ring)] = ring
         det.owner[: len(ring)] = _unb64(state["owner"]).astype(np.int64)
+        det.ring_ts[: len(ring)] = _unb64(state["ring_ts"]).astype(np.int64)
+        det.ring_run[: len(ring)] = _unb64(state["ring_run"]).reshape(-1, d)
+        det.last_value = {k: _unb64(v) for k, v in state["last_value"].items()}
+        det.last_run = {k: _unb64(v) for k, v in state["last_run"].items()}
         det.pushed = int(state["pushed"])
         det.sampled_at = {k: int(v) for k, v in state["sampled_at"].items()}
         det.newest_ts = int(state["newest_ts"])
@@ -299,7 +382,8 @@ class ModelDetector:
         if f is not None:
             det.fit = Fit({k: _unb64(v) for k, v in f["devices"].items()}, _unb64(f["scale"]),
                           _unb64(f["basis"]).reshape(d, d), _unb64(f["inv_eig"]),
-                          float(f["calib"]), int(f["at_ts"]), int(f["rows"]))
+                          float(f["calib"]), int(f["at_ts"]), int(f["rows"]),
+                          _unb64(f["run_limit"]))
         return det
 
 
@@ -320,14 +404,18 @@ def score_table(values: np.ndarray, train_rows: int,
     """
     cfg = config or ModelDetectorConfig()
     x = np.asarray(values, dtype=float)
+    d = x.shape[1]
     out = np.full(len(x), np.nan)
-    f = fit(x[:train_rows], np.zeros(min(train_rows, len(x)), dtype=np.int64), ["table"], cfg)
+    runs = repeat_runs(np.zeros(len(x), dtype=np.int64), x, np.full((1, d), np.nan),
+                       np.zeros((1, d)))
+    train = min(train_rows, len(x))
+    f = fit(x[:train], np.zeros(train, dtype=np.int64), ["table"], cfg, runs=runs[:train])
     if f is None:
         return out
-    rest = x[train_rows:]
+    rest, rest_runs = x[train:], runs[train:]
     ok = np.isfinite(rest).all(axis=1)
-    nov = distances(f, rest[ok], f.devices["table"][None, :])
     scored = np.full(len(rest), np.nan)
+    nov = novelty(f, rest[ok], f.devices["table"][None, :], rest_runs[ok], cfg.vigilance)
     scored[ok] = to_score(nov, cfg.vigilance)
-    out[train_rows:] = scored
+    out[train:] = scored
     return out

@@ -101,3 +101,28 @@ def test_runs_as_a_module(tmp_path: Path) -> None:
         capture_output=True, text=True, cwd=Path(__file__).resolve().parents[2])
     assert proc.returncode == 0, proc.stderr
     assert len(read_out(out)) == 50
+
+
+def test_train_rows_with_several_columns_also_use_the_multivariate_detector(tmp_path: Path
+                                                                            ) -> None:
+    from rules.anomaly.detector import score_batch
+    from rules.anomaly.model_detector import score_table
+
+    rows = series(900, cols=2)
+    # Rows 700-729: the second column reads 0.25 high, far off its usual relation
+    # to the first (noise 0.05).
+    for i in range(700, 730):
+        rows[i][2] = round(rows[i][2] + 0.25, 5)
+    src = write_csv(tmp_path / "in.csv", ["timestamp", "a", "b"], rows)
+    out = tmp_path / "out.csv"
+    res = runner.invoke(app, ["score", str(src), "--output", str(out), "--train-rows", "600"])
+    assert res.exit_code == 0, res.output
+    got = np.array([float(r["anomaly_score"]) for r in read_out(out)])
+    values = np.array([r[1:] for r in rows], dtype=float)
+    single = score_batch(values, train_rows=600)[0]
+    multi = score_table(values, train_rows=600)
+    assert (multi[700:730] > single[700:730]).any()  # the two really differ here
+    np.testing.assert_allclose(got, np.fmax(single, multi))
+    flags = np.array([int(r["is_anomaly"]) for r in read_out(out)])
+    assert np.array_equal(flags, got >= 0.5) and flags[700:730].any()
+    assert not flags[:600].any()

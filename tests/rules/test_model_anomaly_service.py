@@ -75,7 +75,7 @@ def test_model_anomaly_rule_raises_one_alert_and_its_detector_survives_a_restart
     svc, clock = service(path, fresh=True)
     _, rules = svc.rules_of(MODEL)
     svc.update_rules(MODEL, [*rules, RULE], by="test")
-    run(svc, clock, range(0, 360))  # three hours of normal operation
+    run(svc, clock, range(0, 480))  # four hours of normal operation
     detector = svc.live.model_scorer.detectors[(MODEL, tuple(sorted(RULE["metrics"])))]
     assert detector.fits >= 2 and set(detector.fit.devices) == {d.id for d in PURIFIERS}
     assert alerts(svc) == []
@@ -91,20 +91,20 @@ def test_model_anomaly_rule_raises_one_alert_and_its_detector_survives_a_restart
     # TDS reads 40 ppm high on one purifier: well below its threshold rule (150 ppm),
     # but unlike how this model's purifiers behave.
     for svc_, clock_ in ((svc, clock), (restarted, clock2)):
-        run(svc_, clock_, range(360, 380), tds_shift=40.0)
+        run(svc_, clock_, range(480, 500), tds_shift=40.0)
     for svc_ in (svc, restarted):
         [alert] = alerts(svc_)
         assert alert.device_id == PURIFIERS[0].id and alert.state == "active"
         assert alert.raised_value >= 0.5  # the score, for a multi-metric rule
         # Held for 60 s before raising: the third 30-s step of the shift at the earliest.
-        assert alert.raised_at >= T0 + 362 * STEP_MS
+        assert alert.raised_at >= T0 + 482 * STEP_MS
         with Session(svc_._engine) as s:
             audiences = {n.audience for n in s.exec(
                 select(Notification).where(Notification.alert_id == alert.id))}
         assert audiences == {"owner", "supervisor"}
     assert kept.state_dict() == detector.state_dict()  # both learned the same since
 
-    run(svc, clock, range(380, 400))  # back to normal: the alert clears
+    run(svc, clock, range(500, 520))  # back to normal: the alert clears
     assert [a.state for a in alerts(svc)] == ["cleared"]
     with Session(svc._engine) as s:
         assert s.exec(select(ModelAnomalyState)).first() is not None

@@ -5,13 +5,21 @@ from __future__ import annotations
 import json
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from rules.anomaly.model_detector import ModelDetector, ModelDetectorConfig, score_table
+from rules.anomaly.model_detector import (
+    ModelDetector,
+    ModelDetectorConfig,
+    repeat_runs,
+    score_table,
+)
 
 METRICS = ("flow", "pressure", "temp")
 DEVICES = [f"dev-{i}" for i in range(6)]
 STEP_MS = 30_000
-CFG = ModelDetectorConfig(min_fit_rows=150, min_device_rows=10, refit_every_s=3600)
+CFG = ModelDetectorConfig(min_fit_rows=150, min_device_rows=10, min_span_s=1800,
+                          refit_every_s=3600)
 
 
 def fleet(steps: int, seed: int = 0, start: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -35,12 +43,20 @@ def feed(det: ModelDetector, steps: list[tuple[np.ndarray, np.ndarray]]) -> np.n
     return np.array([det.feed(DEVICES, seg, ts, x) for ts, x in steps])
 
 
-def test_cold_start_scores_nothing_until_enough_history() -> None:
+def test_cold_start_scores_nothing_until_enough_rows_over_enough_time() -> None:
     det = ModelDetector(METRICS, CFG)
-    scores = feed(det, fleet(20))  # 120 rows < min_fit_rows
-    assert np.isnan(scores).all() and det.fit is None
-    scores = feed(det, fleet(30, start=20))
-    assert det.fit is not None and np.isfinite(scores[-1]).all()
+    steps = iter(fleet(200))
+    scores = [feed(det, [next(steps)])[0] for _ in range(20)]  # 10 minutes
+    assert det.pushed < CFG.min_fit_rows and det.fit is None
+    while det.pushed < CFG.min_fit_rows:
+        scores.append(feed(det, [next(steps)])[0])
+    assert det.fit is None  # enough rows, but from too short a time
+    assert np.isnan(scores).all()
+    ts, _ = next(steps)
+    while det.fit is None:
+        ts, x = next(steps)
+        first = det.feed(DEVICES, np.arange(len(DEVICES)), ts, x)
+    assert ts[0] >= CFG.min_span_s * 1000 and np.isfinite(first).all()
 
 
 def test_a_new_device_is_not_scored_until_a_fit_knows_it() -> None:
@@ -142,3 +158,42 @@ def test_table_scoring_with_known_normal_rows() -> None:
     assert np.isnan(scores[:300]).all()
     assert scores[350] >= 0.5
     assert (np.delete(scores[300:], 50) >= 0.5).sum() == 0
+
+
+def test_a_stuck_sensor_is_flagged_though_its_value_is_plausible() -> None:
+    det = ModelDetector(METRICS, CFG)
+    feed(det, fleet(300))
+    steps = fleet(20, start=300, seed=7)
+    frozen = steps[0][1][3, 2]
+    for _, x in steps:
+        x[3, 2] = frozen  # device 3's temperature repeats one ordinary reading
+    scores = feed(det, steps)
+    limit = int(det.fit.run_limit[2])
+    assert (scores[: limit, 3] < 0.5).all()  # a few repeats are ordinary
+    assert (scores[2 * limit:, 3] >= 0.5).all()
+    assert (np.delete(scores, 3, axis=1) >= 0.5).sum() == 0
+
+
+@settings(max_examples=100, deadline=None)
+@given(rows=st.lists(st.tuples(st.integers(0, 2), st.sampled_from([1.0, 2.0, np.nan])),
+                     min_size=1, max_size=40),
+       cut=st.integers(0, 40))
+def test_repeat_runs_match_a_plain_loop_across_batches(rows, cut) -> None:
+    want, last, run = [], {}, {}
+    for dev, v in rows:
+        run[dev] = run.get(dev, 0) + 1 if last.get(dev) == v else 1
+        last[dev] = v
+        want.append(run[dev])
+    got = np.empty(len(rows))
+    carry_v, carry_r = np.full((3, 1), np.nan), np.zeros((3, 1))
+    for part in (range(min(cut, len(rows))), range(min(cut, len(rows)), len(rows))):
+        idx = sorted(part, key=lambda i: (rows[i][0], i))  # by device, then arrival
+        if not idx:
+            continue
+        seg = np.array([rows[i][0] for i in idx])
+        x = np.array([[rows[i][1]] for i in idx])
+        runs = repeat_runs(seg, x, carry_v, carry_r)
+        got[idx] = runs[:, 0]
+        for j, i in enumerate(idx):
+            carry_v[rows[i][0]], carry_r[rows[i][0]] = x[j], runs[j]
+    np.testing.assert_array_equal(got, want)
