@@ -7,6 +7,7 @@ reading judged (run-hours counters left out, as a model_anomaly rule leaves them
   detector fed one-minute means (`rules.anomaly_scores`);
 * a `model_anomaly` rule over the same metrics: one detector per model, every
   reading scored;
+* both on the per-model column blocks ingest hands the rules (built untimed);
 * the baseline, measured in the same run: each device metric's detector fed every
   raw reading (how the rules path worked before the windows), on a subset of the
   readings because it is slow.
@@ -30,6 +31,7 @@ from asset_registry.rule_spec import parse_rules
 from rules.anomaly.detector import AnomalyDetector, DetectorConfig
 from rules.anomaly_scores import AnomalyScorer, ModelScorer
 from rules.engine import Reading, RuleEngine
+from rules.readings import ReadingBlock
 
 WARM_WINDOWS = DetectorConfig().memory + DetectorConfig().gap + 400
 
@@ -111,17 +113,20 @@ def per_reading_baseline(models: Mapping[str, DeviceModel], by_model: Mapping[st
     return cpu(run), len(jobs)
 
 
-def evaluate_all(engine: RuleEngine, by_model: Mapping[str, list[Reading]], batch: int) -> int:
-    raised = 0
-    for model_id, rows in by_model.items():
-        for i in range(0, len(rows), batch):
-            raised += sum(t.kind == "raise" for t in engine.evaluate(model_id, rows[i:i + batch]))
-    return raised
+def blocks(by_model: Mapping[str, list[Reading]], batch: int) -> list[ReadingBlock]:
+    """The readings as ingest hands them to the rules: per-model column blocks."""
+    return [ReadingBlock.from_rows(model_id, rows[i:i + batch])
+            for model_id, rows in by_model.items() for i in range(0, len(rows), batch)]
+
+
+def evaluate_all(engine: RuleEngine, batches: list[ReadingBlock]) -> int:
+    return sum(t.kind == "raise" for b in batches for t in engine.evaluate_block(b))
 
 
 def bench_anomaly(models: Mapping[str, DeviceModel], by_model: Mapping[str, list[Reading]],
                   before: Mapping[str, list[Reading]], history: Mapping[str, np.ndarray],
-                  batch: int, baseline_readings: int) -> dict[str, float]:
+                  batch: int, baseline_readings: int,
+                  threshold_models: Mapping[str, DeviceModel]) -> dict[str, float]:
     total = sum(len(rows) for rows in by_model.values())
     uni = anomaly_models(models, by_model, "anomaly")
     multi = anomaly_models(models, by_model, "model_anomaly")
@@ -129,10 +134,12 @@ def bench_anomaly(models: Mapping[str, DeviceModel], by_model: Mapping[str, list
     model_scorer = warm_model_scorer(multi, by_model, before)
     per_model = max(1, baseline_readings // len(by_model))
     base_s, base_n = per_reading_baseline(uni, by_model, scorer, per_model)
-    uni_s = cpu(lambda: evaluate_all(RuleEngine(uni, scorer=scorer), by_model, batch))
-    multi_s = cpu(lambda: evaluate_all(RuleEngine(multi, model_scorer=model_scorer), by_model,
-                                       batch))
+    batches = blocks(by_model, batch)  # untimed: ingest builds them, not the rules
+    uni_s = cpu(lambda: evaluate_all(RuleEngine(uni, scorer=scorer), batches))
+    multi_s = cpu(lambda: evaluate_all(RuleEngine(multi, model_scorer=model_scorer), batches))
+    threshold_s = cpu(lambda: evaluate_all(RuleEngine(threshold_models), batches))
     return {
+        "threshold_blocks_readings_per_s_per_core": round(total / threshold_s),
         "anomaly_readings_per_s_per_core": round(total / uni_s),
         "model_anomaly_readings_per_s_per_core": round(total / multi_s),
         "anomaly_per_reading_baseline_readings_per_s_per_core": round(base_n / base_s),
