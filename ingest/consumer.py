@@ -124,6 +124,7 @@ class _Message:
     mid: int
     qos: int
     generation: int  # connection it arrived on: a mid is only valid there
+    dup: bool = False  # the broker says it may have sent this before (MQTT DUP flag)
 
 
 class IngestConsumer:
@@ -210,7 +211,8 @@ class IngestConsumer:
             if msg.qos > 0:
                 client.ack(msg.mid, msg.qos)  # another worker owns this gateway
             return
-        item = _Message(msg.topic, msg.payload, msg.mid, msg.qos, self._generation)
+        item = _Message(msg.topic, msg.payload, msg.mid, msg.qos, self._generation,
+                        bool(msg.dup))
         while not self._stopping.is_set():
             try:
                 self._queue.put(item, timeout=0.2)
@@ -248,7 +250,8 @@ class IngestConsumer:
 
     def _process(self, group: list[_Message]) -> bool:
         try:
-            self._pipeline.handle_many([(m.topic, m.payload) for m in group])
+            self._pipeline.handle_many([(m.topic, m.payload) for m in group],
+                                       redelivered={i for i, m in enumerate(group) if m.dup})
         except Exception:
             log.exception("event=group_failed messages=%d; retrying one by one", len(group))
             for msg in group:

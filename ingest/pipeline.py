@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -113,11 +113,15 @@ class IngestPipeline:
     def handle(self, topic: str, payload: bytes) -> Outcome:
         return self.handle_many([(topic, payload)])[0]
 
-    def handle_many(self, messages: Sequence[tuple[str, bytes]]) -> list[Outcome]:
+    def handle_many(self, messages: Sequence[tuple[str, bytes]],
+                    redelivered: Collection[int] = ()) -> list[Outcome]:
+        """`redelivered`: indexes of messages the broker flagged as possibly sent before
+        (a crash between our commit and the ack): their rejects are not kept twice."""
         received = self._clock()
         items = [self._prepare(topic, payload, received) for topic, payload in messages]
         with self._engine.connect() as conn:
             self._mark_duplicates(conn, items)
+            self._mark_known_rejects(conn, [items[i] for i in redelivered])
         columns: list[ModelColumns] = []
         slow: list[ReadingBlock] = []
         batches: list[StoredBatch] = []
@@ -203,6 +207,17 @@ class IngestPipeline:
             item.duplicate = key in stored or key in seen
             seen.add(key)
 
+    def _mark_known_rejects(self, conn: Connection, items: list[_Item]) -> None:
+        """A redelivered message that was rejected before already has its dead letter."""
+        for item in items:
+            if item.kind != "rejected" or item.error is None:
+                continue
+            kept = conn.exec_driver_sql(
+                f"SELECT 1 FROM dead_letter WHERE topic = {self._mark} AND payload = "
+                f"{self._mark} LIMIT 1",
+                (item.topic, _kept_payload(item.payload))).first()
+            item.duplicate = kept is not None
+
     # -- step 4: the transaction ------------------------------------------------------------
 
     @staticmethod
@@ -217,14 +232,13 @@ class IngestPipeline:
     def _write_dead_letters(conn: Connection, items: list[_Item], received: int) -> None:
         rows = []
         for i in items:
-            if i.kind == "rejected" and i.error is not None:
+            if i.kind == "rejected" and i.error is not None and not i.duplicate:
                 log.warning("event=dead_letter topic=%s reason=%s error=%s",
                             i.topic, i.reason, i.error)
                 rows.append({
                     "received_at": received, "topic": i.topic, "gateway_id": i.gateway_id,
                     "kind": i.reason, "reason": str(i.error), "field": i.error.field,
-                    "payload": i.payload[:DEAD_LETTER_PAYLOAD_CHARS].decode(
-                        "utf-8", errors="replace"),
+                    "payload": _kept_payload(i.payload),
                 })
             elif i.kind == "telemetry" and not i.duplicate:
                 rows.extend({
@@ -303,6 +317,9 @@ class IngestPipeline:
                     for reject in i.rejects:
                         stats.count_reject_locked(reject.kind, readings=1)
                     out.append(Outcome("stored", stored=n, rejected=len(i.rejects)))
+                elif i.kind == "rejected" and i.duplicate:
+                    stats.batches_duplicate += 1
+                    out.append(Outcome("duplicate"))
                 elif i.kind == "rejected":
                     if i.topic.endswith("/telemetry"):
                         stats.batches_received += 1
@@ -324,9 +341,14 @@ class IngestPipeline:
                 "received_at": self._clock(), "topic": topic,
                 "gateway_id": parsed[0] if parsed else None, "kind": "ingest_error",
                 "reason": f"ingest failed: {type(err).__name__}: {err}", "field": "$",
-                "payload": payload[:DEAD_LETTER_PAYLOAD_CHARS].decode("utf-8", errors="replace"),
+                "payload": _kept_payload(payload),
             }])
         self.stats.count_reject("ingest_error")
+
+
+def _kept_payload(payload: bytes) -> str:
+    """The part of a payload a dead letter keeps (a huge array stays readable)."""
+    return payload[:DEAD_LETTER_PAYLOAD_CHARS].decode("utf-8", errors="replace")
 
 
 def _blocks_of(parts: Sequence[ModelColumns]) -> list[ReadingBlock]:
