@@ -81,11 +81,30 @@ def set_status(session: Session, order: WorkOrder, status: str, note: str = "") 
     session.add(order)
     session.add(WorkOrderEvent(work_order_id=order.id, status=status, at=order.updated_at,
                                note=note))
+    if status == "accepted":
+        # Taken by the engineer: later plans keep it with them.
+        order.pinned_engineer_id = order.engineer_id
     if status == "done":
         case = session.get(Case, order.case_id)
         if case is not None:
             case.status = "closed"
             session.add(case)
+
+
+def give_back(session: Session, order: WorkOrder, reason: str) -> None:
+    """The engineer cannot complete the job: it returns to the dispatcher with the
+    reason on its timeline, to be planned again (urgent ones at once)."""
+    if order.status == "done":
+        raise StatusError(f"work order {order.id} is already 'done'")
+    if not reason.strip():
+        raise StatusError("say why the job cannot be completed")
+    at = now_ms()
+    session.add(WorkOrderEvent(work_order_id=order.id, status="cannot_complete", at=at,
+                               note=f"{order.engineer_id or 'engineer'}: {reason.strip()}"))
+    order.status, order.updated_at = "new", at
+    order.engineer_id = order.eta = order.route_seq = order.pinned_engineer_id = None
+    order.unassigned_reason = None
+    session.add(order)
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,8 +6,9 @@ from sqlalchemy import BigInteger
 from sqlmodel import Field, SQLModel
 
 # A work order moves through these in order; the customer's timeline shows them.
-WORK_ORDER_STATUSES = ("new", "assigned", "en_route", "on_site", "done")
-OPEN_STATUSES = ("new", "assigned")  # the dispatcher may still (re)plan these
+# "accepted": the engineer took the job; it stays in their plan (pinned to them).
+WORK_ORDER_STATUSES = ("new", "assigned", "accepted", "en_route", "on_site", "done")
+OPEN_STATUSES = ("new", "assigned", "accepted")  # the dispatcher may still (re)plan these
 
 
 class Engineer(SQLModel, table=True):
@@ -89,3 +90,17 @@ class DispatchPlan(SQLModel, table=True):
     assigned: int
     unassigned: int
     objective: int
+
+
+class JobReport(SQLModel, table=True):
+    """What the engineer records on site: parts, notes, photos, the customer's sign-off."""
+
+    __tablename__ = "job_report"
+    work_order_id: int = Field(primary_key=True, foreign_key="work_order.id")
+    parts: str = "[]"  # JSON: [{"part": "...", "qty": 1}, ...]
+    notes: str = ""
+    photos: str = "[]"  # JSON: file names under the uploads folder
+    signed_by: str | None = None
+    signature: str | None = None  # file name of the signature image
+    signed_at: int | None = Field(default=None, sa_type=BigInteger)
+    updated_at: int = Field(sa_type=BigInteger)
