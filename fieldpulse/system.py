@@ -134,6 +134,8 @@ class CloudSystem:
             broker_connected=self.consumer.connected.is_set,
             ingest_stats=self.pipeline.stats.snapshot,
             metrics=self.ingest.metrics, qr_dir=settings.qr_dir, base_url=settings.base_url,
+            uploads_dir=settings.data_dir / "uploads",
+            plan_history=lambda: list(self.dispatcher.history),
         ))
         self._server: uvicorn.Server | None = None
         self._server_thread: threading.Thread | None = None

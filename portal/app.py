@@ -8,7 +8,17 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from portal import admin_api, api, login, metrics, pages, rules_api
+from portal import (
+    admin_api,
+    api,
+    console_api,
+    engineer_api,
+    live_api,
+    login,
+    metrics,
+    pages,
+    rules_api,
+)
 from portal.auth.dependencies import LoginRequired, login_url
 from portal.context import PortalContext
 
@@ -28,6 +38,10 @@ def create_app(ctx: PortalContext) -> FastAPI:
     app.include_router(api.router)
     app.include_router(rules_api.router)
     app.include_router(admin_api.router)
+    app.include_router(console_api.router)
+    app.include_router(live_api.router)
+    app.include_router(engineer_api.router)
+    app.include_router(engineer_api.pages)
     app.include_router(metrics.router)
     app.include_router(login.router)
     app.include_router(pages.router)

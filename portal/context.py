@@ -34,6 +34,10 @@ class PortalContext:
     metrics: Callable[[], bytes] = field(default=lambda: b"")
     # Where rotated QR codes are written, and the address they point at.
     qr_dir: Path | None = None
+    # Engineers' photos and customers' signatures (None: uploads are refused).
+    uploads_dir: Path | None = None
+    # The dispatcher's latest plans with their changes, newest last (kind, PlanSummary).
+    plan_history: Callable[[], list] = field(default=lambda: [])
     base_url: str = "http://127.0.0.1:8000"
     # Per client address: the customer's QR pages, and login attempts (password guessing).
     public_limiter: RateLimiter = field(

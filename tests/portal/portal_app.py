@@ -14,7 +14,9 @@ from sqlmodel import Session, select
 from asset_registry.catalog import load_models
 from asset_registry.database import make_engine, session_scope
 from asset_registry.tables import Device, Site
+from dispatch.job_report import add_photo
 from dispatch.service import open_case
+from dispatch.tables import WorkOrder
 from fieldpulse.fleet_import import import_fleet
 from fieldpulse.schema import upgrade
 from portal.app import create_app
@@ -28,6 +30,9 @@ from simulators.fleet import Fleet
 from support import Account, make_account
 
 MODELS = load_models()
+# The smallest valid PNG (1 x 1 pixel): a photo or a signature for the tests.
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+                    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")
 
 
 @dataclass
@@ -37,6 +42,7 @@ class Portal:
     fleet: Fleet
     tokens: dict[str, str]  # device id -> QR token
     qr_dir: Path
+    uploads_dir: Path
     accounts: dict[str, Account] = field(default_factory=dict)
     _serial: itertools.count = field(default_factory=itertools.count)
 
@@ -66,16 +72,27 @@ class Portal:
             assert alert.id is not None
             return alert.id
 
-    def new_job(self, device_id: str, engineer_id: str) -> int:
-        """A work order assigned to `engineer_id`, ready for 'en_route'."""
+    def new_job(self, device_id: str, engineer_id: str, status: str = "assigned") -> int:
+        """A work order of `engineer_id` (by default assigned, ready for 'en_route')."""
         with session_scope(self.engine) as session:
             _, order = open_case(session, device_id=device_id, source="alert", title="test job",
                                  skill="refrigeration", duration_min=30, priority=3)
-            order.engineer_id, order.status = engineer_id, "assigned"
+            order.engineer_id, order.status = engineer_id, status
             session.add(order)
             session.flush()
             assert order.id is not None
             return order.id
+
+    def new_photo(self, engineer_id: str) -> tuple[int, str]:
+        """A job of `engineer_id` whose report holds one stored photo: (order id, file)."""
+        order_id = self.new_job(self.device("B").id, engineer_id)
+        name = f"photo-{self.next_serial()}.png"
+        folder = self.uploads_dir / "work-orders" / str(order_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(PNG)
+        with session_scope(self.engine) as session:
+            add_photo(session, session.get(WorkOrder, order_id), name, 1)
+        return order_id, name
 
     def _issue(self, username: str) -> tuple[int, str]:
         with session_scope(self.engine) as session:
@@ -104,9 +121,10 @@ def build_portal(tmp: Path, fleet: Fleet, public_limiter: RateLimiter | None = N
     tokens = import_fleet(engine, fleet)
     rules = RulesService(engine, MODELS, lambda _session, _request: 0)
     ctx = PortalContext(engine=engine, models=MODELS, rules=rules, qr_dir=tmp / "qr",
+                        uploads_dir=tmp / "uploads",
                         public_limiter=public_limiter or RateLimiter(1000.0, 10_000),
                         login_limiter=RateLimiter(1000.0, 10_000))
-    portal = Portal(create_app(ctx), engine, fleet, tokens, tmp / "qr")
+    portal = Portal(create_app(ctx), engine, fleet, tokens, tmp / "qr", tmp / "uploads")
     portal.accounts = {
         "admin": make_account(engine, "admin"),
         "dispatcher": make_account(engine, "dispatcher"),

@@ -9,6 +9,7 @@ A route missing from ROUTES fails `test_every_route_is_classified`.
 
 from __future__ import annotations
 
+import base64
 import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from typing import Any
 import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
-from portal_app import Portal, build_portal
+from portal_app import PNG, Portal, build_portal
 from starlette.routing import BaseRoute, Mount, Route
 
 from portal.auth.dependencies import CSRF_COOKIE
@@ -34,6 +35,7 @@ class Call:
     json: Any = None
     form: dict[str, str] | None = None
     csrf: bool = False  # send a double-submit CSRF cookie and field (public forms)
+    files: dict[str, tuple[str, bytes, str]] | None = None
     ok_location: str | None = None  # where an allowed 303 must lead
 
 
@@ -62,6 +64,7 @@ def roles(ok: int, allowed: tuple[str, ...], page: bool = False,
 
 STAFF = ("admin", "dispatcher")
 ALL = ("admin", "dispatcher", "engineer")
+OWN = (*STAFF, "engineer_own")  # an engineer's own jobs; staff may see anyone's
 
 
 def _qr_token(portal: Portal, caller: str) -> str:
@@ -72,6 +75,11 @@ def _qr_token(portal: Portal, caller: str) -> str:
 
 def _b(portal: Portal) -> str:
     return portal.device("B").id
+
+
+def _own_job(portal: Portal, status: str = "assigned") -> int:
+    """A fresh job of the 'engineer_own' account's engineer."""
+    return portal.new_job(_b(portal), portal.engineer_id("own"), status)
 
 
 def get(path: str | Callable[[Portal], str]) -> Callable[[Portal, str], Call]:
@@ -119,6 +127,41 @@ ROUTES: dict[tuple[str, str], Rule] = {
         get(lambda p: f"/api/devices/{_b(p)}/qr.svg"), roles(200, ("admin",))),
     ("GET", "/api/audit"): Rule(get("/api/audit"), roles(200, ("admin",))),
     ("GET", "/metrics"): Rule(get("/metrics"), roles(200, ("admin",))),
+    # The dispatcher console's extras.
+    ("GET", "/api/plans/changes"): Rule(get("/api/plans/changes"), roles(200, STAFF)),
+    ("GET", "/api/events"): Rule(get("/api/events?max_s=0"), roles(200, STAFF)),
+    ("GET", "/api/qr-labels.svg"): Rule(get("/api/qr-labels.svg"), roles(200, ("admin",))),
+    # The engineer's job app: their own jobs only.
+    ("GET", "/api/engineers/{engineer_id}/jobs"): Rule(
+        get(lambda p: f"/api/engineers/{p.engineer_id('own')}/jobs"), roles(200, OWN)),
+    ("GET", "/api/work-orders/{order_id}/job"): Rule(
+        get(lambda p: f"/api/work-orders/{_own_job(p)}/job"), roles(200, OWN)),
+    ("POST", "/api/work-orders/{order_id}/status"): Rule(
+        lambda p, _c: Call("POST", f"/api/work-orders/{_own_job(p)}/status",
+                           json={"status": "accepted"}), roles(200, OWN)),
+    ("POST", "/api/work-orders/{order_id}/cannot-complete"): Rule(
+        lambda p, _c: Call("POST", f"/api/work-orders/{_own_job(p)}/cannot-complete",
+                           json={"reason": "no access to the plant room"}), roles(200, OWN)),
+    ("POST", "/api/work-orders/{order_id}/parts"): Rule(
+        lambda p, _c: Call("POST", f"/api/work-orders/{_own_job(p)}/parts",
+                           json={"parts": [{"part": "O-ring", "qty": 2}]}), roles(200, OWN)),
+    ("PUT", "/api/work-orders/{order_id}/notes"): Rule(
+        lambda p, _c: Call("PUT", f"/api/work-orders/{_own_job(p)}/notes",
+                           json={"notes": "descaled"}), roles(200, OWN)),
+    ("POST", "/api/work-orders/{order_id}/photos"): Rule(
+        lambda p, _c: Call("POST", f"/api/work-orders/{_own_job(p)}/photos",
+                           files={"photo": ("a.png", PNG, "image/png")}), roles(200, OWN)),
+    ("POST", "/api/work-orders/{order_id}/sign-off"): Rule(
+        lambda p, _c: Call("POST", f"/api/work-orders/{_own_job(p, 'on_site')}/sign-off",
+                           json={"signed_by": "Ms Customer",
+                                 "signature_png": base64.b64encode(PNG).decode()}),
+        roles(200, OWN)),
+    ("GET", "/api/work-orders/{order_id}/files/{name}"): Rule(
+        get(lambda p: "/api/work-orders/{}/files/{}".format(*p.new_photo(p.engineer_id("own")))),
+        roles(200, OWN)),
+    ("GET", "/engineer/{engineer_id}/jobs/{order_id}"): Rule(
+        get(lambda p: f"/engineer/{p.engineer_id('own')}/jobs/{_own_job(p)}"),
+        roles(200, OWN, page=True)),
     # Pages and forms.
     ("GET", "/"): Rule(get("/"), everyone(200) | {"customer_a": 401}),
     ("GET", "/login"): Rule(get("/login"), everyone(200)),
@@ -226,7 +269,7 @@ def test_access(portal: Portal, client: TestClient, route: tuple[str, str],
         client.cookies.set(CSRF_COOKIE, csrf)
         form["csrf_token"] = csrf
     response = client.request(call.method, call.url, json=call.json, data=form or None,
-                              headers=_headers(portal, caller))
+                              files=call.files, headers=_headers(portal, caller))
     expected = rule.expect[caller]
     detail = f"{call.method} {call.url} as {caller}: {response.status_code} {response.text[:200]}"
     if expected == LOGIN:

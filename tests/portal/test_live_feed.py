@@ -58,3 +58,15 @@ def test_a_client_sees_what_happens_after_it_connects_once(tmp_path: Path) -> No
     assert "on_the_way" in steps
     assert all(e.data["work_order_id"] == order.id for e in events if e.kind == "work_order")
     assert feed.poll(cursor)[0] == []  # each change once
+
+
+def test_a_reconnecting_client_resumes_where_it_left_off() -> None:
+    from portal.live_api import event_id, resume_from
+    from portal.live_feed import Cursor
+
+    present = Cursor(40, 12, 3, {"d1": True})
+    assert resume_from(event_id(Cursor(35, 12, 2)), present) == Cursor(35, 12, 2, {"d1": True})
+    assert resume_from(None, present) is present
+    assert resume_from("garbage", present) is present
+    # An id from the future (another database, a reset) cannot skip events.
+    assert resume_from("a99-w99-p99", present) == Cursor(40, 12, 3, {"d1": True})
