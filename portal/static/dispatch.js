@@ -1,5 +1,5 @@
 // Dispatcher console: device markers coloured by the worst open alert, plus
-// open alerts and work orders, refreshed from the JSON API every few seconds.
+// open alerts and work orders, from the JSON API, redrawn on live events.
 "use strict";
 
 const COLOURS = { critical: "#b71c1c", high: "#d84315", medium: "#ef6c00", low: "#f9a825", info: "#1565c0" };
@@ -57,7 +57,27 @@ async function refresh() {
     `<li><a href="/engineer/${esc(e.id)}">${esc(e.name)}</a> <span class="muted">${esc(e.skills.join(", "))} · ${esc(e.shift_start)}–${esc(e.shift_end)}</span></li>`).join("");
 }
 
-function tick() { refresh().catch((e) => console.error(e)).finally(() => setTimeout(tick, 3000)); }
+// Live updates: the server pushes alert, work-order, plan and online changes
+// (/api/events, server-sent events); each one triggers a refresh, coalesced so
+// a burst redraws once. A slow poll stays as a safety net if the stream drops.
+let pending = null;
+function soon() {
+  if (pending) return;
+  pending = setTimeout(() => { pending = null; refresh().catch((e) => console.error(e)); }, 300);
+}
+function live() {
+  const events = new EventSource("/api/events");
+  for (const kind of ["alert", "work_order", "plan", "device"]) {
+    events.addEventListener(kind, (e) => {
+      document.getElementById("live").textContent = `live · last ${kind.replace("_", " ")} ${fmt(Date.now())}`;
+      soon();
+    });
+  }
+  events.onopen = () => { document.getElementById("live").textContent = "live"; };
+  events.onerror = () => { document.getElementById("live").textContent = "reconnecting…"; };
+}
+function tick() { refresh().catch((e) => console.error(e)).finally(() => setTimeout(tick, 30000)); }
 document.getElementById("severity-filter").addEventListener("change", () => refresh());
 map.setView([48.137, 11.575], 11);
 tick();
+live();
