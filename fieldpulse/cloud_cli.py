@@ -59,13 +59,32 @@ def run(
     broker: Annotated[str | None, typer.Option(
         help="HOST:PORT of an MQTT broker to use instead of starting one.")] = None,
     tile_url: TileUrl = "",
+    smtp: Annotated[str | None, typer.Option(
+        help="HOST:PORT of the SMTP server notifications go out through "
+             "(default: they are written to the log). Password: $FIELDPULSE_SMTP_PASSWORD."
+    )] = None,
+    smtp_from: Annotated[str, typer.Option(help="Sender address of notifications.")
+                         ] = "fieldpulse@localhost",
+    smtp_user: Annotated[str | None, typer.Option(help="SMTP login name.")] = None,
+    smtp_starttls: Annotated[bool, typer.Option(help="Upgrade the SMTP connection to TLS.")
+                             ] = False,
+    supervisor_email: Annotated[str, typer.Option(
+        help="Where the service supervisor's notifications go.")] = "",
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run the cloud side (ingest, rules, dispatch, portal) on one machine."""
     from fieldpulse.runner import run_cloud
 
     _logging(verbose)
-    run_cloud(data_dir=data_dir, port=port, broker=broker, tile_url=tile_url, console=console)
+    mail = {}
+    if smtp:
+        host, _, smtp_port = smtp.rpartition(":")
+        if not host or not smtp_port.isdigit():
+            raise typer.BadParameter(f"expected HOST:PORT, got '{smtp}'", param_hint="--smtp")
+        mail = {"smtp_host": host, "smtp_port": int(smtp_port)}
+    run_cloud(data_dir=data_dir, port=port, broker=broker, tile_url=tile_url, console=console,
+              smtp_from=smtp_from, smtp_user=smtp_user, smtp_starttls=smtp_starttls,
+              supervisor_email=supervisor_email, **mail)
 
 
 db_app = typer.Typer(help="The database schema (Alembic migrations).", no_args_is_help=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
@@ -29,8 +30,10 @@ def start_broker(stack: ExitStack, data_dir: Path, console: Console) -> BrokerAd
 
 
 def run_cloud(data_dir: Path, port: int, broker: str | None, tile_url: str,
-              console: Console) -> None:
-    settings = Settings(data_dir=data_dir.resolve(), http_port=port, tile_url=tile_url)
+              console: Console, **options: Any) -> None:
+    """`options`: further Settings fields (e.g. the SMTP server)."""
+    settings = Settings(data_dir=data_dir.resolve(), http_port=port, tile_url=tile_url,
+                        **options)
     with ExitStack() as stack:
         address = parse_broker(broker) if broker else start_broker(stack, settings.data_dir,
                                                                     console)

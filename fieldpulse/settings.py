@@ -34,6 +34,15 @@ class Settings:
     # SQL telemetry: raw readings kept this long, then hourly rollups (0: keep raw forever).
     telemetry_raw_retention_days: float = 30.0
     telemetry_rollup_retention_days: float = 730.0
+    # Notifications by e-mail through this SMTP server (None: written to the log).
+    # The password, if any, comes from $FIELDPULSE_SMTP_PASSWORD, never from a file.
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_from: str = "fieldpulse@localhost"
+    smtp_starttls: bool = False
+    smtp_user: str | None = None
+    # Who the "supervisor" audience of the rules is reached at.
+    supervisor_email: str = ""
 
     @property
     def db_url(self) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import threading
 from collections.abc import Sequence
@@ -36,6 +37,8 @@ from ingest.pipeline import IngestPipeline, ReadingsHandler
 from ingest.telemetry_store import SqlTelemetryStore, TelemetryStore, VictoriaMetricsStore
 from portal.app import create_app
 from portal.context import PortalContext
+from rules.email_sender import AddressBook, EmailSender, SmtpServer
+from rules.notify import LogSender, NotificationSender
 from rules.service import RulesService, WorkOrderRequest
 
 # How often a separate ingest worker looks for rule versions stored by another process.
@@ -59,6 +62,17 @@ def _open_alert_work_order(session: Session, req: WorkOrderRequest) -> int:
     )
     assert case.id is not None
     return case.id
+
+
+def notification_sender(settings: Settings, engine: Engine) -> NotificationSender:
+    """E-mail when an SMTP server is configured, else the log."""
+    if not settings.smtp_host:
+        return LogSender()
+    server = SmtpServer(settings.smtp_host, settings.smtp_port, sender=settings.smtp_from,
+                        starttls=settings.smtp_starttls, username=settings.smtp_user,
+                        password=os.environ.get("FIELDPULSE_SMTP_PASSWORD"))
+    roles = {"service-supervisor": settings.supervisor_email} if settings.supervisor_email else {}
+    return EmailSender(server, AddressBook(engine, roles=roles).address_of)
 
 
 def make_telemetry_store(settings: Settings, engine: Engine) -> TelemetryStore:
@@ -123,7 +137,8 @@ class CloudSystem:
         self.dispatcher = Dispatcher(self.engine, settings.tz,
                                      time_limit_s=settings.dispatch_time_limit_s)
         self.rules = RulesService(self.engine, self.models, _open_alert_work_order,
-                                  on_work_orders_opened=self.dispatcher.request, tz=settings.tz)
+                                  on_work_orders_opened=self.dispatcher.request, tz=settings.tz,
+                                  sender=notification_sender(settings, self.engine))
         self.ingest = IngestService(settings, broker, self.engine, self.models,
                                     on_readings=self.rules.on_blocks)
         self.pipeline = self.ingest.pipeline

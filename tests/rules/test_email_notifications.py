@@ -93,3 +93,19 @@ def test_a_recipient_without_an_address_and_a_dead_server_are_kept_as_failures(
     assert "no e-mail address" in errors["owner"]
     assert "ConnectionRefusedError" in errors["supervisor"]
     assert inbox.messages == []
+
+
+def test_the_assembly_sends_e_mail_only_when_an_smtp_server_is_set(tmp_path: Path, smtp) -> None:
+    from fieldpulse.settings import Settings
+    from fieldpulse.system import notification_sender
+    from rules.notify import LogSender
+
+    inbox, port = smtp
+    svc, _ = make_service(tmp_path / "rules.db")
+    assert isinstance(notification_sender(Settings(data_dir=tmp_path), svc._engine), LogSender)
+    sender = notification_sender(Settings(data_dir=tmp_path, smtp_host="127.0.0.1",
+                                          smtp_port=port, smtp_from="fp@example.com",
+                                          supervisor_email="boss@example.com"), svc._engine)
+    svc._sender = sender
+    svc.on_readings(readings({"tds_ppm": 200}))
+    assert "boss@example.com" in {r for rcpts, _ in inbox.messages for r in rcpts}
