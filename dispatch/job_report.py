@@ -1,4 +1,4 @@
-"""The engineer's report of a job: parts used, notes, photos and the customer's sign-off.
+"""The report of a job: the engineer's parts, notes, photos, the customer's sign-off and rating.
 
 Pure bookkeeping on the `job_report` row (created on first use); files
 (photos, the signature image) are stored by the caller, which passes their
@@ -34,10 +34,12 @@ def report_of(session: Session, order: WorkOrder, at_ms: int) -> JobReport:
 
 def as_dict(report: JobReport | None) -> dict[str, Any]:
     if report is None:
-        return {"parts": [], "notes": "", "photos": [], "signed_by": None, "signed_at": None}
+        return {"parts": [], "notes": "", "photos": [], "signed_by": None, "signed_at": None,
+                "rating": None, "rating_comment": ""}
     return {"parts": json.loads(report.parts), "notes": report.notes,
             "photos": json.loads(report.photos), "signed_by": report.signed_by,
-            "signed_at": report.signed_at}
+            "signed_at": report.signed_at, "rating": report.rating,
+            "rating_comment": report.rating_comment}
 
 
 def _editable(report: JobReport) -> None:
@@ -97,5 +99,21 @@ def sign_off(session: Session, order: WorkOrder, signed_by: str, signature_file:
     _editable(report)
     report.signed_by, report.signature = signed_by.strip()[:200], signature_file
     report.signed_at = report.updated_at = at_ms
+    session.add(report)
+    return report
+
+
+def rate_visit(session: Session, order: WorkOrder, stars: int, comment: str,
+               at_ms: int) -> JobReport:
+    """The customer's rating of a finished visit, once."""
+    if order.status != "done":
+        raise ReportError("a visit can be rated once it is done")
+    if not 1 <= stars <= 5:
+        raise ReportError("rating: 1 to 5 stars")
+    report = report_of(session, order, at_ms)
+    if report.rated_at is not None:
+        raise ReportError("this visit is rated already — thank you")
+    report.rating, report.rating_comment = stars, comment.strip()[:2000]
+    report.rated_at = report.updated_at = at_ms
     session.add(report)
     return report

@@ -7,7 +7,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, or_
@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 
 from asset_registry.database import session_scope
 from asset_registry.tables import Device, Site
+from dispatch.booking import propose_windows
 from dispatch.diff import Change, plan_diff
 from dispatch.emergency import insert_emergency
 from dispatch.problem import Break, Job, Location, Problem
@@ -144,6 +145,48 @@ def place_emergency(engine: Engine, tz: ZoneInfo, order_id: int,
     log.info("emergency work order %s -> %s (bumped %s)", order_id, result.engineer_id,
              result.bumped)
     return _store(engine, rows, result.plan, at_ms, result.changes)
+
+
+@dataclass(frozen=True, slots=True)
+class WindowOffer:
+    start_ms: int
+    end_ms: int
+
+
+# Windows a customer may be offered: two hours wide, within the working day.
+OFFER_HOURS = ((8, 10), (10, 12), (12, 14), (14, 16), (16, 18))
+
+
+def offer_windows(engine: Engine, tz: ZoneInfo, device_id: str, skill: str,
+                  duration_min: int, at_ms: int | None = None, days: int = 2,
+                  best: int = 3) -> list[WindowOffer]:
+    """Arrival windows to offer a customer who reports a fault on `device_id`: the ones
+    today's plan can absorb without bumping anyone, cheapest extra driving first
+    (dispatch.booking). Empty when no engineer with the skill can come."""
+    at_ms = now_ms() if at_ms is None else at_ms
+    problem, rows = _load(engine, tz, at_ms)
+    with Session(engine) as session:
+        site = session.exec(select(Site).join(Device, col(Device.site_id) == Site.id)
+                            .where(Device.id == device_id)).first()
+    if site is None or not problem.engineers:
+        return []
+    plan = _stored_plan(problem, rows, at_ms)
+    job = Job(id="offer", location=Location(site.lat, site.lon), skill=skill,
+              duration=duration_min * 60, priority=3)
+    start_day = datetime.fromtimestamp(at_ms / 1000, tz).replace(hour=0, minute=0, second=0,
+                                                                 microsecond=0)
+    windows = []
+    for day in range(days):
+        date = start_day + timedelta(days=day)  # wall-clock days, right across DST
+        for begin, end in OFFER_HOURS:
+            start = int(date.replace(hour=begin).timestamp() * 1000)
+            stop = int(date.replace(hour=end).timestamp() * 1000)
+            if start >= at_ms + 3_600_000 and stop <= at_ms + HORIZON_S * 1000:
+                windows.append(((start - at_ms) // 1000, (stop - at_ms) // 1000))
+    times = travel_matrix(points_of(problem))
+    offers = propose_windows(problem, times, plan, job, windows, best=best)
+    return sorted((WindowOffer(at_ms + o.window_start * 1000, at_ms + o.window_end * 1000)
+                   for o in offers), key=lambda w: w.start_ms)
 
 
 def _stored_plan(problem: Problem, rows: list, at_ms: int) -> Plan:

@@ -103,4 +103,19 @@ class JobReport(SQLModel, table=True):
     signed_by: str | None = None
     signature: str | None = None  # file name of the signature image
     signed_at: int | None = Field(default=None, sa_type=BigInteger)
+    # The customer's rating of the visit (1-5) and comment, once the job is done.
+    rating: int | None = None
+    rating_comment: str = ""
+    rated_at: int | None = Field(default=None, sa_type=BigInteger)
     updated_at: int = Field(sa_type=BigInteger)
+
+
+class CaseAttachment(SQLModel, table=True):
+    """A file that came with a case: the customer's photos of the fault."""
+
+    __tablename__ = "case_attachment"
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    file_name: str  # under the uploads folder, cases/<case id>/
+    content_type: str
+    uploaded_at: int = Field(sa_type=BigInteger)

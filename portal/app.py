@@ -12,6 +12,7 @@ from portal import (
     admin_api,
     api,
     console_api,
+    customer_pages,
     engineer_api,
     live_api,
     login,
@@ -45,7 +46,7 @@ def create_app(ctx: PortalContext) -> FastAPI:
     app.include_router(metrics.router)
     app.include_router(login.router)
     app.include_router(pages.router)
-    app.include_router(pages.public)
+    app.include_router(customer_pages.router)
     app.add_exception_handler(LoginRequired, _to_login)
     return app
 

@@ -24,7 +24,7 @@ from starlette.responses import FileResponse, Response
 from asset_registry.tables import Customer, Device, Site
 from dispatch.job_report import ReportError, add_parts, add_photo, as_dict, set_notes, sign_off
 from dispatch.service import StatusError, give_back, set_status
-from dispatch.tables import WORK_ORDER_STATUSES, Case, JobReport, WorkOrder
+from dispatch.tables import WORK_ORDER_STATUSES, Case, CaseAttachment, JobReport, WorkOrder
 from portal import queries
 from portal.auth.accounts import Principal
 from portal.auth.audit import record
@@ -145,7 +145,13 @@ def job_detail(order_id: RowId, ctx: ContextDep, session: SessionDep,
                     "raised_at": a.raised_at} for a in alerts],
         "history": history,
         "report": as_dict(session.get(JobReport, order.id)),
+        "customer_photos": [a.file_name for a in _attachments(session, order.case_id)],
     }
+
+
+def _attachments(session: Session, case_id: int) -> list[CaseAttachment]:
+    return list(session.exec(select(CaseAttachment).where(CaseAttachment.case_id == case_id)
+                             .order_by(col(CaseAttachment.id))))
 
 
 def _service_history(session: Session, device_id: str) -> list[tuple[WorkOrder, str, list]]:
@@ -263,16 +269,17 @@ def customer_sign_off(order_id: RowId, body: SignOffIn, ctx: ContextDep, session
             responses={200: {"content": {"image/*": {}}}})
 def job_file(order_id: RowId, name: str, ctx: ContextDep, session: SessionDep,
              principal: Staff) -> FileResponse:
-    """A photo or the signature of the job's report."""
-    _order(session, order_id, principal)
+    """A photo or the signature of the job's report, or a photo the customer sent."""
+    order = _order(session, order_id, principal)
     report = as_dict(session.get(JobReport, order_id))
-    known = set(report["photos"])
     stored = session.get(JobReport, order_id)
-    if stored is not None and stored.signature:
-        known.add(stored.signature)
-    if name not in known or ctx.uploads_dir is None:
+    mine = set(report["photos"]) | ({stored.signature} if stored and stored.signature else set())
+    theirs = {a.file_name for a in _attachments(session, order.case_id)}
+    if ctx.uploads_dir is None or name not in mine | theirs:
         raise HTTPException(404, f"work order {order_id} has no file '{name[:100]}'")
-    return FileResponse(ctx.uploads_dir / "work-orders" / str(order_id) / name)
+    folder = (ctx.uploads_dir / "work-orders" / str(order_id) if name in mine
+              else ctx.uploads_dir / "cases" / str(order.case_id))
+    return FileResponse(folder / name)
 
 
 @pages.get("/engineer/{engineer_id}/jobs/{order_id}")

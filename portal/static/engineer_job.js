@@ -83,6 +83,14 @@ async function load() {
   list("history", job.history.map((h) => `${h.title} — ${h.status}`));
   list("parts-list", job.report.parts.map((p) => `${p.qty} × ${p.part}`));
   list("photos", job.report.photos);
+  const links = document.getElementById("customer-photos");
+  links.replaceChildren(...job.customer_photos.map((name) => {
+    const li = document.createElement("li"), a = document.createElement("a");
+    a.href = `/api/work-orders/${orderId}/files/${encodeURIComponent(name)}`;
+    a.textContent = name;
+    li.append(a);
+    return li;
+  }));
   text("signed", job.report.signed_by ? `Signed by ${job.report.signed_by} at ${time(job.report.signed_at)}` : "");
   document.querySelector("textarea[name=notes]").value = job.report.notes;
 }

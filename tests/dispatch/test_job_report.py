@@ -96,4 +96,5 @@ def test_the_report_collects_parts_notes_photos_until_signed_off(engine: Engine)
         report = as_dict(s.get(JobReport, order_id))
     assert report == {"parts": [{"part": "RO membrane", "qty": 1}, {"part": "O-ring", "qty": 4}],
                       "notes": "Membrane scaled; replaced.", "photos": ["1-a.jpg"],
-                      "signed_by": "Ms Customer", "signed_at": T + 6}
+                      "signed_by": "Ms Customer", "signed_at": T + 6, "rating": None,
+                      "rating_comment": ""}

@@ -211,3 +211,18 @@ def test_urgent_orders_from_any_process_are_inserted_at_once_with_their_diff(
     with session_scope(engine) as s:
         assert all(s.get(WorkOrder, u.id).engineer_id == "eve" for u in urgent)
         assert s.get(WorkOrder, routine.id).status in ("assigned", "new")
+
+
+def test_offered_windows_are_ones_the_plan_can_absorb(engine: Engine) -> None:
+    from dispatch.service import offer_windows
+
+    # Eve (hvac, 08:00-17:00) is the only engineer; it is 10:00 on a Tuesday.
+    offers = offer_windows(engine, TZ, "dev-near", "hvac", 60, at_ms=AT_MS, best=3)
+    assert 1 <= len(offers) <= 3
+    for offer in offers:
+        start = datetime.fromtimestamp(offer.start_ms / 1000, TZ)
+        assert offer.end_ms - offer.start_ms == 2 * 3600 * 1000
+        assert offer.start_ms >= AT_MS + 3600 * 1000  # not sooner than an hour away
+        assert 8 <= start.hour and start.hour + 2 <= 17  # inside her shift
+    assert offers == sorted(offers, key=lambda o: o.start_ms)
+    assert offer_windows(engine, TZ, "dev-near", "plumbing", 60, at_ms=AT_MS) == []

@@ -191,6 +191,15 @@ ROUTES: dict[tuple[str, str], Rule] = {
                           form={"category": "Leak", "description": "wet floor"},
                           ok_location=f"/q/{t}?reported="),
         everyone(404) | {"customer_a": 303}),
+    ("GET", "/q/{token}/windows"): Rule(
+        lambda p, c: Call("GET", f"/q/{_qr_token(p, c)}/windows"),
+        everyone(404) | {"customer_a": 200}, no_leaks=True),
+    ("POST", "/q/{token}/rate"): Rule(
+        lambda p, c: Call("POST", f"/q/{(t := _qr_token(p, c))}/rate", csrf=True,
+                          form={"work_order_id": str(p.new_job(
+                              p.device("A").id, p.engineer_id("own"), "done")), "stars": "5"},
+                          ok_location=f"/q/{t}#history"),
+        everyone(404) | {"customer_a": 303}),
     ("GET", "/static"): Rule(get("/static/app.css"), everyone(200)),
     ("GET", "/openapi.json"): Rule(get("/openapi.json"), everyone(200)),
     ("GET", "/docs"): Rule(get("/docs"), everyone(200)),

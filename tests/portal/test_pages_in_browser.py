@@ -102,7 +102,7 @@ def test_customer_reports_a_fault_that_becomes_a_dispatched_work_order(
     job.get_by_role("button", name="On my way").click()
     expect(page.locator(f"[data-work-order='{orders[0]['id']}']")).to_contain_text("en route")
     page.goto(f"{cloud.base_url}/q/{cloud.tokens[device.id]}")
-    expect(page.locator("#repairs")).to_contain_text("en route")
+    expect(page.locator("#repairs")).to_contain_text("Engineer on the way")
     # The customer learns the engineer's first name only.
     first, *rest = engineers[orders[0]["engineer_id"]]["name"].split()
     expect(page.locator("#repairs")).to_contain_text(first)

@@ -1,0 +1,205 @@
+"""The customer's self-service pages, reached by scanning the device's QR code.
+
+The token in the URL is the only key, checked on every request; a wrong or
+revoked one gets the same answer as a device that does not exist. The customer
+sees their device's state in plain words, its open alerts, the repair's
+timeline with the engineer's first name and ETA, past visits, and can report a
+fault (with photos and one of the arrival windows the dispatcher can keep) and
+rate a finished visit. Every route is rate-limited per client address.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi.responses import RedirectResponse
+from sqlmodel import Session
+from starlette.responses import Response
+
+from asset_registry.catalog import severity_rank
+from asset_registry.database import session_scope
+from asset_registry.tables import Device
+from dispatch.job_report import ReportError, rate_visit
+from dispatch.service import HORIZON_S, offer_windows, open_case
+from dispatch.tables import Case, CaseAttachment, Engineer, JobReport, WorkOrder
+from portal import queries
+from portal.auth.audit import record
+from portal.auth.dependencies import public_csrf, public_rate_limit
+from portal.context import ContextDep, SessionDep
+from portal.rendering import render
+from portal.schemas import RowId
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(public_rate_limit)])
+
+FAULT_CATEGORIES = ("Not working", "Poor performance", "Leak", "Noise or vibration",
+                    "Error on display", "Other")
+INVALID_CODE = "This code is not valid. Please contact your service provider."
+MAX_PHOTOS = 3
+MAX_PHOTO_BYTES = 8 * 1024 * 1024
+PHOTO_TYPES = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
+WINDOW_MS = 2 * 3600 * 1000
+
+# The repair's steps in the customer's words.
+STEP_WORDS = {"new": "Reported", "assigned": "Engineer assigned", "accepted": "Engineer confirmed",
+              "en_route": "Engineer on the way", "on_site": "Engineer on site",
+              "done": "Repair done", "cannot_complete": "Visit could not be completed"}
+
+
+def _plain_state(online: bool, worst: str | None) -> tuple[str, str]:
+    """The device's condition in words a customer understands, and a css class."""
+    if worst and severity_rank(worst) >= severity_rank("high"):
+        return "Fault detected — our service team has been alerted", "bad"
+    if worst:
+        return "Needs attention soon", "warn"
+    if not online:
+        return "Not connected — we cannot see it right now", "offline"
+    return "Working normally", "ok"
+
+
+def _first_name(name: str) -> str:
+    # Customers learn who is coming, not the engineer's full name.
+    return name.split()[0] if name.split() else "an engineer"
+
+
+def _step_note(status: str, note: str) -> str:
+    """What a timeline entry may tell the customer: a give-back's reason, nothing else
+    (notes name engineers' ids and accounts)."""
+    if status == "cannot_complete" and ": " in note:
+        return note.split(": ", 1)[1]
+    return ""
+
+
+def _device(session: Session, token: str) -> Device:
+    device = queries.device_by_token(session, token)
+    if device is None:
+        # Same answer for a wrong or a revoked token: nothing to learn from it.
+        raise HTTPException(404, INVALID_CODE)
+    return device
+
+
+@router.get("/q/{token}")
+def customer_page(token: str, request: Request, ctx: ContextDep, session: SessionDep,
+                  reported: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None
+                  ) -> Response:
+    device = _device(session, token)
+    detail = queries.device_detail(session, device.id, ctx.models)
+    assert detail is not None
+    state, state_class = _plain_state(detail.online, detail.worst_severity)
+    orders = queries.device_work_orders_with_events(session, device.id)
+    engineers = {o.engineer_id: _first_name(e.name) for o, _, _ in orders
+                 if o.engineer_id and (e := session.get(Engineer, o.engineer_id))}
+    reports = {o.id: session.get(JobReport, o.id) for o, _, _ in orders}
+    case = session.get(Case, reported) if reported is not None else None
+    return render(request, "customer.html", {
+        "token": token, "device": detail, "state": state, "state_class": state_class,
+        "alerts": queries.list_alerts(session, state="open", device_id=device.id),
+        "current": [row for row in orders if row[0].status != "done"],
+        "history": [row for row in orders if row[0].status == "done"],
+        "engineers": engineers, "reports": reports, "categories": FAULT_CATEGORIES,
+        "steps": STEP_WORDS, "step_note": _step_note,
+        # Only this device's cases are acknowledged: another number shows nothing.
+        "reported": case.id if case is not None and case.device_id == device.id else None,
+        "tz": ctx.tz,
+    })
+
+
+@router.get("/q/{token}/windows")
+def arrival_windows(token: str, ctx: ContextDep, session: SessionDep) -> list[dict[str, int]]:
+    """Arrival windows the current plan can keep for a visit to this device."""
+    device = _device(session, token)
+    model = ctx.models[device.model_id]
+    offers = offer_windows(ctx.engine, ctx.tz, device.id, model.service_skill,
+                           model.service_minutes)
+    return [{"start_ms": o.start_ms, "end_ms": o.end_ms} for o in offers]
+
+
+def _window(value: str, now_ms: int) -> tuple[int, int] | None:
+    if not value:
+        return None
+    start_text, _, end_text = value.partition("-")
+    if not (start_text.isdigit() and end_text.isdigit()):
+        raise HTTPException(422, "window: expected START-END in ms")
+    start, end = int(start_text), int(end_text)
+    if end - start != WINDOW_MS or not now_ms <= start <= now_ms + HORIZON_S * 1000:
+        raise HTTPException(422, "window: pick one of the windows offered on the page")
+    return start, end
+
+
+async def _photos(photos: list[UploadFile]) -> list[tuple[bytes, str, str]]:
+    chosen = [p for p in photos if p.filename]
+    if len(chosen) > MAX_PHOTOS:
+        raise HTTPException(422, f"photos: at most {MAX_PHOTOS}")
+    out = []
+    for photo in chosen:
+        suffix = PHOTO_TYPES.get(photo.content_type or "")
+        if suffix is None:
+            raise HTTPException(415, f"photos: JPEG, PNG or WebP images only, not "
+                                     f"'{photo.content_type}'")
+        data = await photo.read(MAX_PHOTO_BYTES + 1)
+        if len(data) > MAX_PHOTO_BYTES:
+            raise HTTPException(413, f"photos: at most {MAX_PHOTO_BYTES // (1024 * 1024)} MB "
+                                     "each")
+        if data:
+            out.append((data, suffix, photo.content_type or ""))
+    return out
+
+
+@router.post("/q/{token}/report", dependencies=[Depends(public_csrf)])
+async def report_fault(
+    token: str, ctx: ContextDep, session: SessionDep,
+    category: Annotated[str, Form()], description: Annotated[str, Form(max_length=2000)] = "",
+    contact: Annotated[str, Form(max_length=200)] = "",
+    window: Annotated[str, Form(max_length=40)] = "",
+    photos: Annotated[list[UploadFile], File()] = [],  # noqa: B006 (FastAPI's form default)
+) -> RedirectResponse:
+    device = _device(session, token)
+    if category not in FAULT_CATEGORIES:
+        raise HTTPException(422, f"category must be one of {FAULT_CATEGORIES}")
+    now = int(time.time() * 1000)
+    promised = _window(window, now)
+    images = await _photos(photos)
+    if images and ctx.uploads_dir is None:
+        raise HTTPException(503, "photos cannot be kept here; send the report without them")
+    model = ctx.models[device.model_id]
+    with session_scope(ctx.engine) as tx:
+        case, order = open_case(
+            tx, device_id=device.id, source="customer", title=f"Customer report: {category}",
+            description=description, contact=contact, skill=model.service_skill,
+            duration_min=model.service_minutes, priority=3,
+        )
+        if promised is not None:
+            order.window_start, order.window_end = promised
+            tx.add(order)
+        for data, suffix, content_type in images:
+            assert ctx.uploads_dir is not None
+            folder = ctx.uploads_dir / "cases" / str(case.id)
+            folder.mkdir(parents=True, exist_ok=True)
+            name = f"{secrets.token_urlsafe(12)}{suffix}"
+            (folder / name).write_bytes(data)
+            tx.add(CaseAttachment(case_id=case.id, file_name=name, content_type=content_type,
+                                  uploaded_at=now))
+        record(tx, "customer:qr", "fault.report", f"device:{device.id}",
+               f"case {case.id}: {category}, {len(images)} photo(s)"
+               + (", window requested" if promised else ""))
+    ctx.request_replan()
+    return RedirectResponse(f"/q/{token}?reported={case.id}", status_code=303)
+
+
+@router.post("/q/{token}/rate", dependencies=[Depends(public_csrf)])
+def rate(token: str, ctx: ContextDep, session: SessionDep,
+         work_order_id: Annotated[RowId, Form()], stars: Annotated[int, Form(ge=1, le=5)],
+         comment: Annotated[str, Form(max_length=2000)] = "") -> RedirectResponse:
+    device = _device(session, token)
+    with session_scope(ctx.engine) as tx:
+        order = tx.get(WorkOrder, work_order_id)
+        if order is None or order.device_id != device.id:
+            raise HTTPException(404, "no such visit for this device")
+        try:
+            rate_visit(tx, order, stars, comment, int(time.time() * 1000))
+        except ReportError as err:
+            raise HTTPException(409, str(err)) from None
+        record(tx, "customer:qr", "visit.rating", f"work_order:{order.id}", f"{stars} stars")
+    return RedirectResponse(f"/q/{token}#history", status_code=303)
