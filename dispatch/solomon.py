@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import itertools
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2, routing_parameters_pb2
 from ortools.util import optional_boolean_pb2
+
+from dispatch.solomon_ruin import Units, ruin_recreate
 
 SCALE = 1000  # 0.001 distance units: rounding error per plan well under 0.01 %
 
@@ -103,6 +105,25 @@ class Tuning:
     better on R105/R106/R110/R111). Weak evidence, but SAVINGS is the default.
     Both phases use ``first`` (phase 2 starts from phase 1's routes, so only
     phase 1 really builds).
+
+    Second round (30 s wall per instance, 2-core box shared with other test
+    suites, 14-29 CPU s per solve; mean gap over the instances named):
+    - Guided local search stalls: many instances end on the very same plan
+      whatever the CPU share (R211 833.09 five times, RC105 1590.09, R202
+      1059.49); on R211 the last improvement came after 7 CPU s.
+    - ``spare``: on R211, RC206, RC208, R202, RC201, R205 spare=0 6.68 %,
+      spare=5 4.76 %, full fleet 4.52 %: a distance-only optimum uses more
+      (shorter) routes than savings builds on the 2-series. On R109, RC103,
+      R105, RC105, C101, R112: spare=2 4.63 % vs 4.59 %, i.e. no cost.
+    - ``stall`` restarts (solomon_ruin.py): worse. On R109, R211, RC103,
+      RC206, RC208, R202: stall=3 8.9 %, stall=1.5 with 20 removed 9.7 %, vs
+      one search 6.6-8.6 %; with spare=2 on the 2-series sample R211 13.2 %
+      vs 7.8-9.4 %. A long guided search beats several short ones.
+    - ``ils``: in ortools 9.15 the iterated local search does not iterate;
+      the search ends after the first descent (0.4 s on R109, with or
+      without a start plan). The 8.8 % above measured that descent.
+    - gls_lambda=0.2: 8.9 % vs 6.6 % on the worst-six sample above; the
+      insertion-LNS operators off: 6.6 % either way.
     """
 
     gls_lambda: float = 0.1  # OR-Tools default guided local search penalty factor
@@ -112,82 +133,150 @@ class Tuning:
     sisr_removed: int = 10  # average visits removed per SISR ruin
     temperature: float = 0.0  # initial annealing temperature, distance units; 0: automatic
     log: bool = False
-    spare: int = 0  # vehicles allowed beyond what the first plan used
+    spare: int = 2  # vehicles allowed beyond what the first plan used
     first: str = "SAVINGS"  # first-solution strategy name (see the class docstring)
     full_fleet: bool = False  # skip the fleet restriction
+    stall: float = 0.0  # CPU seconds without a better plan before a restart; 0: none
+    removed: int = 12  # customers a restart removes and reinserts
+    also_first: tuple[str, ...] = ()  # more first-solution strategies, each searched in turn
 
 
 def solve_instance(instance: Instance, time_limit_s: float, tuning: Tuning = Tuning()) -> Solution:
-    """Two phases: a first plan on the whole fleet, then the search on the fleet it used.
+    """A first plan on the whole fleet, then searches on the fleet it used.
 
-    Why: the instance's fleet (25 vehicles on R1) is far more than needed;
-    empty vehicles multiply the neighbourhoods, and on C101 guided local search
-    with 25 vehicles stays 3 % above the optimum it reaches in 3 s with 10.
-    Limiting the fleet to what the first plan used (plus ``spare`` vehicles)
-    needs no knowledge of the best-known solution.
+    Why the smaller fleet: the instance's fleet (25 vehicles on R1) is far
+    more than needed; empty vehicles multiply the neighbourhoods, and on C101
+    guided local search with 25 vehicles stays 3 % above the optimum it
+    reaches in 3 s with 10. Limiting the fleet to what the first plan used
+    (plus ``spare`` vehicles) needs no knowledge of the best-known solution.
+
+    Two spare vehicles let the 2-series reach distance-only optima, which use
+    more routes than savings builds (measured, see ``Tuning``).
+
+    Each first plan in ``first``, ``also_first`` gets an equal share of the
+    time. With ``stall`` > 0 (off: measured worse) a search that has gone
+    ``stall`` CPU seconds without a better plan stops and the next starts from
+    the best plan with a cluster of customers removed and reinserted.
     """
-    started = time.monotonic()
-    first = _solve(instance, instance.vehicles, max(1.0, 0.1 * time_limit_s), tuning, None,
-                   first_only=True)
-    fleet = min(instance.vehicles, first.vehicles + tuning.spare)
+    deadline = time.monotonic() + time_limit_s
+    units = _units(instance)
+    firsts = [
+        _Model(instance, units, instance.vehicles, replace(tuning, first=name)).first(
+            max(1.0, 0.1 * time_limit_s))
+        for name in (tuning.first, *tuning.also_first)
+    ]
+    fleet = min(instance.vehicles, max(f.vehicles for f in firsts) + tuning.spare)
     if tuning.full_fleet:
         fleet = instance.vehicles
-    remaining = max(0.5, time_limit_s - (time.monotonic() - started))
-    best = _solve(instance, fleet, remaining, tuning, first.routes)
-    return best if best.distance <= first.distance else first
+    model = _Model(instance, units, fleet, tuning)
+    rng = np.random.default_rng(0)
+    best = min(firsts, key=lambda f: f.distance)
+    # Each first plan gets an equal share of the time, then the restarts.
+    starts = [f.routes for f in firsts]
+    while (left := deadline - time.monotonic()) > 0.1:
+        if starts:
+            start = starts.pop(0)
+        elif tuning.stall > 0:
+            plans = (ruin_recreate(units, best.routes, fleet, tuning.removed, rng)
+                     for _ in range(20))
+            start = next((p for p in plans if p is not None), best.routes)
+        else:
+            start = best.routes  # a search ended early: go on from the best plan
+        found = model.improve(start, left / (len(starts) + 1))
+        if found is not None and found.distance < best.distance:
+            best = found
+    return best
 
 
-def _solve(instance: Instance, fleet: int, time_limit_s: float, tuning: Tuning,
-           initial: list[list[int]] | None, first_only: bool = False) -> Solution:
-    n = len(instance.demand)
+def _units(instance: Instance) -> Units:
+    """Scaled integers: costs rounded, drives rounded up (see the module doc)."""
     dist = instance.distances()
-    cost = np.rint(dist * SCALE).astype(np.int64)
-    # Leaving node i = its service, then the drive; rounded up (see module doc).
     drive = np.ceil(dist * SCALE - 1e-9).astype(np.int64)
     transit = drive + (instance.service * SCALE)[:, None]
     np.fill_diagonal(transit, 0)
+    return Units(np.rint(dist * SCALE).astype(np.int64), transit, instance.ready * SCALE,
+                 instance.due * SCALE, instance.demand, instance.capacity)
 
-    manager = pywrapcp.RoutingIndexManager(n, fleet, 0)
-    routing = pywrapcp.RoutingModel(manager)
-    routing.SetArcCostEvaluatorOfAllVehicles(routing.RegisterTransitMatrix(cost.tolist()))
-    demand_cb = routing.RegisterUnaryTransitVector(instance.demand.tolist())
-    routing.AddDimensionWithVehicleCapacity(demand_cb, 0, [instance.capacity] * fleet, True,
-                                            "load")
-    horizon = int(instance.due[0]) * SCALE
-    time_cb = routing.RegisterTransitMatrix(transit.tolist())
-    routing.AddDimension(time_cb, horizon, horizon, False, "time")
-    time_dim = routing.GetDimensionOrDie("time")
-    for node in range(1, n):
-        time_dim.CumulVar(manager.NodeToIndex(node)).SetRange(
-            int(instance.ready[node]) * SCALE, int(instance.due[node]) * SCALE
-        )
-    for v in range(fleet):
-        time_dim.CumulVar(routing.Start(v)).SetRange(int(instance.ready[0]) * SCALE, horizon)
-        time_dim.CumulVar(routing.End(v)).SetRange(int(instance.ready[0]) * SCALE, horizon)
 
-    params = _parameters(tuning, time_limit_s)
-    if first_only:
+class _Model:
+    """One routing model on ``fleet`` vehicles, searched as often as needed."""
+
+    def __init__(self, instance: Instance, units: Units, fleet: int, tuning: Tuning) -> None:
+        self.instance, self.fleet, self.tuning = instance, fleet, tuning
+        n = len(instance.demand)
+        self.manager = pywrapcp.RoutingIndexManager(n, fleet, 0)
+        routing = self.routing = pywrapcp.RoutingModel(self.manager)
+        routing.SetArcCostEvaluatorOfAllVehicles(
+            routing.RegisterTransitMatrix(units.cost.tolist()))
+        demand_cb = routing.RegisterUnaryTransitVector(units.demand.tolist())
+        routing.AddDimensionWithVehicleCapacity(demand_cb, 0, [units.capacity] * fleet, True,
+                                                "load")
+        horizon = int(units.due[0])
+        routing.AddDimension(routing.RegisterTransitMatrix(units.transit.tolist()), horizon,
+                             horizon, False, "time")
+        time_dim = routing.GetDimensionOrDie("time")
+        for node in range(1, n):
+            time_dim.CumulVar(self.manager.NodeToIndex(node)).SetRange(
+                int(units.ready[node]), int(units.due[node]))
+        for v in range(fleet):
+            for index in (routing.Start(v), routing.End(v)):
+                time_dim.CumulVar(index).SetRange(int(units.ready[0]), horizon)
+        # Stall detection, in this process's CPU seconds (fair on a loaded box).
+        self.stall_s, self.best_cost, self.improved_at = 0.0, 0, 0.0
+        self.closed = False
+        self._limit = routing.solver().CustomLimit(self._stalled)  # kept: solver borrows it
+        routing.AddSearchMonitor(self._limit)
+        routing.AddAtSolutionCallback(self._on_solution)
+
+    def _on_solution(self) -> None:
+        cost = self.routing.CostVar().Value()
+        if cost < self.best_cost:
+            self.best_cost, self.improved_at = cost, time.process_time()
+
+    def _stalled(self) -> bool:
+        return self.stall_s > 0 and time.process_time() - self.improved_at > self.stall_s
+
+    def first(self, time_limit_s: float) -> Solution:
+        """The construction heuristic's plan, no local search."""
+        params = _parameters(self.tuning, time_limit_s)
         params.solution_limit = 1
         params.local_search_metaheuristic = (
             routing_enums_pb2.LocalSearchMetaheuristic.GREEDY_DESCENT
         )
-    if initial is not None:
-        routing.CloseModelWithParameters(params)
-        start = routing.ReadAssignmentFromRoutes(initial, True)
-        solution = routing.SolveFromAssignmentWithParameters(start, params)
-    else:
-        solution = routing.SolveWithParameters(params)
-    if solution is None:
-        raise RuntimeError(f"{instance.name}: no solution found in {time_limit_s}s")
-    routes = []
-    for v in range(fleet):
-        route, index = [], solution.Value(routing.NextVar(routing.Start(v)))
-        while not routing.IsEnd(index):
-            route.append(manager.IndexToNode(index))
-            index = solution.Value(routing.NextVar(index))
-        if route:
-            routes.append(route)
-    return Solution(routes, route_distance(instance, routes))
+        solution = self.routing.SolveWithParameters(params)
+        if solution is None:
+            raise RuntimeError(f"{self.instance.name}: no first plan in {time_limit_s}s")
+        return self._read(solution)
+
+    def improve(self, routes: list[list[int]], time_limit_s: float) -> Solution | None:
+        """Guided local search from ``routes`` until the time limit or a stall."""
+        params = _parameters(self.tuning, time_limit_s)
+        if not self.closed:
+            # Closed without a time limit: ReadAssignmentFromRoutes runs under
+            # the closing limit, which a first search of the same length used up.
+            unlimited = _parameters(self.tuning, 24 * 3600.0)
+            self.routing.CloseModelWithParameters(unlimited)
+            self.closed = True
+        start = self.routing.ReadAssignmentFromRoutes(routes, True)
+        if start is None:
+            return None
+        self.stall_s, self.improved_at = self.tuning.stall, time.process_time()
+        self.best_cost = 2**63 - 1
+        solution = self.routing.SolveFromAssignmentWithParameters(start, params)
+        # Off between searches: a fired limit also fails ReadAssignmentFromRoutes.
+        self.stall_s = 0.0
+        return None if solution is None else self._read(solution)
+
+    def _read(self, solution: pywrapcp.Assignment) -> Solution:
+        routing, routes = self.routing, []
+        for v in range(self.fleet):
+            route, index = [], solution.Value(routing.NextVar(routing.Start(v)))
+            while not routing.IsEnd(index):
+                route.append(self.manager.IndexToNode(index))
+                index = solution.Value(routing.NextVar(index))
+            if route:
+                routes.append(route)
+        return Solution(routes, route_distance(self.instance, routes))
 
 
 def _parameters(

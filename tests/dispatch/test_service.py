@@ -223,6 +223,6 @@ def test_offered_windows_are_ones_the_plan_can_absorb(engine: Engine) -> None:
         start = datetime.fromtimestamp(offer.start_ms / 1000, TZ)
         assert offer.end_ms - offer.start_ms == 2 * 3600 * 1000
         assert offer.start_ms >= AT_MS + 3600 * 1000  # not sooner than an hour away
-        assert 8 <= start.hour and start.hour + 2 <= 17  # inside her shift
+        assert start.hour >= 8 and start.hour + 2 <= 17  # inside her shift
     assert offers == sorted(offers, key=lambda o: o.start_ms)
     assert offer_windows(engine, TZ, "dev-near", "plumbing", 60, at_ms=AT_MS) == []
