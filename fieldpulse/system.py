@@ -151,6 +151,7 @@ class CloudSystem:
             metrics=self.ingest.metrics, qr_dir=settings.qr_dir, base_url=settings.base_url,
             uploads_dir=settings.data_dir / "uploads",
             plan_history=lambda: list(self.dispatcher.history),
+            telemetry=self.ingest.store,
         ))
         self._server: uvicorn.Server | None = None
         self._server_thread: threading.Thread | None = None

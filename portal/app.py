@@ -10,14 +10,17 @@ from fastapi.staticfiles import StaticFiles
 
 from portal import (
     admin_api,
+    alert_inbox_api,
     api,
     console_api,
     customer_pages,
+    device_api,
     engineer_api,
     live_api,
     login,
     metrics,
     pages,
+    plan_api,
     rules_api,
 )
 from portal.auth.dependencies import LoginRequired, login_url
@@ -40,6 +43,9 @@ def create_app(ctx: PortalContext) -> FastAPI:
     app.include_router(rules_api.router)
     app.include_router(admin_api.router)
     app.include_router(console_api.router)
+    app.include_router(device_api.router)
+    app.include_router(alert_inbox_api.router)
+    app.include_router(plan_api.router)
     app.include_router(live_api.router)
     app.include_router(engineer_api.router)
     app.include_router(engineer_api.pages)

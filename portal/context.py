@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from asset_registry.catalog import DeviceModel
+from ingest.telemetry_store import TelemetryStore
 from portal.auth.ratelimit import RateLimiter
 from rules.service import RulesService
 
@@ -39,6 +40,8 @@ class PortalContext:
     # The dispatcher's latest plans with their changes, newest last (kind, PlanSummary).
     plan_history: Callable[[], list] = field(default=lambda: [])
     base_url: str = "http://127.0.0.1:8000"
+    # The device panel's charts read downsampled series here (None: no charts).
+    telemetry: TelemetryStore | None = None
     # Per client address: the customer's QR pages, and login attempts (password guessing).
     public_limiter: RateLimiter = field(
         default_factory=lambda: RateLimiter(per_second=1.0, burst=60))
@@ -50,7 +53,12 @@ def get_context(request: Request) -> PortalContext:
     return request.app.state.ctx
 
 
-def get_session(request: Request):
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    # Async, so the session is closed (its connection returned) on the event loop.
+    # A sync dependency's exit waits for a thread of the request pool: under load
+    # every thread can be waiting for a connection that only such an exit would
+    # free, and the pool times out (seen at 100 concurrent clients on SQLite).
+    # Creating the session connects to nothing; the handler's thread does that.
     with Session(request.app.state.ctx.engine, expire_on_commit=False) as session:
         yield session
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping
+from dataclasses import dataclass
 
+from sqlalchemy import or_
 from sqlmodel import Session, col, func, select
 
 from asset_registry.catalog import DeviceModel, severity_rank
@@ -20,7 +22,7 @@ from portal.schemas import (
     LatestValuePublic,
     WorkOrderPublic,
 )
-from rules.tables import OPEN_STATES, Alert
+from rules.tables import OPEN_STATES, Alert, AlertEvent
 
 
 def _open_alerts_by_device(session: Session) -> dict[str, list[Alert]]:
@@ -52,16 +54,73 @@ def _device_rows(session: Session):
     )
 
 
+@dataclass(frozen=True, slots=True)
+class DeviceFilter:
+    """What the console's map narrows to; None means "any"."""
+
+    severity: str | None = None  # worst open alert; "ok": none open
+    model_id: str | None = None
+    online: bool | None = None
+    customer_id: str | None = None
+    search: str | None = None  # part of the serial or of the customer's name
+
+
+# The map's columns, read as plain rows: building 10,000 ORM entities costs
+# seconds, these tuples a small fraction of that.
+_MAP_COLUMNS = (Device.id, Device.serial, Device.model_id, Customer.id, Customer.name,
+                Site.id, Site.name, Site.lat, Site.lon, Device.gateway_id, Device.online,
+                Device.last_seen)
+_MAP_KEYS = ("id", "serial", "model_id", "customer_id", "customer_name", "site_id",
+             "site_name", "lat", "lon", "gateway_id", "online", "last_seen")
+
+
+def device_map(session: Session, models: Mapping[str, DeviceModel],
+               where: DeviceFilter | None = None) -> list[dict]:
+    """Every device matching `where` in id order, shaped as `DevicePublic` (plain
+    dicts, for the console's map of up to tens of thousands of devices)."""
+    where = where or DeviceFilter()
+    query = (select(*_MAP_COLUMNS).join(Site, Site.id == Device.site_id)
+             .join(Customer, Customer.id == Site.customer_id).order_by(Device.id))
+    if where.model_id:
+        query = query.where(Device.model_id == where.model_id)
+    if where.online is not None:
+        query = query.where(Device.online == where.online)
+    if where.customer_id:
+        query = query.where(Customer.id == where.customer_id)
+    if where.search:
+        # LIKE wildcards typed by the user are matched literally.
+        term = "%" + where.search.lower().replace("\\", "\\\\").replace("%", "\\%") \
+            .replace("_", "\\_") + "%"
+        query = query.where(or_(func.lower(Device.serial).like(term, escape="\\"),
+                                func.lower(Customer.name).like(term, escape="\\")))
+    worst: dict[str, tuple[int, str]] = {}
+    counts: dict[str, int] = defaultdict(int)
+    for device_id, sev in session.exec(select(Alert.device_id, Alert.severity)
+                                       .where(col(Alert.state).in_(OPEN_STATES))):
+        counts[device_id] += 1
+        rank = severity_rank(sev)
+        if device_id not in worst or rank > worst[device_id][0]:
+            worst[device_id] = (rank, sev)
+    names = {m.id: m.name for m in models.values()}
+    out = []
+    for row in session.exec(query):
+        device = dict(zip(_MAP_KEYS, row, strict=True))
+        found = worst.get(device["id"])
+        severity = found[1] if found else None
+        if where.severity and severity != (None if where.severity == "ok" else where.severity):
+            continue
+        device["model_name"] = names.get(device["model_id"], device["model_id"])
+        device["worst_severity"] = severity
+        device["open_alerts"] = counts.get(device["id"], 0)
+        out.append(device)
+    return out
+
+
 def list_devices(session: Session, models: Mapping[str, DeviceModel],
-                 severity: str | None = None) -> list[DevicePublic]:
-    alerts = _open_alerts_by_device(session)
-    devices = [
-        _device_public(d, s, c, alerts.get(d.id, []), models)
-        for d, s, c in session.exec(_device_rows(session).order_by(Device.id))
-    ]
-    if severity:
-        devices = [d for d in devices if d.worst_severity == severity]
-    return devices
+                 severity: str | None = None, where: DeviceFilter | None = None
+                 ) -> list[DevicePublic]:
+    return [DevicePublic.model_validate(d) for d in
+            device_map(session, models, where or DeviceFilter(severity=severity))]
 
 
 def latest_values(session: Session, device: Device, models: Mapping[str, DeviceModel]
@@ -103,7 +162,22 @@ def list_alerts(session: Session, state: str | None = None, device_id: str | Non
         query = query.where(Alert.state == state)
     if device_id:
         query = query.where(Alert.device_id == device_id)
-    return [AlertPublic.model_validate(a, from_attributes=True) for a in session.exec(query)]
+    alerts = [AlertPublic.model_validate(a, from_attributes=True) for a in session.exec(query)]
+    assigned = _assignees(session, [a.id for a in alerts])
+    for alert in alerts:
+        alert.assigned_to = assigned.get(alert.id)
+    return alerts
+
+
+def _assignees(session: Session, alert_ids: list[int]) -> dict[int, str]:
+    """Alert id -> whom it was last assigned to (portal.alert_inbox_api)."""
+    if not alert_ids:
+        return {}
+    rows = session.exec(select(AlertEvent.alert_id, AlertEvent.note)
+                        .where(AlertEvent.action == "assigned",
+                               col(AlertEvent.alert_id).in_(alert_ids))
+                        .order_by(col(AlertEvent.id))).all()
+    return dict(rows)  # later rows win: the latest assignment
 
 
 def list_work_orders(session: Session, engineer_id: str | None = None,

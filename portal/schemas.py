@@ -62,6 +62,7 @@ class AlertPublic(BaseModel):
     closed_at: int | None
     closed_by: str | None
     case_id: int | None
+    assigned_to: str | None = None  # the latest assignment in the alert's trail
 
 
 class WorkOrderPublic(BaseModel):
@@ -76,6 +77,9 @@ class WorkOrderPublic(BaseModel):
     eta: int | None
     route_seq: int | None
     unassigned_reason: str | None
+    # Locked by the dispatcher: plans keep the job with this engineer / at this time.
+    pinned_engineer_id: str | None = None
+    pinned_start: int | None = None
     created_at: int
     updated_at: int
 

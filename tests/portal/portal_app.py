@@ -19,6 +19,7 @@ from dispatch.service import open_case
 from dispatch.tables import WorkOrder
 from fieldpulse.fleet_import import import_fleet
 from fieldpulse.schema import upgrade
+from ingest.telemetry_store import SqlTelemetryStore
 from portal.app import create_app
 from portal.auth.accounts import create_user, issue_api_token
 from portal.auth.ratelimit import RateLimiter
@@ -121,7 +122,7 @@ def build_portal(tmp: Path, fleet: Fleet, public_limiter: RateLimiter | None = N
     tokens = import_fleet(engine, fleet)
     rules = RulesService(engine, MODELS, lambda _session, _request: 0)
     ctx = PortalContext(engine=engine, models=MODELS, rules=rules, qr_dir=tmp / "qr",
-                        uploads_dir=tmp / "uploads",
+                        uploads_dir=tmp / "uploads", telemetry=SqlTelemetryStore(engine),
                         public_limiter=public_limiter or RateLimiter(1000.0, 10_000),
                         login_limiter=RateLimiter(1000.0, 10_000))
     portal = Portal(create_app(ctx), engine, fleet, tokens, tmp / "qr", tmp / "uploads")

@@ -82,6 +82,10 @@ def _own_job(portal: Portal, status: str = "assigned") -> int:
     return portal.new_job(_b(portal), portal.engineer_id("own"), status)
 
 
+def _first_metric(portal: Portal) -> str:
+    return next(iter(portal.app.state.ctx.models[portal.device("B").model_id].attributes))
+
+
 def get(path: str | Callable[[Portal], str]) -> Callable[[Portal, str], Call]:
     return lambda p, _c: Call("GET", path(p) if callable(path) else path)
 
@@ -131,6 +135,22 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/plans/changes"): Rule(get("/api/plans/changes"), roles(200, STAFF)),
     ("GET", "/api/events"): Rule(get("/api/events?max_s=0"), roles(200, STAFF)),
     ("GET", "/api/qr-labels.svg"): Rule(get("/api/qr-labels.svg"), roles(200, ("admin",))),
+    ("GET", "/api/devices/{device_id}/series"): Rule(
+        get(lambda p: f"/api/devices/{_b(p)}/series?metric={_first_metric(p)}"),
+        roles(200, STAFF)),
+    ("POST", "/api/alerts/{alert_id}/assign"): Rule(
+        lambda p, _c: Call("POST", f"/api/alerts/{p.new_alert(_b(p))}/assign",
+                           json={"to": "dispatcher-test"}), roles(200, STAFF)),
+    ("POST", "/api/alerts/{alert_id}/work-order"): Rule(
+        lambda p, _c: Call("POST", f"/api/alerts/{p.new_alert(_b(p))}/work-order", json={}),
+        roles(201, STAFF)),
+    ("GET", "/api/plans/routes"): Rule(get("/api/plans/routes"), roles(200, STAFF)),
+    ("POST", "/api/plans"): Rule(lambda p, _c: Call("POST", "/api/plans"), roles(202, STAFF)),
+    ("PUT", "/api/work-orders/{order_id}/pin"): Rule(
+        lambda p, _c: Call("PUT", f"/api/work-orders/{_own_job(p)}/pin",
+                           json={"engineer_id": p.engineer_id("own")}), roles(200, STAFF)),
+    ("GET", "/api/work-orders/{order_id}/candidates"): Rule(
+        get(lambda p: f"/api/work-orders/{_own_job(p)}/candidates"), roles(200, STAFF)),
     # The engineer's job app: their own jobs only.
     ("GET", "/api/engineers/{engineer_id}/jobs"): Rule(
         get(lambda p: f"/api/engineers/{p.engineer_id('own')}/jobs"), roles(200, OWN)),

@@ -1,0 +1,126 @@
+// Alert inbox actions (acknowledge, comment, assign, turn into a work order,
+// close) and the plan view: engineers' routes with ETAs on the map, running
+// the dispatcher, its latest changes, pinning or reassigning a job, and the
+// nearest qualified engineers for one.
+"use strict";
+
+const ROUTE_COLOURS = ["#1565c0", "#6a1b9a", "#00838f", "#ad1457", "#4e342e", "#283593", "#558b2f", "#e65100"];
+
+function alertButtons(a) {
+  return (a.state === "active" ? `<button type="button" class="small" data-alert-action="acknowledge">Ack</button>` : "") +
+    (a.case_id ? "" : `<button type="button" class="small" data-alert-action="work-order">Work order</button>`) +
+    `<button type="button" class="small" data-alert-action="close">Close</button>` +
+    `<details><summary>More</summary><input type="text" name="note" placeholder="Comment or user name" aria-label="Comment or user name">` +
+    `<button type="button" class="small" data-alert-action="comment">Comment</button>` +
+    `<button type="button" class="small" data-alert-action="assign">Assign</button></details>`;
+}
+
+function orderControls(w, options) {
+  if (!["new", "assigned", "accepted"].includes(w.status)) return "";
+  return `<select name="engineer" aria-label="Engineer for #${w.id}"><option value="">any engineer</option>${options}</select>` +
+    `<button type="button" class="small" data-order-action="pin">Pin</button>` +
+    `<button type="button" class="small" data-order-action="candidates">Nearest</button>`;
+}
+
+async function alertAction(row, action) {
+  const id = row.dataset.alert;
+  const text = row.querySelector("input[name=note]").value.trim();
+  const by = document.querySelector("form.logout span")?.textContent.split(" ")[0] || "dispatcher";
+  if (action === "assign") {
+    if (!text) throw new Error("type the user name to assign the alert to");
+    await send("POST", `/api/alerts/${id}/assign`, { to: text });
+  } else if (action === "work-order") {
+    const order = await send("POST", `/api/alerts/${id}/work-order`, { note: text });
+    notify(`work order #${order.id} opened; the dispatcher is planning it`);
+  } else {
+    if (action === "comment" && !text) throw new Error("type a comment first");
+    await send("POST", `/api/alerts/${id}/${action}`, { by, note: text });
+  }
+}
+
+async function orderAction(row, action) {
+  const id = row.dataset.workOrder;
+  if (action === "pin") {
+    const engineer = row.querySelector("select[name=engineer]").value || null;
+    await send("PUT", `/api/work-orders/${id}/pin`, { engineer_id: engineer });
+    notify(engineer ? `#${id} pinned to ${state.names[engineer]}; re-planning` : `#${id} released; re-planning`);
+  } else if (action === "candidates") {
+    await showCandidates(id);
+  }
+}
+
+async function showCandidates(id) {
+  const list = await getJSON(`/api/work-orders/${id}/candidates`);
+  $("#candidates").hidden = false;
+  $("#candidates-order").textContent = id;
+  $("#candidates").dataset.order = id;
+  $("#candidates tbody").innerHTML = list.length ? list.map((c) =>
+    `<tr data-engineer="${esc(c.engineer_id)}"><td>${esc(c.name)}</td><td>${Math.round(c.drive_s / 60)} min</td>` +
+    `<td>${c.eta ? fmt(c.eta) : esc(c.reason)}</td>` +
+    `<td>${c.eta ? `<button type="button" class="small" data-candidate="${esc(c.engineer_id)}">Assign</button>` : ""}</td></tr>`).join("")
+    : `<tr><td class="muted" colspan="4">No engineer on shift has the skill.</td></tr>`;
+}
+
+async function drawRoutes() {
+  const routes = await getJSON("/api/plans/routes");
+  routeLayer.clearLayers();
+  routes.forEach((r, i) => {
+    if (!r.stops.length) return;
+    const colour = ROUTE_COLOURS[i % ROUTE_COLOURS.length];
+    const points = [[r.home_lat, r.home_lon], ...r.stops.map((s) => [s.lat, s.lon])];
+    L.polyline(points, { color: colour, weight: 3, opacity: 0.8, dashArray: "6 4", engineer: r.engineer_id })
+      .bindTooltip(r.name).addTo(routeLayer);
+    r.stops.forEach((s, k) => {
+      L.circleMarker([s.lat, s.lon], { radius: 5, color: colour, fillColor: "#fff", fillOpacity: 1, weight: 2 })
+        .bindTooltip(`${esc(r.name)} · stop ${k + 1}: #${s.work_order_id} · ETA ${fmt(s.eta)}${s.pinned ? " · pinned" : ""}`,
+          { permanent: k === 0, direction: "top", className: "eta" })
+        .addTo(routeLayer);
+    });
+  });
+}
+
+async function drawPlanChanges() {
+  const plans = await getJSON("/api/plans/changes");
+  $("#plan-changes").innerHTML = plans.slice(0, 5).map((p) =>
+    `<li data-plan="${p.plan_id}"><b>Plan ${p.plan_id}</b> (${esc(p.kind)}): ${p.assigned} assigned, ${p.unassigned} unassigned` +
+    (p.changes.length ? `<ul>${p.changes.map((c) => `<li>${esc(state.names[c.engineer_id] || c.engineer_id)}: ` +
+      [c.added.length ? `+${c.added.map((j) => "#" + j).join(", ")}` : "",
+       c.removed.length ? `−${c.removed.map((j) => "#" + j).join(", ")}` : "",
+       c.moved.length ? `moved ${c.moved.map((j) => "#" + j).join(", ")}` : ""].filter(Boolean).join(" · ") + "</li>").join("")}</ul>`
+      : " · no changes") + "</li>").join("");
+}
+
+function planArrived() {
+  if ($("#plan-status").dataset.waiting) {
+    delete $("#plan-status").dataset.waiting;
+    notify(`new plan at ${fmt(Date.now())}`);
+  }
+}
+
+async function act(fn) {
+  try { await fn(); } catch (e) { notify(e.message, true); return; }
+  await refresh();
+}
+
+document.addEventListener("click", (e) => {
+  const alertButton = e.target.closest("[data-alert-action]");
+  if (alertButton) return act(() => alertAction(alertButton.closest("tr"), alertButton.dataset.alertAction));
+  const orderButton = e.target.closest("[data-order-action]");
+  if (orderButton) return act(() => orderAction(orderButton.closest("tr"), orderButton.dataset.orderAction));
+  const candidate = e.target.closest("[data-candidate]");
+  if (candidate) {
+    const id = $("#candidates").dataset.order;
+    return act(async () => {
+      await send("PUT", `/api/work-orders/${id}/pin`, { engineer_id: candidate.dataset.candidate });
+      notify(`#${id} pinned to ${state.names[candidate.dataset.candidate]}; re-planning`);
+      $("#candidates").hidden = true;
+    });
+  }
+  return undefined;
+});
+
+document.getElementById("run-dispatcher").addEventListener("click", () => act(async () => {
+  await send("POST", "/api/plans");
+  $("#plan-status").dataset.waiting = "1";
+  notify("the dispatcher is re-planning…");
+}));
