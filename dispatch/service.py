@@ -6,6 +6,7 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -342,8 +343,9 @@ class Dispatcher:
 
     def __init__(self, engine: Engine, tz: ZoneInfo, period_s: float = 60.0,
                  debounce_s: float = 1.0, time_limit_s: float = 2.0,
-                 urgent_poll_s: float = 2.0) -> None:
+                 urgent_poll_s: float = 2.0, clock: Callable[[], int] = now_ms) -> None:
         self._engine, self._tz = engine, tz
+        self._clock = clock  # ms epoch "now" of every plan (tests pin it to a shift)
         self._period_s, self._debounce_s, self._time_limit_s = period_s, debounce_s, time_limit_s
         self._urgent_poll_s = urgent_poll_s
         self._wake = threading.Event()
@@ -369,7 +371,7 @@ class Dispatcher:
         """Place an urgent work order now (insertion, well under a second),
         then let the background loop re-optimise the whole plan."""
         with self._lock:
-            summary = place_emergency(self._engine, self._tz, order_id)
+            summary = place_emergency(self._engine, self._tz, order_id, at_ms=self._clock())
             self.history.append(("emergency", summary))
         self.request()
         return summary
@@ -404,7 +406,8 @@ class Dispatcher:
             next_plan = time.monotonic() + self._period_s
             try:
                 with self._lock:
-                    self.last = replan(self._engine, self._tz, self._time_limit_s)
+                    self.last = replan(self._engine, self._tz, self._time_limit_s,
+                                       at_ms=self._clock())
                     self.history.append(("replan", self.last))
             except Exception:
                 log.exception("dispatch plan failed; will retry")

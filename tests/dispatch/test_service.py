@@ -124,7 +124,8 @@ def test_dispatcher_places_an_emergency_then_reoptimises_in_the_background(
     with session_scope(engine) as s:
         _, urgent = open_case(s, device_id="dev-near", source="alert", title="leak",
                               skill="hvac", duration_min=45, priority=5)
-    dispatcher = Dispatcher(engine, TZ, period_s=3600, debounce_s=0.05, time_limit_s=1)
+    dispatcher = Dispatcher(engine, TZ, period_s=3600, debounce_s=0.05, time_limit_s=1,
+                            clock=lambda: AT_MS)
     dispatcher.start()
     try:
         summary = dispatcher.emergency(urgent.id)
@@ -191,7 +192,7 @@ def test_urgent_orders_from_any_process_are_inserted_at_once_with_their_diff(
                             duration_min=30, priority=5)[1] for dev in ("dev-near", "dev-far")]
     assert urgent_unplanned(engine) == [u.id for u in urgent]
     dispatcher = Dispatcher(engine, TZ, period_s=3600, debounce_s=0.05, time_limit_s=1,
-                            urgent_poll_s=0.1)
+                            urgent_poll_s=0.1, clock=lambda: AT_MS)  # mid-shift, any day
     dispatcher.start()  # nobody calls request() or emergency(): the loop finds them
     try:
         for _ in range(300):
