@@ -162,43 +162,57 @@ def offer_windows(engine: Engine, tz: ZoneInfo, device_id: str, skill: str,
                   duration_min: int, at_ms: int | None = None, days: int = 2,
                   best: int = 3) -> list[WindowOffer]:
     """Arrival windows to offer a customer who reports a fault on `device_id`: the ones
-    today's plan can absorb without bumping anyone, cheapest extra driving first
-    (dispatch.booking). Empty when no engineer with the skill can come."""
+    the plan of each coming day can absorb without bumping anyone, cheapest extra
+    driving first (dispatch.booking), at least an hour from now. Empty when no
+    engineer with the skill can come."""
     at_ms = now_ms() if at_ms is None else at_ms
-    problem, rows = _load(engine, tz, at_ms)
     with Session(engine) as session:
         site = session.exec(select(Site).join(Device, col(Device.site_id) == Site.id)
                             .where(Device.id == device_id)).first()
-    if site is None or not problem.engineers:
+    if site is None:
         return []
-    plan = _stored_plan(problem, rows, at_ms)
     job = Job(id="offer", location=Location(site.lat, site.lon), skill=skill,
               duration=duration_min * 60, priority=3)
-    start_day = datetime.fromtimestamp(at_ms / 1000, tz).replace(hour=0, minute=0, second=0,
-                                                                 microsecond=0)
-    windows = []
+    today = datetime.fromtimestamp(at_ms / 1000, tz).replace(hour=0, minute=0, second=0,
+                                                             microsecond=0)
+    ranked: list[tuple[int, WindowOffer]] = []
     for day in range(days):
-        date = start_day + timedelta(days=day)  # wall-clock days, right across DST
+        date = today + timedelta(days=day)  # wall-clock days, right across DST
+        # Each day is planned from its own start: the engineers' shifts of that day,
+        # and the stops already planned for it.
+        origin = at_ms if day == 0 else int(date.timestamp() * 1000)
+        problem, rows = _load(engine, tz, origin)
+        if not problem.engineers:
+            continue
+        windows = []
         for begin, end in OFFER_HOURS:
             start = int(date.replace(hour=begin).timestamp() * 1000)
             stop = int(date.replace(hour=end).timestamp() * 1000)
-            if start >= at_ms + 3_600_000 and stop <= at_ms + HORIZON_S * 1000:
-                windows.append(((start - at_ms) // 1000, (stop - at_ms) // 1000))
-    times = travel_matrix(points_of(problem))
-    offers = propose_windows(problem, times, plan, job, windows, best=best)
-    return sorted((WindowOffer(at_ms + o.window_start * 1000, at_ms + o.window_end * 1000)
-                   for o in offers), key=lambda w: w.start_ms)
+            if start >= at_ms + 3_600_000:
+                windows.append(((start - origin) // 1000, (stop - origin) // 1000))
+        if not windows:
+            continue
+        plan = _stored_plan(problem, rows, origin, planned_from=origin)
+        times = travel_matrix(points_of(problem))
+        ranked += [(o.extra_travel, WindowOffer(origin + o.window_start * 1000,
+                                                origin + o.window_end * 1000))
+                   for o in propose_windows(problem, times, plan, job, windows, best=best)]
+    ranked.sort(key=lambda r: (r[0], r[1].start_ms))
+    return sorted((offer for _, offer in ranked[:best]), key=lambda w: w.start_ms)
 
 
-def _stored_plan(problem: Problem, rows: list, at_ms: int) -> Plan:
-    """The plan as the database holds it (engineer, route order, ETA per order)."""
+def _stored_plan(problem: Problem, rows: list, at_ms: int,
+                 planned_from: int | None = None) -> Plan:
+    """The plan as the database holds it (engineer, route order, ETA per order);
+    with `planned_from`, only the stops planned at or after it (a later day's view)."""
     known = {e.id for e in problem.engineers}
     by_engineer: dict[str, list[tuple[int, Stop]]] = {e.id: [] for e in problem.engineers}
     routed = set()
     durations = {j.id: j.duration for j in problem.jobs}
     for wo, _lat, _lon in rows:
         key = str(wo.id)
-        if key in durations and wo.engineer_id in known and wo.eta is not None:
+        if key in durations and wo.engineer_id in known and wo.eta is not None \
+                and (planned_from is None or wo.eta >= planned_from):
             arrival = max(0, (wo.eta - at_ms) // 1000)
             stop = Stop(key, arrival, arrival + durations[key])
             by_engineer[wo.engineer_id].append((wo.route_seq or 0, stop))

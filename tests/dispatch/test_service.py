@@ -227,3 +227,12 @@ def test_offered_windows_are_ones_the_plan_can_absorb(engine: Engine) -> None:
         assert start.hour >= 8 and start.hour + 2 <= 17  # inside her shift
     assert offers == sorted(offers, key=lambda o: o.start_ms)
     assert offer_windows(engine, TZ, "dev-near", "plumbing", 60, at_ms=AT_MS) == []
+
+
+def test_late_in_the_day_the_offers_are_for_tomorrows_shift(engine: Engine) -> None:
+    from dispatch.service import offer_windows
+
+    late = int(datetime(2026, 3, 3, 16, 30, tzinfo=TZ).timestamp() * 1000)
+    offers = offer_windows(engine, TZ, "dev-near", "hvac", 60, at_ms=late)
+    assert offers
+    assert {datetime.fromtimestamp(o.start_ms / 1000, TZ).day for o in offers} == {4}
