@@ -1,4 +1,4 @@
-"""Every rule kind end to end: v1 telemetry over a real Mosquitto, ingest, rules, alerts.
+"""Every rule kind and action end to end: v1 telemetry over a real Mosquitto, ingest, rules.
 
 One purifier's readings are published through the broker as a gateway would;
 a rule of each kind is put in force through the rules service (as the API does)
@@ -119,3 +119,40 @@ def test_every_rule_kind_raises_when_its_condition_first_holds(cloud: RunningClo
     # No data: the device's last reading is a day old by the main process's clock.
     system.rules.tick(at_ms=t0 + 86_400_000 + 301_000)
     assert "silent" in first_raised()
+
+
+def test_a_critical_alert_notifies_opens_a_work_order_and_escalates(
+        cloud: RunningCloud) -> None:
+    from dispatch.tables import WorkOrder
+    from rules.tables import Notification
+
+    system = cloud.system
+    device = next(d for d in cloud.fleet.devices if d.model_id == "aquapure-ro500")
+    now = int(time.time() * 1000)
+    _publish(cloud.broker_port, device.gateway_id, device.id,
+             [(now - 1000, NORMAL), (now, {**NORMAL, "tds_ppm": 200.0})])  # tds-high: critical
+
+    def alert() -> Alert | None:
+        with Session(system.engine) as s:
+            return s.exec(select(Alert).where(Alert.device_id == device.id,
+                                              Alert.rule_id == "tds-high")).first()
+
+    raised = wait_until(alert, what="the critical alert")
+    assert raised.severity == "critical" and raised.case_id is not None
+    with Session(system.engine) as s:
+        audiences = sorted(n.audience for n in s.exec(
+            select(Notification).where(Notification.alert_id == raised.id)))
+        orders = s.exec(select(WorkOrder).where(WorkOrder.device_id == device.id)).all()
+    assert audiences == ["customer", "owner", "supervisor"]
+    assert [o.priority for o in orders] == [5]
+
+    # Nobody acknowledges it: 15 minutes on, the supervisor is told again, once.
+    system.rules.tick(at_ms=raised.raised_at + 14 * 60_000)
+    system.rules.tick(at_ms=raised.raised_at + 16 * 60_000)
+    system.rules.tick(at_ms=raised.raised_at + 17 * 60_000)
+    with Session(system.engine) as s:
+        escalations = s.exec(select(Notification).where(
+            Notification.alert_id == raised.id,
+            col(Notification.message).startswith("[escalated]"))).all()
+    assert [n.audience for n in escalations] == ["supervisor"]
+    assert alert().escalated_at is not None
