@@ -9,14 +9,23 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import event
+from sqlalchemy import event, make_url
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, create_engine
 
 
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        # No cap on connections (max_overflow=-1): a request holds its connection
+        # until its response is serialised, which needs a thread of the server's
+        # pool; with a cap below that pool's size, 100 concurrent clients left
+        # every thread waiting for a connection held by a request waiting for a
+        # thread, until the pool timed out. SQLite connections are only file handles.
+        database = make_url(url).database
+        in_memory = database in (None, "", ":memory:")  # one shared connection, no pool
+        pool = {} if in_memory else {"pool_size": 20, "max_overflow": -1}
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
+                               **pool)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record) -> None:

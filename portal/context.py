@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
@@ -53,12 +53,7 @@ def get_context(request: Request) -> PortalContext:
     return request.app.state.ctx
 
 
-async def get_session(request: Request) -> AsyncIterator[Session]:
-    # Async, so the session is closed (its connection returned) on the event loop.
-    # A sync dependency's exit waits for a thread of the request pool: under load
-    # every thread can be waiting for a connection that only such an exit would
-    # free, and the pool times out (seen at 100 concurrent clients on SQLite).
-    # Creating the session connects to nothing; the handler's thread does that.
+def get_session(request: Request) -> Iterator[Session]:
     with Session(request.app.state.ctx.engine, expire_on_commit=False) as session:
         yield session
 

@@ -121,14 +121,30 @@ function drawDevices() {
 }
 
 function drawInbox() {
+  // A live redraw must not eat a comment being typed: keep open forms and their text.
+  const typed = new Map([...document.querySelectorAll("#alerts tr[data-alert]")]
+    .filter((tr) => tr.querySelector("details[open]"))
+    .map((tr) => [tr.dataset.alert, tr.querySelector("input[name=note]").value]));
+  const focused = document.activeElement?.closest?.("#alerts tr[data-alert]")?.dataset.alert;
   $("#alerts tbody").innerHTML = state.alerts.map((a) =>
     `<tr data-alert="${a.id}" class="state-${esc(a.state)}"><td><span class="badge" style="background:${COLOURS[a.severity]}">${esc(a.severity)}</span></td>` +
     `<td><a href="#" data-open-device="${esc(a.device_id)}">${esc(a.device_id)}</a></td>` +
     `<td>${esc(a.message)}<div class="muted">${esc(a.state)}${a.assigned_to ? " · assigned to " + esc(a.assigned_to) : ""}${a.case_id ? " · case " + a.case_id : ""}</div></td>` +
     `<td>${fmt(a.raised_at)}</td><td class="actions">${alertButtons(a)}</td></tr>`).join("");
+  for (const [id, text] of typed) {
+    const tr = document.querySelector(`#alerts tr[data-alert="${id}"]`);
+    if (!tr) continue;
+    tr.querySelector("details").open = true;
+    const input = tr.querySelector("input[name=note]");
+    input.value = text;
+    if (id === focused) input.focus();
+  }
 }
 
 function drawOrders() {
+  // Keep what the dispatcher picked in a row (engineer, time) across live redraws.
+  const picked = [...document.querySelectorAll("#work-orders tr[data-work-order]")].map((tr) =>
+    [tr.dataset.workOrder, tr.querySelector("select[name=engineer]")?.value, tr.querySelector("input[name=start]")?.value]);
   const options = state.engineers.map((e) => `<option value="${esc(e.id)}">${esc(e.name)}</option>`).join("");
   $("#work-orders tbody").innerHTML = state.orders.map((w) =>
     `<tr data-work-order="${w.id}" class="status-${esc(w.status)}"><td>${w.id}${w.priority >= 5 ? ' <span class="badge" style="background:#b71c1c">urgent</span>' : ""}</td>` +
@@ -136,6 +152,13 @@ function drawOrders() {
     `<td>${w.engineer_id ? `<a href="/engineer/${esc(w.engineer_id)}">${esc(state.names[w.engineer_id] || w.engineer_id)}</a>` : esc(w.unassigned_reason || "unassigned")}` +
     `${w.pinned_engineer_id || w.pinned_start ? ' <span class="pin" title="pinned by the dispatcher">pinned</span>' : ""}</td>` +
     `<td>${fmt(w.eta)}</td><td class="actions">${orderControls(w, options)}</td></tr>`).join("");
+  for (const [id, engineer, start] of picked) {
+    const tr = document.querySelector(`#work-orders tr[data-work-order="${id}"]`);
+    const select = tr?.querySelector("select[name=engineer]");
+    if (select && engineer) select.value = engineer;
+    const time = tr?.querySelector("input[name=start]");
+    if (time && start) time.value = start;
+  }
 }
 
 async function refresh() {

@@ -18,6 +18,7 @@ function alertButtons(a) {
 function orderControls(w, options) {
   if (!["new", "assigned", "accepted"].includes(w.status)) return "";
   return `<select name="engineer" aria-label="Engineer for #${w.id}"><option value="">any engineer</option>${options}</select>` +
+    `<input type="time" name="start" aria-label="Arrival time for #${w.id}" title="arrive at (optional)">` +
     `<button type="button" class="small" data-order-action="pin">Pin</button>` +
     `<button type="button" class="small" data-order-action="candidates">Nearest</button>`;
 }
@@ -42,11 +43,24 @@ async function orderAction(row, action) {
   const id = row.dataset.workOrder;
   if (action === "pin") {
     const engineer = row.querySelector("select[name=engineer]").value || null;
-    await send("PUT", `/api/work-orders/${id}/pin`, { engineer_id: engineer });
-    notify(engineer ? `#${id} pinned to ${state.names[engineer]}; re-planning` : `#${id} released; re-planning`);
+    const start = arrivalAt(row.querySelector("input[name=start]").value);
+    await send("PUT", `/api/work-orders/${id}/pin`, { engineer_id: engineer, start });
+    notify(engineer || start
+      ? `#${id} pinned${engineer ? " to " + state.names[engineer] : ""}${start ? " at " + fmt(start) : ""}; re-planning`
+      : `#${id} released; re-planning`);
   } else if (action === "candidates") {
     await showCandidates(id);
   }
+}
+
+// "HH:MM" as the next such moment (today, or tomorrow once it has passed), ms epoch.
+function arrivalAt(hhmm) {
+  if (!hhmm) return null;
+  const [h, m] = hhmm.split(":").map(Number);
+  const at = new Date();
+  at.setHours(h, m, 0, 0);
+  if (at.getTime() < Date.now()) at.setDate(at.getDate() + 1);
+  return at.getTime();
 }
 
 async function showCandidates(id) {
