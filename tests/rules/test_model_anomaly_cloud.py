@@ -45,9 +45,18 @@ def test_model_anomaly_rule_raises_an_alert_through_the_whole_cloud(cloud: Runni
         gateway_of = {d.id: d.gateway_id for d in purifiers}
         start = START_MS  # a fixed past: the simulated day looks the same at every run
         seq = 0
-        for first in range(0, STEPS, 25):  # one batch per gateway per 25 minutes
+        stats = cloud.system.pipeline.stats
+        # One batch per gateway per 25 minutes of normal operation, then the faulty
+        # last ten minutes once those are stored: the detector scores a block with
+        # the fit it had before the block, so history and fault must not arrive in
+        # one ingest transaction (which a busy machine's grouping can cause).
+        chunks = [(first, min(first + 25, STEPS - 10)) for first in range(0, STEPS - 10, 25)]
+        for first, last in [*chunks, (STEPS - 10, STEPS)]:
+            if first == STEPS - 10:
+                wait_until(lambda: stats.readings_stored >= (STEPS - 10) * len(purifiers),
+                           what="the normal history to be stored")
             batches: dict[str, list[dict]] = {}
-            for step in range(first, min(first + 25, STEPS)):
+            for step in range(first, last):
                 ts = start + step * STEP_MS
                 for r in driver.read(ts):
                     m = dict(r.m)
