@@ -11,7 +11,6 @@ rate a finished visit. Every route is rate-limited per client address.
 from __future__ import annotations
 
 import secrets
-import time
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, UploadFile
@@ -23,7 +22,7 @@ from asset_registry.catalog import severity_rank
 from asset_registry.database import session_scope
 from asset_registry.tables import Device
 from dispatch.job_report import ReportError, rate_visit
-from dispatch.service import HORIZON_S, offer_windows, open_case
+from dispatch.service import HORIZON_S, now_ms, offer_windows, open_case
 from dispatch.tables import Case, CaseAttachment, Engineer, JobReport, WorkOrder
 from portal import queries
 from portal.auth.audit import record
@@ -31,6 +30,7 @@ from portal.auth.dependencies import public_csrf, public_rate_limit
 from portal.context import ContextDep, SessionDep
 from portal.rendering import render
 from portal.schemas import RowId
+from portal.uploads import read_image
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(public_rate_limit)])
 
@@ -38,8 +38,6 @@ FAULT_CATEGORIES = ("Not working", "Poor performance", "Leak", "Noise or vibrati
                     "Error on display", "Other")
 INVALID_CODE = "This code is not valid. Please contact your service provider."
 MAX_PHOTOS = 3
-MAX_PHOTO_BYTES = 8 * 1024 * 1024
-PHOTO_TYPES = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
 WINDOW_MS = 2 * 3600 * 1000
 
 # The repair's steps in the customer's words.
@@ -129,19 +127,13 @@ def _window(value: str, now_ms: int) -> tuple[int, int] | None:
 
 
 async def _photos(photos: list[UploadFile]) -> list[tuple[bytes, str, str]]:
+    """(bytes, suffix, content type) of each photo chosen; empty files are skipped."""
     chosen = [p for p in photos if p.filename]
     if len(chosen) > MAX_PHOTOS:
         raise HTTPException(422, f"photos: at most {MAX_PHOTOS}")
     out = []
     for photo in chosen:
-        suffix = PHOTO_TYPES.get(photo.content_type or "")
-        if suffix is None:
-            raise HTTPException(415, f"photos: JPEG, PNG or WebP images only, not "
-                                     f"'{photo.content_type}'")
-        data = await photo.read(MAX_PHOTO_BYTES + 1)
-        if len(data) > MAX_PHOTO_BYTES:
-            raise HTTPException(413, f"photos: at most {MAX_PHOTO_BYTES // (1024 * 1024)} MB "
-                                     "each")
+        data, suffix = await read_image(photo, "photos")
         if data:
             out.append((data, suffix, photo.content_type or ""))
     return out
@@ -158,7 +150,7 @@ async def report_fault(
     device = _device(session, token)
     if category not in FAULT_CATEGORIES:
         raise HTTPException(422, f"category must be one of {FAULT_CATEGORIES}")
-    now = int(time.time() * 1000)
+    now = now_ms()
     promised = _window(window, now)
     images = await _photos(photos)
     if images and ctx.uploads_dir is None:
@@ -198,7 +190,7 @@ def rate(token: str, ctx: ContextDep, session: SessionDep,
         if order is None or order.device_id != device.id:
             raise HTTPException(404, "no such visit for this device")
         try:
-            rate_visit(tx, order, stars, comment, int(time.time() * 1000))
+            rate_visit(tx, order, stars, comment, now_ms())
         except ReportError as err:
             raise HTTPException(409, str(err)) from None
         record(tx, "customer:qr", "visit.rating", f"work_order:{order.id}", f"{stars} stars")

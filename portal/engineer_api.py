@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import binascii
 import secrets
-import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,7 +22,7 @@ from starlette.responses import FileResponse, Response
 
 from asset_registry.tables import Customer, Device, Site
 from dispatch.job_report import ReportError, add_parts, add_photo, as_dict, set_notes, sign_off
-from dispatch.service import StatusError, give_back, set_status
+from dispatch.service import StatusError, give_back, now_ms, set_status
 from dispatch.tables import WORK_ORDER_STATUSES, Case, CaseAttachment, JobReport, WorkOrder
 from portal import queries
 from portal.auth.accounts import Principal
@@ -32,6 +31,7 @@ from portal.auth.dependencies import own_engineer, page_role, require_role
 from portal.context import ContextDep, PortalContext, SessionDep
 from portal.rendering import render
 from portal.schemas import RowId
+from portal.uploads import read_image
 from rules.tables import Alert
 
 router = APIRouter(tags=["engineer app"])
@@ -40,8 +40,6 @@ pages = APIRouter(include_in_schema=False)
 Staff = Annotated[Principal, Depends(require_role("engineer", "dispatcher", "admin"))]
 StaffPage = Annotated[Principal, Depends(page_role("engineer", "dispatcher", "admin"))]
 
-MAX_PHOTO_BYTES = 8 * 1024 * 1024
-PHOTO_TYPES = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 ENGINEER_STEPS = ("accepted", "en_route", "on_site", "done")
 
@@ -72,10 +70,6 @@ class SignOffIn(BaseModel):
     signed_by: str = Field(min_length=1, max_length=200)
     signature_png: str = Field(description="the signature as a PNG data URL or base64",
                                max_length=2_000_000)
-
-
-def _now() -> int:
-    return int(time.time() * 1000)
 
 
 def _order(session: Session, order_id: int, principal: Principal) -> WorkOrder:
@@ -127,9 +121,9 @@ def job_detail(order_id: RowId, ctx: ContextDep, session: SessionDep,
     alerts = session.exec(select(Alert).where(Alert.device_id == device.id)
                           .order_by(col(Alert.id).desc()).limit(20)).all()
     history = [
-        {"work_order_id": wo.id, "status": wo.status, "title": title,
+        {"work_order_id": wo.id, "status": wo.status, "title": past.title,
          "events": [{"status": e.status, "at": e.at, "note": e.note} for e in events]}
-        for wo, title, events in _service_history(session, device.id)
+        for wo, past, events in queries.device_work_orders_with_events(session, device.id)
         if wo.id != order.id
     ]
     return {
@@ -152,11 +146,6 @@ def job_detail(order_id: RowId, ctx: ContextDep, session: SessionDep,
 def _attachments(session: Session, case_id: int) -> list[CaseAttachment]:
     return list(session.exec(select(CaseAttachment).where(CaseAttachment.case_id == case_id)
                              .order_by(col(CaseAttachment.id))))
-
-
-def _service_history(session: Session, device_id: str) -> list[tuple[WorkOrder, str, list]]:
-    return [(wo, case.title, events) for wo, case, events in
-            queries.device_work_orders_with_events(session, device_id)]
 
 
 @router.post("/api/work-orders/{order_id}/status")
@@ -214,14 +203,14 @@ def record_parts(order_id: RowId, body: PartsIn, session: SessionDep,
     parts = [p.model_dump() for p in body.parts]
     return _report_change(session, order_id, principal, "job_report.parts",
                           ", ".join(f"{p['qty']} x {p['part']}" for p in parts),
-                          lambda order: add_parts(session, order, parts, _now()))
+                          lambda order: add_parts(session, order, parts, now_ms()))
 
 
 @router.put("/api/work-orders/{order_id}/notes")
 def record_notes(order_id: RowId, body: NotesIn, session: SessionDep,
                  principal: Staff) -> dict[str, Any]:
     return _report_change(session, order_id, principal, "job_report.notes", body.notes[:200],
-                          lambda order: set_notes(session, order, body.notes, _now()))
+                          lambda order: set_notes(session, order, body.notes, now_ms()))
 
 
 @router.post("/api/work-orders/{order_id}/photos")
@@ -229,20 +218,14 @@ async def upload_photo(order_id: RowId, ctx: ContextDep, session: SessionDep,
                        principal: Staff,
                        photo: Annotated[UploadFile, File(description="JPEG, PNG or WebP")]
                        ) -> dict[str, Any]:
-    suffix = PHOTO_TYPES.get(photo.content_type or "")
-    if suffix is None:
-        raise HTTPException(415, f"photo: a JPEG, PNG or WebP image, not "
-                                 f"'{photo.content_type}'")
-    data = await photo.read(MAX_PHOTO_BYTES + 1)
-    if len(data) > MAX_PHOTO_BYTES:
-        raise HTTPException(413, f"photo: at most {MAX_PHOTO_BYTES // (1024 * 1024)} MB")
+    data, suffix = await read_image(photo, "photo")
     if not data:
         raise HTTPException(422, "photo: the file is empty")
     _order(session, order_id, principal)  # refuse before writing anything
     name = f"{secrets.token_urlsafe(12)}{suffix}"
     (_uploads(ctx, order_id) / name).write_bytes(data)
     return _report_change(session, order_id, principal, "job_report.photo", name,
-                          lambda order: add_photo(session, order, name, _now()))
+                          lambda order: add_photo(session, order, name, now_ms()))
 
 
 @router.post("/api/work-orders/{order_id}/sign-off")
@@ -262,7 +245,7 @@ def customer_sign_off(order_id: RowId, body: SignOffIn, ctx: ContextDep, session
     name = f"signature-{secrets.token_urlsafe(8)}.png"
     (_uploads(ctx, order_id) / name).write_bytes(image)
     return _report_change(session, order_id, principal, "job_report.sign_off", body.signed_by,
-                          lambda o: sign_off(session, o, body.signed_by, name, _now()))
+                          lambda o: sign_off(session, o, body.signed_by, name, now_ms()))
 
 
 @router.get("/api/work-orders/{order_id}/files/{name}", response_class=FileResponse,
@@ -271,9 +254,9 @@ def job_file(order_id: RowId, name: str, ctx: ContextDep, session: SessionDep,
              principal: Staff) -> FileResponse:
     """A photo or the signature of the job's report, or a photo the customer sent."""
     order = _order(session, order_id, principal)
-    report = as_dict(session.get(JobReport, order_id))
     stored = session.get(JobReport, order_id)
-    mine = set(report["photos"]) | ({stored.signature} if stored and stored.signature else set())
+    mine = set(as_dict(stored)["photos"]) | (
+        {stored.signature} if stored and stored.signature else set())
     theirs = {a.file_name for a in _attachments(session, order.case_id)}
     if ctx.uploads_dir is None or name not in mine | theirs:
         raise HTTPException(404, f"work order {order_id} has no file '{name[:100]}'")
