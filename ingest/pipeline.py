@@ -373,12 +373,10 @@ def _blocks_of(parts: Sequence[ModelColumns]) -> list[ReadingBlock]:
 def latest_per_device(block: ReadingBlock) -> dict[str, dict[str, tuple[int, float]]]:
     """Per device and metric, the (ts, value) of its newest reading carrying the metric;
     of readings sharing a timestamp the later one wins, as in arrival order."""
-    order = np.lexsort((block.ts, block.codes))  # stable: arrival order within equal keys
+    order, starts, ends = block.device_runs()
     seg = block.codes[order]
     ts = block.ts[order]
     values = block.values[order]
-    ends = np.append(np.flatnonzero(seg[1:] != seg[:-1]), len(seg) - 1)
-    starts = np.append(0, ends[:-1] + 1)
     out: dict[str, dict[str, tuple[int, float]]] = {}
     for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
         t = int(ts[end])

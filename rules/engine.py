@@ -69,18 +69,14 @@ class _Group:
 
 
 def _group(block: ReadingBlock) -> _Group:
-    """The block's rows sorted by (device, event time), as columns (a stable sort keeps
-    arrival order between readings of one device that share a timestamp)."""
-    order = np.lexsort((block.ts, block.codes))
-    codes = block.codes[order]
-    is_first = np.ones(len(order), dtype=bool)
-    is_first[1:] = codes[1:] != codes[:-1]
-    first = np.flatnonzero(is_first)
-    last = np.append(first[1:] - 1, len(order) - 1)
+    """The block's rows sorted by (device, event time), as columns."""
+    order, first, last = block.device_runs()
+    is_first = np.zeros(len(order), dtype=bool)
+    is_first[first] = True
     values = block.values[order]
     names = block.names
-    return _Group([names[c] for c in codes[first].tolist()], np.cumsum(is_first) - 1, first,
-                  last, is_first, block.ts[order],
+    return _Group([names[c] for c in block.codes[order[first]].tolist()],
+                  np.cumsum(is_first) - 1, first, last, is_first, block.ts[order],
                   {m: values[:, j] for j, m in enumerate(block.metrics)})
 
 

@@ -41,6 +41,18 @@ class ReadingBlock:
         names = self.names
         return [names[c] for c in self.codes.tolist()]
 
+    def device_runs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(order, first, last): the row order that sorts by (device, event time) -- a
+        stable sort, so readings of one device sharing a timestamp keep arrival order --
+        and, in that order, where each device's run of rows starts and ends."""
+        order = np.lexsort((self.ts, self.codes))
+        codes = self.codes[order]
+        starts = np.ones(len(order), dtype=bool)  # empty for an empty block
+        starts[1:] = codes[1:] != codes[:-1]
+        first = np.flatnonzero(starts)
+        last = np.append(first[1:] - 1, len(order) - 1) if len(order) else first
+        return order, first, last
+
     def columns(self) -> dict[str, np.ndarray]:
         return {m: self.values[:, j] for j, m in enumerate(self.metrics)}
 
