@@ -14,6 +14,10 @@ class Change:
     removed: tuple[str, ...]  # jobs no longer with this engineer
     moved: tuple[str, ...]  # still with this engineer, at another time or position
 
+    def as_dict(self) -> dict[str, str | list[str]]:
+        return {"engineer_id": self.engineer_id, "added": list(self.added),
+                "removed": list(self.removed), "moved": list(self.moved)}
+
 
 def plan_diff(old: Plan, new: Plan) -> tuple[Change, ...]:
     """One ``Change`` per engineer whose route differs, in ``new``'s order."""

@@ -19,8 +19,16 @@ from asset_registry.tables import Device, Site
 from dispatch.booking import propose_windows
 from dispatch.diff import Change, plan_diff
 from dispatch.emergency import insert_emergency
+from dispatch.plan_stats import plan_stats
 from dispatch.problem import Break, Job, Location, Problem
 from dispatch.problem import Engineer as SolverEngineer
+from dispatch.proposals import (
+    KEPT,
+    Proposal,
+    StaleProposal,
+    new_proposal_id,
+    what_changed,
+)
 from dispatch.shifts import lunch_break, next_shift_window
 from dispatch.solver import Plan, Route, Stop, Unassigned, points_of, solve
 from dispatch.tables import (
@@ -126,6 +134,40 @@ def replan(engine: Engine, tz: ZoneInfo, time_limit_s: float = 2.0,
     before = _stored_plan(problem, rows, at_ms)
     plan = solve(problem, time_limit_s=time_limit_s)
     return _store(engine, rows, plan, at_ms, plan_diff(before, plan))
+
+
+def propose_plan(engine: Engine, tz: ZoneInfo, time_limit_s: float = 2.0,
+                 at_ms: int | None = None, made_by: str = "dispatcher") -> Proposal:
+    """Solve like ``replan`` but store nothing: the plan and its changes against the
+    stored one, for a dispatcher to review and accept (``apply_proposal``)."""
+    at_ms = now_ms() if at_ms is None else at_ms
+    problem, rows = _load(engine, tz, at_ms)
+    before = _stored_plan(problem, rows, at_ms)
+    plan = solve(problem, time_limit_s=time_limit_s)
+    times = travel_matrix(points_of(problem))
+    return Proposal(new_proposal_id(), at_ms, made_by, problem, tuple(rows), before, plan,
+                    plan_diff(before, plan), plan_stats(problem, before, times),
+                    plan_stats(problem, plan, times))
+
+
+def apply_proposal(engine: Engine, tz: ZoneInfo, proposal: Proposal,
+                   at_ms: int | None = None) -> PlanSummary:
+    """Store a proposal as the plan in force, if what it was solved for still holds;
+    otherwise raise ``StaleProposal`` saying what changed. The changes returned are
+    against the plan stored now (another plan may have been stored meanwhile)."""
+    at_ms = now_ms() if at_ms is None else at_ms
+    if at_ms > proposal.expires_at:
+        raise StaleProposal(f"proposal {proposal.id} is {(at_ms - proposal.made_at) // 60_000} "
+                            "min old: its arrival times are out of date; propose again")
+    # Loaded as of the proposal's own time, the problem is equal unless the work,
+    # the pins or the engineers' day changed.
+    problem, rows = _load(engine, tz, proposal.made_at)
+    if problem != proposal.problem:
+        raise StaleProposal(f"proposal {proposal.id} no longer fits: "
+                            f"{what_changed(proposal.problem, problem)}; propose again")
+    current = _stored_plan(problem, rows, proposal.made_at)
+    return _store(engine, rows, proposal.plan, proposal.made_at,
+                  plan_diff(current, proposal.plan))
 
 
 def place_emergency(engine: Engine, tz: ZoneInfo, order_id: int,
@@ -353,11 +395,15 @@ class Dispatcher:
     plan has placed yet are inserted into the stored plan first, at once, and
     the full re-optimisation follows; the loop also looks for them every
     `urgent_poll_s`, so orders opened by other processes are placed promptly.
+
+    With `review=True` the loop's re-optimisations are only proposed: they wait
+    in `proposals` until a dispatcher accepts one (emergencies still go in at once).
     """
 
     def __init__(self, engine: Engine, tz: ZoneInfo, period_s: float = 60.0,
                  debounce_s: float = 1.0, time_limit_s: float = 2.0,
-                 urgent_poll_s: float = 2.0, clock: Callable[[], int] = now_ms) -> None:
+                 urgent_poll_s: float = 2.0, clock: Callable[[], int] = now_ms,
+                 review: bool = False) -> None:
         self._engine, self._tz = engine, tz
         self._clock = clock  # ms epoch "now" of every plan (tests pin it to a shift)
         self._period_s, self._debounce_s, self._time_limit_s = period_s, debounce_s, time_limit_s
@@ -366,6 +412,8 @@ class Dispatcher:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="dispatcher", daemon=True)
         self._lock = threading.Lock()  # one plan is written at a time
+        self.review = review
+        self._proposals: dict[int, Proposal] = {}
         self.last: PlanSummary | None = None
         # The latest plans' changes, newest last: what the console shows as a diff.
         self.history: deque[tuple[str, PlanSummary]] = deque(maxlen=HISTORY)
@@ -389,6 +437,46 @@ class Dispatcher:
             self.history.append(("emergency", summary))
         self.request()
         return summary
+
+    def propose(self, made_by: str = "dispatcher") -> Proposal:
+        """Solve the open work now and keep the result for review; nothing is stored."""
+        proposal = propose_plan(self._engine, self._tz, self._time_limit_s,
+                                at_ms=self._clock(), made_by=made_by)
+        with self._lock:
+            self._proposals[proposal.id] = proposal
+            for old in sorted(self._proposals)[:-KEPT]:
+                del self._proposals[old]
+        return proposal
+
+    def proposals(self) -> list[Proposal]:
+        """Proposals still open for review, newest first."""
+        now = self._clock()
+        with self._lock:
+            return sorted((p for p in self._proposals.values() if p.expires_at >= now),
+                          key=lambda p: p.id, reverse=True)
+
+    def proposal(self, proposal_id: int) -> Proposal | None:
+        return next((p for p in self.proposals() if p.id == proposal_id), None)
+
+    def accept(self, proposal_id: int) -> PlanSummary:
+        """Store a proposal as the plan in force (``StaleProposal`` if it no longer
+        fits, ``KeyError`` if there is no such proposal)."""
+        with self._lock:
+            proposal = self._proposals.get(proposal_id)
+            if proposal is None:
+                raise KeyError(proposal_id)
+            try:
+                summary = apply_proposal(self._engine, self._tz, proposal, at_ms=self._clock())
+            finally:
+                # Accepted, or useless from now on: either way it is no longer open.
+                del self._proposals[proposal_id]
+            self.last = summary
+            self.history.append(("accepted", summary))
+        return summary
+
+    def discard(self, proposal_id: int) -> bool:
+        with self._lock:
+            return self._proposals.pop(proposal_id, None) is not None
 
     def place_urgent(self) -> list[PlanSummary]:
         """Insert every urgent order that no plan has looked at yet."""
@@ -419,10 +507,15 @@ class Dispatcher:
             self._wake.clear()
             next_plan = time.monotonic() + self._period_s
             try:
-                with self._lock:
-                    self.last = replan(self._engine, self._tz, self._time_limit_s,
-                                       at_ms=self._clock())
-                    self.history.append(("replan", self.last))
+                if self.review:
+                    proposal = self.propose(made_by="dispatcher (periodic)")
+                    log.info("plan proposal %s waits for review: %s engineers' routes change",
+                             proposal.id, len(proposal.changes))
+                else:
+                    with self._lock:
+                        self.last = replan(self._engine, self._tz, self._time_limit_s,
+                                           at_ms=self._clock())
+                        self.history.append(("replan", self.last))
             except Exception:
                 log.exception("dispatch plan failed; will retry")
 

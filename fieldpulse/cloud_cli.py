@@ -70,6 +70,9 @@ def run(
                              ] = False,
     supervisor_email: Annotated[str, typer.Option(
         help="Where the service supervisor's notifications go.")] = "",
+    review_plans: Annotated[bool, typer.Option(
+        help="Periodic re-plans wait for a dispatcher to accept them in the console "
+             "(emergencies still go in at once).")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run the cloud side (ingest, rules, dispatch, portal) on one machine."""
@@ -84,7 +87,7 @@ def run(
         mail = {"smtp_host": host, "smtp_port": int(smtp_port)}
     run_cloud(data_dir=data_dir, port=port, broker=broker, tile_url=tile_url, console=console,
               smtp_from=smtp_from, smtp_user=smtp_user, smtp_starttls=smtp_starttls,
-              supervisor_email=supervisor_email, **mail)
+              supervisor_email=supervisor_email, dispatch_review=review_plans, **mail)
 
 
 db_app = typer.Typer(help="The database schema (Alembic migrations).", no_args_is_help=True)

@@ -22,6 +22,8 @@ class Settings:
     qr_dir: Path | None = None
     timezone: str = "Europe/Berlin"
     dispatch_time_limit_s: float = 2.0
+    # Periodic re-plans are proposed for review instead of taking effect at once.
+    dispatch_review: bool = False
     # Telemetry store: "sql" (readings in the relational database) or
     # "victoriametrics" (line protocol to `victoriametrics_url`).
     telemetry_backend: str = "sql"

@@ -135,7 +135,8 @@ class CloudSystem:
         self.models = models or load_models()
         self.engine = engine or open_database(settings)
         self.dispatcher = Dispatcher(self.engine, settings.tz,
-                                     time_limit_s=settings.dispatch_time_limit_s)
+                                     time_limit_s=settings.dispatch_time_limit_s,
+                                     review=settings.dispatch_review)
         self.rules = RulesService(self.engine, self.models, _open_alert_work_order,
                                   on_work_orders_opened=self.dispatcher.request, tz=settings.tz,
                                   sender=notification_sender(settings, self.engine))
@@ -150,7 +151,7 @@ class CloudSystem:
             ingest_stats=self.pipeline.stats.snapshot,
             metrics=self.ingest.metrics, qr_dir=settings.qr_dir, base_url=settings.base_url,
             uploads_dir=settings.data_dir / "uploads",
-            plan_history=lambda: list(self.dispatcher.history),
+            plan_history=lambda: list(self.dispatcher.history), dispatcher=self.dispatcher,
             telemetry=self.ingest.store,
         ))
         self._server: uvicorn.Server | None = None

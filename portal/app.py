@@ -21,6 +21,7 @@ from portal import (
     metrics,
     pages,
     plan_api,
+    plan_review_api,
     rules_api,
 )
 from portal.auth.dependencies import LoginRequired, login_url
@@ -46,6 +47,7 @@ def create_app(ctx: PortalContext) -> FastAPI:
     app.include_router(device_api.router)
     app.include_router(alert_inbox_api.router)
     app.include_router(plan_api.router)
+    app.include_router(plan_review_api.router)
     app.include_router(live_api.router)
     app.include_router(engineer_api.router)
     app.include_router(engineer_api.pages)

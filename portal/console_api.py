@@ -27,9 +27,7 @@ def plan_changes(_: Staff, ctx: ContextDep) -> list[dict[str, Any]]:
     return [{
         "plan_id": summary.plan_id, "kind": kind, "assigned": summary.assigned,
         "unassigned": summary.unassigned,
-        "changes": [{"engineer_id": c.engineer_id, "added": list(c.added),
-                     "removed": list(c.removed), "moved": list(c.moved)}
-                    for c in summary.changes],
+        "changes": [c.as_dict() for c in summary.changes],
     } for kind, summary in reversed(ctx.plan_history())]
 
 

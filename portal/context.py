@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from asset_registry.catalog import DeviceModel
+from dispatch.service import Dispatcher
 from ingest.telemetry_store import TelemetryStore
 from portal.auth.ratelimit import RateLimiter
 from rules.service import RulesService
@@ -37,6 +38,8 @@ class PortalContext:
     qr_dir: Path | None = None
     # Engineers' photos and customers' signatures (None: uploads are refused).
     uploads_dir: Path | None = None
+    # Plans proposed for review and accepted here (None: no dispatcher in this process).
+    dispatcher: Dispatcher | None = None
     # The dispatcher's latest plans with their changes, newest last (kind, PlanSummary).
     plan_history: Callable[[], list] = field(default=lambda: [])
     base_url: str = "http://127.0.0.1:8000"

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from plan_checker import check_plan
 
-from dispatch.bench import CHECKER, SOLOMON, plan_stats
+from dispatch.bench import CHECKER, SOLOMON
 from dispatch.greedy import greedy_plan
+from dispatch.plan_stats import plan_stats
 from dispatch.solomon import read_instance, route_distance, solve_instance
 from dispatch.solver import points_of
 from dispatch.synthetic import city_day

@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI
 from sqlalchemy import Engine
@@ -15,7 +16,7 @@ from asset_registry.catalog import load_models
 from asset_registry.database import make_engine, session_scope
 from asset_registry.tables import Device, Site
 from dispatch.job_report import add_photo
-from dispatch.service import open_case
+from dispatch.service import Dispatcher, open_case
 from dispatch.tables import WorkOrder
 from fieldpulse.fleet_import import import_fleet
 from fieldpulse.schema import upgrade
@@ -121,7 +122,10 @@ def build_portal(tmp: Path, fleet: Fleet, public_limiter: RateLimiter | None = N
     upgrade(engine)
     tokens = import_fleet(engine, fleet)
     rules = RulesService(engine, MODELS, lambda _session, _request: 0)
+    # Not started: proposals are solved on request only (briefly: these tests judge access).
+    dispatcher = Dispatcher(engine, ZoneInfo("Europe/Berlin"), time_limit_s=0.2)
     ctx = PortalContext(engine=engine, models=MODELS, rules=rules, qr_dir=tmp / "qr",
+                        dispatcher=dispatcher,
                         uploads_dir=tmp / "uploads", telemetry=SqlTelemetryStore(engine),
                         public_limiter=public_limiter or RateLimiter(1000.0, 10_000),
                         login_limiter=RateLimiter(1000.0, 10_000))

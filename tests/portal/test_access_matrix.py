@@ -73,6 +73,11 @@ def _qr_token(portal: Portal, caller: str) -> str:
         else secrets.token_urlsafe(16)
 
 
+def _proposal(portal: Portal) -> int:
+    dispatcher = portal.app.state.ctx.dispatcher
+    return dispatcher.propose().id
+
+
 def _b(portal: Portal) -> str:
     return portal.device("B").id
 
@@ -146,6 +151,17 @@ ROUTES: dict[tuple[str, str], Rule] = {
         roles(201, STAFF)),
     ("GET", "/api/plans/routes"): Rule(get("/api/plans/routes"), roles(200, STAFF)),
     ("POST", "/api/plans"): Rule(lambda p, _c: Call("POST", "/api/plans"), roles(202, STAFF)),
+    ("POST", "/api/plans/proposals"): Rule(
+        lambda p, _c: Call("POST", "/api/plans/proposals"), roles(201, STAFF)),
+    ("GET", "/api/plans/proposals"): Rule(get("/api/plans/proposals"), roles(200, STAFF)),
+    ("GET", "/api/plans/proposals/{proposal_id}"): Rule(
+        get(lambda p: f"/api/plans/proposals/{_proposal(p)}"), roles(200, STAFF)),
+    ("POST", "/api/plans/proposals/{proposal_id}/accept"): Rule(
+        lambda p, _c: Call("POST", f"/api/plans/proposals/{_proposal(p)}/accept"),
+        roles(200, STAFF)),
+    ("DELETE", "/api/plans/proposals/{proposal_id}"): Rule(
+        lambda p, _c: Call("DELETE", f"/api/plans/proposals/{_proposal(p)}"),
+        roles(204, STAFF)),
     ("PUT", "/api/work-orders/{order_id}/pin"): Rule(
         lambda p, _c: Call("PUT", f"/api/work-orders/{_own_job(p)}/pin",
                            json={"engineer_id": p.engineer_id("own")}), roles(200, STAFF)),
