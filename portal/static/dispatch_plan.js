@@ -104,11 +104,9 @@ async function drawPlanChanges() {
       : " · no changes") + "</li>").join("");
 }
 
+// A plan was stored (accepted here or elsewhere, or an emergency insertion).
 function planArrived() {
-  if ($("#plan-status").dataset.waiting) {
-    delete $("#plan-status").dataset.waiting;
-    notify(`new plan at ${fmt(Date.now())}`);
-  }
+  notify(`new plan in force at ${fmt(Date.now())}`);
 }
 
 async function act(fn) {
@@ -132,9 +130,3 @@ document.addEventListener("click", (e) => {
   }
   return undefined;
 });
-
-document.getElementById("run-dispatcher").addEventListener("click", () => act(async () => {
-  await send("POST", "/api/plans");
-  $("#plan-status").dataset.waiting = "1";
-  notify("the dispatcher is re-planning…");
-}));

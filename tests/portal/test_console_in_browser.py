@@ -1,6 +1,7 @@
 """The dispatcher console in a real browser (desktop): a device clicked on the
 clustered map opens its panel with a 24 h chart; an alert is acknowledged from
-the inbox; a job is pinned to another engineer and the dispatcher follows."""
+the inbox; a proposed plan is reviewed and accepted; a job is pinned to another
+engineer and the dispatcher follows."""
 
 from __future__ import annotations
 
@@ -90,15 +91,25 @@ def test_dispatcher_opens_a_device_acknowledges_an_alert_and_pins_a_job(
         assert stored is not None and stored.state == "acknowledged"
     _shot(page, "console-alert-acknowledged")
 
-    # A job, reassigned by pinning it to another qualified engineer.
+    # A job opened behind the dispatcher's back, with periodic plans held for review:
+    # the dispatcher proposes a plan, reads what it changes, and accepts it.
+    cloud.system.dispatcher.review = True
     order_id, skill = _new_job(cloud, device.id)
     job = page.locator(f"#work-orders tr[data-work-order='{order_id}']")
     expect(job).to_be_visible(timeout=15_000)
-    # Opened behind the dispatcher's back: the console's button asks for a plan.
-    page.get_by_role("button", name="Run dispatcher").click()
-    expect(page.locator("#plan-status")).to_contain_text("new plan", timeout=30_000)
-    first = wait_until(lambda: _order(cloud, order_id).engineer_id,
-                       what="the dispatcher to assign the job")
+    page.get_by_role("button", name="Propose a plan").click()
+    proposal = page.locator("#plan-proposal")
+    expect(proposal.locator("li.added", has_text=f"#{order_id}")).to_be_visible(timeout=30_000)
+    expect(proposal).to_contain_text("Proposed")
+    assert _order(cloud, order_id).engineer_id is None, "nothing changes before acceptance"
+    proposal.scroll_into_view_if_needed()
+    _shot(page, "console-plan-proposal")
+    proposal.get_by_role("button", name="Accept").click()
+    expect(page.locator("#plan-status")).to_contain_text("in force", timeout=30_000)
+    expect(proposal).to_be_hidden()
+    first = _order(cloud, order_id).engineer_id
+    assert first is not None, "the accepted plan assigned the job"
+    cloud.system.dispatcher.review = False
     with Session(cloud.system.engine) as s:
         others = [e for e in s.exec(select(Engineer).order_by(Engineer.id))
                   if skill in e.skill_set() and e.id != first]
