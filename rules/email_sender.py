@@ -1,10 +1,10 @@
 """Notifications by e-mail: a `NotificationSender` that speaks SMTP (stdlib smtplib).
 
-A notification names its recipient the way the rules know them: an address
-(the customer's contact e-mail), `account-owner:<customer id>` or the
-supervisor's role name. `AddressBook` turns those into addresses; one that has
-no address fails the send with that reason, and the rules service keeps the
-notification as `failed` with the error, visible through the API.
+A notification names its recipient the way the rules and work orders know them:
+an address (the customer's contact e-mail), `account-owner:<customer id>`,
+`engineer:<engineer id>` or the supervisor's role name. `AddressBook` turns
+those into addresses; one that has no address fails the send with that reason,
+and the notification is kept as `failed` with the error.
 """
 
 from __future__ import annotations
@@ -37,11 +37,13 @@ class SmtpServer:
 @dataclass
 class AddressBook:
     """Where each kind of recipient is reached. Owners are the customer's contact
-    unless `owners` names someone else for that customer id."""
+    unless `owners` names someone else for that customer id; engineers are reached
+    at what `engineers` names for their id."""
 
     engine: Engine
     roles: Mapping[str, str] = field(default_factory=dict)  # e.g. service-supervisor -> addr
     owners: Mapping[str, str] = field(default_factory=dict)  # customer id -> addr
+    engineers: Mapping[str, str] = field(default_factory=dict)  # engineer id -> addr
 
     def address_of(self, recipient: str) -> str | None:
         if "@" in recipient:
@@ -56,6 +58,8 @@ class AddressBook:
                 email = session.exec(select(Customer.contact_email)
                                      .where(Customer.id == key)).first()
             return email or None
+        if kind == "engineer" and key:
+            return self.engineers.get(key)
         return None
 
 
@@ -75,10 +79,15 @@ class EmailSender:
         msg["To"] = to
         summary = notification.message.splitlines()[0] if notification.message else ""
         msg["Subject"] = f"[FieldPulse] {summary[:SUBJECT_CHARS]}"
-        msg["X-FieldPulse-Alert"] = str(notification.alert_id)
+        if notification.work_order_id is not None:
+            msg["X-FieldPulse-Work-Order"] = str(notification.work_order_id)
+            about = f"work order {notification.work_order_id}"
+        else:
+            msg["X-FieldPulse-Alert"] = str(notification.alert_id)
+            about = f"alert {notification.alert_id}"
         msg["X-FieldPulse-Audience"] = notification.audience
-        msg.set_content(f"{notification.message}\n\n-- \nFieldPulse alert "
-                        f"{notification.alert_id} (to the {notification.audience})\n")
+        msg.set_content(f"{notification.message}\n\n-- \nFieldPulse {about} "
+                        f"(to the {notification.audience})\n")
         server = self._server
         with smtplib.SMTP(server.host, server.port, timeout=server.timeout_s) as smtp:
             if server.starttls:

@@ -55,15 +55,31 @@ class AlertEvent(SQLModel, table=True):
 
 
 class Notification(SQLModel, table=True):
+    """A message to a person about an alert or a work order (one of the two ids is set)."""
+
     id: int | None = Field(default=None, primary_key=True)
-    alert_id: int = Field(foreign_key="alert.id", index=True)
-    audience: str  # owner | supervisor | customer
+    alert_id: int | None = Field(default=None, foreign_key="alert.id", index=True)
+    work_order_id: int | None = Field(default=None, foreign_key="work_order.id", index=True)
+    audience: str  # owner | supervisor | customer | engineer
     recipient: str
-    message: str
+    message: str  # first line: the subject
     created_at: int = Field(sa_type=BigInteger)
-    status: str = Field(default="recorded", index=True)  # recorded | sent | failed
+    # recorded | pending | sent | failed. Work-order notices wait as "pending", not
+    # "recorded": the rules' deliver() (in every process, some with a log-only sender)
+    # sends every "recorded" row, so only the work-order notice worker sends these.
+    status: str = Field(default="recorded", index=True)
     sent_at: int | None = Field(default=None, sa_type=BigInteger)
     error: str | None = None
+
+
+class NotificationCursor(SQLModel, table=True):
+    """How far a notifier has read its source events (`name`: e.g. "work_order_event"),
+    so that a restart neither loses nor repeats notifications."""
+
+    __tablename__ = "notification_cursor"
+    name: str = Field(primary_key=True)
+    last_id: int = Field(default=0, sa_type=BigInteger)  # every event id <= this is handled
+    updated_at: int = Field(sa_type=BigInteger)
 
 
 class RuleSet(SQLModel, table=True):
