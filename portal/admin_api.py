@@ -7,15 +7,25 @@ import time
 from typing import Annotated
 
 import segno
-from fastapi import APIRouter, Depends, HTTPException, Query, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field
-from sqlmodel import select
+from sqlmodel import col, select
 
 from asset_registry.tables import Device
 from fieldpulse.fleet_import import new_qr_token
-from portal.auth.accounts import AccountError, Principal, create_user, issue_api_token
+from portal.auth.accounts import (
+    AccountError,
+    LastAdminError,
+    Principal,
+    change_role,
+    create_user,
+    get_user,
+    issue_api_token,
+    reset_password,
+    set_disabled,
+)
 from portal.auth.audit import recent, record
-from portal.auth.dependencies import require_role
+from portal.auth.dependencies import SESSION_COOKIE, require_role
 from portal.auth.tables import ROLES, ApiToken, PortalUser
 from portal.context import ContextDep, SessionDep
 from portal.qr_codes import customer_url, write_qr_codes
@@ -24,6 +34,9 @@ from portal.schemas import RowId
 router = APIRouter(tags=["access"])
 Admin = Annotated[Principal, Depends(require_role("admin"))]
 AnyRole = Annotated[Principal, Depends(require_role(*ROLES))]
+Staff = Annotated[Principal, Depends(require_role("dispatcher", "admin"))]
+# Alerts can be assigned to these roles: engineers cannot open the inbox.
+ASSIGNABLE_ROLES = ("dispatcher", "admin")
 
 
 class Me(BaseModel):
@@ -58,6 +71,36 @@ class UserPublic(BaseModel):
 
 class UserCreated(UserPublic):
     password: str = Field(description="generated, shown only now")
+
+
+class RoleChange(BaseModel):
+    role: str = Field(pattern="^(admin|dispatcher|engineer)$")
+    engineer_id: str | None = Field(default=None, max_length=100,
+                                    description="required for, and only for, an engineer")
+
+
+class PasswordReset(BaseModel):
+    password: str | None = Field(default=None, min_length=8, max_length=200,
+                                 description="the new password; omit it to have one generated")
+
+
+class PasswordSet(BaseModel):
+    username: str
+    password: str | None = Field(description="the generated password, shown only now "
+                                             "(null when the admin chose it)")
+
+
+class TokenPublic(BaseModel):
+    id: int
+    name: str
+    created_at: int
+    revoked_at: int | None
+
+
+class Assignee(BaseModel):
+    username: str
+    display_name: str
+    role: str
 
 
 class QrCodeIssued(BaseModel):
@@ -125,6 +168,105 @@ def add_user(body: UserRequest, principal: Admin, session: SessionDep) -> UserCr
     session.commit()
     return UserCreated(**UserPublic.model_validate(user, from_attributes=True).model_dump(),
                        password=password)
+
+
+def _user(session: SessionDep, username: str) -> PortalUser:
+    user = get_user(session, username)
+    if user is None:
+        raise HTTPException(404, f"no user '{username}'")
+    return user
+
+
+def _refused(err: AccountError) -> HTTPException:
+    # The last-admin guard is a conflict with the installation's state, not a bad request.
+    return HTTPException(409 if isinstance(err, LastAdminError) else 422, str(err))
+
+
+def _public(user: PortalUser) -> UserPublic:
+    return UserPublic.model_validate(user, from_attributes=True)
+
+
+@router.put("/api/users/{username}/role")
+def set_role(username: str, body: RoleChange, principal: Admin,
+             session: SessionDep) -> UserPublic:
+    """Change a user's role (and, for an engineer, whose jobs they see); it applies to
+    their next request, by session or token. The last active admin keeps the role (409)."""
+    user = _user(session, username)
+    before = f"{user.role} {user.engineer_id or ''}".strip()
+    try:
+        change_role(session, user, body.role, body.engineer_id)
+    except AccountError as err:
+        raise _refused(err) from None
+    after = f"{user.role} {user.engineer_id or ''}".strip()
+    if after != before:
+        record(session, principal.actor, "user.role", f"user:{username}", f"{before} -> {after}")
+    session.commit()
+    return _public(user)
+
+
+def _set_disabled(username: str, disabled: bool, principal: Principal,
+                  session: SessionDep) -> UserPublic:
+    user = _user(session, username)
+    if user.disabled != disabled:
+        try:
+            set_disabled(session, user, disabled)
+        except AccountError as err:
+            raise _refused(err) from None
+        record(session, principal.actor, "user.disable" if disabled else "user.enable",
+               f"user:{username}")
+        session.commit()
+    return _public(user)
+
+
+@router.post("/api/users/{username}/disable")
+def disable_user(username: str, principal: Admin, session: SessionDep) -> UserPublic:
+    """The user can no longer log in; their sessions end and their API tokens are refused
+    from the next request on. The last active admin cannot be disabled (409)."""
+    return _set_disabled(username, True, principal, session)
+
+
+@router.post("/api/users/{username}/enable")
+def enable_user(username: str, principal: Admin, session: SessionDep) -> UserPublic:
+    """Let a disabled user log in again; their unrevoked API tokens work again."""
+    return _set_disabled(username, False, principal, session)
+
+
+@router.post("/api/users/{username}/password")
+def set_password(username: str, body: PasswordReset, request: Request, principal: Admin,
+                 session: SessionDep) -> PasswordSet:
+    """Set a new password (or have one generated); the user's other browser sessions end."""
+    user = _user(session, username)
+    # An admin resetting their own password stays logged in in this browser.
+    keep = (request.cookies.get(SESSION_COOKIE)
+            if principal.via == "session" and principal.user_id == user.id else None)
+    password = reset_password(session, user, body.password, keep_key=keep)
+    record(session, principal.actor, "user.password_reset", f"user:{username}")
+    session.commit()
+    return PasswordSet(username=username, password=None if body.password else password)
+
+
+@router.get("/api/users/{username}/tokens")
+def user_tokens(username: str, _: Admin, session: SessionDep) -> list[TokenPublic]:
+    """The user's API tokens, newest first (revoke one with DELETE /api/tokens/{id})."""
+    user = _user(session, username)
+    rows = session.exec(select(ApiToken).where(ApiToken.user_id == user.id)
+                        .order_by(col(ApiToken.id).desc()))
+    return [TokenPublic.model_validate(t, from_attributes=True) for t in rows]
+
+
+@router.get("/api/assignees", tags=["alerts"])
+def assignees(_: Staff, session: SessionDep) -> list[Assignee]:
+    """Who an alert can be assigned to (the inbox's picker): active dispatchers and admins.
+
+    Its own route rather than GET /api/users: a dispatcher needs names, not every
+    account's role, engineer link and state."""
+    rows = session.exec(select(PortalUser)
+                        .where(col(PortalUser.role).in_(ASSIGNABLE_ROLES),
+                               ~col(PortalUser.disabled))
+                        .order_by(PortalUser.username))
+    # Accounts have no separate display name yet: the login name, with the role.
+    return [Assignee(username=u.username, display_name=f"{u.username} ({u.role})",
+                     role=u.role) for u in rows]
 
 
 def _device(session: SessionDep, device_id: str) -> Device:

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
 
 from portal import (
     admin_api,
@@ -24,10 +30,20 @@ from portal import (
     plan_review_api,
     rules_api,
 )
-from portal.auth.dependencies import LoginRequired, login_url
+from portal.auth.accounts import principal_for_session
+from portal.auth.dependencies import SESSION_COOKIE, LoginRequired, login_url
 from portal.context import PortalContext
+from portal.rendering import render
 
 STATIC_DIR = Path(__file__).with_name("static")
+# Machine-facing paths answer errors in JSON whatever the client accepts.
+NOT_PAGES = ("/api/", "/metrics", "/healthz", "/openapi.json", "/docs", "/redoc", "/static/")
+PAGE_ERRORS = {
+    403: ("You may not open this page",
+          "Your account does not give access to it. Log in as someone who may, or go back "
+          "to the start page."),
+    404: ("Nothing here", "This page does not exist, or is not yours to see."),
+}
 
 
 def create_app(ctx: PortalContext) -> FastAPI:
@@ -56,9 +72,55 @@ def create_app(ctx: PortalContext) -> FastAPI:
     app.include_router(pages.router)
     app.include_router(customer_pages.router)
     app.add_exception_handler(LoginRequired, _to_login)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     return app
 
 
 async def _to_login(_request: Request, exc: Exception) -> RedirectResponse:
     assert isinstance(exc, LoginRequired)
     return RedirectResponse(login_url(exc.next_url), status_code=303)
+
+
+def _wants_page(request: Request) -> bool:
+    """A browser asking for a page: not an API path, and HTML accepted rather than JSON."""
+    accept = request.headers.get("accept", "")
+    return (not request.url.path.startswith(NOT_PAGES) and "text/html" in accept
+            and "application/json" not in accept)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """403 and 404 of pages as a short HTML page; everything else as FastAPI answers it."""
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code not in PAGE_ERRORS or not _wants_page(request):
+        return await http_exception_handler(request, exc)
+    return await run_in_threadpool(_error_page, request, exc)
+
+
+def _error_page(request: Request, exc: StarletteHTTPException) -> Response:
+    key = request.cookies.get(SESSION_COOKIE)
+    principal = None
+    if key:  # to say who is logged in, and keep the header's log-out button
+        with Session(request.app.state.ctx.engine) as session:
+            principal = principal_for_session(session, key)
+    heading, explanation = PAGE_ERRORS[exc.status_code]
+    path = request.url.path
+    # The customer's QR pages have no accounts: no login link there.
+    login_link = None
+    if not path.startswith("/q/"):
+        # After logging in, back here, unless this was a form's POST (no page to return to).
+        login_link = login_url(path + (f"?{request.url.query}" if request.url.query else "")
+                               ) if request.method == "GET" else "/login"
+    if principal is not None and exc.status_code == 403:
+        explanation = (f"You are logged in as {principal.username} ({principal.role}), "
+                       "who may not open it. Log in as another user, or go back to the "
+                       "start page.")
+    return render(request, "error.html", {
+        "status": exc.status_code, "heading": heading, "explanation": explanation,
+        "detail": _detail(exc), "login_link": login_link,
+    }, principal, status_code=exc.status_code)
+
+
+def _detail(exc: StarletteHTTPException) -> str:
+    # Starlette's own 404 says just "Not Found": the heading says that already.
+    plain = isinstance(exc.detail, str) and exc.detail != HTTPStatus(exc.status_code).phrase
+    return exc.detail if plain else ""

@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse
+from sqlmodel import col, select
 from starlette.responses import Response
 
 from asset_registry.database import session_scope
@@ -21,6 +22,7 @@ from portal.auth.dependencies import (
     own_engineer,
     page_role,
 )
+from portal.auth.tables import ROLES, ApiToken, PortalUser
 from portal.context import ContextDep, SessionDep
 from portal.rendering import render
 from portal.schemas import RowId
@@ -28,6 +30,7 @@ from portal.schemas import RowId
 router = APIRouter(include_in_schema=False)
 DispatcherPage = Annotated[Principal, Depends(page_role("dispatcher", "admin"))]
 EngineerPage = Annotated[Principal, Depends(page_role("engineer", "dispatcher", "admin"))]
+AdminPage = Annotated[Principal, Depends(page_role("admin"))]
 
 
 @router.get("/")
@@ -67,3 +70,16 @@ def engineer_status(engineer_id: str, order_id: RowId, ctx: ContextDep,
             raise HTTPException(409, str(err)) from None
         record(session, principal.actor, "work_order.status", f"work_order:{order_id}", status)
     return RedirectResponse(f"/engineer/{engineer_id}", status_code=303)
+
+
+@router.get("/admin/users")
+def admin_users(request: Request, session: SessionDep, principal: AdminPage) -> Response:
+    """Users with their roles, state and API tokens; the page's buttons call the JSON API."""
+    users = session.exec(select(PortalUser).order_by(PortalUser.username)).all()
+    tokens: dict[int, list[ApiToken]] = {}
+    for token in session.exec(select(ApiToken).order_by(col(ApiToken.id).desc())):
+        tokens.setdefault(token.user_id, []).append(token)
+    engineers = session.exec(select(Engineer).order_by(Engineer.name)).all()
+    return render(request, "admin_users.html", {
+        "users": users, "tokens": tokens, "engineers": engineers, "roles": ROLES,
+    }, principal)

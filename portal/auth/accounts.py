@@ -6,7 +6,7 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, delete, select
 
 from dispatch.tables import Engineer
 from portal.auth.passwords import digest, hash_password, new_password, new_secret, verify_password
@@ -18,6 +18,10 @@ SESSION_HOURS = 12
 
 class AccountError(ValueError):
     pass
+
+
+class LastAdminError(AccountError):
+    """The change would leave the installation without an active admin."""
 
 
 @dataclass(frozen=True)
@@ -48,13 +52,8 @@ def _principal(user: PortalUser, via: str, csrf_token: str | None = None) -> Pri
 def create_user(session: Session, username: str, role: str, password: str | None = None,
                 engineer_id: str | None = None) -> tuple[PortalUser, str]:
     """Add a user; returns it and its password (generated unless given), shown only once."""
-    if role not in ROLES:
-        raise AccountError(f"role must be one of {', '.join(ROLES)}, not '{role}'")
-    if (role == "engineer") != (engineer_id is not None):
-        raise AccountError("an engineer account needs engineer_id, and only an engineer's")
-    if engineer_id is not None and session.get(Engineer, engineer_id) is None:
-        raise AccountError(f"no engineer '{engineer_id}'")
-    if session.exec(select(PortalUser).where(PortalUser.username == username)).first():
+    _check_role(session, role, engineer_id)
+    if get_user(session, username):
         raise AccountError(f"user '{username}' exists already")
     password = password or new_password()
     user = PortalUser(username=username, role=role, password_hash=hash_password(password),
@@ -62,6 +61,77 @@ def create_user(session: Session, username: str, role: str, password: str | None
     session.add(user)
     session.flush()
     return user, password
+
+
+def _check_role(session: Session, role: str, engineer_id: str | None) -> None:
+    if role not in ROLES:
+        raise AccountError(f"role must be one of {', '.join(ROLES)}, not '{role}'")
+    if (role == "engineer") != (engineer_id is not None):
+        raise AccountError("an engineer account needs engineer_id, and only an engineer's")
+    if engineer_id is not None and session.get(Engineer, engineer_id) is None:
+        raise AccountError(f"no engineer '{engineer_id}'")
+
+
+def _keep_an_admin(session: Session, user: PortalUser) -> None:
+    """Refuse to take away the last active admin (no one could manage users any more).
+
+    Locks the active admins' rows (FOR UPDATE; a no-op on SQLite, whose writers are
+    serialised anyway) so two admins demoting each other at once cannot both pass."""
+    if user.role != "admin" or user.disabled:
+        return
+    others = session.exec(select(PortalUser.id).where(
+        PortalUser.role == "admin", ~col(PortalUser.disabled), PortalUser.id != user.id,
+    ).with_for_update()).all()
+    if not others:
+        raise LastAdminError(f"'{user.username}' is the last active admin: make another "
+                             "user admin first")
+
+
+def get_user(session: Session, username: str) -> PortalUser | None:
+    return session.exec(select(PortalUser).where(PortalUser.username == username)).first()
+
+
+def end_sessions(session: Session, user_id: int, keep_key: str | None = None) -> None:
+    """Log the user out everywhere (but for the browser session `keep_key`, if given)."""
+    query = delete(UserSession).where(col(UserSession.user_id) == user_id)
+    if keep_key:
+        query = query.where(col(UserSession.key_hash) != digest(keep_key))
+    session.exec(query)
+
+
+def change_role(session: Session, user: PortalUser, role: str,
+                engineer_id: str | None = None) -> None:
+    """New role (and engineer link); it applies to the user's next request, by any means."""
+    _check_role(session, role, engineer_id)
+    if role != "admin":
+        _keep_an_admin(session, user)
+    user.role, user.engineer_id = role, engineer_id
+    session.add(user)
+
+
+def set_disabled(session: Session, user: PortalUser, disabled: bool) -> None:
+    """Disable or enable a login. A disabled user's sessions and tokens are refused at
+    once (checked on every request); their sessions are also deleted, so enabling the
+    user again does not bring an old cookie back. Tokens only pause: enabling restores them."""
+    if disabled:
+        _keep_an_admin(session, user)
+        assert user.id is not None
+        end_sessions(session, user.id)
+    user.disabled = disabled
+    session.add(user)
+
+
+def reset_password(session: Session, user: PortalUser, password: str | None = None,
+                   keep_key: str | None = None) -> str:
+    """A new password (generated unless given); the user's other browser sessions end.
+
+    API tokens stay: they do not depend on the password."""
+    password = password or new_password()
+    user.password_hash = hash_password(password)
+    session.add(user)
+    assert user.id is not None
+    end_sessions(session, user.id, keep_key)
+    return password
 
 
 def authenticate(session: Session, username: str, password: str) -> PortalUser | None:

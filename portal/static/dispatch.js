@@ -1,7 +1,8 @@
 // Dispatcher console: the device map (clustered, coloured by the worst open
 // alert, filtered and searched in the browser), the alert inbox and work
 // orders from the JSON API, redrawn on live events. The device panel lives in
-// dispatch_panel.js, the inbox actions and plan view in dispatch_plan.js.
+// dispatch_panel.js, the inbox actions and plan view in dispatch_plan.js; the
+// inbox's assignee picker is here.
 "use strict";
 
 const COLOURS = { critical: "#b71c1c", high: "#d84315", medium: "#ef6c00", low: "#f9a825", info: "#1565c0" };
@@ -17,7 +18,7 @@ const layer = L.markerClusterGroup({ chunkedLoading: true, iconCreateFunction: c
   showCoverageOnHover: false, maxClusterRadius: 60 }).addTo(map);
 const routeLayer = L.layerGroup().addTo(map);
 const markers = new Map(); // device id -> circle marker, reused across refreshes
-const state = { devices: [], alerts: [], orders: [], engineers: [], names: {}, drawnKey: "" };
+const state = { devices: [], alerts: [], orders: [], engineers: [], names: {}, assignees: [], drawnKey: "" };
 let fitted = false;
 
 const fmt = (ms) => (ms ? new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) : "—");
@@ -120,17 +121,30 @@ function drawDevices() {
   if (!shown.length) done();
 }
 
+// Who an alert can go to: a list of the users GET /api/assignees names (the
+// current assignee stays shown even if no longer on it). Picking one assigns.
+function assigneePicker(a) {
+  const users = state.assignees.map((u) => [u.username, u.display_name]);
+  if (a.assigned_to && !users.some(([name]) => name === a.assigned_to)) users.push([a.assigned_to, a.assigned_to]);
+  return `<select name="assignee" aria-label="Assign alert ${a.id} to">` +
+    (a.assigned_to ? "" : `<option value="" selected>Assign to…</option>`) +
+    users.map(([name, label]) => `<option value="${esc(name)}"${name === a.assigned_to ? " selected" : ""}>${esc(label)}</option>`).join("") +
+    `</select>`;
+}
+
 function drawInbox() {
   // A live redraw must not eat a comment being typed: keep open forms and their text.
   const typed = new Map([...document.querySelectorAll("#alerts tr[data-alert]")]
     .filter((tr) => tr.querySelector("details[open]"))
     .map((tr) => [tr.dataset.alert, tr.querySelector("input[name=note]").value]));
   const focused = document.activeElement?.closest?.("#alerts tr[data-alert]")?.dataset.alert;
+  const picking = document.activeElement?.matches?.("#alerts select[name=assignee]");
   $("#alerts tbody").innerHTML = state.alerts.map((a) =>
     `<tr data-alert="${a.id}" class="state-${esc(a.state)}"><td><span class="badge" style="background:${COLOURS[a.severity]}">${esc(a.severity)}</span></td>` +
     `<td><a href="#" data-open-device="${esc(a.device_id)}">${esc(a.device_id)}</a></td>` +
     `<td>${esc(a.message)}<div class="muted">${esc(a.state)}${a.assigned_to ? " · assigned to " + esc(a.assigned_to) : ""}${a.case_id ? " · case " + a.case_id : ""}</div></td>` +
-    `<td>${fmt(a.raised_at)}</td><td class="actions">${alertButtons(a)}</td></tr>`).join("");
+    `<td>${fmt(a.raised_at)}</td><td class="actions">${assigneePicker(a)}${alertButtons(a)}</td></tr>`).join("");
+  if (picking && focused) document.querySelector(`#alerts tr[data-alert="${focused}"] select[name=assignee]`)?.focus();
   for (const [id, text] of typed) {
     const tr = document.querySelector(`#alerts tr[data-alert="${id}"]`);
     if (!tr) continue;
@@ -162,11 +176,11 @@ function drawOrders() {
 }
 
 async function refresh() {
-  const [devices, alerts, orders, engineers] = await Promise.all([
+  const [devices, alerts, orders, engineers, assignees] = await Promise.all([
     getJSON("/api/devices"), getJSON("/api/alerts?state=open"),
-    getJSON("/api/work-orders"), getJSON("/api/engineers"),
+    getJSON("/api/work-orders"), getJSON("/api/engineers"), getJSON("/api/assignees"),
   ]);
-  Object.assign(state, { devices, alerts, orders, engineers,
+  Object.assign(state, { devices, alerts, orders, engineers, assignees,
     names: Object.fromEntries(engineers.map((e) => [e.id, e.name])) });
   fillOptions($("#model-filter"), [...new Map(devices.map((d) => [d.model_id, d.model_name]))].sort((a, b) => a[1].localeCompare(b[1])));
   fillOptions($("#customer-filter"), [...new Map(devices.map((d) => [d.customer_id, d.customer_name]))].sort((a, b) => a[1].localeCompare(b[1])));
@@ -222,6 +236,18 @@ function startConsole() {
   document.addEventListener("click", (e) => {
     const link = e.target.closest("[data-open-device]");
     if (link) { e.preventDefault(); openDevice(link.dataset.openDevice); }
+  });
+  document.addEventListener("change", async (e) => {
+    const pick = e.target.closest?.("#alerts select[name=assignee]");
+    if (!pick || !pick.value) return;
+    const id = pick.closest("tr").dataset.alert;
+    try {
+      await send("POST", `/api/alerts/${id}/assign`, { to: pick.value });
+      notify(`alert ${id} assigned to ${pick.value}`);
+    } catch (err) {
+      notify(err.message, true);
+    }
+    refresh().catch((err) => console.error(err));
   });
   map.setView([48.137, 11.575], 11);
   tick();

@@ -1,0 +1,71 @@
+// The admin's user page (/admin/users): each button calls the JSON API with the
+// session's CSRF token, then reloads the server-rendered table. No framework.
+"use strict";
+
+(() => {
+  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  const status = document.getElementById("admin-status");
+
+  function say(message, bad = false) {
+    status.hidden = false;
+    status.textContent = message;
+    status.classList.toggle("error", bad);
+  }
+
+  async function send(method, url, body) {
+    const r = await fetch(url, { method, credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
+      body: body === undefined ? undefined : JSON.stringify(body) });
+    const data = r.status === 204 ? {} : await r.json().catch(() => ({}));
+    if (!r.ok) {
+      const detail = typeof data.detail === "string" ? data.detail
+        : Array.isArray(data.detail) ? data.detail.map((d) => d.msg).join("; ") : "";
+      throw new Error(detail || `${method} ${url}: ${r.status}`);
+    }
+    return data;
+  }
+
+  // The message survives the reload that redraws the table.
+  function done(message) {
+    sessionStorage.setItem("fp-admin-status", message);
+    location.reload();
+  }
+
+  async function act(row, action, button) {
+    const name = row.dataset.user;
+    const base = `/api/users/${encodeURIComponent(name)}`;
+    if (action === "role") {
+      const role = row.querySelector("select[name=role]").value;
+      const engineer = row.querySelector("select[name=engineer_id]").value || null;
+      if (role === "engineer" && !engineer) throw new Error("pick the engineer record this account sees the jobs of");
+      await send("PUT", `${base}/role`, { role, engineer_id: role === "engineer" ? engineer : null });
+      done(`${name} is now ${role}${role === "engineer" ? ` (${engineer})` : ""}`);
+    } else if (action === "disable" || action === "enable") {
+      if (action === "disable" && !confirm(`Disable ${name}? Their sessions and API tokens stop working now.`)) return;
+      await send("POST", `${base}/${action}`);
+      done(`${name} ${action}d`);
+    } else if (action === "password") {
+      const input = row.querySelector("input[name=password]");
+      const result = await send("POST", `${base}/password`, { password: input.value || null });
+      input.value = "";
+      // A generated password is shown once, here, and not kept across the reload.
+      say(result.password ? `New password of ${name}: ${result.password} (shown once)`
+        : `Password of ${name} changed; their other sessions ended`);
+    } else if (action === "revoke") {
+      await send("DELETE", `/api/tokens/${button.dataset.tokenId}`);
+      done(`token #${button.dataset.tokenId} of ${name} revoked`);
+    }
+  }
+
+  document.addEventListener("click", (e) => {
+    const button = e.target.closest("[data-user-action]");
+    if (!button) return;
+    act(button.closest("tr"), button.dataset.userAction, button).catch((err) => say(err.message, true));
+  });
+
+  const kept = sessionStorage.getItem("fp-admin-status");
+  if (kept) {
+    sessionStorage.removeItem("fp-admin-status");
+    say(kept);
+  }
+})();
