@@ -20,6 +20,7 @@ from sqlmodel import Session
 
 from asset_registry.catalog import DeviceModel, load_models
 from asset_registry.database import make_engine
+from dispatch.notice_worker import WorkOrderNoticeWorker
 from dispatch.service import Dispatcher, open_case
 from fieldpulse.schema import upgrade
 from fieldpulse.settings import Settings
@@ -137,9 +138,13 @@ class CloudSystem:
         self.dispatcher = Dispatcher(self.engine, settings.tz,
                                      time_limit_s=settings.dispatch_time_limit_s,
                                      review=settings.dispatch_review)
+        sender = notification_sender(settings, self.engine)
         self.rules = RulesService(self.engine, self.models, _open_alert_work_order,
                                   on_work_orders_opened=self.dispatcher.request, tz=settings.tz,
-                                  sender=notification_sender(settings, self.engine))
+                                  sender=sender)
+        # Work-order e-mails, derived from work_order_event; once, in the main process.
+        self.work_order_notices = WorkOrderNoticeWorker(self.engine, sender, tz=settings.tz,
+                                                        base_url=settings.base_url)
         self.ingest = IngestService(settings, broker, self.engine, self.models,
                                     on_readings=self.rules.on_blocks)
         self.pipeline = self.ingest.pipeline
@@ -159,6 +164,7 @@ class CloudSystem:
 
     def start_services(self) -> None:
         """Start ingest, the rules' timers and the dispatcher (the HTTP server is separate)."""
+        self.work_order_notices.start()  # first: its cursor then predates the first plan
         self.dispatcher.start()
         self.rules.start()
         self.consumer.start()
@@ -183,6 +189,7 @@ class CloudSystem:
         self.consumer.stop()
         self.rules.stop()
         self.dispatcher.stop()
+        self.work_order_notices.stop()
 
 
 class IngestWorker:
