@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, func, update
@@ -226,3 +226,26 @@ class WorkOrderNoticeWorker:
                                                col(Notification.status) == PENDING)
                     .values(status=status, error=error, sent_at=sent_at))
         return sent
+
+
+class StoredEngineerAddresses(Mapping[str, str]):
+    """Engineer id -> e-mail address as stored now (`Engineer.email`), for the rules'
+    `AddressBook`: read at each lookup, so new and changed engineers need no restart."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def __getitem__(self, engineer_id: str) -> str:
+        with Session(self._engine) as session:
+            email = session.exec(select(Engineer.email).where(Engineer.id == engineer_id)
+                                 ).first()
+        if not email:
+            raise KeyError(engineer_id)
+        return email
+
+    def __iter__(self) -> Iterator[str]:
+        with Session(self._engine) as session:
+            return iter(list(session.exec(select(Engineer.id).where(Engineer.email != ""))))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)

@@ -25,6 +25,7 @@ class Engineer(SQLModel, table=True):
     lunch_from: str = "12:00"
     lunch_to: str = "14:00"
     lunch_minutes: int = 0
+    email: str = ""  # where work-order e-mails reach them (empty: they get none)
 
     def skill_set(self) -> frozenset[str]:
         return frozenset(s for s in self.skills.split(",") if s)

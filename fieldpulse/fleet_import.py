@@ -35,6 +35,7 @@ def import_fleet(engine: Engine, fleet: Any) -> dict[str, str]:
         session.add_all(Engineer(id=e.id, name=e.name, skills=",".join(e.skills),
                                  home_lat=e.home_lat, home_lon=e.home_lon,
                                  shift_start=e.shift_start, shift_end=e.shift_end,
-                                 lunch_minutes=30)  # between 12:00 and 14:00
+                                 lunch_minutes=30,  # between 12:00 and 14:00
+                                 email=e.email)
                         for e in fleet.engineers)
     return tokens

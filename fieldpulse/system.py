@@ -20,7 +20,7 @@ from sqlmodel import Session
 
 from asset_registry.catalog import DeviceModel, load_models
 from asset_registry.database import make_engine
-from dispatch.notice_worker import WorkOrderNoticeWorker
+from dispatch.notice_worker import StoredEngineerAddresses, WorkOrderNoticeWorker
 from dispatch.service import Dispatcher, open_case
 from fieldpulse.schema import upgrade
 from fieldpulse.settings import Settings
@@ -73,7 +73,8 @@ def notification_sender(settings: Settings, engine: Engine) -> NotificationSende
                         starttls=settings.smtp_starttls, username=settings.smtp_user,
                         password=os.environ.get("FIELDPULSE_SMTP_PASSWORD"))
     roles = {"service-supervisor": settings.supervisor_email} if settings.supervisor_email else {}
-    return EmailSender(server, AddressBook(engine, roles=roles).address_of)
+    addresses = AddressBook(engine, roles=roles, engineers=StoredEngineerAddresses(engine))
+    return EmailSender(server, addresses.address_of)
 
 
 def make_telemetry_store(settings: Settings, engine: Engine) -> TelemetryStore:
@@ -204,10 +205,10 @@ class IngestWorker:
                  engine: Engine | None = None, evaluate_rules: bool = True) -> None:
         self.models = models or load_models()
         self.engine = engine or open_database(settings)
-        # Rules evaluate this worker's readings; their timers (no-data, escalation) run
-        # once, in the main process (CloudSystem), not in every worker.
+        # Rules evaluate this worker's readings; their timers (no-data, escalation) and
+        # the sending of notifications run once, in the main process (CloudSystem).
         self.rules = RulesService(self.engine, self.models, _open_alert_work_order,
-                                  tz=settings.tz)
+                                  tz=settings.tz, deliver_notifications=False)
         # Rule edits made through the portal (another process) are picked up here.
         reload = PeriodicTask("rule versions", RULES_RELOAD_S,
                               lambda _now: self.rules.reload_rules())

@@ -93,6 +93,7 @@ class RulesService:
         tz: ZoneInfo | None = None,
         clock: Callable[[], int] = now_ms,
         sender: NotificationSender | None = None,
+        deliver_notifications: bool = True,
     ) -> None:
         self._engine = engine
         # Both engines share this dict, so a rule change reaches them at once.
@@ -102,6 +103,10 @@ class RulesService:
         self._supervisor = supervisor
         self._clock = clock
         self._sender = sender or LogSender()
+        # Ingest workers only record notifications; the main process sends them, so
+        # each goes out once and through the configured sender.
+        self._delivers = deliver_notifications
+        self._delivery_lock = threading.Lock()  # the ingest and timer threads both deliver
         self._detectors_saved_at = clock()
         self._lock = threading.Lock()
         self._versions: dict[str, int] = {}  # rule-set version in force per model
@@ -365,8 +370,10 @@ class RulesService:
 
     def deliver(self) -> int:
         """Send every notification not yet sent; returns how many went out."""
+        if not self._delivers:
+            return 0
         sent = 0
-        with session_scope(self._engine) as session:
+        with self._delivery_lock, session_scope(self._engine) as session:
             for n in session.exec(select(Notification).where(Notification.status == "recorded")
                                   .order_by(Notification.id)):
                 try:

@@ -72,6 +72,7 @@ class Engineer:
     home_lon: float
     shift_start: str  # "HH:MM" local time
     shift_end: str
+    email: str = ""  # where their work-order e-mails go
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,7 +319,8 @@ def _workforce(
         start, end = shifts[i % len(shifts)]
         team.append(
             Engineer(
-                f"eng-{i + 1:02d}", _pick(tuple(names), i), tuple(sorted(own)), lat, lon, start, end
+                f"eng-{i + 1:02d}", name := _pick(tuple(names), i), tuple(sorted(own)), lat, lon,
+                start, end, email=f"{_slug(name).replace('-', '.')}@service.example.com",
             )
         )
     return tuple(team)

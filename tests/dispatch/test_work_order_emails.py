@@ -348,3 +348,30 @@ def test_the_customer_is_reached_at_the_reporter_if_an_address_else_the_account(
     assert customer_recipient("", "", "c1") == "customer:c1"
     assert not [n for n in notices_for(EventFacts(1, "on_site"), "eve", FACTS, tz=TZ,
                                        base_url=BASE_URL)]
+
+
+def test_the_running_system_mails_engineers_at_their_stored_address(
+        engine: Engine, smtp, tmp_path: Path) -> None:
+    """`fieldpulse run --smtp` builds its sender from settings: engineers are looked up
+    in the database (`Engineer.email`) at each send, so a new address needs no restart."""
+    from fieldpulse.settings import Settings
+    from fieldpulse.system import notification_sender
+
+    inbox, port = smtp
+    sender = notification_sender(Settings(data_dir=tmp_path, smtp_host="127.0.0.1",
+                                          smtp_port=port), engine)
+    with session_scope(engine) as s:
+        eve = s.get(Engineer, "eve")
+        assert eve is not None
+        eve.email = "eve@service.example.com"
+        s.add(eve)
+    worker = WorkOrderNoticeWorker(engine, sender, tz=TZ, base_url=BASE_URL,
+                                   clock=lambda: AT_MS)
+    worker.ensure_cursor()
+    order_id = _open(engine)
+    replan(engine, TZ, time_limit_s=1, at_ms=AT_MS)
+
+    assert worker.run_once() == 2
+    mails = _by_rcpt(inbox.take())
+    assert set(mails) == {"eve@service.example.com", REPORTER}
+    assert f"/engineer/eve/jobs/{order_id}" in _body(mails["eve@service.example.com"][0])

@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 from sqlmodel import Session, select
-from test_rules_service import FLEET, PURIFIER, make_service, readings
+from test_rules_service import FLEET, MODELS, PURIFIER, make_service, readings
 
 from asset_registry.tables import Customer, Site
 from rules.email_sender import AddressBook, EmailSender, SmtpServer
+from rules.service import RulesService
 from rules.tables import Notification
 
 
@@ -109,3 +110,30 @@ def test_the_assembly_sends_e_mail_only_when_an_smtp_server_is_set(tmp_path: Pat
     svc._sender = sender
     svc.on_readings(readings({"tds_ppm": 200}))
     assert "boss@example.com" in {r for rcpts, _ in inbox.messages for r in rcpts}
+
+
+def test_an_ingest_worker_records_notifications_and_the_main_process_sends_them(
+        tmp_path: Path, smtp) -> None:
+    """A worker process raising an alert must not mark its notifications sent through
+    its own (log-only) sender: they wait as `recorded` until the main process,
+    which has the SMTP server, sends each once."""
+    inbox, port = smtp
+    engine = make_service(tmp_path / "rules.db")[0]._engine
+    # As IngestWorker builds it.
+    worker = RulesService(engine, MODELS, lambda _s, _r: 0, deliver_notifications=False)
+    worker.on_readings(readings({"tds_ppm": 200}))
+    with Session(worker._engine) as s:
+        assert {n.status for n in s.exec(select(Notification))} == {"recorded"}
+    assert worker.deliver() == 0
+
+    main = RulesService(worker._engine, MODELS, lambda _s, _r: 0,
+                        sender=EmailSender(SmtpServer("127.0.0.1", port),
+                                           AddressBook(worker._engine, roles={
+                                               "service-supervisor": "sup@service.example"}
+                                           ).address_of))
+    sent = main.deliver()
+
+    with Session(worker._engine) as s:
+        rows = s.exec(select(Notification)).all()
+    assert sent == len(rows) == len(inbox.messages) and {n.status for n in rows} == {"sent"}
+    assert main.deliver() == 0  # once
