@@ -1,19 +1,24 @@
 """`fieldpulse user`: portal accounts and API tokens from the command line.
 
 The first admin of a real installation is made here (the demo makes its own);
-after that, admins can add users through the API (POST /api/users).
+after that, admins manage users on /admin/users or through the API. The commands
+here also recover a locked-out installation (a disabled or forgotten admin).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from sqlalchemy import Engine
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from fieldpulse.cli import DataDir, console
+
+if TYPE_CHECKING:
+    from portal.auth.tables import PortalUser
 
 app = typer.Typer(help="Portal users and their API tokens.", no_args_is_help=True)
 DatabaseUrl = Annotated[str | None, typer.Option(
@@ -75,3 +80,75 @@ def new_token(
         record(session, "cli", "token.create", f"token:{token.id}", name)
     # Plain print: the token must not be wrapped or styled by the console.
     print(plain)
+
+
+def _change(data_dir: Path, database_url: str | None, username: str, action: str,
+            change: Callable[[Session, PortalUser], str]) -> None:
+    """Apply `change` to the user in one transaction, audited as done by "cli"."""
+    from asset_registry.database import session_scope
+    from portal.auth.accounts import AccountError, get_user
+    from portal.auth.audit import record
+
+    try:
+        with session_scope(_engine(data_dir, database_url)) as session:
+            user = get_user(session, username)
+            if user is None:
+                raise AccountError(f"no user '{username}'")
+            detail = change(session, user)
+            record(session, "cli", action, f"user:{username}", detail)
+    except AccountError as err:
+        console.print(f"[red]{err}[/red]")
+        raise typer.Exit(1) from None
+
+
+@app.command("role")
+def set_role(
+    username: Annotated[str, typer.Argument(help="Whose role changes.")],
+    role: Annotated[str, typer.Argument(help="admin, dispatcher or engineer.")],
+    engineer: Annotated[str | None, typer.Option(
+        help="For an engineer account: the engineer's id, whose jobs it sees.")] = None,
+    data_dir: DataDir = Path("var"), database_url: DatabaseUrl = None,
+) -> None:
+    """Give a user another role; it applies from their next request."""
+    from portal.auth.accounts import change_role
+
+    def change(session: Session, user: PortalUser) -> str:
+        before = user.role
+        change_role(session, user, role, engineer)
+        return f"{before} -> {role}" + (f" {engineer}" if engineer else "")
+    _change(data_dir, database_url, username, "user.role", change)
+    console.print(f"user '{username}' is now {role}")
+
+
+@app.command("disable")
+def disable(username: Annotated[str, typer.Argument(help="Who may no longer log in.")],
+            data_dir: DataDir = Path("var"), database_url: DatabaseUrl = None) -> None:
+    """Lock a user out at once: their sessions end and their API tokens are refused."""
+    from portal.auth.accounts import set_disabled
+
+    _change(data_dir, database_url, username, "user.disable",
+            lambda session, user: set_disabled(session, user, True) or "")
+    console.print(f"user '{username}' disabled")
+
+
+@app.command("enable")
+def enable(username: Annotated[str, typer.Argument(help="Who may log in again.")],
+           data_dir: DataDir = Path("var"), database_url: DatabaseUrl = None) -> None:
+    """Let a disabled user log in again (their unrevoked API tokens work again)."""
+    from portal.auth.accounts import set_disabled
+
+    _change(data_dir, database_url, username, "user.enable",
+            lambda session, user: set_disabled(session, user, False) or "")
+    console.print(f"user '{username}' enabled")
+
+
+@app.command("password")
+def new_password(username: Annotated[str, typer.Argument(help="Whose password is reset.")],
+                 data_dir: DataDir = Path("var"), database_url: DatabaseUrl = None) -> None:
+    """Reset a user's password to a generated one, printed once; their sessions end."""
+    from portal.auth.accounts import reset_password
+
+    password = []
+    _change(data_dir, database_url, username, "user.password_reset",
+            lambda session, user: password.append(reset_password(session, user)) or "")
+    console.print(f"user '{username}' password: {password[0]}")

@@ -14,6 +14,7 @@ from sqlmodel import col, select
 from asset_registry.tables import Device
 from fieldpulse.fleet_import import new_qr_token
 from portal.auth.accounts import (
+    ASSIGNABLE_ROLES,
     AccountError,
     LastAdminError,
     Principal,
@@ -35,8 +36,6 @@ router = APIRouter(tags=["access"])
 Admin = Annotated[Principal, Depends(require_role("admin"))]
 AnyRole = Annotated[Principal, Depends(require_role(*ROLES))]
 Staff = Annotated[Principal, Depends(require_role("dispatcher", "admin"))]
-# Alerts can be assigned to these roles: engineers cannot open the inbox.
-ASSIGNABLE_ROLES = ("dispatcher", "admin")
 
 
 class Me(BaseModel):

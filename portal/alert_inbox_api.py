@@ -12,7 +12,7 @@ from sqlmodel import select
 from asset_registry.database import session_scope
 from asset_registry.tables import Device
 from dispatch.service import URGENT_PRIORITY, now_ms, open_case
-from portal.auth.accounts import Principal
+from portal.auth.accounts import ASSIGNABLE_ROLES, Principal
 from portal.auth.audit import record
 from portal.auth.dependencies import require_role
 from portal.auth.tables import PortalUser
@@ -62,6 +62,10 @@ def assign(alert_id: RowId, body: Assignment, ctx: ContextDep, principal: Staff
         user = session.exec(select(PortalUser).where(PortalUser.username == body.to)).first()
         if user is None:
             raise HTTPException(422, f"no portal user '{body.to}'")
+        if user.disabled or user.role not in ASSIGNABLE_ROLES:
+            # The inbox's picker (GET /api/assignees) offers exactly these users.
+            raise HTTPException(422, f"'{body.to}' cannot take alerts: only active "
+                                f"{' and '.join(ASSIGNABLE_ROLES)}s can")
         session.add(AlertEvent(alert_id=alert_id, action=ASSIGNED, by=principal.username,
                                at=now_ms(), note=body.to))
         record(session, principal.actor, "alert.assign", f"alert:{alert.id}",

@@ -14,6 +14,8 @@ from portal.auth.tables import ROLES, ApiToken, PortalUser, UserSession
 
 TOKEN_PREFIX = "fpt_"  # tells a leaked API token apart from other secrets at a glance
 SESSION_HOURS = 12
+# Who can be given an alert to handle (engineers work from jobs, not the inbox).
+ASSIGNABLE_ROLES = ("dispatcher", "admin")
 
 
 class AccountError(ValueError):

@@ -10,9 +10,8 @@ function alertButtons(a) {
   return (a.state === "active" ? `<button type="button" class="small" data-alert-action="acknowledge">Ack</button>` : "") +
     (a.case_id ? "" : `<button type="button" class="small" data-alert-action="work-order">Work order</button>`) +
     `<button type="button" class="small" data-alert-action="close">Close</button>` +
-    `<details><summary>More</summary><input type="text" name="note" placeholder="Comment or user name" aria-label="Comment or user name">` +
-    `<button type="button" class="small" data-alert-action="comment">Comment</button>` +
-    `<button type="button" class="small" data-alert-action="assign">Assign</button></details>`;
+    `<details><summary>More</summary><input type="text" name="note" placeholder="Comment" aria-label="Comment">` +
+    `<button type="button" class="small" data-alert-action="comment">Comment</button></details>`;
 }
 
 function orderControls(w, options) {
@@ -27,10 +26,7 @@ async function alertAction(row, action) {
   const id = row.dataset.alert;
   const text = row.querySelector("input[name=note]").value.trim();
   const by = document.querySelector("form.logout span")?.textContent.split(" ")[0] || "dispatcher";
-  if (action === "assign") {
-    if (!text) throw new Error("type the user name to assign the alert to");
-    await send("POST", `/api/alerts/${id}/assign`, { to: text });
-  } else if (action === "work-order") {
+  if (action === "work-order") {
     const order = await send("POST", `/api/alerts/${id}/work-order`, { note: text });
     notify(`work order #${order.id} opened; the dispatcher is planning it`);
   } else {

@@ -129,6 +129,18 @@ ROUTES: dict[tuple[str, str], Rule] = {
         lambda p, _c: Call("POST", "/api/users", json={
             "username": f"new-{p.next_serial()}", "role": "dispatcher"}),
         roles(201, ("admin",))),
+    # User management: each call changes a fresh user, never the callers' own accounts.
+    ("PUT", "/api/users/{username}/role"): Rule(
+        lambda p, _c: Call("PUT", f"/api/users/{p.new_login().username}/role",
+                           json={"role": "dispatcher"}), roles(200, ("admin",))),
+    **{("POST", f"/api/users/{{username}}/{action}"): Rule(
+        lambda p, _c, action=action: Call(
+            "POST", f"/api/users/{p.new_login().username}/{action}",
+            json={} if action == "password" else None),
+        roles(200, ("admin",))) for action in ("disable", "enable", "password")},
+    ("GET", "/api/users/{username}/tokens"): Rule(
+        get("/api/users/dispatcher-test/tokens"), roles(200, ("admin",))),
+    ("GET", "/api/assignees"): Rule(get("/api/assignees"), roles(200, STAFF)),
     ("POST", "/api/devices/{device_id}/qr-token"): Rule(
         lambda p, _c: Call("POST", f"/api/devices/{p.device('C').id}/qr-token"),
         roles(200, ("admin",))),
@@ -210,6 +222,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
         lambda p, _c: Call("POST", "/logout", ok_location="/login"),
         roles(303, ALL, page=True)),
     ("GET", "/dispatch"): Rule(get("/dispatch"), roles(200, STAFF, page=True)),
+    ("GET", "/admin/users"): Rule(get("/admin/users"), roles(200, ("admin",), page=True)),
     ("GET", "/engineer/{engineer_id}"): Rule(
         get(lambda p: f"/engineer/{p.engineer_id('own')}"),
         roles(200, (*STAFF, "engineer_own"), page=True)),

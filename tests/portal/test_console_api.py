@@ -17,7 +17,7 @@ from dispatch.service import replan
 from dispatch.tables import Case, Engineer, WorkOrder
 from ingest.checks import AcceptedReading
 from ingest.telemetry_store import StoredBatch
-from portal.auth.tables import AuditEvent
+from portal.auth.tables import AuditEvent, PortalUser
 from portal.device_api import step_for
 from rules.tables import Alert
 from simulators.fleet import generate_fleet
@@ -153,6 +153,23 @@ def test_assigning_an_alert_names_a_real_user_and_shows_in_the_inbox(
     client.post(f"/api/alerts/{alert_id}/close", json={"by": "t"}).raise_for_status()
     closed = client.post(f"/api/alerts/{alert_id}/assign", json={"to": "admin-test"})
     assert closed.status_code == 409
+
+
+def test_alerts_go_only_to_active_dispatchers_and_admins(
+        portal: Portal, client: TestClient) -> None:
+    """The same people the inbox's picker offers (GET /api/assignees)."""
+    alert_id = portal.new_alert(portal.fleet.devices[1].id)
+    engineer = portal.accounts["engineer_own"].username
+    gone = portal.new_login().username
+    with session_scope(portal.engine) as s:
+        user = s.exec(select(PortalUser).where(PortalUser.username == gone)).one()
+        user.disabled = True
+        s.add(user)
+    offered = {a["username"] for a in client.get("/api/assignees").json()}
+    assert engineer not in offered and gone not in offered and "dispatcher-test" in offered
+    for name in (engineer, gone):
+        refused = client.post(f"/api/alerts/{alert_id}/assign", json={"to": name})
+        assert refused.status_code == 422 and "cannot take alerts" in refused.json()["detail"]
 
 
 def test_an_alert_becomes_a_case_with_a_work_order_once(
