@@ -20,7 +20,8 @@ MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
 
 TABLE_MODULES = ("asset_registry.tables", "dispatch.tables", "ingest.tables", "rules.tables",
-                 "portal.auth.tables")
+                 "portal.auth.tables", "domain_events.tables", "portal.webhooks.tables",
+                 "sales.tables")
 
 
 def target_metadata() -> MetaData:

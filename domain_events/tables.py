@@ -1,0 +1,1 @@
+"""The domain-event outbox table."""

@@ -1,0 +1,1 @@
+"""Webhooks to external CRMs: subscriptions, signed deliveries, the delivery log."""

@@ -1,0 +1,1 @@
+"""Sales cloud: opportunities the telemetry creates (consumables, upgrades)."""

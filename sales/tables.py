@@ -1,0 +1,1 @@
+"""The sales cloud's tables."""
