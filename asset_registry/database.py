@@ -38,7 +38,17 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    # PostgreSQL: no cap either, for the same reason. A request's session checks
+    # out a connection at its first query (the login or token lookup) and returns
+    # it only after the response is sent; in between it waits for a threadpool
+    # thread (40) for its handler. So requests in flight, not threads, hold
+    # connections: under any cap below their number, every thread can block in
+    # checkout behind requests holding connections while they wait for a thread,
+    # and the portal hangs until pool_timeout (a larger pool_size alone only moves
+    # the threshold). Uncapped, the limit is the server's max_connections, which
+    # refuses at once (an error, not a hang): size it above the peak (100
+    # concurrent clients: about 100 portal connections, plus the workers').
+    return create_engine(url, pool_pre_ping=True, pool_size=20, max_overflow=-1)
 
 
 def create_schema(engine: Engine) -> None:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import orjson
 from fastapi import APIRouter, Depends, HTTPException, Query
-from starlette.responses import Response
 
 from portal import queries
 from portal.auth.accounts import Principal
@@ -16,7 +14,6 @@ from portal.schemas import (
     AlertPublic,
     DeadLetterPublic,
     DeviceDetail,
-    DevicePublic,
     EngineerPublic,
     Health,
     WorkOrderPublic,
@@ -33,26 +30,6 @@ AnyRole = Annotated[Principal, Depends(require_role("admin", "dispatcher", "engi
 def healthz(ctx: ContextDep, session: SessionDep) -> Health:
     return Health(status="ok", broker_connected=ctx.broker_connected(),
                   devices=queries.count_devices(session))
-
-
-@router.get("/api/devices", tags=["devices"], dependencies=STAFF,
-            response_model=list[DevicePublic])
-def devices(ctx: ContextDep, session: SessionDep,
-            severity: str | None = Query(None, max_length=20, description="only devices "
-                                         "whose worst open alert has this severity ('ok': "
-                                         "none open)"),
-            model: str | None = Query(None, max_length=100, description="a device model id"),
-            online: bool | None = Query(None, description="online (true) or offline (false)"),
-            customer: str | None = Query(None, max_length=100, description="a customer id"),
-            q: str | None = Query(None, max_length=100, description="part of the serial or "
-                                  "of the customer's name (case-insensitive)"),
-            ) -> Response:
-    # Already in the wire shape: serialised directly, as re-validating 10,000
-    # devices through the response model would take longer than reading them.
-    rows = queries.device_map(session, ctx.models, queries.DeviceFilter(
-        severity=severity, model_id=model, online=online, customer_id=customer,
-        search=q.strip() if q else None))
-    return Response(orjson.dumps(rows), media_type="application/json")
 
 
 @router.get("/api/devices/{device_id}", tags=["devices"], dependencies=STAFF)
