@@ -3,7 +3,9 @@
 JSON endpoints for the mobile page (`/engineer/{id}/jobs/{order_id}`), whose
 script queues every change while the phone has no signal and sends it when it
 reconnects. Replaying a change is harmless: a status the job already reached
-answers 200 with `already: true`, so a queue that sends twice does no harm.
+answers 200 with `already: true`, and so does a photo or a sign-off sent again
+with the same `client_id` (the phone's outbox entry; it names the stored file),
+so a queue that sends twice does no harm.
 Engineers act on their own jobs only; dispatchers and admins on anyone's.
 """
 
@@ -15,7 +17,7 @@ import secrets
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, HTTPException, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
 from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 from starlette.responses import FileResponse, Response
@@ -42,6 +44,10 @@ StaffPage = Annotated[Principal, Depends(page_role("engineer", "dispatcher", "ad
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 ENGINEER_STEPS = ("accepted", "en_route", "on_site", "done")
+# The phone's outbox entry id; safe as part of a file name.
+CLIENT_ID = r"^[A-Za-z0-9_-]{16,64}$"
+CLIENT_ID_HELP = ("the phone's id for this upload: sent again (the answer was lost), "
+                  "it is not stored twice")
 
 
 class StatusChange(BaseModel):
@@ -70,6 +76,7 @@ class SignOffIn(BaseModel):
     signed_by: str = Field(min_length=1, max_length=200)
     signature_png: str = Field(description="the signature as a PNG data URL or base64",
                                max_length=2_000_000)
+    client_id: str | None = Field(default=None, pattern=CLIENT_ID, description=CLIENT_ID_HELP)
 
 
 def _order(session: Session, order_id: int, principal: Principal) -> WorkOrder:
@@ -216,16 +223,22 @@ def record_notes(order_id: RowId, body: NotesIn, session: SessionDep,
 @router.post("/api/work-orders/{order_id}/photos")
 async def upload_photo(order_id: RowId, ctx: ContextDep, session: SessionDep,
                        principal: Staff,
-                       photo: Annotated[UploadFile, File(description="JPEG, PNG or WebP")]
+                       photo: Annotated[UploadFile, File(description="JPEG, PNG or WebP")],
+                       client_id: Annotated[str | None, Form(pattern=CLIENT_ID,
+                                                             description=CLIENT_ID_HELP)] = None,
                        ) -> dict[str, Any]:
     data, suffix = await read_image(photo, "photo")
     if not data:
         raise HTTPException(422, "photo: the file is empty")
     _order(session, order_id, principal)  # refuse before writing anything
-    name = f"{secrets.token_urlsafe(12)}{suffix}"
+    stored = as_dict(session.get(JobReport, order_id))
+    if client_id and any(Path(p).stem == client_id for p in stored["photos"]):
+        return {**stored, "already": True}
+    name = f"{client_id or secrets.token_urlsafe(12)}{suffix}"
     (_uploads(ctx, order_id) / name).write_bytes(data)
-    return _report_change(session, order_id, principal, "job_report.photo", name,
-                          lambda order: add_photo(session, order, name, now_ms()))
+    return {**_report_change(session, order_id, principal, "job_report.photo", name,
+                             lambda order: add_photo(session, order, name, now_ms())),
+            "already": False}
 
 
 @router.post("/api/work-orders/{order_id}/sign-off")
@@ -240,12 +253,17 @@ def customer_sign_off(order_id: RowId, body: SignOffIn, ctx: ContextDep, session
     if not image.startswith(PNG_MAGIC):
         raise HTTPException(422, "signature_png: not a PNG image")
     order = _order(session, order_id, principal)
+    name = f"signature-{body.client_id or secrets.token_urlsafe(8)}.png"
+    stored = session.get(JobReport, order_id)
+    if body.client_id and stored and stored.signed_at is not None and stored.signature == name:
+        return {**as_dict(stored), "already": True}
     if order.status not in ("on_site", "done"):
         raise HTTPException(409, "the customer signs off on site: mark the job 'on_site' first")
-    name = f"signature-{secrets.token_urlsafe(8)}.png"
     (_uploads(ctx, order_id) / name).write_bytes(image)
-    return _report_change(session, order_id, principal, "job_report.sign_off", body.signed_by,
-                          lambda o: sign_off(session, o, body.signed_by, name, now_ms()))
+    return {**_report_change(session, order_id, principal, "job_report.sign_off",
+                             body.signed_by,
+                             lambda o: sign_off(session, o, body.signed_by, name, now_ms())),
+            "already": False}
 
 
 @router.get("/api/work-orders/{order_id}/files/{name}", response_class=FileResponse,

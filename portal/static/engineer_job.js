@@ -1,58 +1,75 @@
-// The engineer's job page. Every change goes through the outbox: it is kept in
-// localStorage and sent in order whenever the phone has signal, so a status
+// The engineer's job page. Every change goes through the outbox: an ordered list
+// kept in localStorage and sent in order whenever the phone has signal, so a status
 // tapped in a cellar reaches the dispatcher when the engineer is back upstairs.
-// The server treats a replayed status as done already, so sending twice is safe.
+// Images (photos, the customer's signature) are too big for localStorage: their
+// blobs wait in IndexedDB under their outbox entry's id, and the entry keeps its
+// place in the order (a photo taken before "done" is sent before "done").
+// Replays are safe: the server treats a replayed status as done already, and a
+// photo or sign-off carries its entry id, so one whose answer was lost is not
+// stored twice when it is sent again.
 "use strict";
 const root = document.querySelector(".job-app");
 const orderId = root.dataset.order;
 const csrf = document.querySelector('meta[name="csrf-token"]').content;
 const KEY = "fieldpulse.outbox";
+const FAILED_KEY = "fieldpulse.outbox.failed";
+// The server's limits (portal/uploads.py), checked here too so the engineer hears
+// at once, while still with the customer, rather than after reconnecting.
+const MAX_IMAGE_BYTES = 8 * 1024 * 1024;
+const IMAGE_TYPES = ["image/jpeg", "image/png", "image/webp"];
+
+// crypto.randomUUID needs https; getRandomValues works on plain http too.
+function newId() {
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)),
+                    (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+// IndexedDB: one store of image blobs, keyed by the id of their outbox entry.
+const blobs = {
+  db: null,
+  open() {
+    this.db ??= new Promise((resolve, reject) => {
+      const req = indexedDB.open("fieldpulse-outbox", 1);
+      req.onupgradeneeded = () => req.result.createObjectStore("blobs");
+      req.onsuccess = () => resolve(req.result);
+      req.onerror = () => reject(req.error);
+    }).catch((err) => { this.db = null; throw err; });  // try again next time
+    return this.db;
+  },
+  async run(mode, action) {
+    const db = await this.open();
+    return new Promise((resolve, reject) => {
+      const tx = db.transaction("blobs", mode);
+      const req = action(tx.objectStore("blobs"));
+      tx.oncomplete = () => resolve(req.result);
+      tx.onerror = tx.onabort = () => reject(tx.error || new Error("storage refused"));
+    });
+  },
+  put(id, blob) { return this.run("readwrite", (s) => s.put(blob, id)); },
+  get(id) { return this.run("readonly", (s) => s.get(id)); },
+  delete(id) { return this.run("readwrite", (s) => s.delete(id)); },
+  keys() { return this.run("readonly", (s) => s.getAllKeys()); },
+};
 
 const outbox = {
   items() { return JSON.parse(localStorage.getItem(KEY) || "[]"); },
   save(items) { localStorage.setItem(KEY, JSON.stringify(items)); showOutbox(); },
-  push(item) { const items = this.items(); items.push(item); this.save(items); },
+  push(item) { this.save([...this.items(), item]); },
+  // By id, not by position: the engineer may queue more while one is being sent.
+  remove(id) { this.save(this.items().filter((i) => i.id !== id)); },
 };
 
-function showOutbox() {
-  const n = outbox.items().length;
-  const el = document.getElementById("outbox");
-  el.hidden = n === 0;
-  el.textContent = n ? `${n} change${n > 1 ? "s" : ""} waiting for signal — sent automatically` : "";
-}
-
-async function send(item) {
-  const r = await fetch(item.url, {
-    method: item.method, credentials: "same-origin",
-    headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
-    body: JSON.stringify(item.body),
-  });
-  // Server trouble or a lapsed login: keep it queued (after logging in, it goes out).
-  if (r.status >= 500 || r.status === 401 || r.status === 403) throw new Error(`HTTP ${r.status}`);
-  if (!r.ok) {  // refused for good (e.g. already signed off): drop it, say why
-    const detail = (await r.json().catch(() => ({}))).detail || r.statusText;
-    alert(`Not saved: ${typeof detail === "string" ? detail : JSON.stringify(detail)}`);
-  }
-}
-
-let flushing = false;
-async function flush() {
-  if (flushing) return;
-  flushing = true;
-  try {
-    while (outbox.items().length) {
-      const [first, ...rest] = outbox.items();
-      try { await send(first); } catch (e) { return; }  // no signal: keep it, retry later
-      outbox.save(rest);
-    }
-    await load();
-  } finally { flushing = false; }
-}
-
-function queue(method, url, body) {
-  outbox.push({ method, url, body, queued_at: Date.now() });
-  flush();
-}
+// Changes the server refused for good: dropped from the outbox, kept here (across
+// reloads) until the engineer has read them.
+const failed = {
+  items() { return JSON.parse(localStorage.getItem(FAILED_KEY) || "[]"); },
+  add(label, reason) {
+    const items = [...this.items(), { label, reason, at: Date.now() }];
+    localStorage.setItem(FAILED_KEY, JSON.stringify(items));
+    showFailed();
+  },
+  clear() { localStorage.removeItem(FAILED_KEY); showFailed(); },
+};
 
 function text(id, value) { document.getElementById(id).textContent = value ?? ""; }
 function time(ms) { return ms ? new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) : "—"; }
@@ -60,10 +77,139 @@ function list(id, rows) {
   const ul = document.getElementById(id);
   ul.replaceChildren(...rows.map((t) => { const li = document.createElement("li"); li.textContent = t; return li; }));
 }
+function size(bytes) {
+  return bytes < 1024 * 1024 ? `${Math.ceil(bytes / 1024)} kB` : `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+}
+
+const thumbs = new Map();  // outbox entry id -> object URL of its image
+let shown = 0;  // drawing is async (blobs come from IndexedDB): only the latest call draws
+async function showOutbox() {
+  const draw = ++shown;
+  const items = outbox.items();
+  const box = document.getElementById("outbox");
+  const n = items.length;
+  box.hidden = n === 0;
+  text("outbox-count", n ? `${n} change${n > 1 ? "s" : ""} waiting for signal — sent automatically` : "");
+  const rows = await Promise.all(items.map(async (item) => {
+    const li = document.createElement("li");
+    if (item.image) {
+      if (!thumbs.has(item.id)) {
+        const blob = await blobs.get(item.id).catch(() => undefined);
+        if (blob) thumbs.set(item.id, URL.createObjectURL(blob));
+      }
+      if (thumbs.has(item.id)) {
+        const img = document.createElement("img");
+        img.src = thumbs.get(item.id);
+        img.alt = item.label;
+        li.append(img);
+      }
+    }
+    li.append(item.label || `${item.method} ${item.url}`);
+    return li;
+  }));
+  if (draw !== shown) return;
+  document.getElementById("outbox-items").replaceChildren(...rows);
+  const waiting = new Set(items.map((i) => i.id));
+  for (const [id, url] of thumbs) if (!waiting.has(id)) { URL.revokeObjectURL(url); thumbs.delete(id); }
+}
+
+function showFailed() {
+  const items = failed.items();
+  document.getElementById("outbox-failed").hidden = items.length === 0;
+  list("failed-items", items.map((f) => `${f.label}: ${f.reason}`));
+}
+
+class Refused extends Error {}  // the server said no for good: do not send it again
+
+function dataUrl(blob) {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(reader.result);
+    reader.onerror = () => reject(reader.error);
+    reader.readAsDataURL(blob);
+  });
+}
+
+// A send that hangs on a weak signal must not hold up the outbox for good; if it
+// did arrive, sending it again is harmless.
+const SEND_TIMEOUT_MS = 120_000;
+async function request(item) {
+  const headers = { "X-CSRF-Token": csrf };
+  const base = { credentials: "same-origin", signal: AbortSignal.timeout?.(SEND_TIMEOUT_MS) };
+  if (!item.image) {
+    return fetch(item.url, { ...base, method: item.method, body: JSON.stringify(item.body),
+                             headers: { ...headers, "Content-Type": "application/json" } });
+  }
+  const blob = await blobs.get(item.id);  // a read that fails (page closing) is tried again
+  if (!blob) throw new Refused("the image is no longer stored on this phone; please do it again");
+  if (item.image === "photo") {
+    const form = new FormData();
+    form.append("client_id", item.id);
+    form.append("photo", blob, item.name);
+    return fetch(item.url, { ...base, method: "POST", body: form, headers });
+  }
+  // The signature: the API takes it as a PNG data URL in JSON.
+  const body = { ...item.body, client_id: item.id, signature_png: await dataUrl(blob) };
+  return fetch(item.url, { ...base, method: "POST", body: JSON.stringify(body),
+                           headers: { ...headers, "Content-Type": "application/json" } });
+}
+
+async function send(item) {
+  const r = await request(item);  // no signal: fetch throws, the entry stays queued
+  // Server trouble or a lapsed login: keep it queued (after logging in, it goes out).
+  if (r.status >= 500 || [401, 403, 408, 429].includes(r.status)) throw new Error(`HTTP ${r.status}`);
+  if (!r.ok) {  // refused for good (too large, not an image, already signed off): say why
+    const detail = (await r.json().catch(() => ({}))).detail || r.statusText;
+    const why = { 413: "too large", 415: "not a JPEG, PNG or WebP image" }[r.status] || `HTTP ${r.status}`;
+    throw new Refused(`${why} — ${typeof detail === "string" ? detail : JSON.stringify(detail)}`);
+  }
+}
+
+let flushing = false;
+async function sendAll() {
+  for (let item = outbox.items()[0]; item; item = outbox.items()[0]) {
+    try { await send(item); } catch (err) {
+      if (!(err instanceof Refused)) return false;  // no signal: keep it, retry later
+      failed.add(item.label || item.url, err.message);
+    }
+    outbox.remove(item.id);
+    if (item.image) await blobs.delete(item.id).catch(() => {});
+  }
+  return true;
+}
+async function flush() {
+  if (flushing) return;
+  flushing = true;
+  try {
+    // Two open job pages share the outbox: one of them sends at a time.
+    const sent = navigator.locks
+      ? await navigator.locks.request(KEY, { ifAvailable: true }, (lock) => lock && sendAll())
+      : await sendAll();
+    if (sent) await load();
+  } finally { flushing = false; }
+}
+
+// Queued one after another, so a photo still being written to IndexedDB keeps
+// its place ahead of a "done" tapped right after it.
+let queued = Promise.resolve();
+function enqueue(entry, blob) {
+  queued = queued.then(async () => {
+    const item = { id: newId(), queued_at: Date.now(), ...entry };
+    if (blob) {
+      try { await blobs.put(item.id, blob); } catch (err) {
+        failed.add(item.label, `could not be kept on this phone (${err.message || err}); try again`);
+        return;
+      }
+    }
+    outbox.push(item);
+  });
+  queued.then(flush);
+}
+function queue(method, url, body, label) { enqueue({ method, url, body, label }); }
 
 async function load() {
-  const r = await fetch(`/api/work-orders/${orderId}/job`, { credentials: "same-origin" });
-  if (!r.ok) return;
+  const r = await fetch(`/api/work-orders/${orderId}/job`, { credentials: "same-origin" }).catch(() => null);
+  if (!r || !r.ok) return;
   const job = await r.json();
   text("title", job.title);
   text("where", `${job.customer ?? ""} — ${job.site ?? ""}, ${job.address ?? ""}`);
@@ -82,48 +228,55 @@ async function load() {
   list("alerts", job.alerts.map((a) => `${a.severity}: ${a.message} (${a.state})`));
   list("history", job.history.map((h) => `${h.title} — ${h.status}`));
   list("parts-list", job.report.parts.map((p) => `${p.qty} × ${p.part}`));
-  list("photos", job.report.photos);
-  const links = document.getElementById("customer-photos");
-  links.replaceChildren(...job.customer_photos.map((name) => {
+  fileLinks("photos", job.report.photos);
+  fileLinks("customer-photos", job.customer_photos);
+  text("signed", job.report.signed_by ? `Signed by ${job.report.signed_by} at ${time(job.report.signed_at)}` : "");
+  document.querySelector("textarea[name=notes]").value = job.report.notes;
+}
+function fileLinks(id, names) {
+  document.getElementById(id).replaceChildren(...names.map((name) => {
     const li = document.createElement("li"), a = document.createElement("a");
     a.href = `/api/work-orders/${orderId}/files/${encodeURIComponent(name)}`;
     a.textContent = name;
     li.append(a);
     return li;
   }));
-  text("signed", job.report.signed_by ? `Signed by ${job.report.signed_by} at ${time(job.report.signed_at)}` : "");
-  document.querySelector("textarea[name=notes]").value = job.report.notes;
 }
 
+const STEP_NAMES = { accepted: "accepted", en_route: "on my way", on_site: "arrived", done: "job done" };
 document.querySelectorAll("[data-status]").forEach((b) => b.addEventListener("click", () => {
-  queue("POST", `/api/work-orders/${orderId}/status`, { status: b.dataset.status });
+  queue("POST", `/api/work-orders/${orderId}/status`, { status: b.dataset.status },
+        `Job ${orderId}: ${STEP_NAMES[b.dataset.status]}`);
   text("status", `${b.dataset.status.replace("_", " ")} (sending…)`);
 }));
 document.getElementById("give-back").addEventListener("submit", (e) => {
   e.preventDefault();
-  queue("POST", `/api/work-orders/${orderId}/cannot-complete`, { reason: e.target.reason.value });
+  queue("POST", `/api/work-orders/${orderId}/cannot-complete`, { reason: e.target.reason.value },
+        `Job ${orderId}: cannot complete`);
 });
 document.getElementById("parts").addEventListener("submit", (e) => {
   e.preventDefault();
-  queue("POST", `/api/work-orders/${orderId}/parts`,
-        { parts: [{ part: e.target.part.value, qty: Number(e.target.qty.value) }] });
+  const part = e.target.part.value, qty = Number(e.target.qty.value);
+  queue("POST", `/api/work-orders/${orderId}/parts`, { parts: [{ part, qty }] },
+        `Job ${orderId}: part ${qty} × ${part}`);
   e.target.reset();
 });
 document.getElementById("notes").addEventListener("submit", (e) => {
   e.preventDefault();
-  queue("PUT", `/api/work-orders/${orderId}/notes`, { notes: e.target.notes.value });
+  queue("PUT", `/api/work-orders/${orderId}/notes`, { notes: e.target.notes.value }, `Job ${orderId}: notes`);
 });
-// Photos are sent at once (a file does not fit the outbox); without signal, say so.
-document.getElementById("photo").addEventListener("submit", async (e) => {
+document.getElementById("photo").addEventListener("submit", (e) => {
   e.preventDefault();
-  const data = new FormData(e.target);
-  try {
-    const r = await fetch(`/api/work-orders/${orderId}/photos`, {
-      method: "POST", body: data, credentials: "same-origin", headers: { "X-CSRF-Token": csrf } });
-    if (!r.ok) throw new Error((await r.json()).detail);
-    e.target.reset();
-    load();
-  } catch (err) { alert(`Photo not uploaded (${err.message}); try again with signal.`); }
+  for (const file of e.target.photo.files) {
+    const label = `Job ${orderId}: photo ${file.name} (${size(file.size)})`;
+    const problem = !IMAGE_TYPES.includes(file.type) ? "not a JPEG, PNG or WebP image"
+      : file.size > MAX_IMAGE_BYTES ? `too large (at most ${size(MAX_IMAGE_BYTES)})`
+      : file.size === 0 ? "the file is empty" : "";
+    if (problem) { failed.add(label, problem); continue; }
+    enqueue({ method: "POST", url: `/api/work-orders/${orderId}/photos`, image: "photo",
+              name: file.name, label }, file);
+  }
+  e.target.reset();
 });
 
 const canvas = document.getElementById("signature");
@@ -139,11 +292,24 @@ document.getElementById("clear-signature").addEventListener("click", () => {
 document.getElementById("sign-off").addEventListener("submit", (e) => {
   e.preventDefault();
   if (!signed) { alert("Ask the customer to sign in the box first."); return; }
-  queue("POST", `/api/work-orders/${orderId}/sign-off`,
-        { signed_by: e.target.signed_by.value, signature_png: canvas.toDataURL("image/png") });
+  const signedBy = e.target.signed_by.value;
+  canvas.toBlob((png) => enqueue({ method: "POST", url: `/api/work-orders/${orderId}/sign-off`,
+                                   image: "signature", body: { signed_by: signedBy },
+                                   label: `Job ${orderId}: signed by ${signedBy}` }, png), "image/png");
 });
+document.getElementById("dismiss-failed").addEventListener("click", () => failed.clear());
+
+// Entries queued by an older version of this page have no id: give them one.
+// Blobs whose entry is gone (the page closed between sending and deleting) are dropped.
+async function tidy() {
+  const items = outbox.items();
+  if (items.some((i) => !i.id)) outbox.save(items.map((i) => ({ id: newId(), ...i })));
+  const ids = new Set(outbox.items().map((i) => i.id));
+  const stored = await blobs.keys().catch(() => []);
+  await Promise.all(stored.filter((k) => !ids.has(k)).map((k) => blobs.delete(k).catch(() => {})));
+}
 
 window.addEventListener("online", flush);
 setInterval(flush, 15000);
-showOutbox();
-load().then(flush);
+showFailed();
+tidy().then(showOutbox).then(load).finally(flush);
