@@ -39,6 +39,23 @@ class Attribute:
 
 
 @dataclass(frozen=True, slots=True)
+class MaintenancePlan:
+    """Preventive maintenance (`[[maintenance]]`): due every `every_run_hours` of the
+    `run_hours_metric` counter or every `every_months`, whichever comes first; its
+    work order opens `lead_days` before the due date (dispatch/maintenance.py)."""
+
+    id: str
+    title: str
+    skill: str
+    duration_min: int
+    lead_days: float
+    every_months: int | None = None
+    every_run_hours: float | None = None
+    run_hours_metric: str | None = None
+    priority: int = 1  # below corrective work: a fault is served first
+
+
+@dataclass(frozen=True, slots=True)
 class DeviceModel:
     id: str
     name: str
@@ -52,6 +69,7 @@ class DeviceModel:
     # stays unacknowledged this long (None: never).
     escalate_after_min: float | None = None
     escalate_from: str = "high"
+    maintenance: tuple[MaintenancePlan, ...] = ()
 
     def actions_for(self, severity: str) -> tuple[str, ...]:
         return self.actions.get(severity, ())
@@ -129,8 +147,51 @@ def parse_model(raw: Mapping[str, object], source: str) -> DeviceModel:
         attributes=MappingProxyType(attributes),
         rules=rules,
         actions=MappingProxyType(actions),
+        maintenance=_maintenance(raw.get("maintenance", []), f"{source}: maintenance",
+                                 raw, attributes),
         **_escalation(raw.get("escalation"), f"{source}: escalation"),
     )
+
+
+def _maintenance(raw: object, where: str, model: Mapping[str, object],
+                 attributes: Mapping[str, Attribute]) -> tuple[MaintenancePlan, ...]:
+    if not isinstance(raw, list):
+        raise CatalogError(f"{where}: expected [[maintenance]] tables")
+    plans: list[MaintenancePlan] = []
+    for i, spec in enumerate(raw):
+        at = f"{where}[{i}]"
+        if not isinstance(spec, dict):
+            raise CatalogError(f"{at}: expected a table")
+        plan_id = _require(spec, "id", str, at)
+        if plan_id in {p.id for p in plans}:
+            raise CatalogError(f"{at}.id: duplicate plan id '{plan_id}'")
+        months = spec.get("every_months")
+        hours = spec.get("every_run_hours")
+        metric = spec.get("run_hours_metric")
+        if months is None and hours is None:
+            raise CatalogError(f"{at}: needs every_months, every_run_hours or both")
+        if months is not None:
+            months = _require(spec, "every_months", int, at)
+            if months < 1:
+                raise CatalogError(f"{at}.every_months: must be >= 1")
+        if hours is not None:
+            hours = float(_require(spec, "every_run_hours", (int, float), at))
+            if hours <= 0:
+                raise CatalogError(f"{at}.every_run_hours: must be > 0")
+            if metric not in attributes:
+                raise CatalogError(f"{at}.run_hours_metric: every_run_hours needs the "
+                                   f"counter attribute that counts them, got {metric!r}")
+        lead = float(_require(spec, "lead_days", (int, float), at))
+        priority = int(spec.get("priority", 1))
+        if lead < 0 or not 1 <= priority <= 5:
+            raise CatalogError(f"{at}: lead_days must be >= 0 and priority 1..5")
+        plans.append(MaintenancePlan(
+            id=plan_id, title=_require(spec, "title", str, at),
+            skill=str(spec.get("skill", model["service_skill"])),
+            duration_min=int(spec.get("duration_min", model["service_minutes"])),
+            lead_days=lead, every_months=months, every_run_hours=hours,
+            run_hours_metric=metric if hours is not None else None, priority=priority))
+    return tuple(plans)
 
 
 def _escalation(raw: object, where: str) -> dict:

@@ -15,7 +15,8 @@ from sqlalchemy import Engine, or_
 from sqlmodel import Session, col, select
 
 from asset_registry.database import session_scope
-from asset_registry.tables import Device, Site
+from asset_registry.tables import Customer, Device, Site
+from dispatch import sla
 from dispatch.booking import propose_windows
 from dispatch.diff import Change, plan_diff
 from dispatch.emergency import insert_emergency
@@ -60,21 +61,39 @@ def now_ms() -> int:
 def open_case(
     session: Session, *, device_id: str, source: str, title: str, skill: str,
     duration_min: int, priority: int, description: str = "", contact: str = "",
-    alert_id: int | None = None, at: int | None = None,
+    alert_id: int | None = None, at: int | None = None, planned_for: int | None = None,
 ) -> tuple[Case, WorkOrder]:
-    """Open a service case with one work order, ready for the next plan."""
+    """Open a service case with one work order, ready for the next plan.
+
+    Every channel comes through here, so every case gets its SLA clocks from the
+    customer's contract level; the work order's `sla_due` is the response clock,
+    which the solver tries to arrive by. Planned work (`planned_for`: a
+    maintenance visit's due date) is due by that date instead.
+    """
     at = now_ms() if at is None else at
+    level = _contract_level(session, device_id)
+    due = sla.due_times(sla.policy_for(level), priority, at, planned_for)
     case = Case(device_id=device_id, source=source, alert_id=alert_id, title=title,
-                description=description, contact=contact, created_at=at)
+                description=description, contact=contact, created_at=at, sla_level=level,
+                response_due=due.response_due, resolution_due=due.resolution_due)
     session.add(case)
     session.flush()
     order = WorkOrder(case_id=case.id, device_id=device_id, skill=skill,
-                      duration_min=duration_min, priority=priority, created_at=at, updated_at=at)
+                      duration_min=duration_min, priority=priority, created_at=at, updated_at=at,
+                      sla_due=due.response_due)
     session.add(order)
     session.flush()
     session.add(WorkOrderEvent(work_order_id=order.id, status="new", at=at, note=title))
     log.info("case %s opened (%s) with work order %s for %s", case.id, source, order.id, device_id)
     return case, order
+
+
+def _contract_level(session: Session, device_id: str) -> str:
+    level = session.exec(select(Customer.contract_level)
+                         .join(Site, col(Site.customer_id) == Customer.id)
+                         .join(Device, col(Device.site_id) == Site.id)
+                         .where(Device.id == device_id)).first()
+    return level or sla.DEFAULT_LEVEL
 
 
 class StatusError(ValueError):

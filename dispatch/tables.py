@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger
+from sqlalchemy import BigInteger, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 # A work order moves through these in order; the customer's timeline shows them.
@@ -38,13 +38,26 @@ class Engineer(SQLModel, table=True):
 class Case(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     device_id: str = Field(foreign_key="device.id", index=True)
-    source: str  # alert | customer
+    source: str  # alert | customer | maintenance | api
     alert_id: int | None = None
     title: str
     description: str = ""
     contact: str = ""
     status: str = "open"  # open | closed
     created_at: int = Field(sa_type=BigInteger)
+    # SLA clocks (dispatch/sla.py), ms epoch, set when the case opens from the
+    # customer's contract level: an engineer on site by response_due, the case
+    # closed by resolution_due. The SLA monitor stops a clock when it is met and
+    # records its warning (once) and its breach.
+    sla_level: str = ""
+    response_due: int | None = Field(default=None, sa_type=BigInteger)
+    resolution_due: int | None = Field(default=None, sa_type=BigInteger)
+    response_met_at: int | None = Field(default=None, sa_type=BigInteger)
+    resolution_met_at: int | None = Field(default=None, sa_type=BigInteger)
+    response_warned_at: int | None = Field(default=None, sa_type=BigInteger)
+    resolution_warned_at: int | None = Field(default=None, sa_type=BigInteger)
+    response_breached_at: int | None = Field(default=None, sa_type=BigInteger)
+    resolution_breached_at: int | None = Field(default=None, sa_type=BigInteger)
 
 
 class WorkOrder(SQLModel, table=True):
@@ -120,3 +133,26 @@ class CaseAttachment(SQLModel, table=True):
     file_name: str  # under the uploads folder, cases/<case id>/
     content_type: str
     uploaded_at: int = Field(sa_type=BigInteger)
+
+
+class MaintenanceVisit(SQLModel, table=True):
+    """One occurrence of a device's preventive maintenance plan (model TOML `[[maintenance]]`).
+
+    `seq` 0 is not a visit: it marks when the plan started tracking the device, the
+    first occurrence's baseline. The unique (device, plan, seq) makes opening an
+    occurrence happen once, whichever process or restart tries it.
+    """
+
+    __tablename__ = "maintenance_visit"
+    __table_args__ = (UniqueConstraint("device_id", "plan_id", "seq",
+                                       name="ux_maintenance_visit_occurrence"),)
+    id: int | None = Field(default=None, primary_key=True)
+    device_id: str = Field(foreign_key="device.id", index=True)
+    plan_id: str
+    seq: int
+    case_id: int | None = Field(default=None, foreign_key="case.id")
+    due_at: int | None = Field(default=None, sa_type=BigInteger)  # ms epoch
+    opened_at: int = Field(sa_type=BigInteger)
+    # When the visit was done and the run-hours counter then: the next one's baseline.
+    done_at: int | None = Field(default=None, sa_type=BigInteger)
+    done_run_hours: float | None = None

@@ -3,9 +3,10 @@
 The token in the URL is the only key, checked on every request; a wrong or
 revoked one gets the same answer as a device that does not exist. The customer
 sees their device's state in plain words, its open alerts, the repair's
-timeline with the engineer's first name and ETA, past visits, and can report a
-fault (with photos and one of the arrival windows the dispatcher can keep) and
-rate a finished visit. Every route is rate-limited per client address.
+timeline with the engineer's first name and ETA, past visits, the device's case
+history (however each case was opened), and can report a fault (with photos and
+one of the arrival windows the dispatcher can keep) and rate a finished visit.
+Every route is rate-limited per client address.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from asset_registry.tables import Device
 from dispatch.job_report import ReportError, rate_visit
 from dispatch.service import HORIZON_S, now_ms, offer_windows, open_case
 from dispatch.tables import Case, CaseAttachment, Engineer, JobReport, WorkOrder
-from portal import queries
+from portal import case_queries, queries
 from portal.auth.audit import record
 from portal.auth.dependencies import public_csrf, public_rate_limit
 from portal.context import ContextDep, SessionDep
@@ -44,6 +45,10 @@ WINDOW_MS = 2 * 3600 * 1000
 STEP_WORDS = {"new": "Reported", "assigned": "Engineer assigned", "accepted": "Engineer confirmed",
               "en_route": "Engineer on the way", "on_site": "Engineer on site",
               "done": "Repair done", "cannot_complete": "Visit could not be completed"}
+# How a case came to be, in the customer's words.
+SOURCE_WORDS = {"customer": "Reported by you", "alert": "Detected by remote monitoring",
+                "maintenance": "Planned maintenance"}
+OTHER_SOURCE = "Service request"
 
 
 def _plain_state(online: bool, worst: str | None) -> tuple[str, str]:
@@ -98,6 +103,9 @@ def customer_page(token: str, request: Request, ctx: ContextDep, session: Sessio
         "history": [row for row in orders if row[0].status == "done"],
         "engineers": engineers, "reports": reports, "categories": FAULT_CATEGORIES,
         "steps": STEP_WORDS, "step_note": _step_note,
+        # This device's cases only, each with its visits and how they ended.
+        "cases": case_queries.device_cases(session, device.id),
+        "sources": SOURCE_WORDS, "other_source": OTHER_SOURCE,
         # Only this device's cases are acknowledged: another number shows nothing.
         "reported": case.id if case is not None and case.device_id == device.id else None,
         "tz": ctx.tz,
