@@ -36,7 +36,8 @@ def as_dict(report: JobReport | None) -> dict[str, Any]:
     if report is None:
         return {"parts": [], "notes": "", "photos": [], "signed_by": None, "signed_at": None,
                 "rating": None, "rating_comment": ""}
-    return {"parts": json.loads(report.parts), "notes": report.notes,
+    parts = [{"part": p["part"], "qty": p["qty"]} for p in json.loads(report.parts)]
+    return {"parts": parts, "notes": report.notes,
             "photos": json.loads(report.photos), "signed_by": report.signed_by,
             "signed_at": report.signed_at, "rating": report.rating,
             "rating_comment": report.rating_comment}
@@ -49,22 +50,26 @@ def _editable(report: JobReport) -> None:
 
 
 def add_parts(session: Session, order: WorkOrder, parts: list[dict[str, Any]],
-              at_ms: int) -> JobReport:
+              at_ms: int, entry: str | None = None) -> tuple[JobReport, bool]:
+    """Append part lines; returns (report, added). With `entry` (the phone's outbox
+    entry id) a replay of lines already added adds nothing (added is False)."""
     report = report_of(session, order, at_ms)
-    _editable(report)
     current = json.loads(report.parts)
+    if entry is not None and any(line.get("entry") == entry for line in current):
+        return report, False
+    _editable(report)
     for i, part in enumerate(parts):
         name, qty = str(part.get("part", "")).strip(), part.get("qty", 1)
         if not name:
             raise ReportError(f"parts[{i}].part: name the part")
         if not isinstance(qty, int) or isinstance(qty, bool) or not 0 < qty <= 1000:
             raise ReportError(f"parts[{i}].qty: a whole number from 1 to 1000")
-        current.append({"part": name[:200], "qty": qty})
+        current.append({"part": name[:200], "qty": qty} | ({"entry": entry} if entry else {}))
     if len(current) > MAX_PARTS:
         raise ReportError(f"parts: at most {MAX_PARTS} lines per job")
     report.parts, report.updated_at = json.dumps(current), at_ms
     session.add(report)
-    return report
+    return report, True
 
 
 def set_notes(session: Session, order: WorkOrder, notes: str, at_ms: int) -> JobReport:

@@ -25,7 +25,14 @@ from starlette.responses import FileResponse, Response
 from asset_registry.tables import Customer, Device, Site
 from dispatch.job_report import ReportError, add_parts, add_photo, as_dict, set_notes, sign_off
 from dispatch.service import StatusError, give_back, now_ms, set_status
-from dispatch.tables import WORK_ORDER_STATUSES, Case, CaseAttachment, JobReport, WorkOrder
+from dispatch.tables import (
+    WORK_ORDER_STATUSES,
+    Case,
+    CaseAttachment,
+    JobReport,
+    WorkOrder,
+    WorkOrderEvent,
+)
 from portal import queries
 from portal.auth.accounts import Principal
 from portal.auth.audit import record
@@ -66,6 +73,7 @@ class PartLine(BaseModel):
 
 class PartsIn(BaseModel):
     parts: list[PartLine] = Field(min_length=1, max_length=200)
+    client_id: str | None = Field(default=None, pattern=CLIENT_ID, description=CLIENT_ID_HELP)
 
 
 class NotesIn(BaseModel):
@@ -179,7 +187,11 @@ def change_status(order_id: RowId, body: StatusChange, session: SessionDep,
 @router.post("/api/work-orders/{order_id}/cannot-complete")
 def cannot_complete(order_id: RowId, body: GiveBack, ctx: ContextDep, session: SessionDep,
                     principal: Staff) -> dict[str, Any]:
-    """Give the job back to the dispatcher, with the reason the customer will see."""
+    """Give the job back to the dispatcher, with the reason the customer will see. Sent
+    again (the phone never saw the answer), it is answered as done, not refused."""
+    given_back = session.get(WorkOrder, order_id)
+    if given_back is not None and _gave_back(session, given_back, principal, body.reason):
+        return {"work_order_id": order_id, "status": given_back.status, "already": True}
     order = _order(session, order_id, principal)
     try:
         give_back(session, order, body.reason)
@@ -190,6 +202,18 @@ def cannot_complete(order_id: RowId, body: GiveBack, ctx: ContextDep, session: S
     session.commit()
     ctx.request_replan()
     return {"work_order_id": order.id, "status": order.status}
+
+
+def _gave_back(session: Session, order: WorkOrder, principal: Principal, reason: str) -> bool:
+    """Whether this caller already gave the order back with this reason and it is not
+    theirs again since: then the request is a replay, answered without doing it twice
+    (an engineer's replay would otherwise get a 403, the job being no longer theirs)."""
+    who = principal.engineer_id or "engineer"
+    if principal.engineer_id is not None and order.engineer_id == principal.engineer_id:
+        return False
+    return session.exec(select(WorkOrderEvent.id).where(
+        WorkOrderEvent.work_order_id == order.id, WorkOrderEvent.status == "cannot_complete",
+        WorkOrderEvent.note == f"{who}: {reason.strip()}")).first() is not None
 
 
 def _report_change(session: Session, order_id: int, principal: Principal, action: str,
@@ -208,9 +232,16 @@ def _report_change(session: Session, order_id: int, principal: Principal, action
 def record_parts(order_id: RowId, body: PartsIn, session: SessionDep,
                  principal: Staff) -> dict[str, Any]:
     parts = [p.model_dump() for p in body.parts]
-    return _report_change(session, order_id, principal, "job_report.parts",
-                          ", ".join(f"{p['qty']} x {p['part']}" for p in parts),
-                          lambda order: add_parts(session, order, parts, now_ms()))
+    order = _order(session, order_id, principal)
+    try:
+        report, added = add_parts(session, order, parts, now_ms(), entry=body.client_id)
+    except ReportError as err:
+        raise HTTPException(409, str(err)) from None
+    if added:  # a replay (same client_id) changed nothing and is not logged again
+        record(session, principal.actor, "job_report.parts", f"work_order:{order_id}",
+               ", ".join(f"{p['qty']} x {p['part']}" for p in parts))
+        session.commit()
+    return as_dict(report)
 
 
 @router.put("/api/work-orders/{order_id}/notes")

@@ -137,7 +137,9 @@ async function request(item) {
   const headers = { "X-CSRF-Token": csrf };
   const base = { credentials: "same-origin", signal: AbortSignal.timeout?.(SEND_TIMEOUT_MS) };
   if (!item.image) {
-    return fetch(item.url, { ...base, method: item.method, body: JSON.stringify(item.body),
+    // The entry's id lets the API recognise a replay whose answer was lost.
+    const body = JSON.stringify({ ...item.body, client_id: item.id });
+    return fetch(item.url, { ...base, method: item.method, body,
                              headers: { ...headers, "Content-Type": "application/json" } });
   }
   const blob = await blobs.get(item.id);  // a read that fails (page closing) is tried again

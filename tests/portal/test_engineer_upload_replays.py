@@ -98,3 +98,39 @@ def test_a_sign_off_sent_twice_is_one_sign_off_and_the_replay_is_no_error(
     # A second, different sign-off is still refused: the report is final.
     again = client.post(url, json={**body, "client_id": "c" * 32, "signed_by": "Someone else"})
     assert again.status_code == 409 and "signed off" in again.json()["detail"]
+
+
+def test_parts_sent_twice_with_their_client_id_are_recorded_once(
+        portal: Portal, client: TestClient) -> None:
+    order_id = portal.new_job(portal.device("B").id, portal.engineer_id("own"), "on_site")
+    url = f"/api/work-orders/{order_id}/parts"
+    body = {"parts": [{"part": "O-ring", "qty": 2}], "client_id": CLIENT_ID}
+
+    first = client.post(url, json=body)
+    replay = client.post(url, json=body)
+    other = client.post(url, json={**body, "client_id": "b" * 32})
+
+    assert first.status_code == replay.status_code == other.status_code == 200
+    assert first.json()["parts"] == replay.json()["parts"] == [{"part": "O-ring", "qty": 2}]
+    assert len(other.json()["parts"]) == 2  # another entry is another line
+    assert _audited(portal, order_id, "job_report.parts") == 2
+
+
+def test_a_give_back_sent_twice_is_answered_as_done_not_refused(
+        portal: Portal, client: TestClient) -> None:
+    """After the first, the job is no longer the engineer's: a replay would get a 403,
+    which the phone keeps retrying; it is recognised instead."""
+    order_id = portal.new_job(portal.device("B").id, portal.engineer_id("own"), "accepted")
+    url = f"/api/work-orders/{order_id}/cannot-complete"
+    body = {"reason": "no access to the plant room", "client_id": CLIENT_ID}
+
+    first = client.post(url, json=body)
+    replay = client.post(url, json=body)
+
+    assert first.status_code == 200 and "already" not in first.json()
+    assert replay.status_code == 200 and replay.json()["already"] is True
+    assert _audited(portal, order_id, "work_order.cannot_complete") == 1
+    # Someone else's give-back is still refused: the job is not theirs.
+    with TestClient(portal.app) as other:
+        other.headers.update(portal.accounts["engineer_other"].headers)
+        assert other.post(url, json=body).status_code == 403
