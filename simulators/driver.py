@@ -8,7 +8,7 @@ from asset_registry.catalog import DeviceModel
 from edge_agent.drivers import Reading
 from simulators.faults import Fault
 from simulators.fleet import Device
-from simulators.profiles import SimulatorError
+from simulators.profiles import SimulatorError, builtin_profiles
 from simulators.signals import DeviceSimulator
 
 
@@ -23,14 +23,21 @@ class SimulatedDriver:
         seed: int = 0,
         *,
         tz: str = "Europe/Berlin",
+        feed_water: Mapping[str, float] | None = None,
     ) -> None:
+        """`feed_water` (site id -> feed TDS, ppm) turns on filter consumption for the
+        models that have a filter (simulators/consumables.py); without it, none."""
         faults = tuple(faults)
         self._sims: list[DeviceSimulator] = []
         for device in devices:
             if device.model_id not in models:
                 raise SimulatorError(f"device {device.id}: unknown model '{device.model_id}'")
+            water = (feed_water or {}).get(device.site_id)
+            profile = builtin_profiles().get(device.model_id)
+            has_filter = profile is not None and profile.filter is not None
             self._sims.append(
-                DeviceSimulator(device.id, models[device.model_id], seed, faults, tz=tz)
+                DeviceSimulator(device.id, models[device.model_id], seed, faults, tz=tz,
+                                feed_tds_ppm=water if has_filter else None)
             )
 
     def device_ids(self) -> list[str]:

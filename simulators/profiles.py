@@ -65,11 +65,22 @@ class FaultKind:
 
 
 @dataclass(frozen=True, slots=True)
+class FilterMetrics:
+    """Which metrics a filter cartridge moves (`[model.filter]`): the flow through it,
+    the pressure behind it, the run-hours counter restarted with each cartridge."""
+
+    flow: str
+    pressure: str
+    counter: str
+
+
+@dataclass(frozen=True, slots=True)
 class ModelProfile:
     model_id: str
     serial_prefix: str
     signals: Mapping[str, Signal | Counter]
     faults: Mapping[str, FaultKind]
+    filter: FilterMetrics | None = None
 
 
 def _signal(raw: Mapping[str, object], where: str) -> Signal | Counter:
@@ -115,6 +126,21 @@ def _fault(name: str, raw: Mapping[str, object], signals: Mapping[str, object], 
     return kind
 
 
+def _filter(raw: object, signals: Mapping[str, object], where: str) -> FilterMetrics | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise SimulatorError(f"{where}: expected a table with flow, pressure and counter")
+    try:
+        metrics = FilterMetrics(str(raw["flow"]), str(raw["pressure"]), str(raw["counter"]))
+    except KeyError as exc:
+        raise SimulatorError(f"{where}: missing field {exc}") from exc
+    for role, kind in (("flow", Signal), ("pressure", Signal), ("counter", Counter)):
+        if not isinstance(signals.get(getattr(metrics, role)), kind):
+            raise SimulatorError(f"{where}.{role}: not a {kind.__name__.lower()} of this model")
+    return metrics
+
+
 def parse_profiles(raw: Mapping[str, object], source: str) -> dict[str, ModelProfile]:
     profiles: dict[str, ModelProfile] = {}
     for model_id, spec in raw.items():
@@ -131,6 +157,7 @@ def parse_profiles(raw: Mapping[str, object], source: str) -> dict[str, ModelPro
             serial_prefix=str(spec["serial_prefix"]),
             signals=MappingProxyType(signals),
             faults=MappingProxyType(faults),
+            filter=_filter(spec.get("filter"), signals, f"{where}.filter"),
         )
     return profiles
 

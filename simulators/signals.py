@@ -15,7 +15,10 @@ from collections.abc import Iterable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+import numpy as np
+
 from asset_registry.catalog import DeviceModel
+from simulators.consumables import FilterSpec, FilterWear, shape_at
 from simulators.faults import Fault, fault_schedule, read_labels, write_labels
 from simulators.profiles import (
     NOISE_CUTOFF_SIGMAS,
@@ -69,6 +72,8 @@ class DeviceSimulator:
         tz: str = "Europe/Berlin",
         origin_ms: int | None = None,
         profile: ModelProfile | None = None,
+        feed_tds_ppm: float | None = None,
+        filter_spec: FilterSpec | None = None,
     ) -> None:
         if profile is None:
             if model.id not in builtin_profiles():
@@ -100,6 +105,15 @@ class DeviceSimulator:
             ]
         self._noise_key = rng.getrandbits(64)
         self._stuck: dict[str, float] = {}
+        # Filter consumption: only with the site's feed water given (and a model
+        # profile that says which metrics a cartridge moves), so existing fleets
+        # read exactly as before.
+        if feed_tds_ppm is not None and profile.filter is None:
+            raise SimulatorError(f"model {model.id} has no filter to consume")
+        self._feed_tds_ppm = feed_tds_ppm
+        self._filter_spec = filter_spec or FilterSpec()
+        self._seed = seed
+        self._wear: FilterWear | None = None
         self.faults = tuple(f for f in faults if f.device_id == device_id)
         for fault in self.faults:
             if is_sensor_fault(fault):
@@ -139,6 +153,7 @@ class DeviceSimulator:
         """What the equipment really does at `ts_ms`, equipment faults included."""
         if self._origin_ms is None:
             self._origin_ms = ts_ms
+        wear = self.filter_wear()
         local = datetime.fromtimestamp(ts_ms / 1000, self._tz)
         # Seeded by the instant, so noise is reproducible without call history.
         noise = random.Random((self._noise_key << 48) + ts_ms)
@@ -161,6 +176,13 @@ class DeviceSimulator:
                 + drift
                 + jitter * sig.noise
             )
+        if wear is not None:
+            metrics = self._profile.filter
+            assert metrics is not None
+            values[metrics.flow] *= float(wear.usage(ts_ms))
+            installed_ms, used = wear.state(ts_ms)
+            values[metrics.pressure] -= wear.pressure_drop(used)
+            values[metrics.counter] = (ts_ms - installed_ms) / MS_PER_HOUR
         for fault in self.active_faults(ts_ms):
             if is_sensor_fault(fault):
                 continue  # a sensor fault changes the report, not the equipment: sample()
@@ -171,6 +193,30 @@ class DeviceSimulator:
             for key, delta in spec.effects.items():
                 values[key] += progress * delta
         return {key: self._finish(key, value) for key, value in values.items()}
+
+    def filter_wear(self) -> FilterWear | None:
+        """The cartridges' truth (None without feed water); needs the origin, so it
+        exists from the first sample (or at once with `origin_ms`)."""
+        if self._wear is None and self._feed_tds_ppm is not None and self._origin_ms is not None:
+            self._wear = FilterWear(self._expected_flow, self._feed_tds_ppm, self._origin_ms,
+                                    f"{self._seed}:{self.device_id}", self._filter_spec)
+        return self._wear
+
+    def _expected_flow(self, ts_ms: np.ndarray) -> np.ndarray:
+        """The filter's flow without noise or usage factor, for many instants (numpy)."""
+        assert self._profile.filter is not None
+        key = self._profile.filter.flow
+        sig = self._profile.signals[key]
+        assert isinstance(sig, Signal)
+        t_s = ts_ms / 1000
+        drift = sum(amp * np.sin(2 * np.pi * t_s / period + phase)
+                    for period, phase, amp in self._wander[key])
+        shape = shape_at(sig.shape, ts_ms, self._utc_offset_ms)
+        return np.maximum(self.normal(key) + sig.daily * shape + drift, 0.0)
+
+    def _utc_offset_ms(self, ts_ms: int) -> int:
+        offset = datetime.fromtimestamp(ts_ms / 1000, self._tz).utcoffset()
+        return int(offset.total_seconds() * 1000) if offset else 0
 
     def _stuck_value(self, fault: Fault) -> float:
         """The last true reading before a stuck sensor froze."""
