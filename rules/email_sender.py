@@ -82,9 +82,11 @@ class EmailSender:
         if notification.work_order_id is not None:
             msg["X-FieldPulse-Work-Order"] = str(notification.work_order_id)
             about = f"work order {notification.work_order_id}"
-        else:
+        elif notification.alert_id is not None:
             msg["X-FieldPulse-Alert"] = str(notification.alert_id)
             about = f"alert {notification.alert_id}"
+        else:  # e.g. a sales opportunity for its owner: the message says what it is about
+            about = "notice"
         msg["X-FieldPulse-Audience"] = notification.audience
         msg.set_content(f"{notification.message}\n\n-- \nFieldPulse {about} "
                         f"(to the {notification.audience})\n")

@@ -55,7 +55,8 @@ class AlertEvent(SQLModel, table=True):
 
 
 class Notification(SQLModel, table=True):
-    """A message to a person about an alert or a work order (one of the two ids is set)."""
+    """A message to a person about an alert, a work order (its id set) or another record
+    (neither set: the message names it, e.g. a sales opportunity)."""
 
     id: int | None = Field(default=None, primary_key=True)
     alert_id: int | None = Field(default=None, foreign_key="alert.id", index=True)
@@ -64,9 +65,9 @@ class Notification(SQLModel, table=True):
     recipient: str
     message: str  # first line: the subject
     created_at: int = Field(sa_type=BigInteger)
-    # recorded | pending | sent | failed. Work-order notices wait as "pending", not
-    # "recorded": the rules' deliver() (in every process, some with a log-only sender)
-    # sends every "recorded" row, so only the work-order notice worker sends these.
+    # recorded | pending | sent | failed. The rules' deliver() (main process) sends
+    # "recorded" rows; the other notifiers (work orders, SLA, sales) record theirs as
+    # "pending" and send them themselves.
     status: str = Field(default="recorded", index=True)
     sent_at: int | None = Field(default=None, sa_type=BigInteger)
     error: str | None = None
