@@ -30,14 +30,14 @@ def _wall_ms() -> int:
 class WebhookWorker:
     def __init__(self, engine: Engine, *, policy: RetryPolicy | None = None,
                  transport: Transport = post, period_s: float = 1.0,
-                 gap_wait_s: float = 10.0, batch: int = 500,
+                 gap_wait_s: float = 10.0, batch: int = 500, concurrency: int = 8,
                  clock: Callable[[], int] = _wall_ms, rng: random.Random | None = None,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
         self._period_s = period_s
         self._fanout = FanOut(engine, clock=clock, monotonic=monotonic,
                               gap_wait_s=gap_wait_s, batch=batch)
         self._deliverer = Deliverer(engine, transport, policy or RetryPolicy(), clock=clock,
-                                    rng=rng or random.Random())
+                                    rng=rng or random.Random(), concurrency=concurrency)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="webhooks", daemon=True)
 
@@ -48,6 +48,7 @@ class WebhookWorker:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout=30)
+        self._deliverer.close()
 
     def _loop(self) -> None:
         while not self._stop.wait(self._period_s):

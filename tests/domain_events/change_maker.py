@@ -17,8 +17,8 @@ ALERT_STEPS = ("acknowledged", "cleared", "closed")
 
 
 class ChangeMaker:
-    def __init__(self, engine: Engine, fleet: Fleet, seed: int) -> None:
-        self._engine, self._fleet = engine, fleet
+    def __init__(self, engine: Engine, fleet: Fleet, seed: int, prefix: str = "t") -> None:
+        self._engine, self._fleet, self._prefix = engine, fleet, prefix
         self._rng = random.Random(seed)
         self._orders: list[int] = []
         self._cases: list[int] = []
@@ -60,7 +60,7 @@ class ChangeMaker:
         set_status(session, order, later[0])  # may close its case too
 
     def _alert(self, session) -> None:
-        alert = Alert(device_id=self._device(), rule_id=f"test-{next(self._serial)}",
+        alert = Alert(device_id=self._device(), rule_id=f"{self._prefix}-{next(self._serial)}",
                       metric="tds_ppm", severity="high", message="test", raised_at=1,
                       raised_value=1.0)
         session.add(alert)

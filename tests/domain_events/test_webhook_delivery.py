@@ -134,11 +134,11 @@ def _refused_attempts(engine: Engine) -> int:
                                 .where(col(WebhookAttempt.status_code).is_(None))).all())
 
 
-def start_worker_process(db_url: str) -> subprocess.Popen[str]:
+def start_worker_process(db_url: str, changes: int = 0) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(Path(__file__).parent)])}
     child = subprocess.Popen([sys.executable, str(Path(__file__).with_name(
-        "webhook_worker_process.py")), db_url], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-        text=True)
+        "webhook_worker_process.py")), db_url, str(changes)], cwd=ROOT, env=env,
+        stdout=subprocess.PIPE, text=True)
     assert child.stdout is not None and child.stdout.readline().strip() == "ready"
     return child
 
@@ -153,18 +153,23 @@ def test_nothing_is_lost_when_fieldpulse_is_killed_between_commit_and_delivery(
     receiver.fail_rate = receiver.lose_ack_rate = 0.0  # this test is about the crash
     subscribe(engine, receiver)
     changes = ChangeMaker(engine, FLEET, seed=8)
-    receiver.start()
-    receiver.hold.set()  # the first event is processed, its answer held back
-    child = start_worker_process(db_url)
+    # FieldPulse commits changes, and is killed before it could deliver any (the
+    # receiver is not up yet): the events are in the outbox, nothing else knows them.
+    child = start_worker_process(db_url, changes=40)
     try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "committed"
+        kill(child)
+        assert len(outbox(engine)) > 40 and receiver.processed_ids() == set()
+        receiver.start()
+        receiver.hold.set()  # the next event is processed, its answer held back
+        child = start_worker_process(db_url)
         changes.make(60)
         wait_until(receiver.holding.is_set, what="a delivery in flight")
         kill(child)  # mid-POST: the receiver has it, FieldPulse never heard back
         receiver.release.set()
-        held = next(iter(receiver.processed_ids()))
         with Session(engine) as session:
             row = session.exec(select(WebhookDelivery)
-                               .where(WebhookDelivery.event_id == held)).one()
+                               .where(WebhookDelivery.event_id == receiver.held_id)).one()
             assert row.status == "pending"  # so it will be sent again
         # Committed while FieldPulse is down: nothing can have been delivered.
         before = len(receiver.processed_ids())

@@ -44,6 +44,7 @@ class Receiver:
         self.hold = threading.Event()  # set: the next processed request is held open
         self.holding = threading.Event()  # set while a request is held
         self.release = threading.Event()
+        self.held_id: int | None = None  # the event whose answer was held
 
     @property
     def url(self) -> str:
@@ -92,8 +93,11 @@ class Receiver:
             self.got.bodies[event_id] = event
             self.got.processed.append(event_id)
             lose_ack = self._rng.random() < self.lose_ack_rate
-        if self.hold.is_set():
-            self.hold.clear()
+            hold = self.hold.is_set()
+            if hold:
+                self.hold.clear()
+                self.held_id = event_id
+        if hold:
             self.holding.set()
             self.release.wait(60)  # processed, but the answer does not get back in time
             self.holding.clear()

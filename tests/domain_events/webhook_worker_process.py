@@ -1,24 +1,33 @@
-"""`python webhook_worker_process.py DB_URL`: the webhook dispatcher alone in a process,
-with short retries, until it is killed (the crash tests kill it with SIGKILL)."""
+"""`python webhook_worker_process.py DB_URL [CHANGES]`: FieldPulse's webhook dispatcher
+alone in a process, with short retries, until it is killed (the crash tests kill it
+with SIGKILL). With CHANGES, the process first commits that many changes itself."""
 
 from __future__ import annotations
 
 import sys
 import threading
 
+from change_maker import ChangeMaker
+
 from asset_registry.database import make_engine
 from portal.webhooks.policy import RetryPolicy
 from portal.webhooks.worker import WebhookWorker
+from simulators.fleet import generate_fleet
 
 
-def main(db_url: str) -> None:
-    worker = WebhookWorker(make_engine(db_url), period_s=0.02, gap_wait_s=0.5,
+def main(db_url: str, changes: int) -> None:
+    engine = make_engine(db_url)
+    worker = WebhookWorker(engine, period_s=0.02, gap_wait_s=0.5,
                            policy=RetryPolicy(max_attempts=1000, base_s=0.01, cap_s=0.2,
                                               timeout_s=60.0))
     worker.start()
     print("ready", flush=True)
+    if changes:
+        ChangeMaker(engine, generate_fleet(seed=11, sites=6), seed=99, prefix="child"
+                    ).make(changes)
+        print("committed", flush=True)
     threading.Event().wait()
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 0)
