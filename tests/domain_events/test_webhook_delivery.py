@@ -37,8 +37,8 @@ FAST = RetryPolicy(max_attempts=1000, base_s=0.01, cap_s=0.2, timeout_s=5.0)
 
 
 @pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'webhooks.db'}"
+def db_url(database_url: str) -> str:
+    return database_url
 
 
 @pytest.fixture
