@@ -10,6 +10,10 @@ class Customer(SQLModel, table=True):
     id: str = Field(primary_key=True)
     name: str
     contact_email: str = ""
+    # The service contract: sets the SLA clocks of its cases (dispatch/sla.py).
+    contract_level: str = "standard"  # basic | standard | premium
+    # Who sells to this account: sales opportunities are routed to them (sales/).
+    sales_owner_email: str = ""
 
 
 class Site(SQLModel, table=True):

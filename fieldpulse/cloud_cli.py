@@ -18,6 +18,7 @@ from ingest.bench import bench_ingest
 from rules.anomaly.cli import app as anomaly_app
 from rules.bench import bench_rules
 from rules.detect_bench import bench_detect
+from sales.bench import bench_forecast
 
 TileUrl = Annotated[str, typer.Option(
     help="Leaflet tile URL template, e.g. https://tile.example/{z}/{x}/{y}.png "
@@ -31,6 +32,7 @@ app.add_typer(users_app, name="user")
 bench_app.command("rules")(bench_rules)
 bench_app.command("detect")(bench_detect)
 bench_app.command("ingest")(bench_ingest)
+bench_app.command("forecast")(bench_forecast)
 bench_app.add_typer(dispatch_bench_app, name="dispatch")
 app.add_typer(anomaly_app, name="anomaly", help="Score CSV files with the streaming detector.")
 

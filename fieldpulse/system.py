@@ -22,6 +22,7 @@ from asset_registry.catalog import DeviceModel, load_models
 from asset_registry.database import make_engine
 from dispatch.notice_worker import StoredEngineerAddresses, WorkOrderNoticeWorker
 from dispatch.service import Dispatcher, open_case
+from dispatch.service_cloud import ServiceCloudTasks
 from fieldpulse.schema import upgrade
 from fieldpulse.settings import Settings
 from ingest.consumer import (
@@ -38,9 +39,11 @@ from ingest.pipeline import IngestPipeline, ReadingsHandler
 from ingest.telemetry_store import SqlTelemetryStore, TelemetryStore, VictoriaMetricsStore
 from portal.app import create_app
 from portal.context import PortalContext
+from portal.webhooks.worker import WebhookWorker
 from rules.email_sender import AddressBook, EmailSender, SmtpServer
 from rules.notify import LogSender, NotificationSender
 from rules.service import RulesService, WorkOrderRequest
+from sales.worker import SalesWorker
 
 # How often a separate ingest worker looks for rule versions stored by another process.
 RULES_RELOAD_S = 5.0
@@ -146,9 +149,16 @@ class CloudSystem:
         # Work-order e-mails, derived from work_order_event; once, in the main process.
         self.work_order_notices = WorkOrderNoticeWorker(self.engine, sender, tz=settings.tz,
                                                         base_url=settings.base_url)
+        # SLA monitor and preventive maintenance; once, in the main process.
+        self.service_cloud = ServiceCloudTasks(self.engine, self.models, tz=settings.tz,
+                                               on_cases_opened=self.dispatcher.request)
+        # Domain events to subscribed webhooks (CRMs); once, in the main process.
+        self.webhooks = WebhookWorker(self.engine)
         self.ingest = IngestService(settings, broker, self.engine, self.models,
                                     on_readings=self.rules.on_blocks)
         self.pipeline = self.ingest.pipeline
+        # Sales opportunities from the stored telemetry; once, in the main process.
+        self.sales = SalesWorker(self.engine, self.ingest.store, sender)
         self.consumer = self.ingest.consumer
         self.app = create_app(PortalContext(
             engine=self.engine, models=self.models, tile_url=settings.tile_url, tz=settings.tz,
@@ -167,8 +177,11 @@ class CloudSystem:
         """Start ingest, the rules' timers and the dispatcher (the HTTP server is separate)."""
         self.work_order_notices.start()  # first: its cursor then predates the first plan
         self.dispatcher.start()
+        self.webhooks.start()
         self.rules.start()
+        self.service_cloud.start()
         self.consumer.start()
+        self.sales.start()
         self.dispatcher.request()  # plan whatever is open from before a restart
 
     def start_http_in_thread(self) -> None:
@@ -188,8 +201,11 @@ class CloudSystem:
             if self._server_thread is not None:
                 self._server_thread.join(timeout=10)
         self.consumer.stop()
+        self.sales.stop()
         self.rules.stop()
+        self.service_cloud.stop()
         self.dispatcher.stop()
+        self.webhooks.stop()
         self.work_order_notices.stop()
 
 

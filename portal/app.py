@@ -18,10 +18,12 @@ from portal import (
     admin_api,
     alert_inbox_api,
     api,
+    cases_api,
     console_api,
     customer_pages,
     device_api,
     engineer_api,
+    intake_api,
     live_api,
     login,
     metrics,
@@ -29,11 +31,13 @@ from portal import (
     plan_api,
     plan_review_api,
     rules_api,
+    sales_api,
 )
 from portal.auth.accounts import principal_for_session
 from portal.auth.dependencies import SESSION_COOKIE, LoginRequired, login_url
 from portal.context import PortalContext
 from portal.rendering import render
+from portal.webhooks import api as webhooks_api
 
 STATIC_DIR = Path(__file__).with_name("static")
 # Machine-facing paths answer errors in JSON whatever the client accepts.
@@ -62,7 +66,11 @@ def create_app(ctx: PortalContext) -> FastAPI:
     app.include_router(console_api.router)
     app.include_router(device_api.router)
     app.include_router(alert_inbox_api.router)
+    app.include_router(cases_api.router)
+    app.include_router(intake_api.router)
+    app.include_router(webhooks_api.router)
     app.include_router(plan_api.router)
+    app.include_router(sales_api.router)
     app.include_router(plan_review_api.router)
     app.include_router(live_api.router)
     app.include_router(engineer_api.router)

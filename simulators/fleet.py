@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import random
 import unicodedata
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from asset_registry.catalog import load_models
@@ -36,6 +36,8 @@ class Customer:
     id: str
     name: str
     contact_email: str
+    sales_owner_email: str = ""  # the account's sales owner (sales opportunities)
+    contract_level: str = "standard"  # sets the SLA clocks of the customer's cases
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +48,8 @@ class Site:
     address: str
     lat: float
     lon: float
+    # Feed (tap) water total dissolved solids: how fast a purifier's filter fills.
+    feed_tds_ppm: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +210,10 @@ _ENGINEERS = (
     "Felix Bauer",
 )
 _SHIFTS = (("07:00", "16:00"), ("08:00", "17:00"), ("10:00", "19:00"))
+_SALES_OWNERS = ("miriam.keller@sales.example.com", "paul.brandt@sales.example.com")
+# Contract levels in turn (not drawn from the generator: adding them left every
+# other seeded choice as it was).
+_CONTRACT_LEVELS = ("standard", "premium", "basic")
 
 
 def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -261,7 +269,8 @@ def generate_fleet(
     n_customers = max(1, round(sites / 2))  # most customers run two sites
     pool = tuple(rng.sample(_CUSTOMERS, len(_CUSTOMERS)))
     customers = tuple(
-        Customer(f"cus-{i + 1:03d}", name, f"facilities@{_slug(name)}.example.com")
+        Customer(f"cus-{i + 1:03d}", name, f"facilities@{_slug(name)}.example.com",
+                 contract_level=_CONTRACT_LEVELS[i % len(_CONTRACT_LEVELS)])
         for i, name in ((i, _pick(pool, i)) for i in range(n_customers))
     )
     # Every customer owns a site; the rest go to random customers.
@@ -293,6 +302,7 @@ def generate_fleet(
             device_id = f"dev-{len(device_list) + 1:04d}"
             device_list.append(Device(device_id, serial, model_id, site_id, gateway_id))
 
+    customers, site_list = _accounts_and_water(seed, customers, site_list)
     return Fleet(
         city=city,
         customers=customers,
@@ -301,6 +311,18 @@ def generate_fleet(
         devices=tuple(device_list),
         engineers=_workforce(rng, city, engineers, skills),
     )
+
+
+def _accounts_and_water(seed: int, customers: tuple[Customer, ...], sites: list[Site]
+                        ) -> tuple[tuple[Customer, ...], list[Site]]:
+    """Sales owners and feed water, drawn from a generator of their own: the fleet a
+    seed named before they existed stays the same."""
+    rng = random.Random(f"accounts-and-water:{seed}")
+    owned = tuple(replace(c, sales_owner_email=_SALES_OWNERS[i % len(_SALES_OWNERS)])
+                  for i, c in enumerate(customers))
+    # Tap water around a city varies with the source and the building's pipes.
+    watered = [replace(s, feed_tds_ppm=float(round(rng.uniform(250.0, 650.0)))) for s in sites]
+    return owned, watered
 
 
 def _workforce(

@@ -19,9 +19,13 @@ import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from portal_app import PNG, Portal, build_portal
+from sqlmodel import Session
 from starlette.routing import BaseRoute, Mount, Route
 
+from asset_registry.database import session_scope
+from dispatch.tables import WorkOrder
 from portal.auth.dependencies import CSRF_COOKIE
+from portal.webhooks import subscriptions
 from simulators.fleet import generate_fleet
 
 CALLERS = ("anonymous", "admin", "dispatcher", "engineer_own", "engineer_other", "customer_a")
@@ -87,8 +91,42 @@ def _own_job(portal: Portal, status: str = "assigned") -> int:
     return portal.new_job(_b(portal), portal.engineer_id("own"), status)
 
 
+def _case(portal: Portal) -> int:
+    """The case of a fresh job."""
+    with Session(portal.engine) as session:
+        order = session.get(WorkOrder, _own_job(portal))
+        assert order is not None
+        return order.case_id
+
+
 def _first_metric(portal: Portal) -> str:
     return next(iter(portal.app.state.ctx.models[portal.device("B").model_id].attributes))
+
+
+def _webhook(portal: Portal) -> int:
+    """A fresh webhook subscription (to a port nothing listens on)."""
+    with session_scope(portal.engine) as session:
+        sub = subscriptions.create(session, url="http://127.0.0.1:9/hook", record_types=[],
+                                   event_types=[], description="matrix", by="matrix")
+        assert sub.id is not None
+        return sub.id
+
+
+def _opportunity(portal: Portal) -> int:
+    """A fresh open sales opportunity on device B (its own product: one active each)."""
+    from asset_registry.database import session_scope
+    from sales.tables import Opportunity
+
+    device = portal.device("B")
+    customer = next(s.customer_id for s in portal.fleet.sites if s.id == device.site_id)
+    with session_scope(portal.engine) as session:
+        opp = Opportunity(device_id=device.id, customer_id=customer, kind="consumable",
+                          product=f"kit-{portal.next_serial()}", predicted_date=1,
+                          reason="matrix", created_at=1, updated_at=1)
+        session.add(opp)
+        session.flush()
+        assert opp.id is not None
+        return opp.id
 
 
 def get(path: str | Callable[[Portal], str]) -> Callable[[Portal, str], Call]:
@@ -141,12 +179,45 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/users/{username}/tokens"): Rule(
         get("/api/users/dispatcher-test/tokens"), roles(200, ("admin",))),
     ("GET", "/api/assignees"): Rule(get("/api/assignees"), roles(200, STAFF)),
+    # Service cases with their SLA clocks (reading; intake is portal/intake_api.py).
+    ("GET", "/api/cases"): Rule(get("/api/cases"), roles(200, STAFF)),
+    ("GET", "/api/cases/{case_id}"): Rule(
+        get(lambda p: f"/api/cases/{_case(p)}"), roles(200, STAFF)),
     ("POST", "/api/devices/{device_id}/qr-token"): Rule(
         lambda p, _c: Call("POST", f"/api/devices/{p.device('C').id}/qr-token"),
         roles(200, ("admin",))),
     ("GET", "/api/devices/{device_id}/qr.svg"): Rule(
         get(lambda p: f"/api/devices/{_b(p)}/qr.svg"), roles(200, ("admin",))),
     ("GET", "/api/audit"): Rule(get("/api/audit"), roles(200, ("admin",))),
+    # Inbound intake from CRMs (portal/intake_api.py): staff, usually by API token.
+    ("POST", "/api/cases"): Rule(
+        lambda p, _c: Call("POST", "/api/cases", json={"device_id": _b(p), "title": "matrix"}),
+        roles(201, STAFF)),
+    ("PATCH", "/api/cases/{case_id}"): Rule(
+        lambda p, _c: Call("PATCH", f"/api/cases/{_case(p)}", json={"description": "matrix"}),
+        roles(200, STAFF)),
+    ("PATCH", "/api/work-orders/{order_id}"): Rule(
+        lambda p, _c: Call("PATCH", f"/api/work-orders/{_own_job(p)}", json={"priority": 2}),
+        roles(200, STAFF)),
+    # Webhook subscriptions to domain events (portal/webhooks/api.py): admins only.
+    ("GET", "/api/webhooks"): Rule(get("/api/webhooks"), roles(200, ("admin",))),
+    ("POST", "/api/webhooks"): Rule(
+        lambda p, _c: Call("POST", "/api/webhooks", json={"url": "http://127.0.0.1:9/hook"}),
+        roles(201, ("admin",))),
+    ("GET", "/api/webhooks/{subscription_id}"): Rule(
+        get(lambda p: f"/api/webhooks/{_webhook(p)}"), roles(200, ("admin",))),
+    ("PATCH", "/api/webhooks/{subscription_id}"): Rule(
+        lambda p, _c: Call("PATCH", f"/api/webhooks/{_webhook(p)}", json={"active": False}),
+        roles(200, ("admin",))),
+    ("DELETE", "/api/webhooks/{subscription_id}"): Rule(
+        lambda p, _c: Call("DELETE", f"/api/webhooks/{_webhook(p)}"), roles(204, ("admin",))),
+    ("GET", "/api/webhooks/{subscription_id}/deliveries"): Rule(
+        get(lambda p: f"/api/webhooks/{_webhook(p)}/deliveries"), roles(200, ("admin",))),
+    ("GET", "/api/webhooks/{subscription_id}/attempts"): Rule(
+        get(lambda p: f"/api/webhooks/{_webhook(p)}/attempts"), roles(200, ("admin",))),
+    ("POST", "/api/webhooks/{subscription_id}/replay"): Rule(
+        lambda p, _c: Call("POST", f"/api/webhooks/{_webhook(p)}/replay",
+                           json={"parked": True}), roles(202, ("admin",))),
     ("GET", "/metrics"): Rule(get("/metrics"), roles(200, ("admin",))),
     # The dispatcher console's extras.
     ("GET", "/api/plans/changes"): Rule(get("/api/plans/changes"), roles(200, STAFF)),
@@ -161,6 +232,14 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/alerts/{alert_id}/work-order"): Rule(
         lambda p, _c: Call("POST", f"/api/alerts/{p.new_alert(_b(p))}/work-order", json={}),
         roles(201, STAFF)),
+    # Sales opportunities (portal/sales_api.py).
+    ("GET", "/api/opportunities"): Rule(get("/api/opportunities"), roles(200, STAFF)),
+    ("GET", "/api/opportunities/{opportunity_id}"): Rule(
+        get(lambda p: f"/api/opportunities/{_opportunity(p)}"), roles(200, STAFF)),
+    **{("POST", f"/api/opportunities/{{opportunity_id}}/{action}"): Rule(
+        lambda p, _c, action=action: Call(
+            "POST", f"/api/opportunities/{_opportunity(p)}/{action}", json={"note": "matrix"}),
+        roles(200, STAFF)) for action in ("offer", "accept", "decline")},
     ("GET", "/api/plans/routes"): Rule(get("/api/plans/routes"), roles(200, STAFF)),
     ("POST", "/api/plans"): Rule(lambda p, _c: Call("POST", "/api/plans"), roles(202, STAFF)),
     ("POST", "/api/plans/proposals"): Rule(
