@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from http import HTTPStatus
 from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
-from fastapi.responses import RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -39,6 +42,7 @@ from portal.context import PortalContext
 from portal.rendering import render
 from portal.webhooks import api as webhooks_api
 
+log = logging.getLogger("fieldpulse.portal")
 STATIC_DIR = Path(__file__).with_name("static")
 # Machine-facing paths answer errors in JSON whatever the client accepts.
 NOT_PAGES = ("/api/", "/metrics", "/healthz", "/openapi.json", "/docs", "/redoc", "/static/")
@@ -81,6 +85,8 @@ def create_app(ctx: PortalContext) -> FastAPI:
     app.include_router(customer_pages.router)
     app.add_exception_handler(LoginRequired, _to_login)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(OperationalError, _database_unavailable)
+    app.add_exception_handler(SQLAlchemyTimeoutError, _database_unavailable)
     return app
 
 
@@ -94,6 +100,15 @@ def _wants_page(request: Request) -> bool:
     accept = request.headers.get("accept", "")
     return (not request.url.path.startswith(NOT_PAGES) and "text/html" in accept
             and "application/json" not in accept)
+
+
+async def _database_unavailable(request: Request, exc: Exception) -> Response:
+    """The database refused or timed out (down, or out of connections under load): a
+    503 the client can retry, instead of a 500 with no hint."""
+    log.warning("database unavailable for %s %s: %s", request.method, request.url.path,
+                str(exc).splitlines()[0])
+    return JSONResponse({"detail": "the database is unavailable or busy; try again shortly"},
+                        status_code=503, headers={"Retry-After": "5"})
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

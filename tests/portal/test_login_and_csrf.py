@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -145,3 +146,20 @@ def test_logout_ends_the_session_for_good(portal: Portal, client: TestClient) ->
     assert client.get("/api/me").status_code == 401
 
 
+
+
+def test_an_unreachable_database_answers_503_with_retry_after(
+        portal: Portal, tmp_path: Path) -> None:
+    """Down, or out of connections under load: a retryable 503, not a bare 500."""
+    from asset_registry.database import make_engine
+
+    ctx = portal.app.state.ctx
+    working, ctx.engine = ctx.engine, make_engine(f"sqlite:///{tmp_path}/missing/dir/db")
+    try:
+        with TestClient(portal.app, raise_server_exceptions=False) as client:
+            client.headers.update(portal.accounts["dispatcher"].headers)
+            answer = client.get("/api/work-orders")
+    finally:
+        ctx.engine = working
+    assert answer.status_code == 503 and answer.headers["retry-after"] == "5"
+    assert "database" in answer.json()["detail"]
