@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import datetime
 
 import pytest
 from fastapi.testclient import TestClient
@@ -221,7 +222,10 @@ def test_pinning_reassigns_a_job_and_the_next_plan_keeps_it(
     pinned = client.put(f"/api/work-orders/{order_id}/pin", json={"engineer_id": target})
     assert pinned.status_code == 200 and pinned.json()["pinned_engineer_id"] == target
     assert replans == [1]
-    replan(portal.engine, portal.app.state.ctx.tz, time_limit_s=1.0)
+    # Planned from late morning, when every engineer is on shift (whatever the time now).
+    tz = portal.app.state.ctx.tz
+    late_morning = datetime.now(tz).replace(hour=11, minute=0, second=0, microsecond=0)
+    replan(portal.engine, tz, time_limit_s=1.0, at_ms=int(late_morning.timestamp() * 1000))
     with Session(portal.engine) as s:
         order = s.get(WorkOrder, order_id)
     assert order.engineer_id == target, order.unassigned_reason
