@@ -4,12 +4,13 @@ The customer's pages are in `portal/customer_pages.py`."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse
 from sqlmodel import col, select
-from starlette.responses import Response
+from starlette.responses import FileResponse, Response
 
 from asset_registry.database import session_scope
 from dispatch.service import StatusError, set_status
@@ -28,9 +29,20 @@ from portal.rendering import render
 from portal.schemas import RowId
 
 router = APIRouter(include_in_schema=False)
+STATIC_DIR = Path(__file__).with_name("static")
 DispatcherPage = Annotated[Principal, Depends(page_role("dispatcher", "admin"))]
 EngineerPage = Annotated[Principal, Depends(page_role("engineer", "dispatcher", "admin"))]
 AdminPage = Annotated[Principal, Depends(page_role("admin"))]
+
+
+@router.get("/engineer-sw.js")
+def engineer_service_worker() -> Response:
+    """The engineer app's service worker. Served from the root with a header that
+    allows it the /engineer/ scope (a path under /engineer/ would be taken for an
+    engineer id); it holds no data of its own, so anyone may fetch it."""
+    return FileResponse(STATIC_DIR / "engineer_sw.js", media_type="text/javascript",
+                        headers={"Service-Worker-Allowed": "/engineer/",
+                                 "Cache-Control": "no-cache"})
 
 
 @router.get("/")

@@ -292,6 +292,8 @@ ROUTES: dict[tuple[str, str], Rule] = {
     # Pages and forms.
     ("GET", "/"): Rule(get("/"), everyone(200) | {"customer_a": 401}),
     ("GET", "/login"): Rule(get("/login"), everyone(200)),
+    # The engineer app's service worker: code only, no data.
+    ("GET", "/engineer-sw.js"): Rule(get("/engineer-sw.js"), everyone(200)),
     ("POST", "/login"): Rule(
         lambda p, _c: Call("POST", "/login", csrf=True, ok_location="/dispatch",
                            form={"username": (a := p.new_login()).username,

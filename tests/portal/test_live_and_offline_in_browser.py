@@ -68,3 +68,44 @@ def test_status_tapped_without_signal_is_sent_when_the_phone_reconnects(
     expect(page.locator("#outbox")).to_be_hidden()
     expect(page.locator("#parts-list")).to_contain_text("1 × Washer")
     _shot(page, "engineer-back-online")
+
+
+def test_the_job_page_opens_with_no_signal_and_its_changes_wait(
+        cloud: RunningCloud, page: Page) -> None:  # noqa: F811
+    """Reopened (reloaded) in the cellar: the service worker serves the page, its
+    script and the job's data as last seen, and a status tapped then is sent later."""
+    engineer = cloud.fleet.engineers[0]
+    device = cloud.fleet.devices[0]
+    with Session(cloud.system.engine, expire_on_commit=False) as s:
+        _, order = open_case(s, device_id=device.id, source="customer", title="Low pressure",
+                             skill="plumbing", duration_min=30, priority=2)
+        order.engineer_id, order.status = engineer.id, "en_route"
+        s.add(order)
+        s.commit()
+    page.set_viewport_size({"width": 390, "height": 844})
+    url = f"{cloud.base_url}/engineer/{engineer.id}/jobs/{order.id}"
+    page.goto(url)
+    _log_in(page, make_account(cloud.system.engine, "engineer", engineer.id))
+    expect(page.locator("#title")).to_have_text("Low pressure")
+    # The worker takes over the open page once installed; one more load with signal
+    # lets it keep the page, its assets and the job's data.
+    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    page.reload()
+    expect(page.locator("#title")).to_have_text("Low pressure")
+
+    page.context.set_offline(True)
+    page.reload()  # no signal at all: everything comes from the phone
+    expect(page.locator("#title")).to_have_text("Low pressure")
+    expect(page.locator("#status")).to_have_text("en route")
+    page.click("button[data-status=on_site]")
+    expect(page.locator("#outbox")).to_contain_text("1 change waiting for signal")
+    _shot(page, "engineer-opened-offline")
+
+    def status() -> str:
+        with Session(cloud.system.engine) as s:
+            return s.get(WorkOrder, order.id).status
+
+    assert status() == "en_route"
+    page.context.set_offline(False)
+    wait_until(lambda: status() == "on_site", what="the status tapped offline to arrive")
+    expect(page.locator("#outbox")).to_be_hidden()

@@ -118,10 +118,10 @@ def test_photo_and_sign_off_without_signal_survive_a_reload_and_are_stored_once(
     expect(page.locator("#outbox-items img")).to_have_count(2)  # photo and signature
     _shot(page, "engineer-offline-photo-outbox")
 
-    # Reloaded still without a working connection. The page itself needs a bar of
-    # signal to open (there is no service worker; fully offline the browser shows its
-    # offline page), so here the page opens but no API call gets through. The reopened
-    # page shows what is waiting, read back from localStorage and IndexedDB.
+    # Reloaded still without a working connection: here the page loads but no API call
+    # gets through (a reload with no network at all is the service worker's test, in
+    # test_live_and_offline_in_browser.py). The reopened page shows what is waiting,
+    # read back from localStorage and IndexedDB.
     page.route("**/api/**", lambda route: route.abort("internetdisconnected"))
     page.context.set_offline(False)
     page.reload()
