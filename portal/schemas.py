@@ -77,6 +77,8 @@ class WorkOrderPublic(BaseModel):
     eta: int | None
     route_seq: int | None
     unassigned_reason: str | None
+    # The case's response clock (ms epoch): on site by then, or the SLA is breached.
+    sla_due: int | None = None
     # Locked by the dispatcher: plans keep the job with this engineer / at this time.
     pinned_engineer_id: str | None = None
     pinned_start: int | None = None

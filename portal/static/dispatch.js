@@ -155,6 +155,18 @@ function drawInbox() {
   }
 }
 
+// The case's response clock: when the engineer must be on site. Red when the plan's
+// ETA (or now, for a job without one) is past it.
+function slaBadge(w) {
+  if (!w.sla_due || ["on_site", "done"].includes(w.status)) return "";
+  const late = (w.eta ?? Date.now()) > w.sla_due;
+  const due = new Date(w.sla_due);
+  const when = due.toDateString() === new Date().toDateString() ? fmt(w.sla_due)
+    : `${due.toLocaleDateString([], { day: "numeric", month: "short" })} ${fmt(w.sla_due)}`;
+  return ` <span class="badge ${late ? "sla-late" : "sla"}" title="SLA: on site by ${esc(due.toLocaleString())}">` +
+    `SLA ${esc(when)}${late ? " · late" : ""}</span>`;
+}
+
 function drawOrders() {
   // Keep what the dispatcher picked in a row (engineer, time) across live redraws.
   const picked = [...document.querySelectorAll("#work-orders tr[data-work-order]")].map((tr) =>
@@ -165,7 +177,7 @@ function drawOrders() {
     `<td><a href="#" data-open-device="${esc(w.device_id)}">${esc(w.device_id)}</a></td><td>${esc(w.status.replace("_", " "))}</td>` +
     `<td>${w.engineer_id ? `<a href="/engineer/${esc(w.engineer_id)}">${esc(state.names[w.engineer_id] || w.engineer_id)}</a>` : esc(w.unassigned_reason || "unassigned")}` +
     `${w.pinned_engineer_id || w.pinned_start ? ' <span class="pin" title="pinned by the dispatcher">pinned</span>' : ""}</td>` +
-    `<td>${fmt(w.eta)}</td><td class="actions">${orderControls(w, options)}</td></tr>`).join("");
+    `<td>${fmt(w.eta)}${slaBadge(w)}</td><td class="actions">${orderControls(w, options)}</td></tr>`).join("");
   for (const [id, engineer, start] of picked) {
     const tr = document.querySelector(`#work-orders tr[data-work-order="${id}"]`);
     const select = tr?.querySelector("select[name=engineer]");

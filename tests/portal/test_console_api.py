@@ -266,3 +266,14 @@ def test_console_api_needs_a_dispatcher(portal: Portal) -> None:
         client.headers.update(portal.accounts["engineer_own"].headers)
         assert client.post("/api/plans").status_code == 403
         assert client.get("/api/plans/routes").status_code == 403
+
+
+def test_work_orders_carry_their_case_response_clock(portal: Portal, client: TestClient) -> None:
+    """The console marks each open job with when the engineer must be on site."""
+    order_id = portal.new_job(portal.device("A").id, portal.engineer_id("own"), status="new")
+    with Session(portal.engine) as s:
+        order = s.get(WorkOrder, order_id)
+        case = s.get(Case, order.case_id)
+        assert case is not None and case.response_due is not None
+    listed = {w["id"]: w for w in client.get("/api/work-orders").json()}
+    assert listed[order_id]["sla_due"] == case.response_due
