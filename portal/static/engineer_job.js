@@ -159,9 +159,12 @@ async function request(item) {
 async function send(item) {
   const r = await request(item);  // no signal: fetch throws, the entry stays queued
   // Server trouble or a lapsed login: keep it queued (after logging in, it goes out).
-  if (r.status >= 500 || [401, 403, 408, 429].includes(r.status)) throw new Error(`HTTP ${r.status}`);
+  if (r.status >= 500 || [401, 408, 429].includes(r.status)) throw new Error(`HTTP ${r.status}`);
   if (!r.ok) {  // refused for good (too large, not an image, already signed off): say why
     const detail = (await r.json().catch(() => ({}))).detail || r.statusText;
+    // A stale CSRF token (logged in again elsewhere) passes once the page reloads; any
+    // other 403 (the job was given to someone else) will not, and must not block the rest.
+    if (r.status === 403 && String(detail).includes("CSRF")) throw new Error("HTTP 403 (CSRF)");
     const why = { 413: "too large", 415: "not a JPEG, PNG or WebP image" }[r.status] || `HTTP ${r.status}`;
     throw new Refused(`${why} — ${typeof detail === "string" ? detail : JSON.stringify(detail)}`);
   }
