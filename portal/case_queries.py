@@ -46,7 +46,6 @@ class WorkOrderEventPublic(BaseModel):
 
 
 class CaseWorkOrder(WorkOrderPublic):
-    sla_due: int | None
     events: list[WorkOrderEventPublic]
 
 
@@ -122,7 +121,6 @@ def case_detail(session: Session, case_id: int, now: int) -> CaseDetail | None:
         **public.model_dump(), description=case.description, contact=case.contact,
         work_orders=[CaseWorkOrder(
             **WorkOrderPublic.model_validate(o, from_attributes=True).model_dump(),
-            sla_due=o.sla_due,
             events=[WorkOrderEventPublic(status=e.status, at=e.at, note=e.note)
                     for e in timeline if e.work_order_id == o.id])
             for o in orders])
