@@ -36,6 +36,11 @@ CAPACITY_SIGMA = 0.08  # cartridge-to-cartridge spread of real capacity (relativ
 USAGE_DRIFT = 0.004  # relative change of usage per day ahead, one sigma (regimes move)
 PRESSURE_RECOVERY_BAR = 0.25  # a daily mean this far above the days before: new cartridge
 Z90 = 1.2816  # 10th/90th percentile of a normal distribution
+# The errors are heavier-tailed than the normal model above assumes (usage changes
+# regime without warning), so the interval is widened by this much: calibrated to
+# hold 80 % of true dates on simulated fleets of seeds 11 and 23 (scripted; 1.0 held
+# 52-57 %, 2.0 81-86 %); `fieldpulse bench forecast` checks it on seed 7.
+INTERVAL_WIDEN = 1.8
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,7 +234,7 @@ def project(used: float, capacity: float, rate: float, rate_se: float, now_ms: i
     days_left = max(0.0, remaining / rate)
     sigma = math.sqrt((capacity_sigma * capacity / rate) ** 2
                       + (max(remaining, 0.0) * rate_se / rate ** 2) ** 2
-                      + (USAGE_DRIFT * days_left ** 1.5) ** 2)
+                      + (USAGE_DRIFT * days_left ** 1.5) ** 2) * INTERVAL_WIDEN
     predicted = now_ms + int(days_left * DAY_MS)
     early = now_ms + int(max(0.0, days_left - Z90 * sigma) * DAY_MS)
     late = now_ms + int((days_left + Z90 * sigma) * DAY_MS)
