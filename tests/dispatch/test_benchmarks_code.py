@@ -14,7 +14,7 @@ from plan_checker import check_plan
 from dispatch.bench import CHECKER, SOLOMON
 from dispatch.greedy import greedy_plan
 from dispatch.plan_stats import plan_stats
-from dispatch.solomon import read_instance, route_distance, solve_instance
+from dispatch.solomon import Tuning, read_instance, route_distance, solve_instance
 from dispatch.solver import points_of
 from dispatch.synthetic import city_day
 from dispatch.travel import travel_matrix
@@ -47,6 +47,25 @@ def test_solomon_solution_passes_the_shared_checker(name: str, tmp_path: Path) -
     report = json.loads(done.stdout)
     assert report["feasible"], report["violations"]
     assert report["distance"] == pytest.approx(solution.distance, abs=0.01)
+
+
+@needs_shared
+def test_portfolio_searches_side_by_side_within_the_wall_time(tmp_path: Path) -> None:
+    import time
+
+    path = _truncated(SOLOMON / "R101.txt", 30, tmp_path / "R101.txt")
+    instance = read_instance(path)
+    # The third search fails (no such operator): the solve still returns the
+    # others' best plan, in time.
+    tuning = Tuning(portfolio=({}, {"vehicle_cost": 40.0}, {"operators": ("use_nothing",)}))
+    started = time.monotonic()
+    solution = solve_instance(instance, 4.0, tuning)
+    assert time.monotonic() - started < 4.0 + 1.0
+    out = tmp_path / "solution.json"
+    out.write_text(json.dumps({"routes": solution.routes}))
+    done = subprocess.run([sys.executable, str(CHECKER), str(path), str(out)],
+                          capture_output=True, text=True, check=False)
+    assert json.loads(done.stdout)["feasible"]
 
 
 @needs_shared
