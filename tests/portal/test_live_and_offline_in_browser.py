@@ -15,6 +15,27 @@ from ingest.checks import AcceptedReading
 from support import RunningCloud, make_account, wait_until
 
 
+def _open_job_on_the_way(cloud: RunningCloud, page: Page, title: str  # noqa: F811
+                         ) -> WorkOrder:
+    """A job already on the way with a fleet engineer (out of the planner's hands, so it
+    stays theirs), opened on their phone-sized page after logging in."""
+    engineer = cloud.fleet.engineers[0]
+    device = cloud.fleet.devices[0]
+    with Session(cloud.system.engine, expire_on_commit=False) as s:
+        _, order = open_case(s, device_id=device.id, source="customer", title=title,
+                             skill="plumbing", duration_min=30, priority=2)
+        order.engineer_id, order.status = engineer.id, "en_route"
+        s.add(order)
+        s.commit()
+    page.set_viewport_size({"width": 390, "height": 844})
+    url = f"{cloud.base_url}/engineer/{engineer.id}/jobs/{order.id}"
+    page.goto(url)
+    _log_in(page, make_account(cloud.system.engine, "engineer", engineer.id))
+    expect(page).to_have_url(url)
+    expect(page.locator("#title")).to_have_text(title)
+    return order
+
+
 def test_a_new_alert_reaches_the_open_console_without_a_reload(
         cloud: RunningCloud, page: Page) -> None:  # noqa: F811
     page.goto(f"{cloud.base_url}/dispatch")
@@ -34,21 +55,7 @@ def test_a_new_alert_reaches_the_open_console_without_a_reload(
 
 def test_status_tapped_without_signal_is_sent_when_the_phone_reconnects(
         cloud: RunningCloud, page: Page) -> None:  # noqa: F811
-    engineer = cloud.fleet.engineers[0]
-    device = cloud.fleet.devices[0]
-    with Session(cloud.system.engine, expire_on_commit=False) as s:
-        _, order = open_case(s, device_id=device.id, source="customer", title="Dripping tap",
-                             skill="plumbing", duration_min=30, priority=2)
-        # On the way already: out of the planner's hands, so it stays this engineer's.
-        order.engineer_id, order.status = engineer.id, "en_route"
-        s.add(order)
-        s.commit()
-    page.set_viewport_size({"width": 390, "height": 844})
-    url = f"{cloud.base_url}/engineer/{engineer.id}/jobs/{order.id}"
-    page.goto(url)
-    _log_in(page, make_account(cloud.system.engine, "engineer", engineer.id))
-    expect(page).to_have_url(url)
-    expect(page.locator("#title")).to_have_text("Dripping tap")
+    order = _open_job_on_the_way(cloud, page, "Dripping tap")
     expect(page.locator("#status")).to_have_text("en route")
 
     page.context.set_offline(True)  # into the cellar
@@ -74,19 +81,7 @@ def test_the_job_page_opens_with_no_signal_and_its_changes_wait(
         cloud: RunningCloud, page: Page) -> None:  # noqa: F811
     """Reopened (reloaded) in the cellar: the service worker serves the page, its
     script and the job's data as last seen, and a status tapped then is sent later."""
-    engineer = cloud.fleet.engineers[0]
-    device = cloud.fleet.devices[0]
-    with Session(cloud.system.engine, expire_on_commit=False) as s:
-        _, order = open_case(s, device_id=device.id, source="customer", title="Low pressure",
-                             skill="plumbing", duration_min=30, priority=2)
-        order.engineer_id, order.status = engineer.id, "en_route"
-        s.add(order)
-        s.commit()
-    page.set_viewport_size({"width": 390, "height": 844})
-    url = f"{cloud.base_url}/engineer/{engineer.id}/jobs/{order.id}"
-    page.goto(url)
-    _log_in(page, make_account(cloud.system.engine, "engineer", engineer.id))
-    expect(page.locator("#title")).to_have_text("Low pressure")
+    order = _open_job_on_the_way(cloud, page, "Low pressure")
     # The worker takes over the open page once installed; one more load with signal
     # lets it keep the page, its assets and the job's data.
     page.wait_for_function("navigator.serviceWorker.controller !== null")
