@@ -14,7 +14,15 @@ from plan_checker import check_plan
 from dispatch.bench import CHECKER, SOLOMON
 from dispatch.greedy import greedy_plan
 from dispatch.plan_stats import plan_stats
-from dispatch.solomon import Tuning, read_instance, route_distance, solve_instance
+from dispatch.solomon import (
+    Tuning,
+    _Model,
+    _parameters,
+    _units,
+    read_instance,
+    route_distance,
+    solve_instance,
+)
 from dispatch.solver import points_of
 from dispatch.synthetic import city_day
 from dispatch.travel import travel_matrix
@@ -66,6 +74,31 @@ def test_portfolio_searches_side_by_side_within_the_wall_time(tmp_path: Path) ->
     done = subprocess.run([sys.executable, str(CHECKER), str(path), str(out)],
                           capture_output=True, text=True, check=False)
     assert json.loads(done.stdout)["feasible"]
+
+
+@needs_shared
+def test_iterated_local_search_goes_on_past_the_first_local_optimum(tmp_path: Path) -> None:
+    """SolveWithParameters ignores the ILS settings and stops at the first
+    local optimum; the solver's ILS path keeps ruining and recreating until its
+    time limit, and ends on a shorter plan that the checker accepts."""
+    path = SOLOMON / "R109.txt"
+    instance = read_instance(path)
+    tuning = Tuning(portfolio=(), ils=True, operators=())
+    units = _units(instance)
+    descent = _Model(instance, units, instance.vehicles, tuning)
+    first_optimum = descent.routing.SolveWithParameters(_parameters(tuning, 3.0))
+    assert first_optimum is not None
+    first_distance = descent._read(first_optimum).distance
+
+    solution = solve_instance(instance, 3.0, tuning)
+    assert solution.distance < first_distance * 0.99
+    out = tmp_path / "solution.json"
+    out.write_text(json.dumps({"routes": solution.routes}))
+    done = subprocess.run([sys.executable, str(CHECKER), str(path), str(out)],
+                          capture_output=True, text=True, check=False)
+    report = json.loads(done.stdout)
+    assert report["feasible"], report["violations"]
+    assert report["distance"] == pytest.approx(solution.distance, abs=0.01)
 
 
 @needs_shared
