@@ -2,6 +2,7 @@
 
     python -m dispatch.bench solomon INSTANCE.txt --time-limit 30
     python -m dispatch.bench solomon-all --time-limit 30 --out DIR
+    python -m dispatch.bench solomon-baseline R101 RC101 --time-limit 30
     python -m dispatch.bench field --jobs 1000 --engineers 100 --time-limit 60
 
 ``app`` is a Typer app, so the console script can mount it as
@@ -27,6 +28,7 @@ from dispatch.greedy import greedy_plan
 from dispatch.plan_stats import plan_stats
 from dispatch.problem import Job, Location
 from dispatch.solomon import Tuning, read_instance, solve_instance
+from dispatch.solomon_naive import solve_naive
 from dispatch.solver import points_of, solve
 from dispatch.synthetic import SKILLS, city_day
 from dispatch.travel import travel_matrix
@@ -101,6 +103,40 @@ def solomon_all(
     }
     (out / "table.json").write_text(json.dumps({"rows": rows, "summary": summary}, indent=1))
     print(json.dumps(summary), flush=True)
+
+
+@app.command("solomon-baseline")
+def solomon_baseline(
+    names: Annotated[list[str], typer.Argument(help="Instance names, e.g. R101 RC101.")],
+    time_limit: TimeLimit = 30.0,
+    data: Annotated[Path, typer.Option(help="Folder of Solomon .txt files.")] = SOLOMON,
+) -> None:
+    """The naive set-up (callbacks, path-cheapest-arc, every visit mandatory)
+    against the benchmark's model, same instance and budget, one JSON line each."""
+    bks = _bks(data)
+    for name in names:
+        inst = read_instance(data / f"{name.upper()}.txt")
+        row: dict[str, object] = {"instance": inst.name, "time_limit_s": time_limit}
+        for label, solver in (("naive", solve_naive), ("ours", solve_instance)):
+            started = time.monotonic()
+            solution = solver(inst, time_limit)
+            found = solution is not None
+            row[label] = {"found": found, "seconds": round(time.monotonic() - started, 1)}
+            if solution is not None:
+                best = bks.get(inst.name.upper())
+                row[label] |= {  # type: ignore[operator]
+                    "vehicles": solution.vehicles, "distance": round(solution.distance, 2),
+                    "gap_pct": round(100 * (solution.distance / best - 1), 3) if best else None}
+        print(json.dumps(row), flush=True)
+
+
+def _bks(data: Path) -> dict[str, float]:
+    """Distance-only best-known distance per instance name."""
+    import csv
+
+    with open(data / "bks.csv") as f:
+        return {r["instance"].upper(): float(r["distance_only_distance"])
+                for r in csv.DictReader(f)}
 
 
 def _cpu_seconds() -> float:

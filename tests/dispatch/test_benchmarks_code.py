@@ -23,6 +23,7 @@ from dispatch.solomon import (
     route_distance,
     solve_instance,
 )
+from dispatch.solomon_naive import solve_naive
 from dispatch.solver import points_of
 from dispatch.synthetic import city_day
 from dispatch.travel import travel_matrix
@@ -99,6 +100,38 @@ def test_iterated_local_search_goes_on_past_the_first_local_optimum(tmp_path: Pa
     report = json.loads(done.stdout)
     assert report["feasible"], report["violations"]
     assert report["distance"] == pytest.approx(solution.distance, abs=0.01)
+
+
+@needs_shared
+def test_the_naive_baseline_plan_is_judged_by_the_same_checker(tmp_path: Path) -> None:
+    path = _truncated(SOLOMON / "C101.txt", 30, tmp_path / "C101.txt")
+    solution = solve_naive(read_instance(path), 1.0)
+    assert solution is not None and solution.vehicles >= 1
+    out = tmp_path / "solution.json"
+    out.write_text(json.dumps({"routes": solution.routes}))
+    done = subprocess.run([sys.executable, str(CHECKER), str(path), str(out)],
+                          capture_output=True, text=True, check=False)
+    report = json.loads(done.stdout)
+    assert report["feasible"], report["violations"]
+    assert sorted(c for route in solution.routes for c in route) == list(range(1, 31))
+
+
+@needs_shared
+def test_the_baseline_command_reports_both_set_ups_on_one_line(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    _truncated(SOLOMON / "R101.txt", 20, data / "R101.txt")
+    (data / "bks.csv").write_text("instance,vehicles,distance,distance_only_vehicles,"
+                                  "distance_only_distance\nR101,5,500.0,5,500.0\n")
+    done = subprocess.run([sys.executable, "-m", "dispatch.bench", "solomon-baseline", "R101",
+                           "--time-limit", "1", "--data", str(data)],
+                          capture_output=True, text=True, check=True)
+    row = json.loads(done.stdout)
+    assert row["instance"] == "R101"
+    assert row["ours"]["found"] is True
+    assert row["ours"]["gap_pct"] == pytest.approx(100 * (row["ours"]["distance"] / 500 - 1),
+                                                   abs=0.001)
+    assert isinstance(row["naive"]["found"], bool)
 
 
 @needs_shared
