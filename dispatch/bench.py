@@ -113,30 +113,23 @@ def solomon_baseline(
 ) -> None:
     """The naive set-up (callbacks, path-cheapest-arc, every visit mandatory)
     against the benchmark's model, same instance and budget, one JSON line each."""
-    bks = _bks(data)
+    bks = _bks_rows(data)
     for name in names:
         inst = read_instance(data / f"{name.upper()}.txt")
+        best = float(bks[inst.name.upper()]["distance_only_distance"]) \
+            if inst.name.upper() in bks else None
         row: dict[str, object] = {"instance": inst.name, "time_limit_s": time_limit}
         for label, solver in (("naive", solve_naive), ("ours", solve_instance)):
             started = time.monotonic()
             solution = solver(inst, time_limit)
-            found = solution is not None
-            row[label] = {"found": found, "seconds": round(time.monotonic() - started, 1)}
+            result: dict[str, object] = {
+                "found": solution is not None, "seconds": round(time.monotonic() - started, 1)}
             if solution is not None:
-                best = bks.get(inst.name.upper())
-                row[label] |= {  # type: ignore[operator]
+                result |= {
                     "vehicles": solution.vehicles, "distance": round(solution.distance, 2),
                     "gap_pct": round(100 * (solution.distance / best - 1), 3) if best else None}
+            row[label] = result
         print(json.dumps(row), flush=True)
-
-
-def _bks(data: Path) -> dict[str, float]:
-    """Distance-only best-known distance per instance name."""
-    import csv
-
-    with open(data / "bks.csv") as f:
-        return {r["instance"].upper(): float(r["distance_only_distance"])
-                for r in csv.DictReader(f)}
 
 
 def _cpu_seconds() -> float:
@@ -146,11 +139,16 @@ def _cpu_seconds() -> float:
     return time.process_time() + children.ru_utime + children.ru_stime
 
 
-def _bks_vehicles(data: Path, names: list[str]) -> int:
+def _bks_rows(data: Path) -> dict[str, dict[str, str]]:
+    """The best-known table's rows by upper-case instance name."""
     import csv
 
     with open(data / "bks.csv") as f:
-        rows = {r["instance"].upper(): r for r in csv.DictReader(f)}
+        return {r["instance"].upper(): r for r in csv.DictReader(f)}
+
+
+def _bks_vehicles(data: Path, names: list[str]) -> int:
+    rows = _bks_rows(data)
     return sum(int(rows[n.upper()]["distance_only_vehicles"]) for n in names if n.upper() in rows)
 
 

@@ -406,15 +406,22 @@ class _Model:
         return None if solution is None else self._read(solution)
 
     def _read(self, solution: pywrapcp.Assignment) -> Solution:
-        routing, routes = self.routing, []
-        for v in range(self.fleet):
-            route, index = [], solution.Value(routing.NextVar(routing.Start(v)))
-            while not routing.IsEnd(index):
-                route.append(self.manager.IndexToNode(index))
-                index = solution.Value(routing.NextVar(index))
-            if route:
-                routes.append(route)
-        return Solution(routes, route_distance(self.instance, routes))
+        return read_solution(self.instance, self.routing, self.manager, solution)
+
+
+def read_solution(instance: Instance, routing: pywrapcp.RoutingModel,
+                  manager: pywrapcp.RoutingIndexManager,
+                  solution: pywrapcp.Assignment) -> Solution:
+    """The used vehicles' routes (customer numbers) and their true distance."""
+    routes = []
+    for v in range(routing.vehicles()):
+        route, index = [], solution.Value(routing.NextVar(routing.Start(v)))
+        while not routing.IsEnd(index):
+            route.append(manager.IndexToNode(index))
+            index = solution.Value(routing.NextVar(index))
+        if route:
+            routes.append(route)
+    return Solution(routes, route_distance(instance, routes))
 
 
 def _parameters(

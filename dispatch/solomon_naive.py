@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
-from dispatch.solomon import Instance, Solution, _units, route_distance
+from dispatch.solomon import Instance, Solution, _units, read_solution
 
 
 def solve_naive(instance: Instance, time_limit_s: float) -> Solution | None:
@@ -53,14 +53,4 @@ def solve_naive(instance: Instance, time_limit_s: float) -> Solution | None:
         routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH)
     params.time_limit.FromMilliseconds(max(1, round(time_limit_s * 1000)))
     solution = routing.SolveWithParameters(params)
-    if solution is None:
-        return None
-    routes = []
-    for v in range(fleet):
-        route, index = [], solution.Value(routing.NextVar(routing.Start(v)))
-        while not routing.IsEnd(index):
-            route.append(manager.IndexToNode(index))
-            index = solution.Value(routing.NextVar(index))
-        if route:
-            routes.append(route)
-    return Solution(routes, route_distance(instance, routes))
+    return None if solution is None else read_solution(instance, routing, manager, solution)

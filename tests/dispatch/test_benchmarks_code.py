@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from plan_checker import check_plan
+from solomon_judge import check_solomon
 
 from dispatch.bench import CHECKER, SOLOMON
 from dispatch.greedy import greedy_plan
@@ -49,11 +50,7 @@ def test_solomon_solution_passes_the_shared_checker(name: str, tmp_path: Path) -
     instance = read_instance(path)
     assert len(instance.demand) == 31
     solution = solve_instance(instance, time_limit_s=1.0)
-    out = tmp_path / "solution.json"
-    out.write_text(json.dumps({"routes": solution.routes}))
-    done = subprocess.run([sys.executable, str(CHECKER), str(path), str(out)],
-                          capture_output=True, text=True, check=False)
-    report = json.loads(done.stdout)
+    report = check_solomon(path, solution.routes, tmp_path)
     assert report["feasible"], report["violations"]
     assert report["distance"] == pytest.approx(solution.distance, abs=0.01)
 
@@ -70,11 +67,7 @@ def test_portfolio_searches_side_by_side_within_the_wall_time(tmp_path: Path) ->
     started = time.monotonic()
     solution = solve_instance(instance, 4.0, tuning)
     assert time.monotonic() - started < 4.0 + 1.0
-    out = tmp_path / "solution.json"
-    out.write_text(json.dumps({"routes": solution.routes}))
-    done = subprocess.run([sys.executable, str(CHECKER), str(path), str(out)],
-                          capture_output=True, text=True, check=False)
-    assert json.loads(done.stdout)["feasible"]
+    assert check_solomon(path, solution.routes, tmp_path)["feasible"]
 
 
 @needs_shared
@@ -93,11 +86,7 @@ def test_iterated_local_search_goes_on_past_the_first_local_optimum(tmp_path: Pa
 
     solution = solve_instance(instance, 3.0, tuning)
     assert solution.distance < first_distance * 0.99
-    out = tmp_path / "solution.json"
-    out.write_text(json.dumps({"routes": solution.routes}))
-    done = subprocess.run([sys.executable, str(CHECKER), str(path), str(out)],
-                          capture_output=True, text=True, check=False)
-    report = json.loads(done.stdout)
+    report = check_solomon(path, solution.routes, tmp_path)
     assert report["feasible"], report["violations"]
     assert report["distance"] == pytest.approx(solution.distance, abs=0.01)
 
@@ -107,11 +96,7 @@ def test_the_naive_baseline_plan_is_judged_by_the_same_checker(tmp_path: Path) -
     path = _truncated(SOLOMON / "C101.txt", 30, tmp_path / "C101.txt")
     solution = solve_naive(read_instance(path), 1.0)
     assert solution is not None and solution.vehicles >= 1
-    out = tmp_path / "solution.json"
-    out.write_text(json.dumps({"routes": solution.routes}))
-    done = subprocess.run([sys.executable, str(CHECKER), str(path), str(out)],
-                          capture_output=True, text=True, check=False)
-    report = json.loads(done.stdout)
+    report = check_solomon(path, solution.routes, tmp_path)
     assert report["feasible"], report["violations"]
     assert sorted(c for route in solution.routes for c in route) == list(range(1, 31))
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from solomon_judge import check_solomon
 
 from dispatch.bench import CHECKER, SOLOMON
 from dispatch.solomon import Tuning, _Model, _units, read_instance
@@ -18,14 +16,6 @@ needs_shared = pytest.mark.skipif(
     not (SOLOMON / "R101.txt").exists() or not CHECKER.exists(),
     reason="shared Solomon data and checker not present",
 )
-
-
-def _check(instance_path: Path, routes: list[list[int]], tmp_path: Path) -> dict[str, object]:
-    out = tmp_path / "plan.json"
-    out.write_text(json.dumps({"routes": routes}))
-    done = subprocess.run([sys.executable, str(CHECKER), str(instance_path), str(out)],
-                          capture_output=True, text=True, check=False)
-    return json.loads(done.stdout)
 
 
 @needs_shared
@@ -41,7 +31,7 @@ def test_ruined_and_recreated_plans_stay_feasible_and_complete(name: str, tmp_pa
     for plan in (p for p in plans if p is not None):
         assert len(plan) == first.vehicles
         assert sorted(c for r in plan for c in r) == list(range(1, len(instance.demand)))
-        report = _check(SOLOMON / f"{name}.txt", plan, tmp_path)
+        report = check_solomon(SOLOMON / f"{name}.txt", plan, tmp_path)
         assert report["feasible"], report["violations"]
         changed += [r for r in plan if r] != first.routes
     assert changed > 0  # the restarts really start somewhere else
@@ -63,6 +53,6 @@ def test_restarted_search_returns_a_feasible_plan_within_the_limit(tmp_path: Pat
 
     instance = read_instance(SOLOMON / "RC208.txt")
     solution = solve_instance(instance, 3.0, Tuning(stall=0.3))
-    report = _check(SOLOMON / "RC208.txt", solution.routes, tmp_path)
+    report = check_solomon(SOLOMON / "RC208.txt", solution.routes, tmp_path)
     assert report["feasible"], report["violations"]
     assert report["distance"] == pytest.approx(solution.distance, abs=0.01)

@@ -110,19 +110,8 @@ def test_a_change_for_a_job_given_to_someone_else_meanwhile_does_not_block_the_o
         cloud: RunningCloud, page: Page) -> None:  # noqa: F811
     """While the phone had no signal the dispatcher gave the job to another engineer:
     the waiting change is refused for good (403), shown as not saved, and dropped."""
-    first, second = cloud.fleet.engineers[0], cloud.fleet.engineers[1]
-    device = cloud.fleet.devices[0]
-    with Session(cloud.system.engine, expire_on_commit=False) as s:
-        _, order = open_case(s, device_id=device.id, source="customer", title="Noisy pump",
-                             skill="plumbing", duration_min=30, priority=2)
-        order.engineer_id, order.status = first.id, "en_route"
-        s.add(order)
-        s.commit()
-    page.set_viewport_size({"width": 390, "height": 844})
-    url = f"{cloud.base_url}/engineer/{first.id}/jobs/{order.id}"
-    page.goto(url)
-    _log_in(page, make_account(cloud.system.engine, "engineer", first.id))
-    expect(page.locator("#title")).to_have_text("Noisy pump")
+    second = cloud.fleet.engineers[1]
+    order = _open_job_on_the_way(cloud, page, "Noisy pump")  # engineers[0]'s job
 
     page.context.set_offline(True)
     page.click("button[data-status=on_site]")
