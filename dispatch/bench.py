@@ -23,15 +23,15 @@ from typing import Annotated
 import numpy as np
 import typer
 
-from dispatch.emergency import insert_emergency
-from dispatch.greedy import greedy_plan
+from dispatch.heuristics.emergency import insert_emergency
+from dispatch.heuristics.greedy import greedy_plan
 from dispatch.plan_stats import plan_stats
 from dispatch.problem import Job, Location
 from dispatch.solomon import Tuning, read_instance, solve_instance
 from dispatch.solomon_naive import solve_naive
-from dispatch.solver import points_of, solve
+from dispatch.solver import solve
 from dispatch.synthetic import SKILLS, city_day
-from dispatch.travel import travel_matrix
+from dispatch.travel import points_of, travel_matrix
 
 app = typer.Typer(help="Dispatcher benchmarks: Solomon VRPTW, field-scale city day.",
                   no_args_is_help=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dispatch.solver import Plan
+from dispatch.plan import Plan
 
 
 @dataclass(frozen=True, slots=True)

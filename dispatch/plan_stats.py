@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from dispatch.plan import Plan
 from dispatch.problem import Problem
-from dispatch.solver import Plan
 
 
 def plan_stats(problem: Problem, plan: Plan, times: np.ndarray) -> dict[str, object]:

@@ -14,8 +14,8 @@ import itertools
 from dataclasses import dataclass
 
 from dispatch.diff import Change
+from dispatch.plan import Plan
 from dispatch.problem import Problem
-from dispatch.solver import Plan
 
 # A proposal's ETAs count from when it was made; after this long they are too far
 # off to store, and the dispatcher proposes again.

@@ -38,8 +38,6 @@ from ortools.constraint_solver import (
 )
 from ortools.util import optional_boolean_pb2
 
-from dispatch.solomon_ruin import Units, ruin_recreate
-
 SCALE = 1000  # 0.001 distance units: rounding error per plan well under 0.01 %
 
 
@@ -207,8 +205,6 @@ class Tuning:
     spare: int = 2  # vehicles allowed beyond what the first plan used
     first: str = "SAVINGS"  # first-solution strategy name (see the class docstring)
     full_fleet: bool = False  # skip the fleet restriction
-    stall: float = 0.0  # CPU seconds without a better plan before a restart; 0: none
-    removed: int = 12  # customers a restart removes and reinserts
     also_first: tuple[str, ...] = ()  # more first-solution strategies, each searched in turn
     # Tuning overrides, one search process each, all at once; the first runs here.
     # Three iterated local searches that differ in first plan and ruin size:
@@ -272,9 +268,7 @@ def _solve(instance: Instance, deadline: float, tuning: Tuning) -> Solution:
     more routes than savings builds (measured, see ``Tuning``).
 
     Each first plan in ``first``, ``also_first`` gets an equal share of the
-    time. With ``stall`` > 0 (off: measured worse) a search that has gone
-    ``stall`` CPU seconds without a better plan stops and the next starts from
-    the best plan with a cluster of customers removed and reinserted.
+    time.
     """
     time_limit_s = deadline - time.monotonic()
     units = _units(instance)
@@ -289,23 +283,28 @@ def _solve(instance: Instance, deadline: float, tuning: Tuning) -> Solution:
     if tuning.full_fleet:
         fleet = instance.vehicles
     model = _Model(instance, units, fleet, tuning)
-    rng = np.random.default_rng(0)
     best = min(firsts, key=lambda f: f.distance)
     # Each first plan gets an equal share of the time, then the restarts.
     starts = [f.routes for f in firsts]
     while (left := deadline - time.monotonic()) > 0.1:
-        if starts:
-            start = starts.pop(0)
-        elif tuning.stall > 0:
-            plans = (ruin_recreate(units, best.routes, fleet, tuning.removed, rng)
-                     for _ in range(20))
-            start = next((p for p in plans if p is not None), best.routes)
-        else:
-            start = best.routes  # a search ended early: go on from the best plan
+        # After the first plans: a search ended early, go on from the best plan.
+        start = starts.pop(0) if starts else best.routes
         found = model.improve(start, left / (len(starts) + 1))
         if found is not None and found.distance < best.distance:
             best = found
     return best
+
+
+@dataclass(frozen=True, slots=True)
+class Units:
+    """The instance as the routing model sees it (scaled integers)."""
+
+    cost: np.ndarray  # (n, n) arc cost
+    transit: np.ndarray  # (n, n) service at the origin plus the drive, rounded up
+    ready: np.ndarray  # (n,) earliest start of service
+    due: np.ndarray  # (n,) latest start of service; due[0]: back at the depot
+    demand: np.ndarray  # (n,)
+    capacity: int
 
 
 def _units(instance: Instance) -> Units:
@@ -347,20 +346,7 @@ class _Model:
             drop = int(units.cost.sum())  # more than any plan's distance
             for node in range(1, n):
                 routing.AddDisjunction([self.manager.NodeToIndex(node)], drop)
-        # Stall detection, in this process's CPU seconds (fair on a loaded box).
-        self.stall_s, self.best_cost, self.improved_at = 0.0, 0, 0.0
         self.closed = False
-        self._limit = routing.solver().CustomLimit(self._stalled)  # kept: solver borrows it
-        routing.AddSearchMonitor(self._limit)
-        routing.AddAtSolutionCallback(self._on_solution)
-
-    def _on_solution(self) -> None:
-        cost = self.routing.CostVar().Value()
-        if cost < self.best_cost:
-            self.best_cost, self.improved_at = cost, time.process_time()
-
-    def _stalled(self) -> bool:
-        return self.stall_s > 0 and time.process_time() - self.improved_at > self.stall_s
 
     def first(self, time_limit_s: float) -> Solution:
         """The construction heuristic's plan, no local search."""
@@ -387,7 +373,7 @@ class _Model:
         return self._read(solution)
 
     def improve(self, routes: list[list[int]], time_limit_s: float) -> Solution | None:
-        """Guided local search from ``routes`` until the time limit or a stall."""
+        """Guided local search from ``routes`` until the time limit."""
         params = _parameters(self.tuning, time_limit_s)
         if not self.closed:
             # Closed without a time limit: ReadAssignmentFromRoutes runs under
@@ -398,11 +384,7 @@ class _Model:
         start = self.routing.ReadAssignmentFromRoutes(routes, True)
         if start is None:
             return None
-        self.stall_s, self.improved_at = self.tuning.stall, time.process_time()
-        self.best_cost = 2**63 - 1
         solution = self.routing.SolveFromAssignmentWithParameters(start, params)
-        # Off between searches: a fired limit also fails ReadAssignmentFromRoutes.
-        self.stall_s = 0.0
         return None if solution is None else self._read(solution)
 
     def _read(self, solution: pywrapcp.Assignment) -> Solution:

@@ -14,7 +14,7 @@ from typing import Protocol
 
 import numpy as np
 
-from dispatch.problem import Location
+from dispatch.problem import Location, Problem
 
 EARTH_RADIUS_KM = 6371.0088  # mean radius (IUGG)
 
@@ -72,3 +72,11 @@ class GreatCircle:
 
     def matrix(self, locations: Sequence[Location]) -> np.ndarray:
         return travel_matrix(locations, self.road_factor, self.speed_kmh)
+
+
+def points_of(problem: Problem) -> list[Location]:
+    """Rows of the travel matrix: jobs first, then each engineer's start, end."""
+    points = [job.location for job in problem.jobs]
+    for engineer in problem.engineers:
+        points += [engineer.start, engineer.end]
+    return points

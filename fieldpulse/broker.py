@@ -11,13 +11,11 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fieldpulse.child_process import kill, terminate
+from foundations.processes import free_port, kill, terminate, wait_for_port
 
 # Sized for an ingest restart of several minutes under a full demo fleet, and
 # bounded in bytes so a long outage cannot exhaust memory.
@@ -28,11 +26,6 @@ MAX_QUEUED_BYTES = 512 * 1024 * 1024
 class BrokerError(RuntimeError):
     pass
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def find_mosquitto() -> str | None:
@@ -74,16 +67,6 @@ def mosquitto_config(port: int, data_dir: Path, extra: str = "",
     ])
 
 
-def wait_for_port(port: int, timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise BrokerError(f"nothing is listening on 127.0.0.1:{port} after {timeout_s:g} s")
-
 
 @dataclass
 class MosquittoBroker:
@@ -110,7 +93,7 @@ class MosquittoBroker:
         )
         try:
             wait_for_port(self.port)
-        except BrokerError:
+        except TimeoutError:
             self.process.kill()
             err = self.process.stderr.read().decode() if self.process.stderr else ""
             raise BrokerError(f"mosquitto did not start: {err.strip()}") from None

@@ -99,8 +99,8 @@ DatabaseUrl = Annotated[str | None, typer.Option(
 
 
 def _engine(data_dir: Path, database_url: str | None):
-    from asset_registry.database import make_engine
     from fieldpulse.settings import Settings
+    from foundations.database import make_engine
 
     data_dir.mkdir(parents=True, exist_ok=True)
     return make_engine(Settings(data_dir=data_dir.resolve(), database_url=database_url).db_url)

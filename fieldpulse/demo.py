@@ -19,11 +19,11 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from asset_registry.database import session_scope
 from fieldpulse.fleet_import import import_fleet
 from fieldpulse.runner import start_broker
 from fieldpulse.settings import Settings
-from fieldpulse.system import CloudSystem
+from fieldpulse.system import CloudSystem, wait_for_signal
+from foundations.database import session_scope
 from portal.auth.accounts import create_user, issue_api_token
 from portal.qr_codes import customer_url, write_qr_codes
 from simulators.faults import fault_schedule, write_labels
@@ -124,7 +124,7 @@ def run_demo(data_dir: Path, qr_dir: Path, port: int, sites: int, tile_url: str,
         faults = fault_schedule(fleet, start_ms=int(time.time() * 1000), seed=SEED,
                                 first_after_s=15)
         write_labels(faults, data_dir / "faults.jsonl")
-        system.start_services()
+        system.start()
         stack.callback(system.stop)
         configs = _gateway_configs(fleet, data_dir, broker.port)
         _start_gateways(stack, configs, data_dir / "gateways")
@@ -132,7 +132,7 @@ def run_demo(data_dir: Path, qr_dir: Path, port: int, sites: int, tile_url: str,
         _print_welcome(console, settings, fleet, tokens, qr_dir.resolve(), written, faults,
                        data_dir)
         _print_accounts(console, accounts, data_dir, fleet.engineers[0].name)
-        system.serve_http_forever()
+        wait_for_signal()
 
 
 def _print_welcome(console: Console, settings: Settings, fleet, tokens: dict[str, str],

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
 from sqlalchemy import Engine
 
-from asset_registry.database import session_scope
+from asset_registry.qr_tokens import new_qr_token
 from asset_registry.tables import Customer, Device, Gateway, Site
-from dispatch.tables import Engineer
+from foundations.database import session_scope
 from sales.tables import SiteWater
-
-
-def new_qr_token() -> str:
-    # 128 bits: unguessable, and short enough for a small QR code.
-    return secrets.token_urlsafe(16)
+from service.tables import Engineer
 
 
 def import_fleet(engine: Engine, fleet: Any) -> dict[str, str]:

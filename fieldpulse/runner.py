@@ -10,7 +10,7 @@ from rich.console import Console
 
 from fieldpulse.broker import MosquittoBroker
 from fieldpulse.settings import Settings
-from fieldpulse.system import CloudSystem
+from fieldpulse.system import CloudSystem, wait_for_signal
 from ingest.consumer import BrokerAddress
 
 
@@ -38,7 +38,7 @@ def run_cloud(data_dir: Path, port: int, broker: str | None, tile_url: str,
         address = parse_broker(broker) if broker else start_broker(stack, settings.data_dir,
                                                                     console)
         system = CloudSystem(settings, address)
-        system.start_services()
+        system.start()
         stack.callback(system.stop)
         console.print(f"Portal on {settings.base_url}/dispatch · API docs {settings.base_url}/docs")
-        system.serve_http_forever()
+        wait_for_signal()

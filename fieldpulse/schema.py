@@ -19,9 +19,11 @@ from sqlmodel import SQLModel
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
 
-TABLE_MODULES = ("asset_registry.tables", "dispatch.tables", "ingest.tables", "rules.tables",
-                 "portal.auth.tables", "domain_events.tables", "portal.webhooks.tables",
-                 "sales.tables")
+# Every component's tables, lowest layer first.
+TABLE_MODULES = ("asset_registry.tables", "ingest.tables", "rules.tables",
+                 "notifications.tables", "service.tables", "dispatch.tables", "sales.tables",
+                 "integrations.domain_events.tables", "integrations.webhooks.tables",
+                 "integrations.idempotency", "portal.auth.tables")
 
 
 def target_metadata() -> MetaData:

@@ -45,6 +45,8 @@ class Settings:
     smtp_user: str | None = None
     # Who the "supervisor" audience of the rules is reached at.
     supervisor_email: str = ""
+    # A background worker that failed is restarted after this, doubling per failure.
+    restart_backoff_s: float = 1.0
 
     @property
     def db_url(self) -> str:

@@ -26,9 +26,9 @@ DatabaseUrl = Annotated[str | None, typer.Option(
 
 
 def _engine(data_dir: Path, database_url: str | None) -> Engine:
-    from asset_registry.database import make_engine
     from fieldpulse.schema import upgrade
     from fieldpulse.settings import Settings
+    from foundations.database import make_engine
 
     data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(Settings(data_dir=data_dir.resolve(), database_url=database_url).db_url)
@@ -45,7 +45,7 @@ def add_user(
     data_dir: DataDir = Path("var"), database_url: DatabaseUrl = None,
 ) -> None:
     """Add a user with a generated password, printed once."""
-    from asset_registry.database import session_scope
+    from foundations.database import session_scope
     from portal.auth.accounts import AccountError, create_user
     from portal.auth.audit import record
 
@@ -66,7 +66,7 @@ def new_token(
     data_dir: DataDir = Path("var"), database_url: DatabaseUrl = None,
 ) -> None:
     """Issue an API token for `Authorization: Bearer`, printed once (only its hash is kept)."""
-    from asset_registry.database import session_scope
+    from foundations.database import session_scope
     from portal.auth.accounts import issue_api_token
     from portal.auth.audit import record
     from portal.auth.tables import PortalUser
@@ -85,7 +85,7 @@ def new_token(
 def _change(data_dir: Path, database_url: str | None, username: str, action: str,
             change: Callable[[Session, PortalUser], str]) -> None:
     """Apply `change` to the user in one transaction, audited as done by "cli"."""
-    from asset_registry.database import session_scope
+    from foundations.database import session_scope
     from portal.auth.accounts import AccountError, get_user
     from portal.auth.audit import record
 

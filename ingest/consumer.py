@@ -29,9 +29,7 @@ import gc
 import logging
 import queue
 import threading
-import time
 import zlib
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import paho.mqtt.client as mqtt
@@ -41,6 +39,7 @@ from paho.mqtt.properties import Properties
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from firmware_contracts.topics import STATUS_FILTER, TELEMETRY_FILTER, parse_topic
+from foundations.workers import Life, Worker
 from ingest.pipeline import IngestPipeline
 from ingest.telemetry_store import StoreError
 
@@ -108,16 +107,6 @@ class ConsumerTuning:
 
 
 @dataclass(frozen=True, slots=True)
-class PeriodicTask:
-    """Housekeeping run by the worker thread between groups (one writer, no locks):
-    device staleness, retention. `run` gets the wall clock in ms."""
-
-    name: str
-    every_s: float
-    run: Callable[[int], object]
-
-
-@dataclass(frozen=True, slots=True)
 class _Message:
     topic: str
     payload: bytes
@@ -127,7 +116,14 @@ class _Message:
     dup: bool = False  # the broker says it may have sent this before (MQTT DUP flag)
 
 
-class IngestConsumer:
+class IngestConsumer(Worker):
+    """The `ingest` worker: paho's network thread fills the hand-off queue; `run` takes
+    groups from it, stores them, then acknowledges them."""
+
+    name = "ingest"
+    # A group that takes this long is a stuck store (a lock, a dead connection).
+    stall_after_s = 120.0
+
     def __init__(
         self,
         pipeline: IngestPipeline,
@@ -135,13 +131,12 @@ class IngestConsumer:
         client_id: str = "fieldpulse-ingest",
         partition: Partition = Partition(),
         tuning: ConsumerTuning = ConsumerTuning(),
-        periodic: Sequence[PeriodicTask] = (),
     ) -> None:
+        super().__init__()
         self._pipeline = pipeline
         self._broker = broker
         self._partition = partition
         self._tuning = tuning
-        self._periodic = list(periodic)
         self._queue: queue.Queue[_Message] = queue.Queue(maxsize=tuning.receive_maximum)
         self._stopping = threading.Event()
         self._generation = 0
@@ -158,25 +153,25 @@ class IngestConsumer:
         self._client.on_message = self._on_message
         self._client.on_disconnect = self._on_disconnect
         self._client.on_subscribe = self._on_subscribe
-        self._worker = threading.Thread(target=self._work, name="ingest-worker", daemon=True)
         self.connected = threading.Event()
 
-    def start(self) -> None:
+    def setup(self) -> None:
         relax_garbage_collector()
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = SESSION_EXPIRY_S
         props.ReceiveMaximum = self._tuning.receive_maximum
-        self._worker.start()
         self._client.connect_async(
             self._broker.host, self._broker.port, keepalive=30,
             clean_start=False, properties=props,
         )
         self._client.loop_start()
 
-    def stop(self) -> None:
+    def interrupt(self) -> None:
         """Finish the group in hand, ack it, leave the rest to the broker's session."""
         self._stopping.set()
-        self._worker.join(timeout=30)
+        super().interrupt()
+
+    def teardown(self) -> None:
         self._client.disconnect()
         self._client.loop_stop()
 
@@ -237,16 +232,12 @@ class IngestConsumer:
             size += len(msg.payload)
         return group
 
-    def _work(self) -> None:
-        due = [time.monotonic() + task.every_s for task in self._periodic]
+    def run(self, life: Life) -> None:
         while not self._stopping.is_set():
+            life.beat()
             group = self._next_group()
             if group is not None and not self._process(group):
                 return  # stopping while storage fails: the session keeps the rest
-            for i, task in enumerate(self._periodic):
-                if time.monotonic() >= due[i]:
-                    due[i] = time.monotonic() + task.every_s
-                    self._safely(task.run, task.name)
 
     def _process(self, group: list[_Message]) -> bool:
         try:
@@ -292,9 +283,3 @@ class IngestConsumer:
         # means nothing now. The redelivered copy is acked after it dedupes.
         if msg.qos > 0 and msg.generation == self._generation:
             self._client.ack(msg.mid, msg.qos)
-
-    def _safely(self, fn: Callable[[int], object], what: str) -> None:
-        try:
-            fn(int(time.time() * 1000))
-        except Exception:
-            log.exception("event=periodic_failed task=%s", what)

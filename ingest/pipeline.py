@@ -42,10 +42,10 @@ from ingest.checks import (
     fast_accept,
 )
 from ingest.device_directory import DeviceDirectory
+from ingest.reading_blocks import ReadingBlock, blocks_from_readings, concat_blocks
 from ingest.stats import IngestStats
 from ingest.tables import DeadLetter, IngestedBatch
 from ingest.telemetry_store import StoredBatch, TelemetryStore
-from rules.readings import ReadingBlock, blocks_from_readings, concat_blocks
 
 log = logging.getLogger("fieldpulse.ingest")
 

@@ -19,8 +19,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fieldpulse.broker import free_port, wait_for_port
-from fieldpulse.child_process import kill, terminate
+from foundations.processes import free_port, kill, terminate, wait_for_port
 
 PG_BIN_DIRS = ("/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin")
 

@@ -11,8 +11,8 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field
 from sqlmodel import col, select
 
+from asset_registry.qr_tokens import new_qr_token
 from asset_registry.tables import Device
-from fieldpulse.fleet_import import new_qr_token
 from portal.auth.accounts import (
     ASSIGNABLE_ROLES,
     AccountError,

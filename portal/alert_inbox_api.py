@@ -7,25 +7,24 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, Field
-from sqlmodel import select
+from sqlmodel import Session, select
 
-from asset_registry.database import session_scope
-from asset_registry.tables import Device
-from dispatch.service import URGENT_PRIORITY, now_ms, open_case
+from foundations.clock import now_ms
+from foundations.database import session_scope
 from portal.auth.accounts import ASSIGNABLE_ROLES, Principal
 from portal.auth.audit import record
 from portal.auth.dependencies import require_role
 from portal.auth.tables import PortalUser
 from portal.context import ContextDep
 from portal.schemas import RowId, WorkOrderPublic
-from rules.service import PRIORITY_BY_SEVERITY
-from rules.tables import OPEN_STATES, Alert, AlertEvent
+from rules.tables import Alert, AlertEvent
+from service.alert_cases import AlertCaseError, case_for_alert, open_alert
+from service.work_orders import URGENT_PRIORITY
 
 router = APIRouter(tags=["alerts"])
 Staff = Annotated[Principal, Depends(require_role("dispatcher", "admin"))]
-# The alert's trail records these actions; the latest "assigned" names the assignee.
+# The alert's trail records this action; the latest "assigned" names the assignee.
 ASSIGNED = "assigned"
-CASE_OPENED = "case_opened"
 
 
 class Assignment(BaseModel):
@@ -42,16 +41,6 @@ class AlertWorkOrder(BaseModel):
     priority: int | None = Field(default=None, ge=1, le=URGENT_PRIORITY,
                                  description="default: by the alert's severity")
     note: str = Field(default="", max_length=2000)
-
-
-def _open_alert(session, alert_id: int) -> Alert:
-    alert = session.get(Alert, alert_id)
-    if alert is None:
-        raise HTTPException(404, f"no alert {alert_id}")
-    if alert.state not in OPEN_STATES:
-        raise HTTPException(409, f"alert {alert_id} is {alert.state}; only open alerts "
-                            "can be assigned or turned into a work order")
-    return alert
 
 
 @router.post("/api/alerts/{alert_id}/assign")
@@ -78,26 +67,21 @@ def to_work_order(alert_id: RowId, body: AlertWorkOrder, ctx: ContextDep, princi
                   ) -> WorkOrderPublic:
     """Open a service case with one work order for the alert's device; the
     dispatcher plans it at once (urgent ones are inserted into the current plan)."""
-    with session_scope(ctx.engine) as session:
-        alert = _open_alert(session, alert_id)
-        if alert.case_id is not None:
-            raise HTTPException(409, f"alert {alert_id} already has case {alert.case_id}")
-        device = session.get(Device, alert.device_id)
-        model = ctx.models.get(device.model_id) if device else None
-        if model is None:
-            raise HTTPException(409, f"device '{alert.device_id}' has no known model; "
-                                "cannot tell which skill the job needs")
-        case, order = open_case(
-            session, device_id=alert.device_id, source="alert", alert_id=alert.id,
-            title=alert.message, description=body.note, skill=model.service_skill,
-            duration_min=model.service_minutes,
-            priority=body.priority or PRIORITY_BY_SEVERITY.get(alert.severity, 3))
-        alert.case_id = case.id
-        session.add(alert)
-        session.add(AlertEvent(alert_id=alert.id, action=CASE_OPENED, by=principal.username,
-                               at=now_ms(), note=f"case {case.id}, work order {order.id}"))
-        record(session, principal.actor, "alert.work_order", f"alert:{alert.id}",
-               f"case {case.id}, work order {order.id}, priority {order.priority}")
-        public = WorkOrderPublic.model_validate(order, from_attributes=True)
+    try:
+        with session_scope(ctx.engine) as session:
+            case, order = case_for_alert(session, alert_id, ctx.models, by=principal.username,
+                                         note=body.note, priority=body.priority)
+            record(session, principal.actor, "alert.work_order", f"alert:{alert_id}",
+                   f"case {case.id}, work order {order.id}, priority {order.priority}")
+            public = WorkOrderPublic.model_validate(order, from_attributes=True)
+    except AlertCaseError as exc:
+        raise HTTPException(exc.status, str(exc)) from None
     ctx.request_replan()
     return public
+
+
+def _open_alert(session: Session, alert_id: int) -> Alert:
+    try:
+        return open_alert(session, alert_id)
+    except AlertCaseError as exc:
+        raise HTTPException(exc.status, str(exc)) from None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query, Response
 
 from portal import queries
 from portal.auth.accounts import Principal
@@ -16,6 +16,7 @@ from portal.schemas import (
     DeviceDetail,
     EngineerPublic,
     Health,
+    WorkerPublic,
     WorkOrderPublic,
 )
 
@@ -26,10 +27,21 @@ AnyRole = Annotated[Principal, Depends(require_role("admin", "dispatcher", "engi
 
 
 # Open: liveness probes carry no credentials, and it tells nothing about any one device.
-@router.get("/healthz", tags=["operations"])
-def healthz(ctx: ContextDep, session: SessionDep) -> Health:
-    return Health(status="ok", broker_connected=ctx.broker_connected(),
-                  devices=queries.count_devices(session))
+@router.get("/healthz", tags=["operations"],
+            responses={503: {"model": Health, "description": "a worker or a dependency is down"}})
+def healthz(ctx: ContextDep, session: SessionDep, response: Response) -> Health:
+    """Every background worker's liveness and whether the broker and the database answer:
+    200 when all is well, 503 (same body) when something is down."""
+    report = ctx.health()
+    database = report.probes.get("database", True)
+    if not report.ok:
+        response.status_code = 503
+    return Health(
+        status="ok" if report.ok else "degraded", broker_connected=ctx.broker_connected(),
+        database=database, devices=queries.count_devices(session) if database else 0,
+        workers=[WorkerPublic(name=w.name, state=w.state, restarts=w.restarts,
+                              last_beat_age_s=w.last_beat_age_s, last_error=w.last_error)
+                 for w in report.workers])
 
 
 @router.get("/api/devices/{device_id}", tags=["devices"], dependencies=STAFF)

@@ -35,12 +35,12 @@ from portal import (
     plan_review_api,
     rules_api,
     sales_api,
+    webhooks_api,
 )
 from portal.auth.accounts import principal_for_session
 from portal.auth.dependencies import SESSION_COOKIE, LoginRequired, login_url
 from portal.context import PortalContext
 from portal.rendering import render
-from portal.webhooks import api as webhooks_api
 
 log = logging.getLogger("fieldpulse.portal")
 STATIC_DIR = Path(__file__).with_name("static")

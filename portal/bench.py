@@ -37,11 +37,11 @@ import uvicorn
 from sqlmodel import select
 
 from asset_registry.catalog import load_models
-from asset_registry.database import make_engine, session_scope
 from asset_registry.tables import Device
-from fieldpulse.broker import free_port
 from fieldpulse.fleet_import import import_fleet
 from fieldpulse.schema import upgrade
+from foundations.database import make_engine, session_scope
+from foundations.processes import free_port
 from ingest.telemetry_store import SqlTelemetryStore
 from portal.app import create_app
 from portal.auth.accounts import create_user, issue_api_token

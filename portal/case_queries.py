@@ -9,10 +9,10 @@ from pydantic import BaseModel
 from sqlmodel import Session, col, select
 
 from asset_registry.tables import Device, Site
-from dispatch import sla
-from dispatch.sla_monitor import case_events, clocks_of
-from dispatch.tables import Case, WorkOrder, WorkOrderEvent
 from portal.schemas import WorkOrderPublic
+from service import sla
+from service.sla_monitor import case_events, clocks_of
+from service.tables import Case, WorkOrder, WorkOrderEvent
 
 
 class SlaClockPublic(BaseModel):

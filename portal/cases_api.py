@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 
-from dispatch.service import now_ms
+from foundations.clock import now_ms
 from portal.auth.dependencies import require_role
 from portal.case_queries import CaseDetail, CaseFilter, CasePublic, case_detail, list_cases
 from portal.context import SessionDep

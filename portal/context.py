@@ -13,7 +13,8 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from asset_registry.catalog import DeviceModel
-from dispatch.service import Dispatcher
+from dispatch.dispatcher import Dispatcher
+from foundations.health import HealthReport
 from ingest.telemetry_store import TelemetryStore
 from portal.auth.ratelimit import RateLimiter
 from rules.service import RulesService
@@ -29,6 +30,8 @@ class PortalContext:
     # Called after a case is opened here, so the dispatcher plans it promptly.
     request_replan: Callable[[], None] = lambda: None
     broker_connected: Callable[[], bool] = lambda: False
+    # Every worker's liveness and the probes of the broker and the database (/healthz).
+    health: Callable[[], HealthReport] = field(default=lambda: HealthReport([]))
     ingest_stats: Callable[[], dict] = field(default=lambda: {})
     # Alert actions and rule editing go through the rules service.
     rules: RulesService | None = None

@@ -20,11 +20,11 @@ from sqlmodel import Session
 from starlette.responses import Response
 
 from asset_registry.catalog import severity_rank
-from asset_registry.database import session_scope
 from asset_registry.tables import Device
-from dispatch.job_report import ReportError, rate_visit
-from dispatch.service import HORIZON_S, now_ms, offer_windows, open_case
-from dispatch.tables import Case, CaseAttachment, Engineer, JobReport, WorkOrder
+from dispatch.plan_store import HORIZON_S
+from dispatch.planning import offer_windows
+from foundations.clock import now_ms
+from foundations.database import session_scope
 from portal import case_queries, queries
 from portal.auth.audit import record
 from portal.auth.dependencies import public_csrf, public_rate_limit
@@ -32,6 +32,9 @@ from portal.context import ContextDep, SessionDep
 from portal.rendering import render
 from portal.schemas import RowId
 from portal.uploads import read_image
+from service.cases import open_case
+from service.job_reports import ReportError, rate_visit
+from service.tables import Case, CaseAttachment, Engineer, JobReport, WorkOrder
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(public_rate_limit)])
 

@@ -23,16 +23,7 @@ from sqlmodel import Session, col, select
 from starlette.responses import FileResponse, Response
 
 from asset_registry.tables import Customer, Device, Site
-from dispatch.job_report import ReportError, add_parts, add_photo, as_dict, set_notes, sign_off
-from dispatch.service import StatusError, give_back, now_ms, set_status
-from dispatch.tables import (
-    WORK_ORDER_STATUSES,
-    Case,
-    CaseAttachment,
-    JobReport,
-    WorkOrder,
-    WorkOrderEvent,
-)
+from foundations.clock import now_ms
 from portal import queries
 from portal.auth.accounts import Principal
 from portal.auth.audit import record
@@ -42,6 +33,16 @@ from portal.rendering import render
 from portal.schemas import RowId
 from portal.uploads import read_image
 from rules.tables import Alert
+from service.job_reports import ReportError, add_parts, add_photo, as_dict, set_notes, sign_off
+from service.tables import (
+    WORK_ORDER_STATUSES,
+    Case,
+    CaseAttachment,
+    JobReport,
+    WorkOrder,
+    WorkOrderEvent,
+)
+from service.work_orders import StatusError, give_back, set_status
 
 router = APIRouter(tags=["engineer app"])
 pages = APIRouter(include_in_schema=False)

@@ -9,20 +9,22 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, Header, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
 from asset_registry.tables import Device
-from dispatch.service import StatusError, now_ms, open_case, set_status
-from dispatch.tables import OPEN_STATUSES, WORK_ORDER_STATUSES, Case, WorkOrder
+from foundations.clock import now_ms
+from integrations.idempotency import Action, KeyConflict, request_hash, run_once
 from portal.auth.accounts import Principal
 from portal.auth.audit import record
 from portal.auth.dependencies import require_role
-from portal.context import ContextDep
-from portal.idempotency import KeyHeader, request_hash, run_once
+from portal.context import ContextDep, PortalContext
 from portal.schemas import RowId, WorkOrderPublic
+from service.cases import open_case
+from service.tables import OPEN_STATUSES, WORK_ORDER_STATUSES, Case, WorkOrder
+from service.work_orders import StatusError, set_status
 
 router = APIRouter(tags=["intake"])
 Staff = Annotated[Principal, Depends(require_role("dispatcher", "admin"))]
@@ -82,9 +84,24 @@ def _case_out(session: Session, case: Case) -> dict[str, Any]:
     ).model_dump(mode="json")
 
 
-def _fingerprint(request: Request, body: BaseModel) -> str:
-    return request_hash(request.method, request.url.path,
-                        body.model_dump(mode="json", exclude_unset=True))
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+KeyHeader = Annotated[str | None, Header(
+    alias="Idempotency-Key", min_length=1, max_length=255,
+    description="send the same key to retry safely: the first answer is returned again")]
+
+
+def _once(ctx: PortalContext, principal: Principal, key: str | None, request: Request,
+          body: BaseModel, action: Action) -> tuple[JSONResponse, bool]:
+    """Run `action` once per idempotency key; (the response, whether it ran now)."""
+    fingerprint = request_hash(request.method, request.url.path,
+                               body.model_dump(mode="json", exclude_unset=True))
+    try:
+        answer = run_once(ctx.engine, principal.actor, key, fingerprint, action)
+    except KeyConflict as exc:
+        raise HTTPException(exc.status, str(exc)) from None
+    headers = {REPLAYED_HEADER: "true"} if answer.replayed else None
+    return JSONResponse(answer.body, answer.status_code, headers=headers), not answer.replayed
 
 
 @router.post("/api/cases", status_code=201, response_model=CaseWithOrders)
@@ -110,8 +127,7 @@ def create_case(body: CaseIn, request: Request, ctx: ContextDep, principal: Staf
         session.flush()
         return 201, _case_out(session, case)
 
-    response, done = run_once(ctx.engine, principal.actor, idempotency_key,
-                              _fingerprint(request, body), action)
+    response, done = _once(ctx, principal, idempotency_key, request, body, action)
     if done:
         ctx.request_replan()
     return response
@@ -149,8 +165,7 @@ def change_case(case_id: RowId, body: CaseChange, request: Request, ctx: Context
         session.flush()
         return 200, _case_out(session, case)
 
-    response, done = run_once(ctx.engine, principal.actor, idempotency_key,
-                              _fingerprint(request, body), action)
+    response, done = _once(ctx, principal, idempotency_key, request, body, action)
     if done and body.priority is not None:
         ctx.request_replan()
     return response
@@ -182,8 +197,7 @@ def change_work_order(order_id: RowId, body: WorkOrderChange, request: Request,
         return 200, WorkOrderPublic.model_validate(order, from_attributes=True
                                                    ).model_dump(mode="json")
 
-    response, done = run_once(ctx.engine, principal.actor, idempotency_key,
-                              _fingerprint(request, body), action)
+    response, done = _once(ctx, principal, idempotency_key, request, body, action)
     if done and body.priority is not None:
         ctx.request_replan()
     return response

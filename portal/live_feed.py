@@ -17,8 +17,9 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
 from asset_registry.tables import Device
-from dispatch.tables import DispatchPlan, WorkOrder, WorkOrderEvent
+from dispatch.tables import DispatchPlan
 from rules.tables import Alert, AlertEvent
+from service.tables import WorkOrder, WorkOrderEvent
 
 # A poll returns at most this many events of each kind; the rest come next time.
 MAX_EVENTS = 500

@@ -12,9 +12,7 @@ from fastapi.responses import RedirectResponse
 from sqlmodel import col, select
 from starlette.responses import FileResponse, Response
 
-from asset_registry.database import session_scope
-from dispatch.service import StatusError, set_status
-from dispatch.tables import Engineer, WorkOrder
+from foundations.database import session_scope
 from portal import queries
 from portal.auth.accounts import Principal
 from portal.auth.audit import record
@@ -27,6 +25,8 @@ from portal.auth.tables import ROLES, ApiToken, PortalUser
 from portal.context import ContextDep, SessionDep
 from portal.rendering import render
 from portal.schemas import RowId
+from service.tables import Engineer, WorkOrder
+from service.work_orders import StatusError, set_status
 
 router = APIRouter(include_in_schema=False)
 STATIC_DIR = Path(__file__).with_name("static")

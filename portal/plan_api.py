@@ -10,16 +10,16 @@ from pydantic import BaseModel, Field
 from sqlmodel import col, select
 from starlette.concurrency import run_in_threadpool
 
-from asset_registry.database import session_scope
 from asset_registry.tables import Device, Site
-from dispatch.candidates import candidates
-from dispatch.service import now_ms
-from dispatch.tables import OPEN_STATUSES, Engineer, WorkOrder
+from dispatch.planning import candidates
+from foundations.clock import now_ms
+from foundations.database import session_scope
 from portal.auth.accounts import Principal
 from portal.auth.audit import record
 from portal.auth.dependencies import require_role
 from portal.context import ContextDep, SessionDep
 from portal.schemas import RowId, WorkOrderPublic
+from service.tables import OPEN_STATUSES, Engineer, WorkOrder
 
 router = APIRouter(tags=["dispatch"])
 Staff = Annotated[Principal, Depends(require_role("dispatcher", "admin"))]

@@ -12,15 +12,15 @@ from sqlmodel import select
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from asset_registry.database import session_scope
+from dispatch.dispatcher import Dispatcher
+from dispatch.plan import Plan
 from dispatch.proposals import Proposal, StaleProposal
-from dispatch.service import Dispatcher
-from dispatch.solver import Plan
-from dispatch.tables import Engineer
+from foundations.database import session_scope
 from portal.auth.accounts import Principal
 from portal.auth.audit import record
 from portal.auth.dependencies import require_role
 from portal.context import ContextDep, PortalContext, SessionDep
+from service.tables import Engineer
 
 router = APIRouter(tags=["dispatch"])
 Staff = Annotated[Principal, Depends(require_role("dispatcher", "admin"))]

@@ -11,7 +11,6 @@ from sqlmodel import Session, col, func, select
 
 from asset_registry.catalog import DeviceModel, severity_rank
 from asset_registry.tables import Customer, Device, Site
-from dispatch.tables import Case, Engineer, WorkOrder, WorkOrderEvent
 from ingest.tables import DeadLetter, LatestValue
 from portal.schemas import (
     AlertPublic,
@@ -23,6 +22,7 @@ from portal.schemas import (
     WorkOrderPublic,
 )
 from rules.tables import OPEN_STATES, Alert, AlertEvent
+from service.tables import Case, Engineer, WorkOrder, WorkOrderEvent
 
 
 def _open_alerts_by_device(session: Session) -> dict[str, list[Alert]]:

@@ -13,7 +13,8 @@ from portal.auth.audit import record_now
 from portal.auth.dependencies import require_role
 from portal.context import ContextDep
 from portal.schemas import AlertPublic, RowId
-from rules.service import AlertError, RulesService
+from rules.errors import AlertError
+from rules.service import RulesService
 
 router = APIRouter(tags=["alerts"])
 Staff = Annotated[Principal, Depends(require_role("dispatcher", "admin"))]

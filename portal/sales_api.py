@@ -10,8 +10,8 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
-from asset_registry.database import session_scope
-from dispatch.service import now_ms
+from foundations.clock import now_ms
+from foundations.database import session_scope
 from portal.auth.accounts import Principal
 from portal.auth.audit import record
 from portal.auth.dependencies import require_role

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Path
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 # A row id in a path: bounded to the database's 64-bit integers, so a huge number
 # is a 422 for the caller and not an overflow in the database driver (500).
@@ -105,7 +105,17 @@ class DeadLetterPublic(BaseModel):
     payload: str
 
 
+class WorkerPublic(BaseModel):
+    name: str
+    state: str = Field(description="running | stalled | restarting | starting | stopped")
+    restarts: int
+    last_beat_age_s: float | None
+    last_error: str | None
+
+
 class Health(BaseModel):
-    status: str
+    status: str = Field(description="ok, or degraded when a worker or a dependency is down")
     broker_connected: bool
+    database: bool
     devices: int
+    workers: list[WorkerPublic]

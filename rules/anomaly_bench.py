@@ -28,10 +28,10 @@ import numpy as np
 
 from asset_registry.catalog import DeviceModel
 from asset_registry.rule_spec import parse_rules
+from ingest.reading_blocks import ReadingBlock
 from rules.anomaly.detector import AnomalyDetector, DetectorConfig
 from rules.anomaly_scores import AnomalyScorer, ModelScorer
 from rules.engine import Reading, RuleEngine
-from rules.readings import ReadingBlock
 
 WARM_WINDOWS = DetectorConfig().memory + DetectorConfig().gap + 400
 

@@ -25,8 +25,8 @@ import numpy as np
 
 from asset_registry.catalog import DeviceModel
 from asset_registry.rule_spec import Condition, Rule
+from ingest.reading_blocks import ReadingBlock
 from rules.anomaly_scores import AnomalyScorer, ModelScorer
-from rules.readings import ReadingBlock
 
 Reading = tuple[str, int, Mapping[str, float]]  # (device id, ts ms, metric values)
 

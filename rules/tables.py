@@ -1,4 +1,4 @@
-"""Alerts, their history, and the notifications their actions recorded."""
+"""Alerts with their history, the rule versions in force, and the anomaly detectors' saved state."""
 
 from __future__ import annotations
 
@@ -52,35 +52,6 @@ class AlertEvent(SQLModel, table=True):
     by: str  # "system" or a user
     at: int = Field(sa_type=BigInteger)
     note: str = ""
-
-
-class Notification(SQLModel, table=True):
-    """A message to a person about an alert, a work order (its id set) or another record
-    (neither set: the message names it, e.g. a sales opportunity)."""
-
-    id: int | None = Field(default=None, primary_key=True)
-    alert_id: int | None = Field(default=None, foreign_key="alert.id", index=True)
-    work_order_id: int | None = Field(default=None, foreign_key="work_order.id", index=True)
-    audience: str  # owner | supervisor | customer | engineer
-    recipient: str
-    message: str  # first line: the subject
-    created_at: int = Field(sa_type=BigInteger)
-    # recorded | pending | sent | failed. The rules' deliver() (main process) sends
-    # "recorded" rows; the other notifiers (work orders, SLA, sales) record theirs as
-    # "pending" and send them themselves.
-    status: str = Field(default="recorded", index=True)
-    sent_at: int | None = Field(default=None, sa_type=BigInteger)
-    error: str | None = None
-
-
-class NotificationCursor(SQLModel, table=True):
-    """How far a notifier has read its source events (`name`: e.g. "work_order_event"),
-    so that a restart neither loses nor repeats notifications."""
-
-    __tablename__ = "notification_cursor"
-    name: str = Field(primary_key=True)
-    last_id: int = Field(default=0, sa_type=BigInteger)  # every event id <= this is handled
-    updated_at: int = Field(sa_type=BigInteger)
 
 
 class RuleSet(SQLModel, table=True):

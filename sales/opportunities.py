@@ -6,10 +6,10 @@ date is inside the product's lead window; it raises an upgrade for a device
 with repeated incidents or past its model's expected life. One active
 opportunity per device and product (the database's unique index enforces it).
 Each new one is routed to the account's sales owner: the opportunity names
-them, and a `Notification` (audience `sales-owner`, status `pending`) is
-recorded in the same transaction, which `deliver` sends through the rules'
-sender. `settle` closes the loop: an accepted offer whose work order is done is
-won; an open one whose filter was replaced meanwhile is lost.
+them, and a notification (audience `sales-owner`) is recorded in the same
+transaction, for the delivery worker to send. `settle` closes the loop: an
+accepted offer whose work order is done is won; an open one whose filter was
+replaced meanwhile is lost.
 """
 
 from __future__ import annotations
@@ -20,23 +20,23 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, func, update
+from sqlalchemy import Engine, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from asset_registry.database import session_scope
 from asset_registry.tables import Customer, Device, Site
-from dispatch.tables import WorkOrder
-from rules.notify import NotificationSender
-from rules.tables import Alert, Notification
+from foundations.database import session_scope
+from notifications import recipients
+from notifications.record import notify
+from rules.tables import Alert
 from sales.catalogue import Consumable, SalesSpec, Upgrade
 from sales.forecast import DAY_MS, DayUsage, Forecast, forecast_filter, forecast_run_hours
 from sales.tables import ACTIVE_STATUSES, ConsumableDay, Opportunity, SiteWater
+from service.tables import WorkOrder
 
 log = logging.getLogger("fieldpulse.sales")
 
 AUDIENCE = "sales-owner"
-PENDING = "pending"  # not "recorded": the rules' deliver() would send those (rules/tables.py)
 FAULT_WINDOW_MS = 90 * DAY_MS
 HISTORY_DAYS = 400  # days a forecast reads (rate: the last 28; capacity: past cartridges)
 MOVE_DAYS = 1.0  # an open opportunity's date is updated only when it moves this much
@@ -141,14 +141,13 @@ def _active(session: Session, device_id: str, product: str) -> Opportunity | Non
 
 
 def _notify(session: Session, opp: Opportunity, account: Account, now_ms: int) -> None:
-    recipient = opp.owner or f"{AUDIENCE}:{account.customer_id}"  # unrouted: fails, visibly
+    recipient = opp.owner or recipients.sales_owner(account.customer_id)  # unrouted: fails
     what = "Consumable due" if opp.kind == "consumable" else "Upgrade opportunity"
-    session.add(Notification(
-        audience=AUDIENCE, recipient=recipient, created_at=now_ms, status=PENDING,
-        message=(f"{what}: {opp.quantity} x {opp.product} for {account.serial} at "
-                 f"{account.site_name}, by {_day(opp.predicted_date)}\n"
-                 f"{opp.reason}\nOpportunity {opp.id}: accept or decline it in FieldPulse "
-                 f"(/api/opportunities/{opp.id})")))
+    notify(session, audience=AUDIENCE, recipient=recipient, at=now_ms,
+           message=(f"{what}: {opp.quantity} x {opp.product} for {account.serial} at "
+                    f"{account.site_name}, by {_day(opp.predicted_date)}\n"
+                    f"{opp.reason}\nOpportunity {opp.id}: accept or decline it in FieldPulse "
+                    f"(/api/opportunities/{opp.id})"))
 
 
 def _raise(engine: Engine, opp: Opportunity, account: Account, now_ms: int) -> int | None:
@@ -245,27 +244,3 @@ def settle(engine: Engine, now_ms: int) -> int:
             opp.status, opp.updated_at = "won", now_ms
             session.add(opp)
         return len(done)
-
-
-def deliver(engine: Engine, sender: NotificationSender, now_ms: int) -> int:
-    """Send the sales owners' pending notifications; returns how many went out."""
-    with Session(engine, expire_on_commit=False) as session:
-        pending = session.exec(select(Notification).where(
-            Notification.status == PENDING, Notification.audience == AUDIENCE)
-            .order_by(col(Notification.id))).all()
-        session.expunge_all()
-    sent = 0
-    for n in pending:
-        try:
-            sender.send(n)
-        except Exception as exc:  # one failed send must not hold back the others
-            status, error, sent_at = "failed", f"{type(exc).__name__}: {exc}", None
-        else:
-            status, error, sent_at = "sent", None, now_ms
-            sent += 1
-        with session_scope(engine) as session:
-            session.connection().execute(
-                update(Notification).where(col(Notification.id) == n.id,
-                                           col(Notification.status) == PENDING)
-                .values(status=status, error=error, sent_at=sent_at))
-    return sent

@@ -13,9 +13,9 @@ from sqlmodel import Session
 
 from asset_registry.catalog import DeviceModel
 from asset_registry.tables import Device
-from dispatch.service import open_case
-from dispatch.tables import WorkOrder
 from sales.tables import Opportunity
+from service.cases import open_case
+from service.tables import WorkOrder
 
 # Below corrective work (alerts open at 3-5): a filter can wait for a fault.
 SALES_PRIORITY = 2

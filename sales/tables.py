@@ -6,8 +6,6 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Index, text
 from sqlmodel import Field, SQLModel
 
-from domain_events import track
-
 OPPORTUNITY_KINDS = ("consumable", "upgrade")
 # open → offered → accepted (a work order exists) → won (the work order is done);
 # declined by the customer; lost when it went by without an order (replaced elsewhere).
@@ -66,6 +64,3 @@ class SiteWater(SQLModel, table=True):
     __tablename__ = "site_water"
     site_id: str = Field(primary_key=True, foreign_key="site.id")
     feed_tds_ppm: float
-
-
-track(Opportunity, "opportunity")

@@ -15,8 +15,8 @@ import numpy as np
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
-from asset_registry.database import session_scope
 from asset_registry.tables import Device
+from foundations.database import session_scope
 from ingest.telemetry_store import TelemetryStore
 from sales.catalogue import SalesSpec
 from sales.forecast import DAY_MS, summarise_day

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from fieldpulse.broker import MosquittoBroker, free_port
+from fieldpulse.broker import MosquittoBroker
 from fieldpulse.fleet_import import import_fleet
 from fieldpulse.settings import Settings
 from fieldpulse.system import CloudSystem
+from foundations.processes import free_port
 from ingest.consumer import BrokerAddress
 from simulators.fleet import Fleet, generate_fleet
 from support import RunningCloud, wait_until
@@ -34,8 +35,7 @@ def cloud(tmp_path: Path, mosquitto: MosquittoBroker, small_fleet: Fleet) -> Ite
                         dispatch_time_limit_s=1.0)
     system = CloudSystem(settings, BrokerAddress("127.0.0.1", mosquitto.port))
     tokens = import_fleet(system.engine, small_fleet)
-    system.start_services()
-    system.start_http_in_thread()
+    system.start()
     wait_until(system.consumer.connected.is_set, what="ingest to connect")
     running = RunningCloud(system, tokens, small_fleet, mosquitto.port)
     yield running

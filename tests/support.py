@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import httpx
 import pytest
 from sqlalchemy import Engine
 
-from asset_registry.database import session_scope
 from fieldpulse.system import CloudSystem
+from foundations.database import session_scope
+from ingest.checks import AcceptedReading
+from ingest.reading_blocks import blocks_from_readings
 from portal.auth.accounts import create_user, issue_api_token
+from rules.engine import Transition
+from rules.service import RulesService
 from simulators.fleet import Fleet
+
+
+def evaluate(rules: RulesService, readings: Sequence[AcceptedReading]) -> list[Transition]:
+    """Readings through the rules as ingest hands them over: per-model column blocks."""
+    return rules.on_blocks(blocks_from_readings(readings))
 
 
 def wait_until(predicate: Callable[[], object], timeout_s: float = 30.0,

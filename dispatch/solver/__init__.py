@@ -16,46 +16,22 @@ import itertools
 import numpy as np
 from ortools.constraint_solver import pywrapcp
 
-from dispatch.problem import Location, Problem
-from dispatch.solver.model import Model, build
-from dispatch.solver.plan import (
+from dispatch.heuristics.greedy import greedy_plan
+from dispatch.plan import (
     REASON_CAPACITY,
-    REASON_PINNED,
-    REASON_WINDOW,
     Plan,
     Route,
     Stop,
     Unassigned,
-    reason_no_level,
-    reason_no_skill,
 )
+from dispatch.problem import Problem
+from dispatch.solver.model import Model, build
 from dispatch.solver.regions import REGION, solve_by_regions
 from dispatch.solver.screen import Screen, late_cost, penalties, screen
 from dispatch.solver.search import DETERMINISTIC_PATIENCE, search
-from dispatch.travel import GreatCircle, TravelTimes
+from dispatch.travel import GreatCircle, TravelTimes, points_of
 
-__all__ = [
-    "DETERMINISTIC_PATIENCE",
-    "REASON_CAPACITY",
-    "REASON_PINNED",
-    "REASON_WINDOW",
-    "Plan",
-    "Route",
-    "Stop",
-    "Unassigned",
-    "points_of",
-    "reason_no_level",
-    "reason_no_skill",
-    "solve",
-]
-
-
-def points_of(problem: Problem) -> list[Location]:
-    """Rows of the travel matrix: jobs first, then each engineer's start, end."""
-    points = [job.location for job in problem.jobs]
-    for engineer in problem.engineers:
-        points += [engineer.start, engineer.end]
-    return points
+__all__ = ["DETERMINISTIC_PATIENCE", "solve"]
 
 
 def solve(
@@ -90,8 +66,6 @@ def solve(
 
     big = len(screened.allowed) > LARGE
     if big and not first_only and len(screened.usable) > 2 * REGION:
-        from dispatch.greedy import greedy_plan  # greedy.py imports this package
-
         def part(sub: Problem, sub_times: np.ndarray, sub_start: Plan, limit: float) -> Plan:
             return solve(sub, limit, deterministic, times=sub_times, start=sub_start)
 
@@ -104,8 +78,6 @@ def solve(
         objective = _cost(problem, times, routes) + sum(penalty[j] for j in dropped)
     elif screened.allowed:  # no jobs, no engineers, nothing feasible: OR-Tools is not needed
         if start is None and big:
-            from dispatch.greedy import greedy_plan
-
             start = greedy_plan(problem, times)
         found = _solve_model(problem, times, screened, penalty, time_limit_s, deterministic,
                              first_only, start)

@@ -20,8 +20,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from dispatch.plan import Plan, Route
 from dispatch.problem import Problem
-from dispatch.solver.plan import Plan, Route
 
 REGION = 10  # engineers per region: the size where the local search is quick
 

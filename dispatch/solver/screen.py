@@ -12,13 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dispatch.plan import REASON_PINNED, REASON_WINDOW, reason_no_level, reason_no_skill
 from dispatch.problem import MAX_PRIORITY, MIN_PRIORITY, Engineer, Job, Problem
-from dispatch.solver.plan import (
-    REASON_PINNED,
-    REASON_WINDOW,
-    reason_no_level,
-    reason_no_skill,
-)
 
 # Keep the objective well inside int64: OR-Tools saturates instead of
 # overflowing, and a saturated objective can no longer tell plans apart.

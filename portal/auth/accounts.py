@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, delete, select
 
-from dispatch.tables import Engineer
 from portal.auth.passwords import digest, hash_password, new_password, new_secret, verify_password
 from portal.auth.tables import ROLES, ApiToken, PortalUser, UserSession
+from service.tables import Engineer
 
 TOKEN_PREFIX = "fpt_"  # tells a leaked API token apart from other secrets at a glance
 SESSION_HOURS = 12

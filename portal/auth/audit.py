@@ -7,7 +7,7 @@ import time
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from asset_registry.database import session_scope
+from foundations.database import session_scope
 from portal.auth.tables import AuditEvent
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+from dispatch.plan import Plan
 from dispatch.problem import Problem
-from dispatch.solver import Plan
 from dispatch.travel import great_circle_seconds
 
 

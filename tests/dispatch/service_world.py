@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
-from asset_registry.database import make_engine, session_scope
 from asset_registry.tables import Customer, Device, Gateway, Site
-from dispatch.tables import Engineer
 from fieldpulse.schema import target_metadata
+from foundations.database import make_engine, session_scope
+from service.tables import Engineer
 
 TZ = ZoneInfo("Europe/Berlin")
 AT_MS = int(datetime(2026, 3, 3, 9, 0, tzinfo=TZ).timestamp() * 1000)  # a Tuesday, 09:00

@@ -13,7 +13,7 @@ from plan_checker import check_plan
 from solomon_judge import check_solomon
 
 from dispatch.bench import CHECKER, SOLOMON
-from dispatch.greedy import greedy_plan
+from dispatch.heuristics.greedy import greedy_plan
 from dispatch.plan_stats import plan_stats
 from dispatch.solomon import (
     Tuning,
@@ -25,9 +25,8 @@ from dispatch.solomon import (
     solve_instance,
 )
 from dispatch.solomon_naive import solve_naive
-from dispatch.solver import points_of
 from dispatch.synthetic import city_day
-from dispatch.travel import travel_matrix
+from dispatch.travel import points_of, travel_matrix
 
 needs_shared = pytest.mark.skipif(
     not (SOLOMON / "C101.txt").exists() or not CHECKER.exists(),

@@ -3,25 +3,23 @@
 from __future__ import annotations
 
 import dataclasses
-import threading
 
 import numpy as np
 import pytest
 from plan_checker import check_plan
 
 from dispatch.diff import Change, plan_diff
-from dispatch.emergency import (
+from dispatch.heuristics.emergency import (
     REASON_BUMPED,
     REASON_NO_ROOM,
-    Insertion,
-    Reoptimizer,
     extend_times,
     insert_emergency,
 )
+from dispatch.plan import Plan, Route, Stop
 from dispatch.problem import Engineer, Job, Location, Problem
-from dispatch.solver import Plan, Route, Stop, points_of, solve
+from dispatch.solver import solve
 from dispatch.synthetic import H, city_day
-from dispatch.travel import travel_matrix
+from dispatch.travel import points_of, travel_matrix
 
 HOME = Location(48.1374, 11.5755)
 
@@ -127,25 +125,6 @@ def test_diff_names_added_removed_and_moved_jobs() -> None:
         Change("b", ("x",), (), ()),
     )
     assert plan_diff(old, old) == ()
-
-
-def test_background_reoptimisation_reports_a_sound_plan_and_its_diff(day) -> None:  # type: ignore[no-untyped-def]
-    problem, times, plan = day
-    skill = next(iter(problem.engineers[0].skills))
-    inserted: Insertion = insert_emergency(problem, times, plan, burst_pipe(skill))
-    got: list[tuple[Plan, tuple[Change, ...]]] = []
-    finished = threading.Event()
-
-    def done(new_plan: Plan, changes: tuple[Change, ...]) -> None:
-        got.append((new_plan, changes))
-        finished.set()
-
-    Reoptimizer(inserted, done, time_limit_s=2).start().join(timeout=60)
-    assert finished.is_set()
-    (new_plan, changes), = got
-    assert check_plan(inserted.problem, new_plan) == []
-    assert changes == plan_diff(inserted.plan, new_plan)
-    assert "burst" in {s.job_id for r in new_plan.routes for s in r.stops}
 
 
 def test_checker_catches_an_insertion_that_breaks_a_window(day) -> None:  # type: ignore[no-untyped-def]

@@ -10,11 +10,13 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 import dispatch.tables  # noqa: F401  (registers the tables)
-from asset_registry.database import create_schema, make_engine, session_scope
 from asset_registry.tables import Customer, Device, Gateway, Site
-from dispatch.job_report import ReportError, add_parts, add_photo, as_dict, set_notes, sign_off
-from dispatch.service import StatusError, give_back, open_case, set_status, urgent_unplanned
-from dispatch.tables import Case, Engineer, JobReport, WorkOrder, WorkOrderEvent
+from dispatch.dispatcher import urgent_unplanned
+from foundations.database import create_schema, make_engine, session_scope
+from service.cases import open_case
+from service.job_reports import ReportError, add_parts, add_photo, as_dict, set_notes, sign_off
+from service.tables import Case, Engineer, JobReport, WorkOrder, WorkOrderEvent
+from service.work_orders import StatusError, give_back, set_status
 
 T = 1_800_000_000_000
 

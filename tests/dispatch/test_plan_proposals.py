@@ -14,11 +14,14 @@ from sqlalchemy import Engine
 from sqlmodel import select
 
 import dispatch.tables  # noqa: F401  (registers the tables)
-from asset_registry.database import create_schema, make_engine, session_scope
 from asset_registry.tables import Customer, Device, Gateway, Site
+from dispatch.dispatcher import Dispatcher
 from dispatch.proposals import PROPOSAL_TTL_MS, StaleProposal, what_changed
-from dispatch.service import Dispatcher, open_case
-from dispatch.tables import DispatchPlan, Engineer, WorkOrder
+from dispatch.tables import DispatchPlan
+from foundations.database import create_schema, make_engine, session_scope
+from foundations.workers import Supervisor
+from service.cases import open_case
+from service.tables import Engineer, WorkOrder
 
 TZ = ZoneInfo("Europe/Berlin")
 AT_MS = int(datetime(2026, 3, 3, 10, 0, tzinfo=TZ).timestamp() * 1000)  # mid-shift
@@ -186,7 +189,7 @@ def test_in_review_mode_the_loop_proposes_and_emergencies_still_go_in_at_once(
     routine = _open(engine)
     dispatcher = Dispatcher(engine, TZ, period_s=3600, debounce_s=0.05, time_limit_s=1,
                             clock=Clock(AT_MS), review=True)
-    dispatcher.start()
+    supervisor = Supervisor([dispatcher]).start()
     try:
         dispatcher.request()
         for _ in range(300):
@@ -203,21 +206,21 @@ def test_in_review_mode_the_loop_proposes_and_emergencies_still_go_in_at_once(
         assert _order(engine, urgent).engineer_id in {"eve", "max"}
         assert _order(engine, routine).engineer_id is None
     finally:
-        dispatcher.stop()
+        supervisor.stop()
 
 
 def test_what_changed_names_the_orders_and_engineers(engine: Engine) -> None:
-    from dispatch.service import _load
+    from dispatch.plan_store import load_problem
 
     _open(engine)
-    before, _ = _load(engine, TZ, AT_MS)
+    before, _ = load_problem(engine, TZ, AT_MS)
     added = _open(engine, "dev-b")
     with session_scope(engine) as s:
         eve = s.get(Engineer, "eve")
         assert eve is not None
         eve.shift_end = "12:00"
         s.add(eve)
-    after, _ = _load(engine, TZ, AT_MS)
+    after, _ = load_problem(engine, TZ, AT_MS)
 
     text = what_changed(before, after)
 

@@ -13,13 +13,13 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from asset_registry.catalog import CatalogError, MaintenancePlan, load_models, parse_model
-from asset_registry.database import session_scope
-from dispatch.maintenance import Baseline, Reading, add_months, due_to_open, next_due
-from dispatch.maintenance_runner import generate_maintenance
-from dispatch.service import open_case, replan
-from dispatch.service_cloud import ServiceCloudTasks
-from dispatch.tables import Case, MaintenanceVisit, WorkOrder, WorkOrderEvent
+from dispatch.planning import replan
+from foundations.database import session_scope
 from ingest.tables import LatestValue
+from service.cases import open_case
+from service.maintenance import Baseline, Reading, add_months, due_to_open, next_due
+from service.maintenance_runner import generate_maintenance
+from service.tables import Case, MaintenanceVisit, WorkOrder, WorkOrderEvent
 
 MODELS = load_models()
 FILTER = MODELS["aquapure-ro500"].maintenance[0]  # 6,000 run-hours or 12 months, 14 days ahead
@@ -97,12 +97,11 @@ def test_a_due_plan_opens_its_work_order_on_time_and_only_once(engine: Engine) -
     due_at = AT_MS + 1000 * HOUR_MS
     open_at = due_at - 14 * DAY_MS
     now = [AT_MS]
-    tasks = ServiceCloudTasks(engine, MODELS, tz=TZ, clock=lambda: now[0])
-    assert tasks.plan_maintenance() == []  # tracking starts; nothing due yet
+    assert generate_maintenance(engine, MODELS, now[0]) == []  # tracking starts; nothing due yet
     now[0] = open_at - 1
-    assert tasks.plan_maintenance() == []
+    assert generate_maintenance(engine, MODELS, now[0]) == []
     now[0] = open_at
-    (case_id,) = tasks.plan_maintenance()
+    (case_id,) = generate_maintenance(engine, MODELS, now[0])
     ((case, order),) = [(c, o) for c, o in _maintenance_cases(engine)
                         if c.device_id == "dev-standard"]
     assert case.id == case_id and case.title == FILTER.title
@@ -110,9 +109,9 @@ def test_a_due_plan_opens_its_work_order_on_time_and_only_once(engine: Engine) -
     assert order.sla_due == due_at == case.response_due  # on site by the due date
     assert order.status == "new" and order.created_at == open_at
     # Again, and after a restart: the occurrence is open already.
-    assert tasks.plan_maintenance() == []
-    restarted = ServiceCloudTasks(engine, MODELS, tz=TZ, clock=lambda: open_at + DAY_MS)
-    assert restarted.plan_maintenance() == []
+    assert generate_maintenance(engine, MODELS, now[0]) == []
+    # A restart (the same pass, from scratch) opens nothing twice.
+    assert generate_maintenance(engine, MODELS, open_at + DAY_MS) == []
     standard = [c for c, _ in _maintenance_cases(engine) if c.device_id == "dev-standard"]
     assert len(standard) == 1
 

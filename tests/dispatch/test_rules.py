@@ -10,8 +10,7 @@ from collections.abc import Callable
 import pytest
 from plan_checker import check_plan, lateness
 
-from dispatch.problem import Break, Engineer, Job, Location, Problem, ProblemError
-from dispatch.solver import (
+from dispatch.plan import (
     REASON_CAPACITY,
     REASON_PINNED,
     REASON_WINDOW,
@@ -19,8 +18,9 @@ from dispatch.solver import (
     Route,
     Stop,
     reason_no_level,
-    solve,
 )
+from dispatch.problem import Break, Engineer, Job, Location, Problem, ProblemError
+from dispatch.solver import solve
 from dispatch.solver.screen import MAX_SLA_WEIGHT, SLA_SOON, penalties, sla_weight
 from dispatch.synthetic import H, city_day
 

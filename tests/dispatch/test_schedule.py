@@ -7,10 +7,10 @@ import random
 
 from plan_checker import check_plan
 
+from dispatch.heuristics.schedule import time_route
+from dispatch.plan import Plan, Route, Stop
 from dispatch.problem import Break, Engineer, Job, Location, Problem
-from dispatch.schedule import time_route
-from dispatch.solver import Plan, Route, Stop, points_of
-from dispatch.travel import travel_matrix
+from dispatch.travel import points_of, travel_matrix
 
 H = 3600
 

@@ -13,12 +13,15 @@ from sqlalchemy import Engine
 from sqlmodel import select
 
 import dispatch.tables  # noqa: F401  (registers the tables)
-from asset_registry.database import create_schema, make_engine, session_scope
 from asset_registry.tables import Customer, Device, Gateway, Site
+from dispatch.planning import place_emergency, replan
 from dispatch.problem import Location
-from dispatch.service import open_case, place_emergency, replan, set_status
-from dispatch.tables import Engineer, WorkOrder
 from dispatch.travel import great_circle_seconds
+from foundations.database import create_schema, make_engine, session_scope
+from foundations.workers import Supervisor
+from service.cases import open_case
+from service.tables import Engineer, WorkOrder
+from service.work_orders import set_status
 
 TZ = ZoneInfo("Europe/Berlin")
 AT_MS = int(datetime(2026, 3, 3, 10, 0, tzinfo=TZ).timestamp() * 1000)  # mid-shift
@@ -118,7 +121,7 @@ def test_placing_an_order_that_is_not_open_is_refused(engine: Engine) -> None:
 def test_dispatcher_places_an_emergency_then_reoptimises_in_the_background(
     engine: Engine,
 ) -> None:
-    from dispatch.service import Dispatcher
+    from dispatch.dispatcher import Dispatcher
     from dispatch.tables import DispatchPlan
 
     with session_scope(engine) as s:
@@ -126,7 +129,7 @@ def test_dispatcher_places_an_emergency_then_reoptimises_in_the_background(
                               skill="hvac", duration_min=45, priority=5)
     dispatcher = Dispatcher(engine, TZ, period_s=3600, debounce_s=0.05, time_limit_s=1,
                             clock=lambda: AT_MS)
-    dispatcher.start()
+    supervisor = Supervisor([dispatcher]).start()
     try:
         summary = dispatcher.emergency(urgent.id)
         assert summary.assigned == 1
@@ -142,12 +145,12 @@ def test_dispatcher_places_an_emergency_then_reoptimises_in_the_background(
         else:
             pytest.fail("no background re-optimisation")
     finally:
-        dispatcher.stop()
+        supervisor.stop()
 
 
 def test_stored_levels_windows_sla_and_pins_reach_the_solver(engine: Engine) -> None:
     """Columns the dispatcher and the booking set on a work order shape the plan."""
-    from dispatch.service import _load
+    from dispatch.plan_store import load_problem
 
     at = int(datetime(2026, 3, 10, 9, 0, tzinfo=TZ).timestamp() * 1000)
     with session_scope(engine) as s:
@@ -164,7 +167,7 @@ def test_stored_levels_windows_sla_and_pins_reach_the_solver(engine: Engine) -> 
         eve = s.get(Engineer, "eve")
         eve.lunch_minutes = 30  # between 12:00 and 14:00
         s.add(eve)
-    problem, _ = _load(engine, TZ, at)
+    problem, _ = load_problem(engine, TZ, at)
     assert problem.engineers[0].lunch is not None
     assert (problem.engineers[0].lunch.earliest, problem.engineers[0].lunch.latest) == (
         3 * 3600, 4 * 3600 + 1800)
@@ -182,7 +185,7 @@ def test_stored_levels_windows_sla_and_pins_reach_the_solver(engine: Engine) -> 
 def test_urgent_orders_from_any_process_are_inserted_at_once_with_their_diff(
     engine: Engine,
 ) -> None:
-    from dispatch.service import Dispatcher, urgent_unplanned
+    from dispatch.dispatcher import Dispatcher, urgent_unplanned
 
     with session_scope(engine) as s:
         _, routine = open_case(s, device_id="dev-far", source="customer", title="t",
@@ -193,7 +196,8 @@ def test_urgent_orders_from_any_process_are_inserted_at_once_with_their_diff(
     assert urgent_unplanned(engine) == [u.id for u in urgent]
     dispatcher = Dispatcher(engine, TZ, period_s=3600, debounce_s=0.05, time_limit_s=1,
                             urgent_poll_s=0.1, clock=lambda: AT_MS)  # mid-shift, any day
-    dispatcher.start()  # nobody calls request() or emergency(): the loop finds them
+    # Nobody calls request() or emergency(): the loop finds them.
+    supervisor = Supervisor([dispatcher]).start()
     try:
         for _ in range(300):
             kinds = [kind for kind, _ in dispatcher.history]
@@ -203,7 +207,7 @@ def test_urgent_orders_from_any_process_are_inserted_at_once_with_their_diff(
         else:
             pytest.fail(f"urgent orders not placed: {list(dispatcher.history)}")
     finally:
-        dispatcher.stop()
+        supervisor.stop()
     emergencies = [summary for kind, summary in dispatcher.history if kind == "emergency"]
     for order, summary in zip(urgent, emergencies, strict=True):
         added = {job for change in summary.changes for job in change.added}
@@ -215,7 +219,7 @@ def test_urgent_orders_from_any_process_are_inserted_at_once_with_their_diff(
 
 
 def test_offered_windows_are_ones_the_plan_can_absorb(engine: Engine) -> None:
-    from dispatch.service import offer_windows
+    from dispatch.planning import offer_windows
 
     # Eve (hvac, 08:00-17:00) is the only engineer; it is 10:00 on a Tuesday.
     offers = offer_windows(engine, TZ, "dev-near", "hvac", 60, at_ms=AT_MS, best=3)
@@ -230,7 +234,7 @@ def test_offered_windows_are_ones_the_plan_can_absorb(engine: Engine) -> None:
 
 
 def test_late_in_the_day_the_offers_are_for_tomorrows_shift(engine: Engine) -> None:
-    from dispatch.service import offer_windows
+    from dispatch.planning import offer_windows
 
     late = int(datetime(2026, 3, 3, 16, 30, tzinfo=TZ).timestamp() * 1000)
     offers = offer_windows(engine, TZ, "dev-near", "hvac", 60, at_ms=late)

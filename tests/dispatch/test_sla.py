@@ -10,16 +10,14 @@ from service_world import AT_MS, HOUR_MS, TZ, service_world
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from asset_registry.catalog import load_models
-from asset_registry.database import session_scope
-from dispatch import sla
-from dispatch.service import open_case
-from dispatch.service_cloud import ServiceCloudTasks
-from dispatch.sla_monitor import check_clocks
-from dispatch.tables import Case, WorkOrder, WorkOrderEvent
-from fieldpulse.system import _open_alert_work_order
-from rules.service import WorkOrderRequest
-from rules.tables import Notification
+from foundations.database import session_scope
+from notifications.tables import Notification
+from rules.actions import WorkOrderRequest
+from service import sla
+from service.alert_cases import open_alert_work_order as _open_alert_work_order
+from service.cases import open_case
+from service.sla_monitor import check_clocks
+from service.tables import Case, WorkOrder, WorkOrderEvent
 
 
 @pytest.fixture
@@ -178,7 +176,6 @@ def test_met_late_between_two_passes_is_a_breach_at_the_due_time(engine: Engine)
 def test_the_periodic_task_runs_the_monitor_on_its_injected_clock(engine: Engine) -> None:
     case_id, _ = _open(engine, "dev-premium")
     now = [AT_MS]
-    tasks = ServiceCloudTasks(engine, load_models(), tz=TZ, clock=lambda: now[0])
-    assert tasks.check_sla().warned == []
+    assert check_clocks(engine, now[0], TZ).warned == []
     now[0] = AT_MS + 6 * HOUR_MS
-    assert tasks.check_sla().warned == [(case_id, "response")]
+    assert check_clocks(engine, now[0], TZ).warned == [(case_id, "response")]

@@ -11,8 +11,7 @@ import numpy as np
 import pytest
 from plan_checker import check_plan
 
-from dispatch.problem import Engineer, Job, Location, Problem, ProblemError
-from dispatch.solver import (
+from dispatch.plan import (
     REASON_CAPACITY,
     REASON_WINDOW,
     Plan,
@@ -20,8 +19,9 @@ from dispatch.solver import (
     Stop,
     Unassigned,
     reason_no_skill,
-    solve,
 )
+from dispatch.problem import Engineer, Job, Location, Problem, ProblemError
+from dispatch.solver import solve
 from dispatch.travel import great_circle_seconds, travel_matrix
 
 H = 3600  # seconds per hour; t=0 is 07:00 in the scenarios below

@@ -14,6 +14,7 @@ from datetime import datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -21,21 +22,26 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from asset_registry.database import make_engine, session_scope
 from asset_registry.tables import Customer, Device, Gateway, Site
-from dispatch.notice_worker import WorkOrderNoticeWorker
-from dispatch.service import give_back, open_case, replan, set_status
-from dispatch.tables import Engineer, WorkOrder, WorkOrderEvent
-from dispatch.work_order_notices import (
+from dispatch.planning import replan
+from fieldpulse.schema import upgrade
+from foundations.database import make_engine, session_scope
+from notifications import recipients
+from notifications.delivery import NotificationDelivery
+from notifications.recipients import AddressBook
+from notifications.senders import NotificationSender
+from notifications.smtp import EmailSender, SmtpServer
+from notifications.tables import Notification
+from service.cases import open_case
+from service.notice_recorder import WorkOrderNotices
+from service.tables import Engineer, WorkOrder, WorkOrderEvent
+from service.work_order_notices import (
     EventFacts,
     OrderFacts,
-    customer_recipient,
     engineer_before,
     notices_for,
 )
-from fieldpulse.schema import upgrade
-from rules.email_sender import AddressBook, EmailSender, SmtpServer
-from rules.tables import Notification
+from service.work_orders import give_back, set_status
 
 TZ = ZoneInfo("Europe/Berlin")
 AT_MS = int(datetime(2026, 3, 3, 10, 0, tzinfo=TZ).timestamp() * 1000)  # a Tuesday, mid-shift
@@ -104,12 +110,34 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
     engine.dispose()
 
 
-def _worker(engine: Engine, port: int) -> WorkOrderNoticeWorker:
+class NoticesAndMail:
+    """The two workers the main process runs for work-order e-mails: events ->
+    notifications (WorkOrderNotices) -> mail (NotificationDelivery)."""
+
+    def __init__(self, engine: Engine, sender: NotificationSender, **options: Any) -> None:
+        self.notices = WorkOrderNotices(engine, tz=TZ, base_url=BASE_URL,
+                                        clock=lambda: AT_MS, **options)
+        self.mail = NotificationDelivery(engine, sender, clock=lambda: AT_MS)
+
+    def ensure_cursor(self) -> None:
+        self.notices.ensure_cursor()
+
+    def record(self) -> int:
+        return self.notices.record()
+
+    def deliver(self) -> int:
+        return self.mail.run_once()
+
+    def run_once(self) -> int:
+        self.notices.record_all()
+        return self.mail.run_once()
+
+
+def _worker(engine: Engine, port: int) -> NoticesAndMail:
     book = AddressBook(engine, engineers={"eve": EVE, "zed": ZED})
     sender = EmailSender(SmtpServer("127.0.0.1", port, sender="jobs@fieldpulse.example"),
                          book.address_of)
-    worker = WorkOrderNoticeWorker(engine, sender, tz=TZ, base_url=BASE_URL,
-                                   clock=lambda: AT_MS)
+    worker = NoticesAndMail(engine, sender)
     worker.ensure_cursor()
     return worker
 
@@ -266,8 +294,7 @@ def test_a_refused_recipient_and_an_unknown_engineer_stay_failed_with_the_reason
         s.add(customer)
     book = AddressBook(engine)  # knows no engineer
     sender = EmailSender(SmtpServer("127.0.0.1", port), book.address_of)
-    worker = WorkOrderNoticeWorker(engine, sender, tz=TZ, base_url=BASE_URL,
-                                   clock=lambda: AT_MS)
+    worker = NoticesAndMail(engine, sender)
     worker.ensure_cursor()
     _open(engine, contact="")
     replan(engine, TZ, time_limit_s=1, at_ms=AT_MS)
@@ -286,10 +313,8 @@ def test_the_cursor_waits_for_an_id_still_being_committed(engine: Engine, smtp) 
     inbox, port = smtp
     now = [0.0]
     book = AddressBook(engine, engineers={"eve": EVE})
-    worker = WorkOrderNoticeWorker(engine, EmailSender(SmtpServer("127.0.0.1", port),
-                                                       book.address_of),
-                                   tz=TZ, base_url=BASE_URL, gap_wait_s=10.0,
-                                   clock=lambda: AT_MS, monotonic=lambda: now[0])
+    worker = NoticesAndMail(engine, EmailSender(SmtpServer("127.0.0.1", port), book.address_of),
+                            gap_wait_s=10.0, monotonic=lambda: now[0])
     order_id = _open(engine)
     worker.ensure_cursor()
     with Session(engine) as s:
@@ -343,9 +368,9 @@ def test_a_plan_that_leaves_the_job_unplanned_tells_the_engineer_only() -> None:
 
 
 def test_the_customer_is_reached_at_the_reporter_if_an_address_else_the_account() -> None:
-    assert customer_recipient(" a@b.example ", "acct@x", "c1") == "a@b.example"
-    assert customer_recipient("+49 89 1", "acct@x", "c1") == "acct@x"
-    assert customer_recipient("", "", "c1") == "customer:c1"
+    assert recipients.customer(" a@b.example ", "acct@x", "c1") == "a@b.example"
+    assert recipients.customer("+49 89 1", "acct@x", "c1") == "acct@x"
+    assert recipients.customer("", "", "c1") == "customer:c1"
     assert not [n for n in notices_for(EventFacts(1, "on_site"), "eve", FACTS, tz=TZ,
                                        base_url=BASE_URL)]
 
@@ -354,8 +379,8 @@ def test_the_running_system_mails_engineers_at_their_stored_address(
         engine: Engine, smtp, tmp_path: Path) -> None:
     """`fieldpulse run --smtp` builds its sender from settings: engineers are looked up
     in the database (`Engineer.email`) at each send, so a new address needs no restart."""
+    from fieldpulse.parts import notification_sender
     from fieldpulse.settings import Settings
-    from fieldpulse.system import notification_sender
 
     inbox, port = smtp
     sender = notification_sender(Settings(data_dir=tmp_path, smtp_host="127.0.0.1",
@@ -365,8 +390,7 @@ def test_the_running_system_mails_engineers_at_their_stored_address(
         assert eve is not None
         eve.email = "eve@service.example.com"
         s.add(eve)
-    worker = WorkOrderNoticeWorker(engine, sender, tz=TZ, base_url=BASE_URL,
-                                   clock=lambda: AT_MS)
+    worker = NoticesAndMail(engine, sender)
     worker.ensure_cursor()
     order_id = _open(engine)
     replan(engine, TZ, time_limit_s=1, at_ms=AT_MS)

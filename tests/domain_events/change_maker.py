@@ -7,10 +7,11 @@ import random
 
 from sqlalchemy import Engine
 
-from asset_registry.database import session_scope
-from dispatch.service import open_case, set_status
-from dispatch.tables import WORK_ORDER_STATUSES, Case, WorkOrder
+from foundations.database import session_scope
 from rules.tables import Alert
+from service.cases import open_case
+from service.tables import WORK_ORDER_STATUSES, Case, WorkOrder
+from service.work_orders import set_status
 from simulators.fleet import Fleet
 
 ALERT_STEPS = ("acknowledged", "cleared", "closed")

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from webhook_receiver import Receiver
 
-from fieldpulse.broker import free_port
+from foundations.processes import free_port
 from support import RunningCloud, wait_until
 
 

@@ -10,15 +10,19 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from asset_registry.catalog import load_models
-from asset_registry.database import make_engine, session_scope
-from dispatch.service import open_case, set_status
-from dispatch.tables import Case, WorkOrder
-from domain_events.tables import OutboxEvent
 from fieldpulse.fleet_import import import_fleet
 from fieldpulse.schema import target_metadata
+from foundations.database import make_engine, session_scope
 from ingest.checks import AcceptedReading
-from rules.service import RulesService, WorkOrderRequest
+from integrations.domain_events.tables import OutboxEvent
+from notifications.alert_notices import record_alert_notice
+from rules.actions import WorkOrderRequest
+from rules.service import RulesService
+from service.cases import open_case
+from service.tables import Case, WorkOrder
+from service.work_orders import set_status
 from simulators.fleet import generate_fleet
+from support import evaluate
 
 FLEET = generate_fleet(seed=7, sites=3)
 PURIFIER = next(d for d in FLEET.devices if d.model_id == "aquapure-ro500")
@@ -113,8 +117,9 @@ def test_rules_code_paths_record_alert_events(engine: Engine) -> None:
         assert case.id is not None
         return case.id
 
-    rules = RulesService(engine, load_models(), open_work_order, clock=lambda: T0)
-    rules.on_readings([AcceptedReading(PURIFIER.id, PURIFIER.model_id, T0,
+    rules = RulesService(engine, load_models(), open_work_order,
+                         record_notice=record_alert_notice, clock=lambda: T0)
+    evaluate(rules, [AcceptedReading(PURIFIER.id, PURIFIER.model_id, T0,
                                        {**NORMAL, "tds_ppm": 200.0})])
     raised = [e for e in events(engine) if e.record_type == "alert"]
     assert raised and raised[0].event_type == "alert.raised"

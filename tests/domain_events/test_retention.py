@@ -9,15 +9,15 @@ from change_maker import ChangeMaker
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from asset_registry.database import make_engine, session_scope
-from domain_events.tables import OutboxEvent
 from fieldpulse.fleet_import import import_fleet
 from fieldpulse.schema import target_metadata
-from portal.webhooks import subscriptions
-from portal.webhooks.retention import prune
-from portal.webhooks.tables import WebhookAttempt, WebhookDelivery
-from portal.webhooks.transport import Answer
-from portal.webhooks.worker import WebhookWorker
+from foundations.database import make_engine, session_scope
+from integrations.domain_events.tables import OutboxEvent
+from integrations.webhooks import subscriptions
+from integrations.webhooks.retention import prune
+from integrations.webhooks.tables import WebhookAttempt, WebhookDelivery
+from integrations.webhooks.transport import Answer
+from integrations.webhooks.worker import WebhookWorker
 from simulators.fleet import generate_fleet
 
 FLEET = generate_fleet(seed=11, sites=3)

@@ -18,15 +18,16 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 from webhook_receiver import Receiver
 
-from asset_registry.database import make_engine, session_scope
-from domain_events.tables import OutboxEvent
-from fieldpulse.broker import free_port
 from fieldpulse.fleet_import import import_fleet
 from fieldpulse.schema import target_metadata
-from portal.webhooks import subscriptions
-from portal.webhooks.policy import RetryPolicy
-from portal.webhooks.tables import WebhookAttempt, WebhookDelivery
-from portal.webhooks.worker import WebhookWorker
+from foundations.database import make_engine, session_scope
+from foundations.processes import free_port
+from foundations.workers import Supervisor
+from integrations.domain_events.tables import OutboxEvent
+from integrations.webhooks import subscriptions
+from integrations.webhooks.policy import RetryPolicy
+from integrations.webhooks.tables import WebhookAttempt, WebhookDelivery
+from integrations.webhooks.worker import WebhookWorker
 from simulators.fleet import generate_fleet
 from support import wait_until
 
@@ -96,7 +97,7 @@ def test_every_event_reaches_a_flapping_receiver_once_and_in_order(
     worker = WebhookWorker(engine, policy=FAST, period_s=0.02, gap_wait_s=0.5,
                            rng=random.Random(5))
     receiver.start()
-    worker.start()
+    supervisor = Supervisor([worker]).start()
     try:
         for round_ in range(6):
             changes.make(40)
@@ -110,7 +111,7 @@ def test_every_event_reaches_a_flapping_receiver_once_and_in_order(
         wait_until(lambda: all_delivered(engine, receiver) and _all_acknowledged(engine),
                    timeout_s=180, what="every event at the receiver, and acknowledged")
     finally:
-        worker.stop()
+        supervisor.stop()
     assert_exactly_once_in_order(engine, receiver)
     assert {e.record_type for e in outbox(engine)} == {"case", "work_order", "alert"}
     # The receiver really failed and lost answers: retries happened, duplicates were

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from portal.webhooks.signing import (
+from integrations.webhooks.signing import (
     EVENT_ID_HEADER,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
@@ -28,6 +28,8 @@ class Received:
     bodies: dict[int, dict] = field(default_factory=dict)
     duplicates: int = 0  # requests for an event id already processed
     bad_signatures: int = 0
+    # Requests cut off before their body arrived (the sender was killed mid-POST).
+    truncated: int = 0
     out_of_order: list[str] = field(default_factory=list)
     last_seq: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
@@ -108,8 +110,14 @@ class Receiver:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                status = receiver._handle(self.headers, body)
+                length = int(self.headers.get("Content-Length", 0))
+                body = self.rfile.read(length)
+                if len(body) < length:  # the connection closed mid-body: no request
+                    with receiver._lock:
+                        receiver.got.truncated += 1
+                    status = 400
+                else:
+                    status = receiver._handle(self.headers, body)
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()

@@ -9,9 +9,10 @@ import threading
 
 from change_maker import ChangeMaker
 
-from asset_registry.database import make_engine
-from portal.webhooks.policy import RetryPolicy
-from portal.webhooks.worker import WebhookWorker
+from foundations.database import make_engine
+from foundations.workers import Supervisor
+from integrations.webhooks.policy import RetryPolicy
+from integrations.webhooks.worker import WebhookWorker
 from simulators.fleet import generate_fleet
 
 
@@ -20,7 +21,7 @@ def main(db_url: str, changes: int) -> None:
     worker = WebhookWorker(engine, period_s=0.02, gap_wait_s=0.5,
                            policy=RetryPolicy(max_attempts=1000, base_s=0.01, cap_s=0.2,
                                               timeout_s=60.0))
-    worker.start()
+    Supervisor([worker]).start()
     print("ready", flush=True)
     if changes:
         ChangeMaker(engine, generate_fleet(seed=11, sites=6), seed=99, prefix="child"

@@ -11,7 +11,7 @@ from edge_support import HOLDING, INPUT, MODELS, normal_values
 from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
-from fieldpulse.broker import free_port, wait_for_port
+from foundations.processes import free_port, wait_for_port
 from simulators.fleet import Fleet
 
 

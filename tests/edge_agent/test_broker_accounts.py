@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from edge_agent.agent import EdgeAgent
 from edge_agent.config import AgentConfig
-from fieldpulse.broker import MosquittoBroker, free_port, wait_for_port
+from fieldpulse.broker import MosquittoBroker
 from fieldpulse.broker_accounts import (
     CLOUD_USER,
     BrokerAccounts,
@@ -23,6 +23,7 @@ from fieldpulse.broker_accounts import (
     hash_password,
     provision_app,
 )
+from foundations.processes import free_port, wait_for_port
 from support import wait_until
 
 

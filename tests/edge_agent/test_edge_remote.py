@@ -10,8 +10,8 @@ from edge_support import LedgerDriver, Recorder, agent_config, publish, running
 
 from edge_agent.agent import EdgeAgent
 from edge_agent.outbox import Outbox
-from fieldpulse.broker import free_port
 from firmware_contracts.validate import load
+from foundations.processes import free_port
 from support import wait_until
 
 

@@ -7,7 +7,7 @@ from edge_support import MAP, words
 
 from edge_agent.config import ConfigError
 from edge_agent.modbus import ModbusDriver, decode, parse_devices, plan_requests
-from fieldpulse.broker import free_port
+from foundations.processes import free_port
 
 
 def spec(port: int, *devices: dict) -> dict:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from fieldpulse.broker import free_port
+from foundations.processes import free_port
 from support import wait_until
 
 

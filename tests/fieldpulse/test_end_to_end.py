@@ -11,12 +11,13 @@ from paho.mqtt.enums import CallbackAPIVersion
 from sqlmodel import Session, select
 
 from asset_registry.catalog import load_models
-from dispatch.tables import Case, Engineer, WorkOrder
 from edge_agent.agent import EdgeAgent
 from edge_agent.config import AgentConfig
 from edge_agent.outbox import Outbox
 from ingest.tables import DeadLetter, LatestValue
-from rules.tables import Alert, Notification
+from notifications.tables import Notification
+from rules.tables import Alert
+from service.tables import Case, Engineer, WorkOrder
 from simulators.driver import SimulatedDriver
 from support import RunningCloud, wait_until
 

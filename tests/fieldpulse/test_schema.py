@@ -8,8 +8,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
-from asset_registry.database import make_engine
 from fieldpulse.schema import target_metadata, upgrade
+from foundations.database import make_engine
 
 
 def test_migrations_match_the_tables_and_upgrade_is_idempotent(tmp_path: Path) -> None:

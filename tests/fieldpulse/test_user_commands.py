@@ -8,9 +8,9 @@ from pathlib import Path
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
-from asset_registry.database import make_engine
 from fieldpulse.cli import app
 from fieldpulse.cloud_cli import users_app  # noqa: F401  (registers `fieldpulse user`)
+from foundations.database import make_engine
 from portal.auth.accounts import authenticate, principal_for_token
 from portal.auth.tables import AuditEvent
 

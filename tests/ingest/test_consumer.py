@@ -12,21 +12,17 @@ import httpx
 import orjson
 import pytest
 from fastapi.testclient import TestClient
-from ingest_helpers import (
-    MODELS,
-    Publisher,
-    batch,
-    make_pipeline,
-    normal_metrics,
-    open_registry,
-    topic,
-)
+from ingest_helpers import MODELS, make_pipeline, open_registry
+from publishing import Publisher, batch, normal_metrics, topic
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from asset_registry.tables import Device, Gateway
 from fieldpulse.broker import MosquittoBroker
-from ingest.consumer import BrokerAddress, ConsumerTuning, IngestConsumer, PeriodicTask
+from fieldpulse.parts import Ingest
+from fieldpulse.settings import Settings
+from foundations.workers import Periodic, Supervisor
+from ingest.consumer import BrokerAddress, ConsumerTuning, IngestConsumer
 from ingest.device_state import mark_stale_devices
 from ingest.metrics import IngestCollector, exposition, make_registry
 from ingest.pipeline import IngestPipeline
@@ -51,12 +47,12 @@ def running(tmp_path: Path, mosquitto: MosquittoBroker, fleet) -> Iterator[Runni
     engine = open_registry(f"sqlite:///{tmp_path / 'c.db'}", fleet)
     pipeline = make_pipeline(engine, SqlTelemetryStore(engine))
     consumer = IngestConsumer(pipeline, BrokerAddress("127.0.0.1", mosquitto.port))
-    consumer.start()
+    supervisor = Supervisor([consumer]).start()
     wait_until(consumer.connected.is_set, what="ingest to subscribe")
     publisher = Publisher(mosquitto.port)
     yield Running(engine, pipeline, consumer, publisher)
     publisher.close()
-    consumer.stop()
+    supervisor.stop()
     engine.dispose()
 
 
@@ -180,7 +176,7 @@ def test_a_slow_store_slows_consumption_instead_of_growing_memory(
     consumer = IngestConsumer(pipeline, BrokerAddress("127.0.0.1", mosquitto.port),
                               tuning=tuning)
     box.append(consumer)
-    consumer.start()
+    supervisor = Supervisor([consumer]).start()
     publisher = Publisher(mosquitto.port)
     try:
         wait_until(consumer.connected.is_set, what="ingest to subscribe")
@@ -198,7 +194,7 @@ def test_a_slow_store_slows_consumption_instead_of_growing_memory(
         assert 0 < store.max_queued <= tuning.receive_maximum
     finally:
         publisher.close()
-        consumer.stop()
+        supervisor.stop()
         engine.dispose()
 
 
@@ -241,28 +237,29 @@ def test_devices_follow_gateway_birth_and_death_and_go_stale_when_silent(
 
 def test_api_stats_and_metrics_are_wired_in_the_cloud_system(cloud) -> None:
     """CloudSystem hands the portal its ingest metrics (the route is mounted by the lead)."""
-    text = cloud.system.ingest.metrics().decode()
+    text = cloud.system.metrics().decode()
     assert "fieldpulse_ingest_readings_stored_total" in text
     stats = httpx.get(f"{cloud.base_url}/api/ingest/stats", headers=cloud.auth,
                       timeout=10).json()
     assert stats["readings_stored"] == 0 and "lag_counts" in stats
 
 
-def test_housekeeping_runs_in_the_worker_between_groups(tmp_path: Path,
-                                                         mosquitto: MosquittoBroker,
-                                                         fleet) -> None:
-    """Staleness and retention run on the ingest worker thread: the only writer."""
+def test_housekeeping_runs_as_supervised_workers_on_the_wall_clock(tmp_path: Path,
+                                                                   mosquitto: MosquittoBroker,
+                                                                   fleet) -> None:
+    """Staleness and retention are workers of their own beside the consumer, each run
+    on its own thread with the wall clock in ms."""
     engine = open_registry(f"sqlite:///{tmp_path / 'h.db'}", fleet)
+    settings = Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'h.db'}",
+                        device_stale_after_s=60)
+    ingest = Ingest(settings, BrokerAddress("127.0.0.1", mosquitto.port), engine, MODELS,
+                    on_readings=None)
+    assert [w.name for w in ingest.workers] == ["ingest", "stale-devices",
+                                                "telemetry-retention"]
     calls: list[tuple[str, int]] = []
-    tasks = [PeriodicTask("stale", 0.1, lambda now: calls.append(
-        (threading.current_thread().name, now)))]
-    consumer = IngestConsumer(make_pipeline(engine, SqlTelemetryStore(engine)),
-                              BrokerAddress("127.0.0.1", mosquitto.port), periodic=tasks)
-    consumer.start()
-    try:
+    step = Periodic("stale", lambda: calls.append((threading.current_thread().name,
+                                                   int(time.time() * 1000))), 0.1)
+    with Supervisor([ingest.consumer, step]):
         wait_until(lambda: len(calls) >= 3, what="three housekeeping runs")
-    finally:
-        consumer.stop()
-        engine.dispose()
-    assert {name for name, _ in calls} == {"ingest-worker"}
-    assert all(abs(now - time.time() * 1000) < 600_000 for _, now in calls)  # wall clock ms
+    engine.dispose()
+    assert {name for name, _ in calls} == {"stale"}

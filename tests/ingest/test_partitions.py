@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ingest_helpers import MODELS, Publisher, Stream, open_registry, stored_batches
+from ingest_helpers import MODELS, Stream, open_registry, stored_batches
+from publishing import Publisher
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 

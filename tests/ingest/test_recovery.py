@@ -12,14 +12,8 @@ from pathlib import Path
 
 import orjson
 import pytest
-from ingest_helpers import (
-    Publisher,
-    Stream,
-    WorkerProcess,
-    flush,
-    open_registry,
-    stored_batches,
-)
+from ingest_helpers import Stream, WorkerProcess, flush, open_registry, stored_batches
+from publishing import Publisher
 from sqlalchemy import Engine, func, select
 
 from fieldpulse.broker import MosquittoBroker

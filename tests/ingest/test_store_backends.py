@@ -7,13 +7,12 @@ from ingest_helpers import (
     MODELS,
     Backend,
     Stream,
-    batch,
     flush,
     make_pipeline,
     open_registry,
     stored_batches,
-    topic,
 )
+from publishing import batch, topic
 from sqlmodel import Session, select
 
 from asset_registry.tables import Device

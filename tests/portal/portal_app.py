@@ -13,14 +13,13 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from asset_registry.catalog import load_models
-from asset_registry.database import make_engine, session_scope
 from asset_registry.tables import Device, Site
-from dispatch.job_report import add_photo
-from dispatch.service import Dispatcher, open_case
-from dispatch.tables import WorkOrder
+from dispatch.dispatcher import Dispatcher
 from fieldpulse.fleet_import import import_fleet
 from fieldpulse.schema import upgrade
+from foundations.database import make_engine, session_scope
 from ingest.telemetry_store import SqlTelemetryStore
+from notifications.alert_notices import record_alert_notice
 from portal.app import create_app
 from portal.auth.accounts import create_user, issue_api_token
 from portal.auth.ratelimit import RateLimiter
@@ -28,6 +27,9 @@ from portal.auth.tables import PortalUser
 from portal.context import PortalContext
 from rules.service import RulesService
 from rules.tables import Alert
+from service.cases import open_case
+from service.job_reports import add_photo
+from service.tables import WorkOrder
 from simulators.fleet import Fleet
 from support import Account, make_account
 
@@ -121,7 +123,8 @@ def build_portal(tmp: Path, fleet: Fleet, public_limiter: RateLimiter | None = N
     engine = make_engine(f"sqlite:///{tmp / 'portal.db'}")
     upgrade(engine)
     tokens = import_fleet(engine, fleet)
-    rules = RulesService(engine, MODELS, lambda _session, _request: 0)
+    rules = RulesService(engine, MODELS, lambda _session, _request: 0,
+                         record_notice=record_alert_notice)
     # Not started: proposals are solved on request only (briefly: these tests judge access).
     dispatcher = Dispatcher(engine, ZoneInfo("Europe/Berlin"), time_limit_s=0.2)
     ctx = PortalContext(engine=engine, models=MODELS, rules=rules, qr_dir=tmp / "qr",

@@ -22,10 +22,10 @@ from portal_app import PNG, Portal, build_portal
 from sqlmodel import Session
 from starlette.routing import BaseRoute, Mount, Route
 
-from asset_registry.database import session_scope
-from dispatch.tables import WorkOrder
+from foundations.database import session_scope
+from integrations.webhooks import subscriptions
 from portal.auth.dependencies import CSRF_COOKIE
-from portal.webhooks import subscriptions
+from service.tables import WorkOrder
 from simulators.fleet import generate_fleet
 
 CALLERS = ("anonymous", "admin", "dispatcher", "engineer_own", "engineer_other", "customer_a")
@@ -114,7 +114,7 @@ def _webhook(portal: Portal) -> int:
 
 def _opportunity(portal: Portal) -> int:
     """A fresh open sales opportunity on device B (its own product: one active each)."""
-    from asset_registry.database import session_scope
+    from foundations.database import session_scope
     from sales.tables import Opportunity
 
     device = portal.device("B")

@@ -11,11 +11,12 @@ from fastapi.testclient import TestClient
 from portal_app import Portal, build_portal
 from sqlmodel import Session, select
 
-from asset_registry.database import session_scope
 from asset_registry.tables import Customer, Device, Site
-from dispatch import sla
-from dispatch.service import now_ms, open_case
-from dispatch.tables import Case, WorkOrder, WorkOrderEvent
+from foundations.clock import now_ms
+from foundations.database import session_scope
+from service import sla
+from service.cases import open_case
+from service.tables import Case, WorkOrder, WorkOrderEvent
 from simulators.fleet import generate_fleet
 
 HOUR_MS = 3_600_000

@@ -13,14 +13,14 @@ from fastapi.testclient import TestClient
 from portal_app import Portal, build_portal
 from sqlmodel import Session, select
 
-from asset_registry.database import session_scope
-from dispatch.service import replan
-from dispatch.tables import Case, Engineer, WorkOrder
+from dispatch.planning import replan
+from foundations.database import session_scope
 from ingest.checks import AcceptedReading
 from ingest.telemetry_store import StoredBatch
 from portal.auth.tables import AuditEvent, PortalUser
 from portal.device_api import step_for
 from rules.tables import Alert
+from service.tables import Case, Engineer, WorkOrder
 from simulators.fleet import generate_fleet
 
 HOUR = 3_600_000

@@ -12,10 +12,10 @@ from playwright.sync_api import Page, expect
 from sqlmodel import Session, select
 from test_pages_in_browser import _log_in, _shot, browser, page  # noqa: F401 (fixtures)
 
-from dispatch.service import open_case
-from dispatch.tables import Engineer, WorkOrder
 from firmware_contracts.topics import telemetry_topic
 from rules.tables import Alert
+from service.cases import open_case
+from service.tables import Engineer, WorkOrder
 from support import RunningCloud, make_account, wait_until
 
 NORMAL = {"flow_lpm": 12.0, "tds_ppm": 25.0, "inlet_pressure_bar": 3.2, "filter_hours": 1000.0}

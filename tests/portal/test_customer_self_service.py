@@ -13,10 +13,10 @@ from fastapi.testclient import TestClient
 from portal_app import PNG, Portal, build_portal
 from sqlmodel import Session, select
 
-from asset_registry.database import session_scope
-from dispatch.service import give_back
-from dispatch.tables import CaseAttachment, WorkOrder
+from foundations.database import session_scope
 from portal.auth.dependencies import CSRF_COOKIE
+from service.tables import CaseAttachment, WorkOrder
+from service.work_orders import give_back
 from simulators.fleet import generate_fleet
 
 

@@ -15,8 +15,8 @@ from portal_app import MODELS, Portal, build_portal
 from sqlalchemy import update
 from sqlmodel import Session
 
-from asset_registry.database import make_engine, session_scope
 from asset_registry.tables import Customer, Device
+from foundations.database import make_engine, session_scope
 from portal import queries
 from portal.device_api import APP_STATE_KEY, DeviceListCache, accepts_gzip
 from rules.tables import Alert

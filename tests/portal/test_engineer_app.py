@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from portal_app import PNG, Portal, build_portal
 from sqlmodel import Session, select
 
-from dispatch.tables import WorkOrder, WorkOrderEvent
+from service.tables import WorkOrder, WorkOrderEvent
 from simulators.fleet import generate_fleet
 
 

@@ -12,11 +12,11 @@ from portal_app import Portal, build_portal
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from asset_registry.database import session_scope
-from dispatch.tables import Case, WorkOrder
-from domain_events.tables import OutboxEvent
-from portal.idempotency import REPLAYED_HEADER
-from portal.webhooks.tables import IdempotencyKey
+from foundations.database import session_scope
+from integrations.domain_events.tables import OutboxEvent
+from integrations.idempotency import IdempotencyKey
+from portal.intake_api import REPLAYED_HEADER
+from service.tables import Case, WorkOrder
 from simulators.fleet import generate_fleet
 
 

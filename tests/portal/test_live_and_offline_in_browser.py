@@ -9,10 +9,10 @@ from playwright.sync_api import Page, expect
 from sqlmodel import Session
 from test_pages_in_browser import _log_in, _shot, browser, page  # noqa: F401 (fixtures)
 
-from dispatch.service import open_case
-from dispatch.tables import WorkOrder
 from ingest.checks import AcceptedReading
-from support import RunningCloud, make_account, wait_until
+from service.cases import open_case
+from service.tables import WorkOrder
+from support import RunningCloud, evaluate, make_account, wait_until
 
 
 def _open_job_on_the_way(cloud: RunningCloud, page: Page, title: str  # noqa: F811
@@ -43,7 +43,7 @@ def test_a_new_alert_reaches_the_open_console_without_a_reload(
     expect(page.locator("#live")).to_contain_text("live")
     expect(page.locator("#summary")).to_contain_text("0 open alerts")
     device = next(d for d in cloud.fleet.devices if d.model_id == "aquapure-ro500")
-    cloud.system.rules.on_readings([AcceptedReading(device.id, device.model_id,
+    evaluate(cloud.system.rules, [AcceptedReading(device.id, device.model_id,
                                                     int(time.time() * 1000), {
         "flow_lpm": 12.0, "tds_ppm": 400.0, "inlet_pressure_bar": 3.2,
         "filter_hours": 1000.0})])

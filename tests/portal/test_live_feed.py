@@ -8,15 +8,18 @@ from sqlmodel import Session
 
 from asset_registry.catalog import load_models
 from asset_registry.tables import Device
-from dispatch.service import open_case
-from dispatch.tables import DispatchPlan, WorkOrderEvent
+from dispatch.tables import DispatchPlan
 from fieldpulse.fleet_import import import_fleet
 from fieldpulse.settings import Settings
 from fieldpulse.system import open_database
 from ingest.checks import AcceptedReading
+from notifications.alert_notices import record_alert_notice
 from portal.live_feed import LiveFeed
 from rules.service import RulesService
+from service.cases import open_case
+from service.tables import WorkOrderEvent
 from simulators.fleet import generate_fleet
+from support import evaluate
 
 FLEET = generate_fleet(seed=7, sites=3)
 PURIFIER = next(d for d in FLEET.devices if d.model_id == "aquapure-ro500")
@@ -31,13 +34,14 @@ def readings(tds: float, start: int) -> list[AcceptedReading]:
 def test_a_client_sees_what_happens_after_it_connects_once(tmp_path: Path) -> None:
     engine = open_database(Settings(data_dir=tmp_path))
     import_fleet(engine, FLEET)
-    rules = RulesService(engine, load_models(), lambda _s, _r: 0, clock=lambda: T0)
-    rules.on_readings(readings(200, T0))  # history: before the client connects
+    rules = RulesService(engine, load_models(), lambda _s, _r: 0,
+                         record_notice=record_alert_notice, clock=lambda: T0)
+    evaluate(rules, readings(200, T0))  # history: before the client connects
     feed = LiveFeed(engine)
     cursor = feed.start()
     assert feed.poll(cursor)[0] == []
 
-    rules.on_readings(readings(20, T0 + 60_000))  # the alert clears
+    evaluate(rules, readings(20, T0 + 60_000))  # the alert clears
     with Session(engine, expire_on_commit=False) as s:
         _, order = open_case(s, device_id=PURIFIER.id, source="customer", title="Leak",
                              skill="plumbing", duration_min=60, priority=3, at=T0)

@@ -11,9 +11,9 @@ from fastapi.testclient import TestClient
 from portal_app import Portal, build_portal
 from sqlmodel import Session, select
 
-from dispatch.tables import WorkOrder
 from portal.auth.dependencies import CSRF_COOKIE, SESSION_COOKIE
 from portal.auth.tables import UserSession
+from service.tables import WorkOrder
 from simulators.fleet import generate_fleet
 from support import Account
 
@@ -151,7 +151,7 @@ def test_logout_ends_the_session_for_good(portal: Portal, client: TestClient) ->
 def test_an_unreachable_database_answers_503_with_retry_after(
         portal: Portal, tmp_path: Path) -> None:
     """Down, or out of connections under load: a retryable 503, not a bare 500."""
-    from asset_registry.database import make_engine
+    from foundations.database import make_engine
 
     ctx = portal.app.state.ctx
     working, ctx.engine = ctx.engine, make_engine(f"sqlite:///{tmp_path}/missing/dir/db")

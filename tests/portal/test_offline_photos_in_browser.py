@@ -14,8 +14,8 @@ from playwright.sync_api import Browser, Page, Route, expect
 from sqlmodel import Session
 from test_pages_in_browser import _log_in, _shot, browser  # noqa: F401 (fixture)
 
-from dispatch.service import open_case
-from dispatch.tables import WorkOrder
+from service.cases import open_case
+from service.tables import WorkOrder
 from support import RunningCloud, make_account
 
 

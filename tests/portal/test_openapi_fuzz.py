@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from portal_app import MODELS, Portal, build_portal
 from schemathesis.checks import not_a_server_error
 
-from asset_registry.database import make_engine
+from foundations.database import make_engine
 from portal.app import create_app
 from portal.context import PortalContext
 from simulators.fleet import generate_fleet

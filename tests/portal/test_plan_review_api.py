@@ -12,10 +12,11 @@ from fastapi.testclient import TestClient
 from portal_app import Portal, build_portal
 from sqlmodel import Session, select
 
-from asset_registry.database import session_scope
-from dispatch.service import Dispatcher, open_case
-from dispatch.tables import Engineer, WorkOrder
+from dispatch.dispatcher import Dispatcher
+from foundations.database import session_scope
 from portal.auth.tables import AuditEvent
+from service.cases import open_case
+from service.tables import Engineer, WorkOrder
 from simulators.fleet import generate_fleet
 
 TZ = ZoneInfo("Europe/Berlin")

@@ -10,8 +10,8 @@ from pathlib import Path
 import orjson
 from sqlmodel import Session, func, select
 
-from asset_registry.database import make_engine
 from asset_registry.tables import Device
+from foundations.database import make_engine
 from portal.bench import seed
 from rules.tables import Alert
 

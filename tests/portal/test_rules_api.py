@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from ingest.checks import AcceptedReading
-from support import RunningCloud, wait_until
+from support import RunningCloud, evaluate, wait_until
 
 
 def _raise_alert(cloud: RunningCloud) -> dict:
     device = next(d for d in cloud.fleet.devices if d.model_id == "torrent-cp75")
-    cloud.system.rules.on_readings([AcceptedReading(device.id, device.model_id, 1, {
+    evaluate(cloud.system.rules, [AcceptedReading(device.id, device.model_id, 1, {
         "vibration_mm_s": 9.0, "rpm": 1480.0, "bearing_temp_c": 50.0})])
     alerts = cloud.api.get(f"{cloud.base_url}/api/alerts?state=open").json()
     assert [a["rule_id"] for a in alerts] == ["vibration-high"]
@@ -44,7 +44,7 @@ def test_edited_rules_are_versioned_validated_and_in_force_without_restart(cloud
     assert cloud.api.get(url).json()["rules"] == stricter
     # 6 mm/s was fine under version 1; under version 2 it raises.
     device = next(d for d in cloud.fleet.devices if d.model_id == "torrent-cp75")
-    cloud.system.rules.on_readings([AcceptedReading(device.id, device.model_id, 1, {
+    evaluate(cloud.system.rules, [AcceptedReading(device.id, device.model_id, 1, {
         "vibration_mm_s": 6.0, "rpm": 1480.0, "bearing_temp_c": 50.0})])
     wait_until(lambda: cloud.api.get(f"{cloud.base_url}/api/alerts?state=open").json(),
                what="an alert under the new rules")

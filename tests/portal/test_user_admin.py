@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from portal_app import Portal, build_portal
 from sqlmodel import Session, select
 
-from asset_registry.database import session_scope
+from foundations.database import session_scope
 from portal.auth.accounts import issue_api_token
 from portal.auth.dependencies import SESSION_COOKIE
 from portal.auth.tables import AuditEvent, PortalUser, UserSession

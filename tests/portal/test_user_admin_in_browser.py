@@ -17,7 +17,7 @@ from portal_app import Portal, build_portal
 from sqlmodel import Session, select
 from test_pages_in_browser import _log_in, _shot, browser, page  # noqa: F401 (fixtures)
 
-from fieldpulse.broker import free_port
+from foundations.processes import free_port
 from portal.auth.accounts import authenticate
 from rules.tables import AlertEvent
 from simulators.fleet import generate_fleet

@@ -11,9 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 from portal_app import Portal, build_portal
 
-from fieldpulse.broker import free_port
-from portal.webhooks.policy import RetryPolicy
-from portal.webhooks.worker import WebhookWorker
+from foundations.processes import free_port
+from integrations.webhooks.policy import RetryPolicy
+from integrations.webhooks.worker import WebhookWorker
 from simulators.fleet import generate_fleet
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "domain_events"))

@@ -12,9 +12,13 @@ from sqlmodel import Session, select
 from test_rules_service import FLEET, MODELS, PURIFIER, make_service, readings
 
 from asset_registry.tables import Customer, Site
-from rules.email_sender import AddressBook, EmailSender, SmtpServer
+from notifications.alert_notices import record_alert_notice
+from notifications.delivery import NotificationDelivery
+from notifications.recipients import AddressBook
+from notifications.smtp import EmailSender, SmtpServer
+from notifications.tables import Notification
 from rules.service import RulesService
-from rules.tables import Notification
+from support import evaluate
 
 
 class Inbox:
@@ -50,10 +54,11 @@ def test_a_critical_alert_mails_the_customer_owner_and_supervisor(tmp_path: Path
     inbox, port = smtp
     svc, _ = make_service(tmp_path / "rules.db")
     book = AddressBook(svc._engine, roles={"service-supervisor": "supervisor@service.example"})
-    svc._sender = EmailSender(SmtpServer("127.0.0.1", port, sender="alerts@fieldpulse.example"),
-                              book.address_of)
-    svc.on_readings(readings({"tds_ppm": 200}))  # above the critical TDS threshold
-    svc.deliver()  # (the service also delivers right after raising)
+    delivery = NotificationDelivery(
+        svc._engine, EmailSender(SmtpServer("127.0.0.1", port, sender="alerts@fieldpulse.example"),
+                                 book.address_of))
+    evaluate(svc, readings({"tds_ppm": 200}))  # above the critical TDS threshold
+    delivery.run_once()
 
     with Session(svc._engine) as s:
         rows = s.exec(select(Notification)).all()
@@ -84,9 +89,10 @@ def test_a_recipient_without_an_address_and_a_dead_server_are_kept_as_failures(
         s.commit()
     # The supervisor has an address, but the SMTP server is not there.
     book = AddressBook(svc._engine, roles={"service-supervisor": "supervisor@service.example"})
-    svc._sender = EmailSender(SmtpServer("127.0.0.1", _free_port()), book.address_of)
-    svc.on_readings(readings({"tds_ppm": 200}))
-    svc.deliver()
+    delivery = NotificationDelivery(
+        svc._engine, EmailSender(SmtpServer("127.0.0.1", _free_port()), book.address_of))
+    evaluate(svc, readings({"tds_ppm": 200}))
+    delivery.run_once()
     with Session(svc._engine) as s:
         errors = {n.audience: n.error for n in s.exec(select(Notification))}
     assert all(errors.values()), errors
@@ -97,9 +103,9 @@ def test_a_recipient_without_an_address_and_a_dead_server_are_kept_as_failures(
 
 
 def test_the_assembly_sends_e_mail_only_when_an_smtp_server_is_set(tmp_path: Path, smtp) -> None:
+    from fieldpulse.parts import notification_sender
     from fieldpulse.settings import Settings
-    from fieldpulse.system import notification_sender
-    from rules.notify import LogSender
+    from notifications.senders import LogSender
 
     inbox, port = smtp
     svc, _ = make_service(tmp_path / "rules.db")
@@ -107,33 +113,31 @@ def test_the_assembly_sends_e_mail_only_when_an_smtp_server_is_set(tmp_path: Pat
     sender = notification_sender(Settings(data_dir=tmp_path, smtp_host="127.0.0.1",
                                           smtp_port=port, smtp_from="fp@example.com",
                                           supervisor_email="boss@example.com"), svc._engine)
-    svc._sender = sender
-    svc.on_readings(readings({"tds_ppm": 200}))
+    evaluate(svc, readings({"tds_ppm": 200}))
+    NotificationDelivery(svc._engine, sender).run_once()
     assert "boss@example.com" in {r for rcpts, _ in inbox.messages for r in rcpts}
 
 
 def test_an_ingest_worker_records_notifications_and_the_main_process_sends_them(
         tmp_path: Path, smtp) -> None:
-    """A worker process raising an alert must not mark its notifications sent through
-    its own (log-only) sender: they wait as `recorded` until the main process,
-    which has the SMTP server, sends each once."""
+    """A worker process raising an alert only records its notifications: they wait as
+    `pending` until the main process's delivery worker, which has the SMTP server,
+    sends each once."""
     inbox, port = smtp
     engine = make_service(tmp_path / "rules.db")[0]._engine
-    # As IngestWorker builds it.
-    worker = RulesService(engine, MODELS, lambda _s, _r: 0, deliver_notifications=False)
-    worker.on_readings(readings({"tds_ppm": 200}))
+    # As IngestWorker builds it: no sender at all.
+    worker = RulesService(engine, MODELS, lambda _s, _r: 0, record_notice=record_alert_notice)
+    evaluate(worker, readings({"tds_ppm": 200}))
     with Session(worker._engine) as s:
-        assert {n.status for n in s.exec(select(Notification))} == {"recorded"}
-    assert worker.deliver() == 0
+        assert {n.status for n in s.exec(select(Notification))} == {"pending"}
 
-    main = RulesService(worker._engine, MODELS, lambda _s, _r: 0,
-                        sender=EmailSender(SmtpServer("127.0.0.1", port),
-                                           AddressBook(worker._engine, roles={
-                                               "service-supervisor": "sup@service.example"}
-                                           ).address_of))
-    sent = main.deliver()
+    main = NotificationDelivery(worker._engine, EmailSender(
+        SmtpServer("127.0.0.1", port),
+        AddressBook(worker._engine, roles={"service-supervisor": "sup@service.example"}
+                    ).address_of))
+    sent = main.run_once()
 
     with Session(worker._engine) as s:
         rows = s.exec(select(Notification)).all()
     assert sent == len(rows) == len(inbox.messages) and {n.status for n in rows} == {"sent"}
-    assert main.deliver() == 0  # once
+    assert main.run_once() == 0  # once

@@ -11,13 +11,17 @@ import asset_registry.tables  # noqa: F401
 import dispatch.tables  # noqa: F401
 import ingest.tables  # noqa: F401  (tables register on the metadata)
 from asset_registry.catalog import load_models
-from asset_registry.database import make_engine
 from fieldpulse.fleet_import import import_fleet
+from foundations.database import make_engine
 from ingest.checks import AcceptedReading
-from rules.service import RulesService, WorkOrderRequest
-from rules.tables import Alert, ModelAnomalyState, Notification
+from notifications.alert_notices import record_alert_notice
+from notifications.tables import Notification
+from rules.actions import WorkOrderRequest
+from rules.service import RulesService
+from rules.tables import Alert, ModelAnomalyState
 from simulators.driver import SimulatedDriver
 from simulators.fleet import generate_fleet
+from support import evaluate
 
 MODELS = load_models()
 FLEET = generate_fleet(seed=7, sites=3)
@@ -47,7 +51,8 @@ def service(path: Path, fresh: bool) -> tuple[RulesService, Clock]:
         SQLModel.metadata.create_all(engine)
         import_fleet(engine, FLEET)
     clock = Clock()
-    return RulesService(engine, MODELS, no_work_orders, clock=clock), clock
+    return RulesService(engine, MODELS, no_work_orders,
+                        record_notice=record_alert_notice, clock=clock), clock
 
 
 def run(svc: RulesService, clock: Clock, steps: range, tds_shift: float = 0.0) -> None:
@@ -61,7 +66,7 @@ def run(svc: RulesService, clock: Clock, steps: range, tds_shift: float = 0.0) -
             if r.dev == PURIFIERS[0].id:
                 values["tds_ppm"] += tds_shift
             batch.append(AcceptedReading(r.dev, MODEL, r.ts, values))
-        svc.on_readings(batch)
+        evaluate(svc, batch)
 
 
 def alerts(svc: RulesService) -> list[Alert]:
@@ -121,5 +126,5 @@ def test_the_replay_lane_never_scores_model_anomalies(tmp_path: Path) -> None:
     old = [AcceptedReading(PURIFIERS[0].id, MODEL, T0 + i * 1000,
                            {"flow_lpm": 1.0, "tds_ppm": 99.0, "inlet_pressure_bar": 9.0,
                             "filter_hours": 1000.0}) for i in range(5)]
-    svc.on_readings(old)
+    evaluate(svc, old)
     assert detector.pushed == pushed and alerts(svc) == []

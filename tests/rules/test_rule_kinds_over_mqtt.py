@@ -123,8 +123,8 @@ def test_every_rule_kind_raises_when_its_condition_first_holds(cloud: RunningClo
 
 def test_a_critical_alert_notifies_opens_a_work_order_and_escalates(
         cloud: RunningCloud) -> None:
-    from dispatch.tables import WorkOrder
-    from rules.tables import Notification
+    from notifications.tables import Notification
+    from service.tables import WorkOrder
 
     system = cloud.system
     device = next(d for d in cloud.fleet.devices if d.model_id == "aquapure-ro500")

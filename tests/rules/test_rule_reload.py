@@ -9,6 +9,7 @@ from test_rules_service import PURIFIER, T0, make_service, readings
 
 from asset_registry.tables import Device
 from rules.tables import Alert
+from support import evaluate
 
 
 def test_a_rule_edit_stored_by_one_process_is_picked_up_by_another(tmp_path: Path) -> None:
@@ -26,8 +27,8 @@ def test_a_rule_edit_stored_by_one_process_is_picked_up_by_another(tmp_path: Pat
     assert worker.rules_of(model)[0] == version
 
     # 200 ppm breached the old threshold (150) but not the edited one (400).
-    assert worker.on_readings(readings({"tds_ppm": 200})) == []
-    raised = worker.on_readings(readings({"tds_ppm": 450}, start=T0 + 10_000))
+    assert evaluate(worker, readings({"tds_ppm": 200})) == []
+    raised = evaluate(worker, readings({"tds_ppm": 450}, start=T0 + 10_000))
     assert [t.rule.id for t in raised] == [tds["id"]]
 
 

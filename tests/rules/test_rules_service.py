@@ -13,15 +13,21 @@ import asset_registry.tables  # noqa: F401
 import dispatch.tables  # noqa: F401
 import ingest.tables  # noqa: F401  (tables register on the metadata)
 from asset_registry.catalog import load_models
-from asset_registry.database import make_engine
-from dispatch.service import open_case
-from dispatch.tables import WorkOrder
 from fieldpulse.fleet_import import import_fleet
+from foundations.database import make_engine
 from ingest.checks import AcceptedReading
+from notifications.alert_notices import record_alert_notice
+from notifications.delivery import NotificationDelivery
+from notifications.tables import Notification
+from rules.actions import WorkOrderRequest
 from rules.anomaly_scores import WINDOW_S
-from rules.service import REPLAY_LAG_MS, AlertError, RulesService, WorkOrderRequest
-from rules.tables import OPEN_STATES, Alert, AlertEvent, Notification
+from rules.errors import AlertError
+from rules.service import REPLAY_LAG_MS, RulesService
+from rules.tables import OPEN_STATES, Alert, AlertEvent
+from service.cases import open_case
+from service.tables import WorkOrder
 from simulators.fleet import generate_fleet
+from support import evaluate
 
 MODELS = load_models()
 FLEET = generate_fleet(seed=7, sites=3)
@@ -45,13 +51,14 @@ class Clock:
         return self.now
 
 
-def make_service(path: Path, sender=None, fresh: bool = True) -> tuple[RulesService, Clock]:
+def make_service(path: Path, fresh: bool = True) -> tuple[RulesService, Clock]:
     engine = make_engine(f"sqlite:///{path}")
     if fresh:
         SQLModel.metadata.create_all(engine)
         import_fleet(engine, FLEET)
     clock = Clock()
-    return RulesService(engine, MODELS, _open_work_order, clock=clock, sender=sender), clock
+    return RulesService(engine, MODELS, _open_work_order,
+                        record_notice=record_alert_notice, clock=clock), clock
 
 
 @pytest.fixture
@@ -71,13 +78,13 @@ def alerts(svc: RulesService) -> list[Alert]:
 
 def test_life_cycle_records_who_and_when(service) -> None:
     svc, clock = service
-    svc.on_readings(readings({"tds_ppm": 200}))
+    evaluate(svc, readings({"tds_ppm": 200}))
     [alert] = alerts(svc)
     clock.now += 60_000
     svc.acknowledge(alert.id, by="dana", note="on it")
     with pytest.raises(AlertError, match="acknowledged"):
         svc.acknowledge(alert.id, by="dana")
-    svc.on_readings(readings({"tds_ppm": 100}, start=T0 + 5000))
+    evaluate(svc, readings({"tds_ppm": 100}, start=T0 + 5000))
     clock.now += 60_000
     svc.close(alert.id, by="dana", note="membrane replaced")
     [alert] = alerts(svc)
@@ -92,8 +99,8 @@ def test_life_cycle_records_who_and_when(service) -> None:
 
 def test_second_alert_on_the_device_folds_under_the_first_and_opens_no_new_work(service):
     svc, _ = service
-    svc.on_readings(readings({"tds_ppm": 200}))
-    svc.on_readings(readings({"tds_ppm": 200, "inlet_pressure_bar": 1.0}, start=T0 + 1000))
+    evaluate(svc, readings({"tds_ppm": 200}))
+    evaluate(svc, readings({"tds_ppm": 200, "inlet_pressure_bar": 1.0}, start=T0 + 1000))
     first, second = alerts(svc)
     assert second.parent_id == first.id and second.rule_id == "inlet-pressure-low"
     with Session(svc._engine) as s:
@@ -104,7 +111,7 @@ def test_second_alert_on_the_device_folds_under_the_first_and_opens_no_new_work(
 
 def test_unacknowledged_critical_alert_escalates_once(service) -> None:
     svc, clock = service
-    svc.on_readings(readings({"tds_ppm": 200}))
+    evaluate(svc, readings({"tds_ppm": 200}))
     clock.now = T0 + 14 * 60_000
     svc.tick()
     assert alerts(svc)[0].escalated_at is None
@@ -123,13 +130,13 @@ def test_backlog_older_than_live_data_raises_a_past_alert_marked_replayed(servic
     svc, clock = service
     clock.now = T0 + 600_000
     # Live data is normal; then a backlog from ten minutes ago arrives with an episode.
-    svc.on_readings(readings({}, {}, start=T0 + 590_000))
-    svc.on_readings(readings({"tds_ppm": 200}, {"tds_ppm": 210}, {"tds_ppm": 20}))
+    evaluate(svc, readings({}, {}, start=T0 + 590_000))
+    evaluate(svc, readings({"tds_ppm": 200}, {"tds_ppm": 210}, {"tds_ppm": 20}))
     [alert] = alerts(svc)
     assert alert.replayed and alert.raised_at == T0 and alert.cleared_at == T0 + 2000
     assert alert.state == "cleared"
     # An episode still running when the backlog ends is closed by newer live data.
-    svc.on_readings(readings({"tds_ppm": 220}, start=T0 + 100_000))
+    evaluate(svc, readings({"tds_ppm": 220}, start=T0 + 100_000))
     latest = alerts(svc)[-1]
     assert latest.replayed and latest.state == "cleared"
     assert latest.cleared_at == T0 + 591_000
@@ -138,7 +145,7 @@ def test_backlog_older_than_live_data_raises_a_past_alert_marked_replayed(servic
 def test_fresh_readings_are_not_marked_replayed(service) -> None:
     svc, clock = service
     clock.now = T0 + REPLAY_LAG_MS - 1
-    svc.on_readings(readings({"tds_ppm": 200}))
+    evaluate(svc, readings({"tds_ppm": 200}))
     assert not alerts(svc)[0].replayed
 
 
@@ -157,7 +164,7 @@ def test_one_open_alert_per_device_and_rule_whatever_the_arrival(tmp_path_factor
     deliveries = batches + data.draw(st.lists(st.sampled_from(batches), max_size=5))
     deliveries = data.draw(st.permutations(deliveries))
     for b in deliveries:
-        svc.on_readings([AcceptedReading(PURIFIER.id, PURIFIER.model_id, T0 + i * 1000,
+        evaluate(svc, [AcceptedReading(PURIFIER.id, PURIFIER.model_id, T0 + i * 1000,
                                          {**NORMAL, "tds_ppm": v}) for i, v in b])
         with Session(svc._engine) as s:
             open_ = s.exec(select(Alert.rule_id).where(col(Alert.state).in_(OPEN_STATES))).all()
@@ -181,14 +188,16 @@ class FlakySender:
 
 def test_notifications_go_through_the_sender_and_failures_are_kept(tmp_path: Path) -> None:
     sender = FlakySender()
-    svc, _ = make_service(tmp_path / "rules.db", sender)
-    svc.on_readings(readings({"tds_ppm": 200}))
+    svc, clock = make_service(tmp_path / "rules.db")
+    delivery = NotificationDelivery(svc._engine, sender, clock=clock)
+    evaluate(svc, readings({"tds_ppm": 200}))
+    delivery.run_once()
     assert sorted(sender.sent) == ["owner", "supervisor"]
     with Session(svc._engine) as s:
         rows = {n.audience: n for n in s.exec(select(Notification))}
     assert rows["customer"].status == "failed" and "unreachable" in rows["customer"].error
     assert rows["owner"].status == "sent" and rows["owner"].sent_at == T0
-    assert svc.deliver() == 0  # nothing left to send, failures are not retried blindly
+    assert delivery.run_once() == 0  # nothing left to send, failures are not retried blindly
 
 
 def test_anomaly_detectors_survive_a_restart(tmp_path: Path) -> None:
@@ -203,7 +212,7 @@ def test_anomaly_detectors_survive_a_restart(tmp_path: Path) -> None:
     svc.update_rules(PURIFIER.model_id, [*rules, rule], by="test")
     window = int(WINDOW_S * 1000)
     step = window // 30
-    svc.on_readings(readings(*[{"tds_ppm": 25.0 + (i % 7) * 0.3} for i in range(200)],
+    evaluate(svc, readings(*[{"tds_ppm": 25.0 + (i % 7) * 0.3} for i in range(200)],
                              step=step))
     assert svc.save_detectors() == 1
     restarted, _ = make_service(path, fresh=False)
@@ -213,7 +222,7 @@ def test_anomaly_detectors_survive_a_restart(tmp_path: Path) -> None:
     assert after.count == before.count == 6
     # Both continue identically from here, the open window included.
     more = readings({"tds_ppm": 31.0}, {"tds_ppm": 30.0}, start=T0 + 200 * step, step=window)
-    assert svc.on_readings(more) == restarted.on_readings(more)
+    assert evaluate(svc, more) == evaluate(restarted, more)
     assert after.count == 7  # the second reading closed the window the first one joined
     assert after.state_dict() == before.state_dict()
     assert svc.live.scorer.export() == restarted.live.scorer.export()
@@ -231,7 +240,7 @@ def test_two_workers_racing_on_one_device_open_one_alert(tmp_path: Path) -> None
     def feed(svc: RulesService) -> None:
         try:
             for _ in range(20):
-                svc.on_readings(batch)
+                evaluate(svc, batch)
         except BaseException as exc:
             errors.append(exc)
 

@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from asset_registry.database import make_engine
 from fieldpulse.fleet_import import import_fleet
 from fieldpulse.schema import upgrade
+from foundations.database import make_engine
 from simulators.fleet import Fleet, generate_fleet
 
 

@@ -10,23 +10,25 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from asset_registry.catalog import load_models
-from asset_registry.database import session_scope
 from asset_registry.tables import Customer, Device, Site
-from dispatch.service import replan, set_status
-from dispatch.tables import Case, WorkOrder
-from rules.tables import Alert, Notification
+from dispatch.planning import replan
+from foundations.database import session_scope
+from notifications.delivery import NotificationDelivery
+from notifications.tables import Notification
+from rules.tables import Alert
 from sales import service
 from sales.catalogue import Upgrade, load_sales_catalogue
 from sales.forecast import DAY_MS, HOUR_MS
 from sales.opportunities import (
     AUDIENCE,
-    deliver,
     manufactured,
     raise_opportunities,
     settle,
     upgrade_reason,
 )
 from sales.tables import ConsumableDay, Opportunity, SiteWater
+from service.tables import Case, WorkOrder
+from service.work_orders import set_status
 from simulators.fleet import Fleet
 
 TZ = ZoneInfo("Europe/Berlin")
@@ -110,8 +112,9 @@ def test_owners_notifications_go_through_the_sender_once(engine, fleet):
     store_days(engine, purifier(fleet).id, days_left_at_now=5)
     raise_opportunities(engine, CATALOGUE, NOW)
     sender = Recording()
-    assert deliver(engine, sender, NOW) >= 1
-    assert deliver(engine, sender, NOW) == 0
+    delivery = NotificationDelivery(engine, sender, clock=lambda: NOW)
+    assert delivery.run_once() >= 1
+    assert delivery.run_once() == 0
     assert all(n.audience == AUDIENCE and "@" in n.recipient for n in sender.sent)
     assert any(KIT.product in n.message for n in sender.sent)
 

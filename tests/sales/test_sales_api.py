@@ -11,12 +11,12 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from asset_registry.catalog import load_models
-from asset_registry.database import session_scope
-from dispatch.tables import WorkOrder
+from foundations.database import session_scope
 from portal.app import create_app
 from portal.auth.tables import AuditEvent
 from portal.context import PortalContext
 from sales.tables import Opportunity
+from service.tables import WorkOrder
 from simulators.fleet import Fleet
 from support import make_account
 

@@ -13,7 +13,8 @@ from sqlmodel import Session, select
 from asset_registry.catalog import load_models
 from ingest.checks import AcceptedReading
 from ingest.telemetry_store import SqlTelemetryStore, StoredBatch
-from rules.tables import Notification
+from notifications.delivery import NotificationDelivery
+from notifications.tables import Notification
 from sales.forecast import DAY_MS
 from sales.opportunities import AUDIENCE
 from sales.tables import ConsumableDay, Opportunity
@@ -61,10 +62,11 @@ def test_simulated_purifiers_raise_filter_opportunities_near_their_true_replacem
         engine, fleet):
     truth = simulate_and_store(engine, fleet)
     sender = Recording()
-    worker = SalesWorker(engine, SqlTelemetryStore(engine), sender, lookback_days=DAYS,
+    worker = SalesWorker(engine, SqlTelemetryStore(engine), lookback_days=DAYS,
                          clock=lambda: NOW)
     worker.run_once()
     assert worker.run_once().days == 0  # incremental: nothing new to summarise
+    NotificationDelivery(engine, sender, clock=lambda: NOW).run_once()
 
     with Session(engine) as session:
         with_data = session.exec(select(ConsumableDay).where(ConsumableDay.samples > 0)).all()

@@ -1,0 +1,93 @@
+"""The parts a FieldPulse process is built from, each made from the settings: the
+database, the notification sender, the telemetry store, ingest with its housekeeping.
+`fieldpulse/system.py` assembles them into the processes."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+
+from sqlalchemy import Engine
+
+from asset_registry.catalog import DeviceModel
+from fieldpulse.schema import upgrade
+from fieldpulse.settings import Settings
+from foundations.clock import DAY_MS, now_ms
+from foundations.database import make_engine
+from foundations.workers import Periodic
+from ingest.consumer import BrokerAddress, ConsumerTuning, IngestConsumer, Partition
+from ingest.device_directory import DeviceDirectory
+from ingest.device_state import mark_stale_devices
+from ingest.pipeline import IngestPipeline, ReadingsHandler
+from ingest.telemetry_store import SqlTelemetryStore, TelemetryStore, VictoriaMetricsStore
+from notifications.recipients import SUPERVISOR, AddressBook
+from notifications.senders import LogSender, NotificationSender
+from notifications.smtp import EmailSender, SmtpServer
+from service.engineer_addresses import StoredEngineerAddresses
+
+
+def open_database(settings: Settings) -> Engine:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.db_url)
+    upgrade(engine)  # Alembic: a new database is built, an old one brought up to date
+    return engine
+
+
+def notification_sender(settings: Settings, engine: Engine) -> NotificationSender:
+    """E-mail when an SMTP server is configured, else the log."""
+    if not settings.smtp_host:
+        return LogSender()
+    server = SmtpServer(settings.smtp_host, settings.smtp_port, sender=settings.smtp_from,
+                        starttls=settings.smtp_starttls, username=settings.smtp_user,
+                        password=os.environ.get("FIELDPULSE_SMTP_PASSWORD"))
+    roles = {SUPERVISOR: settings.supervisor_email} if settings.supervisor_email else {}
+    addresses = AddressBook(engine, roles=roles, engineers=StoredEngineerAddresses(engine))
+    return EmailSender(server, addresses.address_of)
+
+
+def make_telemetry_store(settings: Settings, engine: Engine) -> TelemetryStore:
+    if settings.telemetry_backend == "sql":
+        return SqlTelemetryStore(engine)
+    if settings.telemetry_backend == "victoriametrics":
+        if not settings.victoriametrics_url:
+            raise ValueError("telemetry_backend 'victoriametrics' needs victoriametrics_url")
+        return VictoriaMetricsStore(settings.victoriametrics_url)
+    raise ValueError(f"unknown telemetry_backend '{settings.telemetry_backend}' "
+                     "(expected 'sql' or 'victoriametrics')")
+
+
+class Ingest:
+    """Ingest for one process: store, pipeline, the consumer (a worker) and its
+    housekeeping workers."""
+
+    def __init__(self, settings: Settings, broker: BrokerAddress, engine: Engine,
+                 models: Mapping[str, DeviceModel], on_readings: ReadingsHandler | None,
+                 tuning: ConsumerTuning | None = None) -> None:
+        partition = Partition(settings.ingest_partition, settings.ingest_partitions)
+        self.store = make_telemetry_store(settings, engine)
+        self.pipeline = IngestPipeline(engine, DeviceDirectory(engine, dict(models)), self.store,
+                                       on_readings=on_readings)
+        client_id = ("fieldpulse-ingest" if partition.count == 1
+                     else f"fieldpulse-ingest-{partition.index}of{partition.count}")
+        self.consumer = IngestConsumer(self.pipeline, broker, client_id=client_id,
+                                       partition=partition, tuning=tuning or ConsumerTuning())
+        self.workers = [self.consumer, *_housekeeping(settings, engine, self.store)]
+
+
+def _housekeeping(settings: Settings, engine: Engine, store: TelemetryStore
+                  ) -> list[Periodic]:
+    workers = []
+    stale_ms = int(settings.device_stale_after_s * 1000)
+    if stale_ms:
+        workers.append(Periodic("stale-devices", _at_now(
+            lambda now: mark_stale_devices(engine, now, stale_ms)), 10.0))
+    if isinstance(store, SqlTelemetryStore) and settings.telemetry_raw_retention_days > 0:
+        raw_ms = int(settings.telemetry_raw_retention_days * DAY_MS)
+        rollup_ms = int(settings.telemetry_rollup_retention_days * DAY_MS)
+        workers.append(Periodic("telemetry-retention", _at_now(
+            lambda now: store.compact(now - raw_ms, now - rollup_ms)), 3600.0))
+    return workers
+
+
+def _at_now(step: Callable[[int], object]) -> Callable[[], object]:
+    return lambda: step(now_ms())

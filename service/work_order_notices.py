@@ -1,0 +1,162 @@
+"""What to tell whom when a work order changes: pure, no I/O.
+
+Every change to a work order writes a `WorkOrderEvent` (service/work_orders.py);
+`service.notice_recorder` reads them and calls
+`notices_for` with the event, who had the job just before it, and the order's
+facts. Engineers are named `engineer:<id>` (the address book resolves them);
+customers by the address already known.
+
+  event              engineer                          customer
+  assigned           new one: the job, ETA, link;      engineer's first name, ETA
+                     previous one: "no longer yours"
+  new (after a plan  previous one: "no longer yours"   -
+  left it unplanned)
+  en_route           -                                 on the way, ETA
+  done               -                                 done, link to rate the visit
+  cannot_complete    - (they gave it back themselves)  will be rescheduled, the reason
+
+A plan that only moves an ETA writes no event, so it mails no one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from notifications import recipients
+
+# The note the plan store writes on an assignment event.
+_ASSIGNED = re.compile(r"assigned to (\S+)")
+
+
+@dataclass(frozen=True, slots=True)
+class EventFacts:
+    id: int
+    status: str  # a work-order status, or "cannot_complete"
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class OrderFacts:
+    """The work order as it stands when its event is turned into notices."""
+
+    order_id: int
+    title: str  # the case's title
+    device_id: str
+    device_serial: str
+    model_id: str
+    site_name: str
+    site_address: str
+    qr_token: str
+    # Where the customer is reached: the case's contact if it is an e-mail address,
+    # else the customer's contact address, else `customer:<id>` (which fails visibly).
+    customer_recipient: str
+    engineer_id: str | None  # the order's engineer now
+    eta: int | None  # ms epoch, the current plan's arrival
+    engineer_names: dict[str, str]  # engineer id -> full name, for those involved
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    audience: str  # engineer | customer
+    recipient: str
+    message: str  # first line: the subject
+
+
+def assigned_engineer(event: EventFacts) -> str | None:
+    match = _ASSIGNED.search(event.note) if event.status == "assigned" else None
+    return match.group(1) if match else None
+
+
+def engineer_before(history: Iterable[EventFacts]) -> str | None:
+    """Who had the order after these events (in id order): the last assignment,
+    unless the plan left it unplanned or the engineer gave it back since."""
+    engineer = None
+    for event in history:
+        if event.status == "assigned":
+            engineer = assigned_engineer(event) or engineer
+        elif event.status in ("new", "cannot_complete"):
+            engineer = None
+    return engineer
+
+
+def local_time(ms: int, tz: ZoneInfo) -> str:
+    at = datetime.fromtimestamp(ms / 1000, tz)
+    return f"{at:%a %d %b %Y, %H:%M} {at.tzname()}"
+
+
+def first_name(name: str) -> str:
+    # The customer sees only the engineer's first name, as on the QR page.
+    return name.split()[0] if name.split() else "an engineer"
+
+
+def notices_for(event: EventFacts, before: str | None, order: OrderFacts, *,
+                tz: ZoneInfo, base_url: str) -> list[Notice]:
+    """The notices one event calls for; `before` had the order just before it."""
+    base_url = base_url.rstrip("/")
+    where = ", ".join(p for p in (order.site_name, order.site_address) if p)
+    device = f"{order.device_serial} ({order.model_id})"
+    notices: list[Notice] = []
+
+    def eta_for(engineer_id: str | None) -> str | None:
+        # The order's ETA is the current plan's: only valid while it is still theirs.
+        if order.eta is None or engineer_id is None or order.engineer_id != engineer_id:
+            return None
+        return local_time(order.eta, tz)
+
+    def taken_away(engineer_id: str, how: str) -> None:
+        notices.append(Notice("engineer", recipients.engineer(engineer_id), (
+            f"Job #{order.order_id} is no longer yours: {device} at {order.site_name}\n"
+            f"It has been {how}; it is off your list.")))
+
+    if event.status == "assigned":
+        engineer = assigned_engineer(event) or order.engineer_id
+        if engineer is None:
+            return []
+        if before and before != engineer:
+            taken_away(before, "reassigned to another engineer")
+        eta = eta_for(engineer)
+        lines = [f"New job #{order.order_id}: {device} at {order.site_name}",
+                 f"Job: {order.title}",
+                 f"Device: {device}, id {order.device_id}"]
+        if where:
+            lines.append(f"Site: {where}")
+        if eta:
+            lines.append(f"Expected arrival: {eta}")
+        lines.append(f"Open the job: {base_url}/engineer/{engineer}/jobs/{order.order_id}")
+        notices.append(Notice("engineer", recipients.engineer(engineer), "\n".join(lines)))
+        name = first_name(order.engineer_names.get(engineer, ""))
+        customer = [f"An engineer is assigned to your {device}: {name}",
+                    f"{name} will service your {device} at {order.site_name}."]
+        if eta:
+            customer.append(f"Expected arrival: {eta}")
+        notices.append(Notice("customer", order.customer_recipient, "\n".join(customer)))
+    elif event.status == "new":
+        if before:  # a plan left the order unplanned (e.g. no one qualified is free)
+            taken_away(before, "taken off the plan")
+    elif event.status == "en_route":
+        engineer = order.engineer_id
+        name = first_name(order.engineer_names.get(engineer or "", ""))
+        lines = [f"Your engineer {name} is on the way",
+                 f"{name} is on the way to {order.site_name} for your {device}."]
+        eta = eta_for(engineer)
+        if eta:
+            lines.append(f"Expected arrival: {eta}")
+        notices.append(Notice("customer", order.customer_recipient, "\n".join(lines)))
+    elif event.status == "done":
+        notices.append(Notice("customer", order.customer_recipient, (
+            f"The service of your {device} is done\n"
+            f"The visit at {order.site_name} is complete.\n"
+            f"Please rate the visit: {base_url}/q/{order.qr_token}")))
+    elif event.status == "cannot_complete":
+        # The note is "<engineer id>: <reason>"; the customer's page shows the reason too.
+        reason = event.note.partition(": ")[2] or event.note
+        lines = [f"Your service visit for {device} could not be completed",
+                 f"The visit at {order.site_name} could not be completed"
+                 + (f": {reason}" if reason else "."),
+                 "It will be rescheduled; we will tell you the new time."]
+        notices.append(Notice("customer", order.customer_recipient, "\n".join(lines)))
+    return notices

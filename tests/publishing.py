@@ -1,0 +1,94 @@
+"""Publishing telemetry as a gateway does, for tests that need readings through a real
+broker: v1 batches, their topics, quiet and breaching values, a QoS 1 publisher."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from asset_registry.catalog import DeviceModel, quiet_values
+
+
+def normal_metrics(model: DeviceModel, wiggle: float = 0.0) -> dict[str, float]:
+    """Values inside the ranges and clear of every threshold and band (plus a wiggle)."""
+    return quiet_values(model, position=0.5 + wiggle)
+
+
+def breaching_metrics(model: DeviceModel) -> tuple[str, dict[str, float]]:
+    """(rule id, metrics) that breach the model's first plain above/below rule."""
+    values = normal_metrics(model)
+    for rule in model.rules:
+        conditions = getattr(rule, "conditions", ())
+        if len(conditions) != 1 or rule.for_s or rule.repeat_count > 1 or rule.schedule:
+            continue
+        c = conditions[0]
+        attribute = model.attributes[c.metric]
+        if c.condition == "above":
+            values[c.metric] = (c.threshold + attribute.max) / 2
+        elif c.condition == "below":
+            values[c.metric] = (c.threshold + attribute.min) / 2
+        else:
+            continue
+        return rule.id, values
+    raise AssertionError(f"model {model.id} has no plain threshold rule")
+
+
+def batch(gateway_id: str, seq: int, readings: list[dict[str, Any]], now: int | None = None
+          ) -> bytes:
+    now = now if now is not None else int(time.time() * 1000)
+    return orjson.dumps({"v": 1, "gw": gateway_id, "seq": seq, "sent": now,
+                         "readings": readings})
+
+
+def topic(gateway_id: str, kind: str = "telemetry") -> str:
+    return f"fp/v1/gw/{gateway_id}/{kind}"
+
+
+class Publisher:
+    """A gateway-side client that publishes QoS 1 and resends until the broker acks.
+
+    Like the edge agent's outbox: a batch is only "sent" once PUBACKed, and a broker
+    restart makes it publish the same (gateway, seq) again.
+    """
+
+    def __init__(self, port: int, client_id: str = "test-publisher") -> None:
+        self.port = port
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
+                                  protocol=mqtt.MQTTv5)
+        self.client.max_inflight_messages_set(200)
+        self.client.reconnect_delay_set(0.1, 1)
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+
+    def publish_all(self, messages: list[tuple[str, bytes]],
+                    between: Callable[[int], None] = lambda i: None,
+                    timeout_s: float = 60) -> None:
+        pending: list[tuple[tuple[str, bytes], Any]] = []
+        for i, message in enumerate(messages):
+            between(i)
+            pending.append((message, self.client.publish(*message, qos=1)))
+            if len(pending) >= 100:
+                pending = self._settle(pending, timeout_s)
+        while pending:
+            pending = self._settle(pending, timeout_s)
+
+    def _settle(self, pending, timeout_s: float):
+        """Wait for acks; resend whatever the broker did not acknowledge."""
+        retry = []
+        for message, info in pending:
+            with contextlib.suppress(RuntimeError, ValueError):
+                info.wait_for_publish(timeout=timeout_s)
+            if not info.is_published():
+                time.sleep(0.2)
+                retry.append((message, self.client.publish(*message, qos=1)))
+        return retry
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
