@@ -40,10 +40,10 @@ def _config(connection) -> Config:
     return config
 
 
-def upgrade(engine: Engine) -> None:
-    """Bring the database to the newest schema."""
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Bring the database to the newest schema (or to `revision`)."""
     with engine.begin() as connection:
-        command.upgrade(_config(connection), "head")
+        command.upgrade(_config(connection), revision)
 
 
 def new_revision(engine: Engine, message: str) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from fieldpulse.schema import target_metadata, upgrade
 from foundations.database import make_engine
@@ -24,3 +24,18 @@ def test_migrations_match_the_tables_and_upgrade_is_idempotent(tmp_path: Path) -
                  if ix["name"] == "ux_alert_one_open")
     assert index["unique"]
     assert "acknowledged" in str(index["dialect_options"]["sqlite_where"])
+
+
+def test_notifications_waiting_as_recorded_are_pending_after_the_upgrade(tmp_path: Path) -> None:
+    """Before one delivery worker sent every notifier's notifications, an alert's waited as
+    "recorded": they must not be stranded by the upgrade."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    upgrade(engine, "a8e0c0010003")
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO notification (audience, recipient, message, created_at, "
+                          "status) VALUES ('owner', 'a@b.example', 'm', 1, 'recorded'), "
+                          "('owner', 'a@b.example', 'm', 1, 'sent')"))
+    upgrade(engine)
+    with engine.connect() as conn:
+        statuses = sorted(conn.execute(text("SELECT status FROM notification")).scalars())
+    assert statuses == ["pending", "sent"]
