@@ -11,7 +11,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import event, make_url, text
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import Session, create_engine
 
 
 def make_engine(url: str) -> Engine:
@@ -62,14 +62,6 @@ def reachable(engine: Engine) -> bool:
     except Exception:  # down, refusing, out of connections: all mean "no"
         return False
     return True
-
-
-def create_schema(engine: Engine) -> None:
-    """Create every table registered on SQLModel's metadata.
-
-    The caller imports the table modules of the components it assembles first.
-    """
-    SQLModel.metadata.create_all(engine)
 
 
 @contextmanager

@@ -13,12 +13,12 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import select
 
-import dispatch.tables  # noqa: F401  (registers the tables)
 from asset_registry.tables import Customer, Device, Gateway, Site
 from dispatch.dispatcher import Dispatcher
 from dispatch.proposals import PROPOSAL_TTL_MS, StaleProposal, what_changed
 from dispatch.tables import DispatchPlan
-from foundations.database import create_schema, make_engine, session_scope
+from fieldpulse.schema import upgrade
+from foundations.database import make_engine, session_scope
 from foundations.workers import Supervisor
 from service.cases import open_case
 from service.tables import Engineer, WorkOrder
@@ -30,7 +30,7 @@ AT_MS = int(datetime(2026, 3, 3, 10, 0, tzinfo=TZ).timestamp() * 1000)  # mid-sh
 @pytest.fixture
 def engine(tmp_path: Path) -> Iterator[Engine]:
     engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
-    create_schema(engine)
+    upgrade(engine)
     with session_scope(engine) as s:
         s.add(Customer(id="c", name="C"))
         s.flush()

@@ -12,12 +12,12 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import select
 
-import dispatch.tables  # noqa: F401  (registers the tables)
 from asset_registry.tables import Customer, Device, Gateway, Site
 from dispatch.planning import place_emergency, replan
 from dispatch.problem import Location
 from dispatch.travel import great_circle_seconds
-from foundations.database import create_schema, make_engine, session_scope
+from fieldpulse.schema import upgrade
+from foundations.database import make_engine, session_scope
 from foundations.workers import Supervisor
 from service.cases import open_case
 from service.tables import Engineer, WorkOrder
@@ -33,7 +33,7 @@ NEAR_HOME = Location(48.1380, 11.5760)  # the next job
 @pytest.fixture
 def engine(tmp_path: Path) -> Iterator[Engine]:
     engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
-    create_schema(engine)
+    upgrade(engine)
     with session_scope(engine) as s:
         s.add(Customer(id="c", name="C"))
         s.flush()  # no ORM relationships: insert parents before children by hand

@@ -14,8 +14,6 @@ import psycopg
 import pytest
 from ingest_helpers import Backend, open_registry
 
-import dispatch.tables  # noqa: F401  (tables register on the metadata when imported)
-import rules.tables  # noqa: F401
 from ingest.servers import PostgresServer, VictoriaMetricsServer
 from ingest.telemetry_store import SqlTelemetryStore, TelemetryStore, VictoriaMetricsStore
 from simulators.fleet import Fleet, generate_fleet

@@ -16,7 +16,7 @@ from integrations.webhooks.policy import RetryPolicy
 from integrations.webhooks.worker import WebhookWorker
 from simulators.fleet import generate_fleet
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "domain_events"))
+sys.path.insert(0, str(Path(__file__).parents[1] / "integrations"))
 from webhook_receiver import Receiver
 
 

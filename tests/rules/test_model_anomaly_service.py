@@ -5,13 +5,11 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from sqlmodel import Session, SQLModel, select
+from sqlmodel import Session, select
 
-import asset_registry.tables  # noqa: F401
-import dispatch.tables  # noqa: F401
-import ingest.tables  # noqa: F401  (tables register on the metadata)
 from asset_registry.catalog import load_models
 from fieldpulse.fleet_import import import_fleet
+from fieldpulse.schema import upgrade
 from foundations.database import make_engine
 from ingest.checks import AcceptedReading
 from notifications.alert_notices import record_alert_notice
@@ -48,7 +46,7 @@ class Clock:
 def service(path: Path, fresh: bool) -> tuple[RulesService, Clock]:
     engine = make_engine(f"sqlite:///{path}")
     if fresh:
-        SQLModel.metadata.create_all(engine)
+        upgrade(engine)
         import_fleet(engine, FLEET)
     clock = Clock()
     return RulesService(engine, MODELS, no_work_orders,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rules_world import PURIFIER, T0, make_service, readings
 from sqlmodel import Session, select
-from test_rules_service import PURIFIER, T0, make_service, readings
 
 from asset_registry.tables import Device
 from rules.tables import Alert

@@ -7,68 +7,23 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlmodel import Session, SQLModel, col, select
+from rules_world import NORMAL, PURIFIER, T0, Clock, make_service, readings
+from sqlmodel import Session, col, select
 
-import asset_registry.tables  # noqa: F401
-import dispatch.tables  # noqa: F401
-import ingest.tables  # noqa: F401  (tables register on the metadata)
-from asset_registry.catalog import load_models
-from fieldpulse.fleet_import import import_fleet
-from foundations.database import make_engine
 from ingest.checks import AcceptedReading
-from notifications.alert_notices import record_alert_notice
 from notifications.delivery import NotificationDelivery
 from notifications.tables import Notification
-from rules.actions import WorkOrderRequest
 from rules.anomaly_scores import WINDOW_S
 from rules.errors import AlertError
 from rules.service import REPLAY_LAG_MS, RulesService
 from rules.tables import OPEN_STATES, Alert, AlertEvent
-from service.cases import open_case
 from service.tables import WorkOrder
-from simulators.fleet import generate_fleet
 from support import evaluate
-
-MODELS = load_models()
-FLEET = generate_fleet(seed=7, sites=3)
-PURIFIER = next(d for d in FLEET.devices if d.model_id == "aquapure-ro500")
-NORMAL = {"flow_lpm": 12.0, "tds_ppm": 25.0, "inlet_pressure_bar": 3.2, "filter_hours": 1000.0}
-T0 = 1_800_000_000_000
-
-
-def _open_work_order(session: Session, req: WorkOrderRequest) -> int:
-    case, _ = open_case(session, device_id=req.device_id, source="alert", alert_id=req.alert_id,
-                        title=req.title, skill=req.skill, duration_min=req.duration_min,
-                        priority=req.priority)
-    return case.id
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> int:
-        return self.now
-
-
-def make_service(path: Path, fresh: bool = True) -> tuple[RulesService, Clock]:
-    engine = make_engine(f"sqlite:///{path}")
-    if fresh:
-        SQLModel.metadata.create_all(engine)
-        import_fleet(engine, FLEET)
-    clock = Clock()
-    return RulesService(engine, MODELS, _open_work_order,
-                        record_notice=record_alert_notice, clock=clock), clock
 
 
 @pytest.fixture
 def service(tmp_path: Path) -> tuple[RulesService, Clock]:
     return make_service(tmp_path / "rules.db")
-
-
-def readings(*values: dict, start: int = T0, step: int = 1000) -> list[AcceptedReading]:
-    return [AcceptedReading(PURIFIER.id, PURIFIER.model_id, start + i * step, {**NORMAL, **v})
-            for i, v in enumerate(values)]
 
 
 def alerts(svc: RulesService) -> list[Alert]:

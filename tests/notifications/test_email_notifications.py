@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
+from rules_world import FLEET, MODELS, PURIFIER, make_service, readings
 from sqlmodel import Session, select
-from test_rules_service import FLEET, MODELS, PURIFIER, make_service, readings
 
 from asset_registry.tables import Customer, Site
 from notifications.alert_notices import record_alert_notice

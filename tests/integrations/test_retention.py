@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from fieldpulse.fleet_import import import_fleet
-from fieldpulse.schema import target_metadata
+from fieldpulse.schema import upgrade
 from foundations.database import make_engine, session_scope
 from integrations.domain_events.tables import OutboxEvent
 from integrations.webhooks import subscriptions
@@ -30,7 +30,7 @@ def _ok(_url: str, _body: bytes, _headers: Mapping[str, str], _timeout_s: float)
 
 def _engine(tmp_path: Path) -> Engine:
     engine = make_engine(f"sqlite:///{tmp_path / 'retention.db'}")
-    target_metadata().create_all(engine)
+    upgrade(engine)
     import_fleet(engine, FLEET)
     return engine
 

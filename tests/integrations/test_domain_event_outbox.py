@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 
 from asset_registry.catalog import load_models
 from fieldpulse.fleet_import import import_fleet
-from fieldpulse.schema import target_metadata
+from fieldpulse.schema import upgrade
 from foundations.database import make_engine, session_scope
 from ingest.checks import AcceptedReading
 from integrations.domain_events.tables import OutboxEvent
@@ -34,7 +34,7 @@ T0 = 1_800_000_000_000
 def engine(database_url: str) -> Engine:
     engine = make_engine(database_url)
     # The tables as declared (test_schema.py holds the migrations to them).
-    target_metadata().create_all(engine)
+    upgrade(engine)
     import_fleet(engine, FLEET)
     return engine
 

@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 from webhook_receiver import Receiver
 
 from fieldpulse.fleet_import import import_fleet
-from fieldpulse.schema import target_metadata
+from fieldpulse.schema import upgrade
 from foundations.database import make_engine, session_scope
 from foundations.processes import free_port
 from foundations.workers import Supervisor
@@ -45,7 +45,7 @@ def db_url(database_url: str) -> str:
 @pytest.fixture
 def engine(db_url: str) -> Engine:
     engine = make_engine(db_url)
-    target_metadata().create_all(engine)
+    upgrade(engine)
     import_fleet(engine, FLEET)
     return engine
 

@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-import dispatch.tables  # noqa: F401  (registers the tables)
 from asset_registry.tables import Customer, Device, Gateway, Site
 from dispatch.dispatcher import urgent_unplanned
-from foundations.database import create_schema, make_engine, session_scope
+from fieldpulse.schema import upgrade
+from foundations.database import make_engine, session_scope
 from service.cases import open_case
 from service.job_reports import ReportError, add_parts, add_photo, as_dict, set_notes, sign_off
 from service.tables import Case, Engineer, JobReport, WorkOrder, WorkOrderEvent
@@ -24,7 +24,7 @@ T = 1_800_000_000_000
 @pytest.fixture
 def engine(tmp_path: Path) -> Iterator[Engine]:
     engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
-    create_schema(engine)
+    upgrade(engine)
     with session_scope(engine) as s:
         s.add(Customer(id="c", name="C"))
         s.flush()

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine
 
 from asset_registry.tables import Customer, Device, Gateway, Site
-from fieldpulse.schema import target_metadata
+from fieldpulse.schema import upgrade
 from foundations.database import make_engine, session_scope
 from service.tables import Engineer
 
@@ -24,8 +24,7 @@ LAT, LON = 48.1374, 11.5755
 def service_world(tmp_path: Path, model_id: str = "aquapure-ro500") -> Engine:
     """Devices `dev-basic`, `dev-standard`, `dev-premium` (customers `cus-<level>`)."""
     engine = make_engine(f"sqlite:///{tmp_path / 'service.db'}")
-    # The tables as declared (tests/fieldpulse/test_schema.py holds migrations to them).
-    target_metadata().create_all(engine)
+    upgrade(engine)
     with session_scope(engine) as s:
         for i, level in enumerate(("basic", "standard", "premium")):
             s.add(Customer(id=f"cus-{level}", name=f"{level.title()} GmbH",
