@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any
 
 from asset_registry.rule_spec import SEVERITIES, Rule, RuleError, parse_rules
 
@@ -98,7 +99,8 @@ def quiet_values(model: DeviceModel, position: float = 0.5) -> dict[str, float]:
     return values
 
 
-def _require(table: Mapping[str, object], key: str, kind: type | tuple[type, ...], where: str):
+def _require(table: Mapping[str, Any], key: str, kind: type | tuple[type, ...], where: str
+             ) -> Any:
     if key not in table:
         raise CatalogError(f"{where}: missing field '{key}'")
     value = table[key]
@@ -107,7 +109,7 @@ def _require(table: Mapping[str, object], key: str, kind: type | tuple[type, ...
     return value
 
 
-def parse_model(raw: Mapping[str, object], source: str) -> DeviceModel:
+def parse_model(raw: Mapping[str, Any], source: str) -> DeviceModel:
     model_id = _require(raw, "id", str, source)
     attributes: dict[str, Attribute] = {}
     for key, spec in _require(raw, "attributes", dict, source).items():
@@ -194,7 +196,7 @@ def _maintenance(raw: object, where: str, model: Mapping[str, object],
     return tuple(plans)
 
 
-def _escalation(raw: object, where: str) -> dict:
+def _escalation(raw: object, where: str) -> dict[str, Any]:
     if raw is None:
         return {}
     if not isinstance(raw, dict):

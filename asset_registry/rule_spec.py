@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time
+from typing import Any
 
 SEVERITIES: tuple[str, ...] = ("info", "low", "medium", "high", "critical")
 VALUE_CONDITIONS = ("above", "below", "outside", "rate_above", "rate_below", "anomaly",
@@ -33,6 +34,9 @@ DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 RULE_KEYS = {"id", "severity", "message", "metric", "metrics", "condition", "threshold", "clear",
              "band", "clear_band", "silent_s", "any", "all", "for_s", "repeat", "schedule"}
 CONDITION_KEYS = {"metric", "metrics", "condition", "threshold", "clear", "band", "clear_band"}
+
+# A rule as written in a model file or sent to the API: checked field by field here.
+Raw = Mapping[str, Any]
 
 
 class RuleError(ValueError):
@@ -108,7 +112,7 @@ class Rule:
         return tuple(dict.fromkeys(m for c in self.conditions for m in c.reads))
 
 
-def _number(raw: Mapping, key: str, where: str) -> float:
+def _number(raw: Raw, key: str, where: str) -> float:
     if key not in raw:
         raise RuleError(f"{where}: missing field '{key}'")
     value = raw[key]
@@ -117,14 +121,14 @@ def _number(raw: Mapping, key: str, where: str) -> float:
     return float(value)
 
 
-def _text(raw: Mapping, key: str, where: str) -> str:
+def _text(raw: Raw, key: str, where: str) -> str:
     value = raw.get(key)
     if not isinstance(value, str) or not value:
         raise RuleError(f"{where}.{key}: expected a non-empty string, got {value!r}")
     return value
 
 
-def _pair(raw: Mapping, key: str, where: str) -> tuple[float, float]:
+def _pair(raw: Raw, key: str, where: str) -> tuple[float, float]:
     value = raw.get(key)
     if (not isinstance(value, Sequence) or isinstance(value, str) or len(value) != 2
             or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
@@ -133,13 +137,13 @@ def _pair(raw: Mapping, key: str, where: str) -> tuple[float, float]:
     return float(value[0]), float(value[1])
 
 
-def _unknown(raw: Mapping, allowed: set[str], where: str) -> None:
+def _unknown(raw: Raw, allowed: set[str], where: str) -> None:
     extra = sorted(set(raw) - allowed)
     if extra:
         raise RuleError(f"{where}.{extra[0]}: unknown field")
 
 
-def parse_condition(raw: Mapping, where: str, metrics: Mapping[str, object]) -> Condition:
+def parse_condition(raw: Raw, where: str, metrics: Mapping[str, object]) -> Condition:
     if not isinstance(raw, Mapping):
         raise RuleError(f"{where}: expected a table")
     _unknown(raw, CONDITION_KEYS, where)
@@ -175,7 +179,7 @@ def _check_levels(kind: str, threshold: float, clear: float, where: str) -> None
         raise RuleError(f"{where}.threshold: an anomaly score threshold is in (0, 1]")
 
 
-def _model_anomaly(raw: Mapping, where: str, metrics: Mapping[str, object]) -> Condition:
+def _model_anomaly(raw: Raw, where: str, metrics: Mapping[str, object]) -> Condition:
     if "metric" in raw:
         raise RuleError(f"{where}.metric: a model_anomaly condition takes metrics = [...]")
     names = raw.get("metrics")
@@ -216,7 +220,7 @@ def _schedule(raw: object, where: str) -> Schedule:
     return Schedule(frozenset(DAYS.index(d) for d in days), bounds[0], bounds[1])
 
 
-def parse_rule(raw: Mapping, where: str, metrics: Mapping[str, object]) -> Rule:
+def parse_rule(raw: Raw, where: str, metrics: Mapping[str, object]) -> Rule:
     if not isinstance(raw, Mapping):
         raise RuleError(f"{where}: expected a table")
     _unknown(raw, RULE_KEYS, where)
@@ -282,7 +286,7 @@ def parse_rules(raw: object, where: str, metrics: Mapping[str, object]) -> tuple
     return rules
 
 
-def _condition_spec(c: Condition) -> dict:
+def _condition_spec(c: Condition) -> dict[str, Any]:
     if c.condition == "model_anomaly":
         return {"metrics": list(c.inputs), "condition": c.condition, "threshold": c.threshold,
                 "clear": c.clear}
@@ -293,9 +297,9 @@ def _condition_spec(c: Condition) -> dict:
             "clear": c.clear}
 
 
-def rule_spec_of(rule: Rule) -> dict:
+def rule_spec_of(rule: Rule) -> dict[str, Any]:
     """The rule back in the file's shape: `parse_rule(rule_spec_of(r)) == r`."""
-    spec: dict = {"id": rule.id, "severity": rule.severity, "message": rule.message}
+    spec: dict[str, Any] = {"id": rule.id, "severity": rule.severity, "message": rule.message}
     if rule.silent_s is not None:
         spec.update(condition="no_data", silent_s=rule.silent_s)
     elif len(rule.conditions) == 1:

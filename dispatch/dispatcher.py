@@ -155,5 +155,5 @@ def urgent_unplanned(engine: Engine) -> list[int]:
                                        col(WorkOrder.priority) >= URGENT_PRIORITY,
                                        col(WorkOrder.engineer_id).is_(None),
                                        or_(col(WorkOrder.unassigned_reason).is_(None),
-                                           WorkOrder.unassigned_reason == NOT_PLANNED))
+                                           col(WorkOrder.unassigned_reason) == NOT_PLANNED))
             .order_by(col(WorkOrder.id))).all() if order_id is not None]

@@ -33,6 +33,8 @@ class Route:
 
 @dataclass(frozen=True, slots=True)
 class Unassigned:
+    """A job the plan leaves out, with the reason the dispatcher reads."""
+
     job_id: str
     reason: str
 

@@ -41,6 +41,8 @@ OpenOrder = tuple[WorkOrder, float, float]
 
 @dataclass(frozen=True, slots=True)
 class PlanSummary:
+    """What storing a plan did: its row, how much it placed, what it changed."""
+
     plan_id: int
     assigned: int
     unassigned: int

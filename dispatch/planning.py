@@ -22,7 +22,7 @@ from dispatch.diff import plan_diff
 from dispatch.heuristics.booking import propose_windows
 from dispatch.heuristics.emergency import extend_times, insert_emergency
 from dispatch.plan_stats import plan_stats
-from dispatch.plan_store import PlanSummary, load_problem, store_plan, stored_plan
+from dispatch.plan_store import OpenOrder, PlanSummary, load_problem, store_plan, stored_plan
 from dispatch.problem import Job, Location, Problem
 from dispatch.proposals import Proposal, StaleProposal, new_proposal_id, what_changed
 from dispatch.solver import solve
@@ -77,7 +77,7 @@ def apply_proposal(engine: Engine, tz: ZoneInfo, proposal: Proposal,
 
 
 def _without(engine: Engine, tz: ZoneInfo, order_id: int, at_ms: int, refusal: str
-             ) -> tuple[Problem, Job, list]:
+             ) -> tuple[Problem, Job, list[OpenOrder]]:
     """The problem without one open order (to try it somewhere), and that order's job."""
     full, rows = load_problem(engine, tz, at_ms)
     key = str(order_id)

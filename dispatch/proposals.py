@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from dispatch.diff import Change
 from dispatch.plan import Plan
+from dispatch.plan_store import OpenOrder
 from dispatch.problem import Problem
 
 # A proposal's ETAs count from when it was made; after this long they are too far
@@ -32,7 +33,7 @@ class Proposal:
     made_at: int  # ms epoch; the plan's arrivals are seconds after it
     made_by: str
     problem: Problem
-    rows: tuple  # (WorkOrder, lat, lon) as loaded for `problem`
+    rows: tuple[OpenOrder, ...]  # the work orders as loaded for `problem`
     before: Plan  # the stored plan when the proposal was made
     plan: Plan
     changes: tuple[Change, ...]  # plan against `before`

@@ -17,6 +17,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -67,7 +68,7 @@ class EdgeAgent:
     # -- what the link and remote control ask for ------------------------------------
 
     def _status(self, state: str) -> bytes:
-        doc: dict = {"v": 1, "gw": self.config.gateway_id, "state": state,
+        doc: dict[str, Any] = {"v": 1, "gw": self.config.gateway_id, "state": state,
                      "ts": int(self._clock() * 1000), "fw": self.config.firmware}
         if state == "online":
             doc |= {"devices": self._devices, "backlog": self.outbox.backlog_readings,

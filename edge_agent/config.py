@@ -50,7 +50,7 @@ class AgentConfig:
     inflight_window: int = 32
     status_interval_s: float = 60.0
     # Anything driver-specific (register maps, simulator settings) stays opaque here.
-    driver: dict = field(default_factory=dict)
+    driver: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         try:

@@ -24,7 +24,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.client import ConnectFlags
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
 
 from edge_agent.config import AgentConfig
 from edge_agent.outbox import Outbox, envelope
@@ -41,7 +44,7 @@ def backoff_delay(attempt: int, min_s: float, max_s: float,
                   rand: Callable[[], float] = random.random) -> float:
     """Exponential backoff with jitter: between half and all of min_s * 2**attempt, capped."""
     ceiling = min(max_s, min_s * 2 ** min(attempt, 30))
-    return ceiling * (0.5 + 0.5 * rand())
+    return float(ceiling * (0.5 + 0.5 * rand()))
 
 
 @dataclass(slots=True)
@@ -175,7 +178,8 @@ class Link:
 
     # -- paho callbacks (run inside client.loop, on this thread) ------------------------
 
-    def _on_connect(self, client, _userdata, _flags, reason_code, _props) -> None:
+    def _on_connect(self, client: mqtt.Client, _userdata: object, _flags: ConnectFlags,
+                    reason_code: ReasonCode, _props: Properties | None) -> None:
         gw = self._config.gateway_id
         if reason_code.is_failure:
             self.stats.refused_connects += 1
@@ -190,7 +194,8 @@ class Link:
         self.connected.set()
         log.info("gateway %s online, %d readings to send", gw, self._outbox.backlog_readings)
 
-    def _on_publish(self, _client, _userdata, mid, reason_code, _props) -> None:
+    def _on_publish(self, _client: mqtt.Client, _userdata: object, mid: int,
+                    reason_code: ReasonCode, _props: Properties) -> None:
         seq = self._inflight.pop(mid, None)
         if seq is None:
             return  # a status or command ack
@@ -204,9 +209,10 @@ class Link:
             self._acked.append(seq)
         self._more = True
 
-    def _on_message_cb(self, _client, _userdata, msg: mqtt.MQTTMessage) -> None:
+    def _on_message_cb(self, _client: mqtt.Client, _userdata: object,
+                       msg: mqtt.MQTTMessage) -> None:
         try:
-            self._on_message(msg.topic, msg.payload)
+            self._on_message(msg.topic, bytes(msg.payload))
         except Exception:  # one bad message must not take the link down
             log.exception("gateway %s failed to handle a message on %s",
                           self._config.gateway_id, msg.topic)

@@ -102,7 +102,8 @@ class Outbox:
         self._bytes = self._scalar("SELECT COALESCE(SUM(LENGTH(body)), 0) FROM batch")
         self._staged = self._scalar("SELECT COUNT(*) FROM staged")
         self._queued = self._scalar("SELECT COALESCE(SUM(readings), 0) FROM batch")
-        self._counters = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+        self._counters: dict[str, int] = dict(
+            self._db.execute("SELECT key, value FROM meta").fetchall())
 
     def _scalar(self, sql: str, args: Sequence[object] = ()) -> int:
         return int(self._db.execute(sql, args).fetchone()[0])
@@ -248,7 +249,7 @@ class _Transaction:
     def __enter__(self) -> None:
         self._db.execute("BEGIN IMMEDIATE")
 
-    def __exit__(self, exc_type, _exc, _tb) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, _exc: object, _tb: object) -> None:
         if exc_type is None:
             self._db.execute("COMMIT")
         else:

@@ -15,24 +15,44 @@ from __future__ import annotations
 import logging
 import math
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import orjson
 
-from edge_agent.settings import ConfigRejected, parse_remote
+from edge_agent.config import AgentConfig
+from edge_agent.link import Link
+from edge_agent.outbox import Outbox
+from edge_agent.settings import ConfigRejected, RunSettings, parse_remote
 from firmware_contracts.kinds import ID_PATTERN
 from firmware_contracts.topics import cmd_ack_topic, parse_topic
 from firmware_contracts.validate import ContractError, load
 
-if TYPE_CHECKING:
-    from edge_agent.agent import EdgeAgent
+
+class Agent(Protocol):
+    """What remote control needs of the gateway process (`edge_agent.agent.EdgeAgent`)."""
+
+    config: AgentConfig
+    settings: RunSettings
+    outbox: Outbox
+    link: Link
+    driver_errors: int
+
+    @property
+    def devices(self) -> list[str]: ...
+
+    @property
+    def uptime_s(self) -> float: ...
+
+    def apply(self, settings: RunSettings, payload: bytes | None = None) -> None: ...
+
+    def read_now(self, command_id: str) -> None: ...
 
 log = logging.getLogger("fieldpulse.edge")
 _ID = re.compile(ID_PATTERN.strip("^$"))
 
 
 class RemoteControl:
-    def __init__(self, agent: EdgeAgent) -> None:
+    def __init__(self, agent: Agent) -> None:
         self._agent = agent
         self.last_error: str | None = None
         self.invalid_commands = 0  # commands without a usable id: nothing to answer to

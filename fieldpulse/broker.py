@@ -75,7 +75,7 @@ class MosquittoBroker:
     data_dir: Path
     port: int = field(default_factory=free_port)
     extra_config: str = ""
-    process: subprocess.Popen | None = None
+    process: subprocess.Popen[bytes] | None = None
     # With a password file, anonymous clients are refused; the ACL file limits topics.
     password_file: Path | None = None
     acl_file: Path | None = None

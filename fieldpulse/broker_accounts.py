@@ -86,7 +86,8 @@ class BrokerAccounts:
     def _load(self) -> dict[str, str]:
         if not self.accounts_file.exists():
             return {}
-        return json.loads(self.accounts_file.read_text())
+        accounts: dict[str, str] = json.loads(self.accounts_file.read_text())
+        return accounts
 
     def users(self) -> list[str]:
         return sorted(self._load())

@@ -1,57 +1,45 @@
 """`fieldpulse`: the one console script that assembles the components.
 
-The gateway's commands load only what the edge agent needs; the cloud side's
-commands (`fieldpulse.cloud_cli`) are added when its packages are installed.
+The gateway's commands (`edge`, `contracts`, `provision`) are imported here and
+load only what the edge agent needs. The cloud side's commands are named, not
+imported: each loads when it is run (`fieldpulse.lazy_group`), and only where
+the cloud side's packages are installed (`pip install 'fieldpulse[cloud]'`). So
+are the benchmarks (`fieldpulse bench`, from a source checkout).
 """
 
 from __future__ import annotations
 
-import logging
-from pathlib import Path
-from typing import Annotated
+from collections.abc import Mapping
+from typing import ClassVar
 
 import typer
-from rich.console import Console
 
-from edge_agent.bench import bench_edge
 from edge_agent.cli import edge
+from fieldpulse.bench_cli import bench_app
 from fieldpulse.broker_accounts import provision_app
+from fieldpulse.cli_common import CLOUD_ONLY
+from fieldpulse.lazy_group import LazyCommand, LazyGroup
 from firmware_contracts.cli import app as contracts_app
 
-# Third-party packages only the cloud side needs: without them (a gateway's
-# install) the cloud commands are left out instead of failing at start.
-CLOUD_ONLY = {"numpy", "sqlalchemy", "sqlmodel", "alembic", "fastapi", "uvicorn", "ortools",
-              "jinja2", "segno", "multipart", "psutil", "httpx", "psycopg", "influxdb_client",
-              "prometheus_client"}
+__all__ = ["CLOUD_ONLY", "app"]  # CLOUD_ONLY: what a gateway install lacks, for its test
 
-app = typer.Typer(help="FieldPulse: IoT telemetry, alerts and field-service dispatch.",
-                  no_args_is_help=True)
-app.add_typer(contracts_app, name="contracts", help="Check payloads against the wire contract.")
+
+class FieldPulseGroup(LazyGroup):
+    lazy: ClassVar[Mapping[str, LazyCommand]] = {
+        "demo": LazyCommand("fieldpulse.cloud_cli:demo", requires=CLOUD_ONLY),
+        "run": LazyCommand("fieldpulse.cloud_cli:run", requires=CLOUD_ONLY),
+        "simulate": LazyCommand("fieldpulse.cloud_cli:simulate_app", requires=CLOUD_ONLY),
+        "user": LazyCommand("fieldpulse.users_cli:app", requires=CLOUD_ONLY),
+        "anomaly": LazyCommand("rules.anomaly.cli:app", requires=CLOUD_ONLY,
+                               help="Score CSV files with the streaming detector."),
+        "db": LazyCommand("fieldpulse.cloud_cli:db_app", requires=CLOUD_ONLY),
+    }
+
+
+app = typer.Typer(cls=FieldPulseGroup, no_args_is_help=True,
+                  help="FieldPulse: IoT telemetry, alerts and field-service dispatch.")
 app.command("edge")(edge)
+app.add_typer(contracts_app, name="contracts", help="Check payloads against the wire contract.")
 app.add_typer(provision_app, name="provision",
               help="Broker accounts: gateway passwords and the ACL Mosquitto enforces.")
-bench_app = typer.Typer(help="Benchmarks: measured figures, side by side with a baseline.",
-                        no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
-bench_app.command("edge")(bench_edge)
-
-console = Console()
-DataDir = Annotated[Path, typer.Option(help="Where the database, broker data and logs go.")]
-
-
-def _logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
-
-
-def _add_cloud_commands() -> None:
-    try:
-        import fieldpulse.cloud_cli  # noqa: F401  (registers its commands on `app`)
-    except ModuleNotFoundError as exc:
-        if (exc.name or "").split(".")[0] not in CLOUD_ONLY:
-            raise
-
-
-_add_cloud_commands()

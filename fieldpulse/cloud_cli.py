@@ -1,7 +1,8 @@
-"""The cloud side's commands: the demo, the one-machine run, the database, benchmarks.
+"""The cloud side's commands: the demo, the one-machine run, the database, simulators.
 
 Kept apart from `fieldpulse.cli` so a gateway installs only what the edge agent
-needs (`pip install fieldpulse`); these arrive with `pip install fieldpulse[cloud]`.
+needs (`pip install fieldpulse`): `fieldpulse.cli` names these (it does not
+import them) and they load when run, with `pip install fieldpulse[cloud]`.
 """
 
 from __future__ import annotations
@@ -11,14 +12,7 @@ from typing import Annotated
 
 import typer
 
-from dispatch.bench import app as dispatch_bench_app
-from fieldpulse.cli import DataDir, _logging, app, bench_app, console
-from fieldpulse.users_cli import app as users_app
-from ingest.bench import bench_ingest
-from rules.anomaly.cli import app as anomaly_app
-from rules.bench import bench_rules
-from rules.detect_bench import bench_detect
-from sales.bench import bench_forecast
+from fieldpulse.cli_common import DatabaseUrl, DataDir, console, database_engine, setup_logging
 
 TileUrl = Annotated[str, typer.Option(
     help="Leaflet tile URL template, e.g. https://tile.example/{z}/{x}/{y}.png "
@@ -27,17 +21,9 @@ Port = Annotated[int, typer.Option(help="HTTP port of the portal.")]
 
 simulate_app = typer.Typer(help="Simulated gateways and fleets (demo, load and accuracy tests).",
                            no_args_is_help=True)
-app.add_typer(simulate_app, name="simulate")
-app.add_typer(users_app, name="user")
-bench_app.command("rules")(bench_rules)
-bench_app.command("detect")(bench_detect)
-bench_app.command("ingest")(bench_ingest)
-bench_app.command("forecast")(bench_forecast)
-bench_app.add_typer(dispatch_bench_app, name="dispatch")
-app.add_typer(anomaly_app, name="anomaly", help="Score CSV files with the streaming detector.")
+db_app = typer.Typer(help="The database schema (Alembic migrations).", no_args_is_help=True)
 
 
-@app.command()
 def demo(
     port: Port = 8000,
     data_dir: DataDir = Path("demo-data"),
@@ -49,12 +35,11 @@ def demo(
     """Run the whole system with a simulated fleet until stopped (Ctrl-C)."""
     from fieldpulse.demo import run_demo  # simulators are loaded only for the demo
 
-    _logging(verbose)
+    setup_logging(verbose)
     run_demo(data_dir=data_dir, qr_dir=qr_dir, port=port, sites=sites, tile_url=tile_url,
              console=console)
 
 
-@app.command()
 def run(
     port: Port = 8000,
     data_dir: DataDir = Path("var"),
@@ -80,7 +65,7 @@ def run(
     """Run the cloud side (ingest, rules, dispatch, portal) on one machine."""
     from fieldpulse.runner import run_cloud
 
-    _logging(verbose)
+    setup_logging(verbose)
     mail = {}
     if smtp:
         host, _, smtp_port = smtp.rpartition(":")
@@ -92,26 +77,12 @@ def run(
               supervisor_email=supervisor_email, dispatch_review=review_plans, **mail)
 
 
-db_app = typer.Typer(help="The database schema (Alembic migrations).", no_args_is_help=True)
-app.add_typer(db_app, name="db")
-DatabaseUrl = Annotated[str | None, typer.Option(
-    help="SQLAlchemy URL (default: the SQLite file in --data-dir).")]
-
-
-def _engine(data_dir: Path, database_url: str | None):
-    from fieldpulse.settings import Settings
-    from foundations.database import make_engine
-
-    data_dir.mkdir(parents=True, exist_ok=True)
-    return make_engine(Settings(data_dir=data_dir.resolve(), database_url=database_url).db_url)
-
-
 @db_app.command("upgrade")
 def db_upgrade(data_dir: DataDir = Path("var"), database_url: DatabaseUrl = None) -> None:
     """Bring the database to the newest schema (every start does this too)."""
     from fieldpulse.schema import upgrade
 
-    upgrade(_engine(data_dir, database_url))
+    upgrade(database_engine(data_dir, database_url))
     console.print("database schema is up to date")
 
 
@@ -123,7 +94,7 @@ def db_revision(
     """Write the next migration from the difference between the database and the tables."""
     from fieldpulse.schema import new_revision, upgrade
 
-    engine = _engine(data_dir, database_url)
+    engine = database_engine(data_dir, database_url)
     upgrade(engine)
     new_revision(engine, message)
 
@@ -136,5 +107,5 @@ def simulate_gateway(
     """Run one edge agent whose driver is the device simulator."""
     from simulators.gateway_process import run_gateway
 
-    _logging(verbose)
+    setup_logging(verbose)
     run_gateway(config)

@@ -12,22 +12,23 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from contextlib import ExitStack
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy import Engine
 
 from fieldpulse.fleet_import import import_fleet
 from fieldpulse.runner import start_broker
 from fieldpulse.settings import Settings
 from fieldpulse.system import CloudSystem, wait_for_signal
+from foundations.clock import now_ms
 from foundations.database import session_scope
 from portal.auth.accounts import create_user, issue_api_token
 from portal.qr_codes import customer_url, write_qr_codes
-from simulators.faults import fault_schedule, write_labels
-from simulators.fleet import generate_fleet
+from simulators.faults import Fault, fault_schedule, write_labels
+from simulators.fleet import Fleet, generate_fleet
 
 SEED = 7
 TOKEN_FILE = "demo-token.txt"  # in the working directory, git-ignored
@@ -42,7 +43,7 @@ def _write_secret(path: Path, text: str) -> None:
         out.write(text)
 
 
-def create_demo_users(engine, engineer_id: str) -> tuple[list[tuple[str, str, str]], str]:
+def create_demo_users(engine: Engine, engineer_id: str) -> tuple[list[tuple[str, str, str]], str]:
     """One user per role with a random password, and an admin API token.
 
     Returns [(username, role, password)] and the token; none of it is stored in plain.
@@ -59,7 +60,7 @@ def create_demo_users(engine, engineer_id: str) -> tuple[list[tuple[str, str, st
     return accounts, token
 
 
-def _gateway_configs(fleet, data_dir: Path, broker_port: int) -> list[Path]:
+def _gateway_configs(fleet: Fleet, data_dir: Path, broker_port: int) -> list[Path]:
     fleet_file = data_dir / "fleet.json"
     fleet_file.write_text(json.dumps(fleet.to_dict(), indent=1))
     paths = []
@@ -121,7 +122,7 @@ def run_demo(data_dir: Path, qr_dir: Path, port: int, sites: int, tile_url: str,
         _write_secret(data_dir / CREDENTIALS_FILE,
                       "".join(f"{u}\t{r}\t{p}\n" for u, r, p in accounts))
 
-        faults = fault_schedule(fleet, start_ms=int(time.time() * 1000), seed=SEED,
+        faults = fault_schedule(fleet, start_ms=now_ms(), seed=SEED,
                                 first_after_s=15)
         write_labels(faults, data_dir / "faults.jsonl")
         system.start()
@@ -135,8 +136,8 @@ def run_demo(data_dir: Path, qr_dir: Path, port: int, sites: int, tile_url: str,
         wait_for_signal()
 
 
-def _print_welcome(console: Console, settings: Settings, fleet, tokens: dict[str, str],
-                   qr_dir: Path, written: int, faults, data_dir: Path) -> None:
+def _print_welcome(console: Console, settings: Settings, fleet: Fleet, tokens: dict[str, str],
+                   qr_dir: Path, written: int, faults: list[Fault], data_dir: Path) -> None:
     base = settings.base_url
     console.rule("[bold]FieldPulse demo")
     console.print(f"{len(fleet.devices)} simulated devices at {len(fleet.sites)} sites around "

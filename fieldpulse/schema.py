@@ -13,7 +13,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, MetaData
+from sqlalchemy import Connection, Engine, MetaData
 from sqlmodel import SQLModel
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
@@ -33,7 +33,7 @@ def target_metadata() -> MetaData:
     return SQLModel.metadata
 
 
-def _config(connection) -> Config:
+def _config(connection: Connection) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["connection"] = connection

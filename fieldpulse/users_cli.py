@@ -15,33 +15,31 @@ import typer
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from fieldpulse.cli import DataDir, console
+from fieldpulse.cli_common import DatabaseUrl, DataDir, console, database_engine
 
 if TYPE_CHECKING:
     from portal.auth.tables import PortalUser
 
 app = typer.Typer(help="Portal users and their API tokens.", no_args_is_help=True)
-DatabaseUrl = Annotated[str | None, typer.Option(
-    help="SQLAlchemy URL (default: the SQLite file in --data-dir).")]
 
 
 def _engine(data_dir: Path, database_url: str | None) -> Engine:
     from fieldpulse.schema import upgrade
-    from fieldpulse.settings import Settings
-    from foundations.database import make_engine
 
-    data_dir.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(Settings(data_dir=data_dir.resolve(), database_url=database_url).db_url)
+    engine = database_engine(data_dir, database_url)
     upgrade(engine)
     return engine
+
+
+EngineerOption = Annotated[str | None, typer.Option(
+    help="For an engineer account: the engineer's id, whose jobs it sees.")]
 
 
 @app.command("add")
 def add_user(
     username: Annotated[str, typer.Argument(help="The login name.")],
     role: Annotated[str, typer.Option(help="admin, dispatcher or engineer.")],
-    engineer: Annotated[str | None, typer.Option(
-        help="For an engineer account: the engineer's id, whose jobs it sees.")] = None,
+    engineer: EngineerOption = None,
     data_dir: DataDir = Path("var"), database_url: DatabaseUrl = None,
 ) -> None:
     """Add a user with a generated password, printed once."""
@@ -105,8 +103,7 @@ def _change(data_dir: Path, database_url: str | None, username: str, action: str
 def set_role(
     username: Annotated[str, typer.Argument(help="Whose role changes.")],
     role: Annotated[str, typer.Argument(help="admin, dispatcher or engineer.")],
-    engineer: Annotated[str | None, typer.Option(
-        help="For an engineer account: the engineer's id, whose jobs it sees.")] = None,
+    engineer: EngineerOption = None,
     data_dir: DataDir = Path("var"), database_url: DatabaseUrl = None,
 ) -> None:
     """Give a user another role; it applies from their next request."""
@@ -124,22 +121,26 @@ def set_role(
 def disable(username: Annotated[str, typer.Argument(help="Who may no longer log in.")],
             data_dir: DataDir = Path("var"), database_url: DatabaseUrl = None) -> None:
     """Lock a user out at once: their sessions end and their API tokens are refused."""
-    from portal.auth.accounts import set_disabled
-
-    _change(data_dir, database_url, username, "user.disable",
-            lambda session, user: set_disabled(session, user, True) or "")
-    console.print(f"user '{username}' disabled")
+    _set_disabled(data_dir, database_url, username, True)
 
 
 @app.command("enable")
 def enable(username: Annotated[str, typer.Argument(help="Who may log in again.")],
            data_dir: DataDir = Path("var"), database_url: DatabaseUrl = None) -> None:
     """Let a disabled user log in again (their unrevoked API tokens work again)."""
+    _set_disabled(data_dir, database_url, username, False)
+
+
+def _set_disabled(data_dir: Path, database_url: str | None, username: str,
+                  disabled: bool) -> None:
     from portal.auth.accounts import set_disabled
 
-    _change(data_dir, database_url, username, "user.enable",
-            lambda session, user: set_disabled(session, user, False) or "")
-    console.print(f"user '{username}' enabled")
+    def change(session: Session, user: PortalUser) -> str:
+        set_disabled(session, user, disabled)
+        return ""
+    verb = "disable" if disabled else "enable"
+    _change(data_dir, database_url, username, f"user.{verb}", change)
+    console.print(f"user '{username}' {verb}d")
 
 
 @app.command("password")
@@ -148,7 +149,10 @@ def new_password(username: Annotated[str, typer.Argument(help="Whose password is
     """Reset a user's password to a generated one, printed once; their sessions end."""
     from portal.auth.accounts import reset_password
 
-    password = []
-    _change(data_dir, database_url, username, "user.password_reset",
-            lambda session, user: password.append(reset_password(session, user)) or "")
+    password: list[str] = []
+
+    def change(session: Session, user: PortalUser) -> str:
+        password.append(reset_password(session, user))
+        return ""
+    _change(data_dir, database_url, username, "user.password_reset", change)
     console.print(f"user '{username}' password: {password[0]}")

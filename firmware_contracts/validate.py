@@ -9,7 +9,7 @@ import re
 from collections.abc import Callable
 from functools import cache
 from importlib import resources
-from typing import Any, Final, cast
+from typing import Any, Final
 
 import fastjsonschema
 import orjson
@@ -46,7 +46,7 @@ def _compiled(kind: Kind) -> Callable[[object], object]:
 
 def _check_kind(kind: str) -> Kind:
     if kind in KINDS:
-        return cast(Kind, kind)
+        return kind  # narrowed by the membership test
     raise ContractError(kind, ROOT, f"unknown kind; expected one of {', '.join(KINDS)}")
 
 

@@ -11,6 +11,8 @@ from collections.abc import Callable
 
 Clock = Callable[[], int]
 
+MINUTE_MS = 60_000
+HOUR_MS = 3_600_000
 DAY_MS = 86_400_000
 
 

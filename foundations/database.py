@@ -6,12 +6,13 @@ portal's readers do not block each other; PostgreSQL URLs pass through as-is.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import event, make_url, text
+from sqlalchemy import Index, Table, event, make_url, text
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, create_engine
+from sqlmodel import Session, SQLModel, create_engine
 
 
 def make_engine(url: str) -> Engine:
@@ -28,7 +29,7 @@ def make_engine(url: str) -> Engine:
                                **pool)
 
         @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn, _record) -> None:
+        def _sqlite_pragmas(dbapi_conn: sqlite3.Connection, _record: object) -> None:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             # NORMAL is durable across process crashes in WAL mode; only an OS
@@ -62,6 +63,20 @@ def reachable(engine: Engine) -> bool:
     except Exception:  # down, refusing, out of connections: all mean "no"
         return False
     return True
+
+
+def unique_where(name: str, *columns: str, column: str, values: tuple[str, ...]) -> Index:
+    """A unique index over `columns` among the rows whose `column` is one of `values`
+    (a partial index, on SQLite and PostgreSQL alike): the database itself then keeps,
+    say, one open alert per device and rule."""
+    where = text(f"{column} IN ({', '.join(repr(v) for v in values)})")
+    return Index(name, *columns, unique=True, sqlite_where=where, postgresql_where=where)
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core table of a SQLModel table class, for bulk inserts on the hot path."""
+    table: Table = model.__table__  # type: ignore[attr-defined]  # set by table=True
+    return table
 
 
 @contextmanager

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import repeat
 from operator import itemgetter
-from typing import NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 
@@ -72,6 +72,11 @@ def _count(value: object) -> bool:
 
 
 NoneType = type(None)
+# A decoded JSON object, before it is checked.
+Json = dict[str, Any]
+# A reading's metrics as decoded: checked to be numbers (or absent) by the checks here.
+Metrics = dict[str, Any]
+T = TypeVar("T")
 _NUMBER_TYPES_OR_NONE = frozenset({int, float, NoneType})
 
 
@@ -100,7 +105,7 @@ class AcceptedBatch:
         "ts_min",
     )
 
-    def __init__(self, devs: list[str], stamps: list[int], maps: list[dict],
+    def __init__(self, devs: list[str], stamps: list[int], maps: list[Metrics],
                  model_of: Mapping[str, str], parts: list[ModelColumns], ts_min: int,
                  ts_max: int) -> None:
         self._devs, self._stamps, self._maps, self._model_of = devs, stamps, maps, model_of
@@ -117,7 +122,7 @@ class AcceptedBatch:
 
 
 def fast_accept(
-    gateway_id: str, doc: dict, devices: Mapping[str, DeviceInfo], now_ms: int
+    gateway_id: str, doc: Json, devices: Mapping[str, DeviceInfo], now_ms: int
 ) -> AcceptedBatch | None:
     """Every reading of a schema-valid, fully acceptable batch; None if anything is off.
 
@@ -168,13 +173,13 @@ def fast_accept(
     return AcceptedBatch(devs, stamps, maps, model_of, parts, ts_min, ts_max)
 
 
-def _pick(values: list, rows: list[int]) -> list:
+def _pick(values: list[T], rows: list[int]) -> list[T]:
     if len(rows) == 1:
         return [values[rows[0]]]
     return list(itemgetter(*rows)(values))
 
 
-def _model_columns(devs: list[str], stamps: list[int], maps: list[dict],
+def _model_columns(devs: list[str], stamps: list[int], maps: list[Metrics],
                    infos: Mapping[str, DeviceInfo], model_of: Mapping[str, str]
                    ) -> list[ModelColumns] | None:
     """The batch split per model into columns, or None if a value is not a number in
@@ -194,13 +199,13 @@ def _model_columns(devs: list[str], stamps: list[int], maps: list[dict],
             rows = np.flatnonzero(row_codes == code_of[model_id]).tolist()
             m_devs, m_stamps, m_maps = _pick(devs, rows), _pick(stamps, rows), _pick(maps, rows)
         found = 0
-        columns = []
+        columns: list[tuple[str, list[float | None]]] = []
         for name, (low, high) in info.bounds.items():
-            column = list(map(dict.get, m_maps, repeat(name)))
+            column: list[float | None] = list(map(dict.get, m_maps, repeat(name)))
             kinds = set(map(type, column))
             if not kinds <= _NUMBER_TYPES_OR_NONE:
                 return None  # a string, a bool, a list, ...
-            values = column
+            values: list[float] = column  # type: ignore[assignment]  # no None: checked below
             if NoneType in kinds:
                 values = [v for v in column if v is not None]
                 if not values:
@@ -228,7 +233,7 @@ class Reject:
 
 
 def _check_one(
-    i: int, gateway_id: str, reading: Mapping, devices: Mapping[str, DeviceInfo], now_ms: int
+    i: int, gateway_id: str, reading: Json, devices: Mapping[str, DeviceInfo], now_ms: int
 ) -> Reject | None:
     dev = reading["dev"]
     info = devices.get(dev)
@@ -270,7 +275,7 @@ def _check_one(
 
 
 def check_readings(
-    gateway_id: str, readings: list[Mapping], devices: Mapping[str, DeviceInfo], now_ms: int
+    gateway_id: str, readings: list[Json], devices: Mapping[str, DeviceInfo], now_ms: int
 ) -> tuple[list[AcceptedReading], list[Reject]]:
     accepted: list[AcceptedReading] = []
     rejects: list[Reject] = []

@@ -33,9 +33,11 @@ import zlib
 from dataclasses import dataclass
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.client import ConnectFlags, DisconnectFlags
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from firmware_contracts.topics import STATUS_FILTER, TELEMETRY_FILTER, parse_topic
@@ -148,7 +150,8 @@ class IngestConsumer(Worker):
         )
         if broker.username:
             self._client.username_pw_set(broker.username, broker.password)
-        self._client.reconnect_delay_set(min_delay=0.2, max_delay=5)
+        # paho declares int seconds but waits fractions as well: retry fast after a blip.
+        self._client.reconnect_delay_set(min_delay=0.2, max_delay=5)  # type: ignore[arg-type]
         self._client.on_connect = self._on_connect
         self._client.on_message = self._on_message
         self._client.on_disconnect = self._on_disconnect
@@ -157,7 +160,7 @@ class IngestConsumer(Worker):
 
     def setup(self) -> None:
         relax_garbage_collector()
-        props = Properties(PacketTypes.CONNECT)
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]  # paho's
         props.SessionExpiryInterval = SESSION_EXPIRY_S
         props.ReceiveMaximum = self._tuning.receive_maximum
         self._client.connect_async(
@@ -177,7 +180,8 @@ class IngestConsumer(Worker):
 
     # -- paho callbacks (network thread) -------------------------------------------
 
-    def _on_connect(self, client, _userdata, flags, reason_code, _props) -> None:
+    def _on_connect(self, client: mqtt.Client, _userdata: object, flags: ConnectFlags,
+                    reason_code: ReasonCode, _props: Properties | None) -> None:
         if reason_code.is_failure:
             log.error("event=connect_refused reason=%s", reason_code)
             return
@@ -187,7 +191,8 @@ class IngestConsumer(Worker):
                  self._broker.host, self._broker.port, flags.session_present,
                  self._partition.index, self._partition.count)
 
-    def _on_subscribe(self, _client, _userdata, _mid, reason_codes, _props) -> None:
+    def _on_subscribe(self, _client: mqtt.Client, _userdata: object, _mid: int,
+                      reason_codes: list[ReasonCode], _props: Properties) -> None:
         # "Connected" means ready to receive: set only once the broker granted
         # the subscriptions, so nothing published after it can be missed.
         if all(not rc.is_failure for rc in reason_codes):
@@ -195,18 +200,20 @@ class IngestConsumer(Worker):
         else:
             log.error("event=subscribe_refused reasons=%s", reason_codes)
 
-    def _on_disconnect(self, _client, _userdata, _flags, reason_code, _props) -> None:
+    def _on_disconnect(self, _client: mqtt.Client, _userdata: object, _flags: DisconnectFlags,
+                       reason_code: ReasonCode, _props: Properties | None) -> None:
         self.connected.clear()
         level = logging.WARNING if reason_code.is_failure else logging.INFO
         log.log(level, "event=disconnected reason=%s", reason_code)
 
-    def _on_message(self, client, _userdata, msg: mqtt.MQTTMessage) -> None:
+    def _on_message(self, client: mqtt.Client, _userdata: object, msg: mqtt.MQTTMessage
+                    ) -> None:
         parsed = parse_topic(msg.topic)
         if parsed is not None and not self._partition.owns(parsed[0]):
             if msg.qos > 0:
                 client.ack(msg.mid, msg.qos)  # another worker owns this gateway
             return
-        item = _Message(msg.topic, msg.payload, msg.mid, msg.qos, self._generation,
+        item = _Message(msg.topic, bytes(msg.payload), msg.mid, msg.qos, self._generation,
                         bool(msg.dup))
         while not self._stopping.is_set():
             try:

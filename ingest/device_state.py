@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 from sqlalchemy import Engine, update
+from sqlmodel import col
 
 from asset_registry.tables import Device
 
@@ -22,8 +23,8 @@ def mark_stale_devices(engine: Engine, now_ms: int, stale_after_ms: int) -> int:
     with engine.begin() as conn:
         changed = conn.execute(
             update(Device)
-            .where(Device.online.is_(True), Device.last_seen.is_not(None),
-                   Device.last_seen < cutoff)
+            .where(col(Device.online).is_(True), col(Device.last_seen).is_not(None),
+                   col(Device.last_seen) < cutoff)
             .values(online=False)
         ).rowcount
     if changed:

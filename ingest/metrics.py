@@ -5,7 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
 
 from ingest.stats import LAG_BUCKETS_MS, IngestStats
@@ -18,14 +23,14 @@ class IngestCollector(Collector):
         self._connected = connected
         self._worker = worker
 
-    def collect(self) -> Iterator:
+    def collect(self) -> Iterator[Metric]:
         s = self._stats.snapshot()
         labels = ["worker"]
         w = [self._worker]
 
-        def counter(name: str, doc: str, value: object) -> CounterMetricFamily:
+        def counter(name: str, doc: str, value: int) -> CounterMetricFamily:
             family = CounterMetricFamily(f"fieldpulse_ingest_{name}", doc, labels=labels)
-            family.add_metric(w, float(value))  # type: ignore[arg-type]
+            family.add_metric(w, float(value))
             return family
 
         yield counter("batches_received", "Telemetry batches received.", s["batches_received"])
@@ -40,17 +45,17 @@ class IngestCollector(Collector):
         rejected = CounterMetricFamily(
             "fieldpulse_ingest_rejected", "Dead-lettered payloads or readings, by reason.",
             labels=["worker", "reason"])
-        for reason, count in sorted(s["rejected_by_reason"].items()):  # type: ignore[union-attr]
+        for reason, count in sorted(s["rejected_by_reason"].items()):
             rejected.add_metric([self._worker, reason], float(count))
         yield rejected
         lag = HistogramMetricFamily(
             "fieldpulse_ingest_lag_seconds",
             "End-to-end lag from a reading's timestamp to stored, per reading.", labels=labels)
         cumulative, buckets = 0, []
-        for bound, count in zip(LAG_BUCKETS_MS, s["lag_counts"], strict=True):  # type: ignore
+        for bound, count in zip(LAG_BUCKETS_MS, s["lag_counts"], strict=True):
             cumulative += count
             buckets.append(("+Inf" if bound == float("inf") else str(bound / 1000), cumulative))
-        lag.add_metric(w, buckets, sum_value=float(s["lag_sum_ms"]) / 1000)  # type: ignore
+        lag.add_metric(w, buckets, sum_value=s["lag_sum_ms"] / 1000)
         yield lag
         up = GaugeMetricFamily("fieldpulse_ingest_broker_connected",
                                "1 while subscribed to the broker.", labels=labels)

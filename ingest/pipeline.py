@@ -22,20 +22,23 @@ Order inside a group, and why:
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import orjson
 from sqlalchemy import Connection, Engine, update
+from sqlmodel import col
 
 from asset_registry.tables import Device, Gateway
 from firmware_contracts.topics import parse_topic
 from firmware_contracts.validate import ContractError, decode, validate
+from foundations.clock import now_ms
+from foundations.database import table_of
 from ingest.checks import (
     AcceptedBatch,
     AcceptedReading,
+    Json,
     ModelColumns,
     Reject,
     check_readings,
@@ -59,9 +62,6 @@ MAX_PAYLOAD_BYTES = 8 * 1024 * 1024
 DEAD_LETTER_PAYLOAD_CHARS = 64 * 1024
 
 
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
@@ -77,7 +77,7 @@ class _Item:
     topic: str
     gateway_id: str = ""
     kind: str = "ignored"  # telemetry | status | rejected | ignored
-    doc: dict = field(default_factory=dict)
+    doc: Json = field(default_factory=dict)
     # The fast path's whole-batch acceptance, or the slow path's accepted readings.
     accepted: AcceptedBatch | list[AcceptedReading] = field(default_factory=list)
     rejects: list[Reject] = field(default_factory=list)
@@ -98,11 +98,8 @@ class IngestPipeline:
         clock: Callable[[], int] = now_ms,
         stats: IngestStats | None = None,
     ) -> None:
-        self._engine = engine
-        self._directory = directory
-        self._store = store
-        self._on_readings = on_readings
-        self._clock = clock
+        self._engine, self._directory, self._store = engine, directory, store
+        self._on_readings, self._clock = on_readings, clock
         self._mark = "%s" if engine.dialect.name == "postgresql" else "?"
         self.stats = stats or IngestStats()
 
@@ -226,7 +223,7 @@ class IngestPipeline:
                  "readings": len(i.accepted), "rejected": len(i.rejects)}
                 for i in items if i.kind == "telemetry" and not i.duplicate]
         if rows:
-            conn.execute(IngestedBatch.__table__.insert(), rows)
+            conn.execute(table_of(IngestedBatch).insert(), rows)
 
     @staticmethod
     def _write_dead_letters(conn: Connection, items: list[_Item], received: int) -> None:
@@ -247,7 +244,7 @@ class IngestPipeline:
                     "payload": orjson.dumps(r.reading).decode(),
                 } for r in i.rejects)
         if rows:
-            conn.execute(DeadLetter.__table__.insert(), rows)
+            conn.execute(table_of(DeadLetter).insert(), rows)
 
     def _write_device_state(self, conn: Connection, blocks: Sequence[ReadingBlock]) -> None:
         """Last seen, online and the newest value per metric; an older, late reading never
@@ -283,11 +280,11 @@ class IngestPipeline:
         # A retained status replayed on resubscribe must not undo a newer one.
         result = conn.execute(
             update(Gateway)
-            .where(Gateway.id == item.gateway_id, Gateway.status_ts <= doc["ts"])
+            .where(col(Gateway.id) == item.gateway_id, col(Gateway.status_ts) <= doc["ts"])
             .values(online=online, firmware=doc.get("fw", ""), status_ts=doc["ts"])
         )
         if result.rowcount:
-            conn.execute(update(Device).where(Device.gateway_id == item.gateway_id)
+            conn.execute(update(Device).where(col(Device.gateway_id) == item.gateway_id)
                          .values(online=online))
         log.info("event=gateway_status gateway=%s state=%s", item.gateway_id, doc["state"])
 
@@ -337,7 +334,7 @@ class IngestPipeline:
         """Keep a message that could not be processed even alone (a bug, not bad input)."""
         parsed = parse_topic(topic)
         with self._engine.begin() as conn:
-            conn.execute(DeadLetter.__table__.insert(), [{
+            conn.execute(table_of(DeadLetter).insert(), [{
                 "received_at": self._clock(), "topic": topic,
                 "gateway_id": parsed[0] if parsed else None, "kind": "ingest_error",
                 "reason": f"ingest failed: {type(err).__name__}: {err}", "field": "$",

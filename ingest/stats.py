@@ -11,10 +11,28 @@ import bisect
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 # Upper bounds (ms) of the end-to-end lag histogram: reading timestamp -> stored.
 LAG_BUCKETS_MS: tuple[float, ...] = (5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000,
                                      10000, 30000, 60000, float("inf"))
+
+
+class StatsSnapshot(TypedDict):
+    """The counters at one moment (`/api/ingest/stats`, `/metrics`)."""
+
+    batches_received: int
+    batches_stored: int
+    batches_duplicate: int
+    batches_rejected: int
+    readings_received: int
+    readings_stored: int
+    readings_rejected: int
+    readings_duplicate: int
+    status_messages: int
+    rejected_by_reason: dict[str, int]
+    lag_counts: list[int]
+    lag_sum_ms: float
 
 
 @dataclass
@@ -51,7 +69,7 @@ class IngestStats:
         if self.lag_samples is not None:
             self.lag_samples.append((lag_ms, readings))
 
-    def snapshot(self) -> dict[str, object]:
+    def snapshot(self) -> StatsSnapshot:
         with self.lock:
             return {
                 "batches_received": self.batches_received,

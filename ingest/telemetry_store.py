@@ -22,15 +22,14 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple, Protocol
+from typing import NamedTuple, Protocol, cast
 
 import orjson
-from sqlalchemy import Connection, Engine, delete, select
+from sqlalchemy import ColumnElement, Connection, Engine, delete, select
 
+from foundations.clock import HOUR_MS
 from ingest.checks import AcceptedBatch, AcceptedReading
 from ingest.tables import reading_chunk_table, reading_rollup_table
-
-HOUR_MS = 3_600_000
 
 
 class StoreError(RuntimeError):
@@ -103,6 +102,7 @@ class SqlTelemetryStore:
             if not readings:
                 continue
             count += len(readings)
+            device_ids: Iterable[str]
             if isinstance(readings, AcceptedBatch):  # the fast path knows these already
                 first, last, device_ids = readings.ts_min, readings.ts_max, readings.devices
             else:
@@ -119,7 +119,9 @@ class SqlTelemetryStore:
         if conn.dialect.name == "postgresql":
             # COPY is PostgreSQL's bulk path; it runs on the same connection, so it is
             # part of the ingest transaction.
-            with conn.connection.driver_connection.cursor() as cur, cur.copy(
+            driver = conn.connection.driver_connection
+            assert driver is not None  # a live connection inside the ingest transaction
+            with driver.cursor() as cur, cur.copy(
                 f"COPY {columns} FROM STDIN"
             ) as copy:
                 for row in rows:
@@ -128,7 +130,8 @@ class SqlTelemetryStore:
             conn.exec_driver_sql(f"INSERT INTO {columns} VALUES (?, ?, ?, ?, ?, ?)", rows)
         return count
 
-    def _chunks(self, conn: Connection, device_id: str, where) -> Iterable[tuple[int, dict]]:
+    def _chunks(self, conn: Connection, device_id: str, where: ColumnElement[bool]
+                ) -> Iterable[tuple[int, dict[str, float]]]:
         """(ts, metrics) of `device_id`'s readings in the chunks selected by `where`."""
         t = reading_chunk_table.c
         query = select(t.data).where(t.devices.contains(f"|{device_id}|"), where)
@@ -235,8 +238,9 @@ class VictoriaMetricsStore:
     name = "victoriametrics"
 
     def __init__(self, url: str, measurement: str = "reading", timeout_s: float = 30.0) -> None:
-        from influxdb_client import InfluxDBClient, WritePrecision
+        from influxdb_client.client.influxdb_client import InfluxDBClient
         from influxdb_client.client.write_api import SYNCHRONOUS
+        from influxdb_client.domain.write_precision import WritePrecision
 
         self._url = url.rstrip("/")
         self._measurement = measurement
@@ -245,7 +249,8 @@ class VictoriaMetricsStore:
         self._client = InfluxDBClient(url=self._url, token="fieldpulse", org="fieldpulse",
                                       timeout=int(timeout_s * 1000))
         self._write_api = self._client.write_api(write_options=SYNCHRONOUS)
-        self._precision = WritePrecision.MS
+        # The client types its precision constants as plain str, its write() wants the class.
+        self._precision = cast(WritePrecision, WritePrecision.MS)
 
     def write(self, conn: Connection, batches: Sequence[StoredBatch]) -> int:
         readings = [r for batch in batches for r in batch.readings]
@@ -270,7 +275,8 @@ class VictoriaMetricsStore:
         url = f"{self._url}{path}?{urllib.parse.urlencode(params)}"
         try:
             with urllib.request.urlopen(url, timeout=self._timeout_s) as resp:
-                return resp.read()
+                body: bytes = resp.read()
+                return body
         except OSError as exc:
             raise StoreError(f"VictoriaMetrics query failed: {exc}") from exc
 
@@ -317,4 +323,4 @@ class VictoriaMetricsStore:
                 if n > 0 and start < end_ms]
 
     def close(self) -> None:
-        self._client.close()
+        self._client.close()  # type: ignore[no-untyped-call]  # unannotated in influxdb-client

@@ -8,7 +8,7 @@ stored; a refused request changed nothing and may be retried with the same key.
 Keys belong to a caller (two integrations cannot collide) and expire after a day.
 
 HTTP-free: the portal turns an `Answer` into a response and `KeyConflict` into its
-status code (portal/intake_api.py).
+status code (portal/idempotency.py).
 """
 
 from __future__ import annotations

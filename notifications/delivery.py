@@ -42,6 +42,9 @@ class NotificationDelivery(Periodic):
         for n in pending:
             if self.stopping:
                 break  # the rest wait, pending, for the next start
+            status: str
+            error: str | None
+            sent_at: int | None
             try:
                 self._sender.send(n)
             except Exception as exc:  # one failed send must not hold back the others

@@ -17,30 +17,27 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from portal import (
-    admin_api,
-    alert_inbox_api,
-    api,
-    cases_api,
-    console_api,
-    customer_pages,
-    device_api,
-    engineer_api,
-    intake_api,
-    live_api,
-    login,
-    metrics,
-    pages,
-    plan_api,
-    plan_review_api,
-    rules_api,
-    sales_api,
-    webhooks_api,
-)
 from portal.auth.accounts import principal_for_session
 from portal.auth.dependencies import SESSION_COOKIE, LoginRequired, login_url
 from portal.context import PortalContext
+from portal.pages import customer, engineer, login, staff
 from portal.rendering import render
+from portal.routers import (
+    alerts,
+    audit,
+    cases,
+    devices,
+    engineers,
+    live_events,
+    operations,
+    opportunities,
+    plans,
+    qr,
+    rule_sets,
+    users,
+    webhooks,
+    work_orders,
+)
 
 log = logging.getLogger("fieldpulse.portal")
 STATIC_DIR = Path(__file__).with_name("static")
@@ -64,25 +61,13 @@ def create_app(ctx: PortalContext) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # Every route states who may call it (portal.auth.dependencies); the access test
     # (tests/portal/test_access_matrix.py) fails for a route it does not know.
-    app.include_router(api.router)
-    app.include_router(rules_api.router)
-    app.include_router(admin_api.router)
-    app.include_router(console_api.router)
-    app.include_router(device_api.router)
-    app.include_router(alert_inbox_api.router)
-    app.include_router(cases_api.router)
-    app.include_router(intake_api.router)
-    app.include_router(webhooks_api.router)
-    app.include_router(plan_api.router)
-    app.include_router(sales_api.router)
-    app.include_router(plan_review_api.router)
-    app.include_router(live_api.router)
-    app.include_router(engineer_api.router)
-    app.include_router(engineer_api.pages)
-    app.include_router(metrics.router)
-    app.include_router(login.router)
-    app.include_router(pages.router)
-    app.include_router(customer_pages.router)
+    # The JSON API, one router per resource (portal/routers), then the HTML pages.
+    for router in (devices.router, alerts.router, cases.router, work_orders.router,
+                   plans.router, engineers.router, users.router, audit.router,
+                   webhooks.router, qr.router, rule_sets.router, opportunities.router,
+                   operations.router, live_events.router,
+                   staff.router, engineer.router, customer.router, login.router):
+        app.include_router(router)
     app.add_exception_handler(LoginRequired, _to_login)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(OperationalError, _database_unavailable)

@@ -5,15 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from asset_registry.catalog import DeviceModel
 from dispatch.dispatcher import Dispatcher
+from dispatch.plan_store import PlanSummary
 from foundations.health import HealthReport
 from ingest.telemetry_store import TelemetryStore
 from portal.auth.ratelimit import RateLimiter
@@ -32,10 +33,11 @@ class PortalContext:
     broker_connected: Callable[[], bool] = lambda: False
     # Every worker's liveness and the probes of the broker and the database (/healthz).
     health: Callable[[], HealthReport] = field(default=lambda: HealthReport([]))
-    ingest_stats: Callable[[], dict] = field(default=lambda: {})
+    # Ingest's counters (GET /api/ingest/stats), as JSON.
+    ingest_stats: Callable[[], Mapping[str, Any]] = field(default=lambda: {})
     # Alert actions and rule editing go through the rules service.
     rules: RulesService | None = None
-    # Prometheus text exposition for GET /metrics (portal/metrics.py).
+    # Prometheus text exposition for GET /metrics (portal/routers/operations.py).
     metrics: Callable[[], bytes] = field(default=lambda: b"")
     # Where rotated QR codes are written, and the address they point at.
     qr_dir: Path | None = None
@@ -44,7 +46,7 @@ class PortalContext:
     # Plans proposed for review and accepted here (None: no dispatcher in this process).
     dispatcher: Dispatcher | None = None
     # The dispatcher's latest plans with their changes, newest last (kind, PlanSummary).
-    plan_history: Callable[[], list] = field(default=lambda: [])
+    plan_history: Callable[[], list[tuple[str, PlanSummary]]] = field(default=lambda: [])
     base_url: str = "http://127.0.0.1:8000"
     # The device panel's charts read downsampled series here (None: no charts).
     telemetry: TelemetryStore | None = None
@@ -56,7 +58,8 @@ class PortalContext:
 
 
 def get_context(request: Request) -> PortalContext:
-    return request.app.state.ctx
+    ctx: PortalContext = request.app.state.ctx
+    return ctx
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -66,3 +69,17 @@ def get_session(request: Request) -> Iterator[Session]:
 
 ContextDep = Annotated[PortalContext, Depends(get_context)]
 SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def rules_service(ctx: PortalContext) -> RulesService:
+    """The rules service (alert actions, rule sets); 503 where it does not run."""
+    if ctx.rules is None:
+        raise HTTPException(503, "the rules service is not running in this process")
+    return ctx.rules
+
+
+def dispatcher(ctx: PortalContext) -> Dispatcher:
+    """The dispatcher (plans proposed for review); 503 where it does not run."""
+    if ctx.dispatcher is None:
+        raise HTTPException(503, "the dispatcher does not run in this process")
+    return ctx.dispatcher

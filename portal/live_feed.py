@@ -75,11 +75,19 @@ class LiveFeed:
         events += [LiveEvent("device", {"device_id": d, "online": up})
                    for d, up in sorted(online.items()) if cursor.online.get(d) != up]
         return events, Cursor(
-            alert_event_id=alerts[-1][0].id if alerts else cursor.alert_event_id,
-            work_order_event_id=orders[-1][0].id if orders else cursor.work_order_event_id,
-            plan_id=plans[-1].id if plans else cursor.plan_id,
+            alert_event_id=_last_id(alerts[-1][0].id if alerts else None,
+                                    cursor.alert_event_id),
+            work_order_event_id=_last_id(orders[-1][0].id if orders else None,
+                                         cursor.work_order_event_id),
+            plan_id=_last_id(plans[-1].id if plans else None, cursor.plan_id),
             online=online,
         )
+
+
+def _last_id(newest: int | None, before: int) -> int:
+    """The cursor's next position: the newest row read (stored rows have ids), or where
+    it was when nothing new came."""
+    return before if newest is None else newest
 
 
 def _alert_event(event: AlertEvent, alert: Alert) -> LiveEvent:

@@ -18,7 +18,7 @@ def write_qr_codes(devices: Iterable[tuple[str, str]], base_url: str, out_dir: P
     count = 0
     for device_id, token in devices:
         qr = segno.make(customer_url(base_url, token), error="m")
-        qr.save(out_dir / f"{device_id}.svg", scale=4, border=2)
-        qr.save(out_dir / f"{device_id}.png", scale=6, border=2)
+        qr.save(str(out_dir / f"{device_id}.svg"), scale=4, border=2)
+        qr.save(str(out_dir / f"{device_id}.png"), scale=6, border=2)
         count += 1
     return count

@@ -86,6 +86,7 @@ def clear_alert(session: Session, t: Transition, at: int) -> None:
     alert.state, alert.cleared_at = "cleared", t.ts
     alert.cleared_value = None if t.value != t.value else t.value  # NaN: no reading
     session.add(alert)
+    assert alert.id is not None
     session.add(AlertEvent(alert_id=alert.id, action="cleared", by="system", at=at))
     log.info("alert %s cleared: %s %s", alert.id, t.device_id, t.rule.id)
 
@@ -106,6 +107,7 @@ def escalate(session: Session, models: Mapping[str, DeviceModel], at: int,
             continue
         if at - alert.raised_at < model.escalate_after_min * 60_000:
             continue
+        assert alert.id is not None
         alert.escalated_at = at
         session.add(alert)
         session.add(AlertEvent(alert_id=alert.id, action="escalated", by="system", at=at,

@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Index, text
+from sqlalchemy import BigInteger
 from sqlmodel import Field, SQLModel
+
+from foundations.database import unique_where
 
 # active → acknowledged → cleared → closed. "Open" is the first two: at most one
 # open alert per device and rule.
 ALERT_STATES = ("active", "acknowledged", "cleared", "closed")
 OPEN_STATES = ("active", "acknowledged")
-_OPEN_SQL = text("state IN ('active', 'acknowledged')")
+
+
+# The database itself guarantees one open alert per device and rule.
+ONE_OPEN_PER_RULE = unique_where("ux_alert_one_open", "device_id", "rule_id",
+                                 column="state", values=OPEN_STATES)
 
 
 class Alert(SQLModel, table=True):
-    __table_args__ = (
-        # The database itself guarantees one open alert per device and rule.
-        Index("ux_alert_one_open", "device_id", "rule_id", unique=True,
-              sqlite_where=_OPEN_SQL, postgresql_where=_OPEN_SQL),
-    )
+    __table_args__ = (ONE_OPEN_PER_RULE,)
     id: int | None = Field(default=None, primary_key=True)
     device_id: str = Field(foreign_key="device.id", index=True)
     rule_id: str

@@ -28,9 +28,10 @@ faults_in_90_days = 3            # incidents (alerts) that call for one
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from asset_registry.catalog import BUILTIN_MODELS_DIR, CatalogError
 
@@ -59,7 +60,8 @@ class Consumable:
         """Rated litres at this feed water (the rating itself when it is unknown)."""
         if not feed_tds_ppm:
             return self.capacity_litres
-        return self.capacity_litres * (self.reference_tds_ppm / feed_tds_ppm) ** self.tds_exponent
+        return float(self.capacity_litres
+                     * (self.reference_tds_ppm / feed_tds_ppm) ** self.tds_exponent)
 
     def metrics(self) -> tuple[str, ...]:
         return tuple(m for m in (self.flow_metric, self.counter_metric, self.pressure_metric,
@@ -68,6 +70,8 @@ class Consumable:
 
 @dataclass(frozen=True, slots=True)
 class Upgrade:
+    """The model's successor, offered to a device that keeps failing or has aged."""
+
     product: str
     expected_life_years: float
     faults_in_90_days: int = 3
@@ -88,7 +92,7 @@ def _number(spec: Mapping[str, object], key: str, where: str, default: float | N
     return float(value)
 
 
-def _metric(spec: Mapping[str, object], key: str, where: str, attributes: Iterable[str],
+def _metric(spec: Mapping[str, Any], key: str, where: str, attributes: Collection[str],
             required: bool) -> str | None:
     value = spec.get(key)
     if value is None and not required:
@@ -98,11 +102,11 @@ def _metric(spec: Mapping[str, object], key: str, where: str, attributes: Iterab
     return str(value)
 
 
-def parse_sales(raw: Mapping[str, object], source: str) -> SalesSpec:
+def parse_sales(raw: Mapping[str, Any], source: str) -> SalesSpec:
     model_id = str(raw.get("id", ""))
-    attributes = list(raw.get("attributes", {}) or {})  # type: ignore[call-overload]
+    attributes = list(raw.get("attributes", {}) or {})
     consumables: list[Consumable] = []
-    for i, spec in enumerate(raw.get("consumables", []) or []):  # type: ignore[union-attr]
+    for i, spec in enumerate(raw.get("consumables", []) or []):
         where = f"{source}: consumables[{i}]"
         if not isinstance(spec, dict) or not isinstance(spec.get("product"), str):
             raise CatalogError(f"{where}: expected a table with a product name")

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-DAY_MS = 86_400_000
-HOUR_MS = 3_600_000
+from foundations.clock import DAY_MS, HOUR_MS
+
 # Longest gap between two readings still bridged by the earlier reading's value.
 MAX_GAP_MS = 20 * 60_000
 RATE_DAYS = 28  # usage rate: the last four whole weeks (weekends count as they fall)
@@ -73,7 +73,7 @@ class Forecast:
 def _durations(ts: np.ndarray, day_end: int) -> np.ndarray:
     """How long each reading stands for: until the next one, gaps capped."""
     nxt = np.append(ts[1:], min(day_end, int(ts[-1]) + MAX_GAP_MS))
-    return np.clip(nxt - ts, 0, MAX_GAP_MS)
+    return np.asarray(np.clip(nxt - ts, 0, MAX_GAP_MS), dtype=np.int64)
 
 
 def _integral(ts: np.ndarray, values: np.ndarray, day_end: int, scale_to: float) -> float:
@@ -139,10 +139,11 @@ def last_replacement(days: Sequence[DayUsage]) -> tuple[int, int] | None:
     pressure = [d.pressure for d in days]
     for i in range(len(days) - 1, 2, -1):
         before = [p for p in pressure[i - 3:i] if p is not None]
+        now = pressure[i]
         # A jump from the day before, above the days before it (not the day after a jump).
-        if pressure[i] is not None and len(before) == 3 \
-                and pressure[i] - before[-1] > PRESSURE_RECOVERY_BAR \
-                and pressure[i] - float(np.median(before)) > PRESSURE_RECOVERY_BAR:
+        if now is not None and len(before) == 3 \
+                and now - before[-1] > PRESSURE_RECOVERY_BAR \
+                and now - float(np.median(before)) > PRESSURE_RECOVERY_BAR:
             return i, days[i].day
     return None
 

@@ -25,12 +25,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from asset_registry.tables import Customer, Device, Site
+from foundations.clock import DAY_MS
 from foundations.database import session_scope
 from notifications import recipients
 from notifications.record import notify
 from rules.tables import Alert
 from sales.catalogue import Consumable, SalesSpec, Upgrade
-from sales.forecast import DAY_MS, DayUsage, Forecast, forecast_filter, forecast_run_hours
+from sales.forecast import DayUsage, Forecast, forecast_filter, forecast_run_hours
 from sales.tables import ACTIVE_STATUSES, ConsumableDay, Opportunity, SiteWater
 from service.tables import WorkOrder
 
@@ -96,12 +97,12 @@ class Account:
 
 def _accounts(session: Session, model_ids: Sequence[str]) -> list[Account]:
     rows = session.exec(
-        select(Device.id, Device.serial, Device.model_id, Site.id, Site.name, Customer.id,
-               Customer.sales_owner_email)
+        select(Device, Site, Customer)
         .join(Site, col(Site.id) == Device.site_id)
         .join(Customer, col(Customer.id) == Site.customer_id)
         .where(col(Device.model_id).in_(model_ids)).order_by(col(Device.id))).all()
-    return [Account(*row) for row in rows]
+    return [Account(d.id, d.serial, d.model_id, s.id, s.name, c.id, c.sales_owner_email)
+            for d, s, c in rows]
 
 
 def _days(session: Session, device_id: str, now_ms: int) -> list[DayUsage]:

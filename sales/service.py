@@ -1,7 +1,7 @@
 """What a person does with an opportunity: offer it, and the customer's answer.
 
 Accepting turns it into work for the dispatcher: a case with one work order
-(`dispatch.service.open_case`, source "sales") — a delivery and fitting for a
+(`service.cases.open_case`, source "sales") — a delivery and fitting for a
 consumable, an installation for an upgrade — planned like any other job.
 """
 

@@ -3,23 +3,27 @@ and each site's feed water."""
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Index, text
+from sqlalchemy import BigInteger
 from sqlmodel import Field, SQLModel
+
+from foundations.database import unique_where
 
 OPPORTUNITY_KINDS = ("consumable", "upgrade")
 # open → offered → accepted (a work order exists) → won (the work order is done);
 # declined by the customer; lost when it went by without an order (replaced elsewhere).
 OPPORTUNITY_STATUSES = ("open", "offered", "accepted", "declined", "won", "lost")
 ACTIVE_STATUSES = ("open", "offered", "accepted")
-_ACTIVE_SQL = text("status IN ('open', 'offered', 'accepted')")
+
+
+# The database itself keeps one active opportunity per device and product.
+ONE_ACTIVE_PER_PRODUCT = unique_where("ux_opportunity_one_active", "device_id", "product",
+                                      column="status", values=ACTIVE_STATUSES)
 
 
 class Opportunity(SQLModel, table=True):
-    __table_args__ = (
-        # The database itself keeps one active opportunity per device and product.
-        Index("ux_opportunity_one_active", "device_id", "product", unique=True,
-              sqlite_where=_ACTIVE_SQL, postgresql_where=_ACTIVE_SQL),
-    )
+    """Something to sell a customer that the telemetry says they need now."""
+
+    __table_args__ = (ONE_ACTIVE_PER_PRODUCT,)
     id: int | None = Field(default=None, primary_key=True)
     device_id: str = Field(foreign_key="device.id", index=True)
     customer_id: str = Field(foreign_key="customer.id", index=True)

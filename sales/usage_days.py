@@ -16,10 +16,11 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
 from asset_registry.tables import Device
+from foundations.clock import DAY_MS
 from foundations.database import session_scope
 from ingest.telemetry_store import TelemetryStore
 from sales.catalogue import SalesSpec
-from sales.forecast import DAY_MS, summarise_day
+from sales.forecast import summarise_day
 from sales.tables import ConsumableDay
 
 PASS_DAYS = 31  # days read per device and pass (bounds memory on a first catch-up)
@@ -72,11 +73,11 @@ def update_days(engine: Engine, store: TelemetryStore, catalogue: Mapping[str, S
         while first < today:
             n_days = min(PASS_DAYS, (today - first) // DAY_MS)
             end = first + n_days * DAY_MS
-            series = {role: _split(store.points(device_id, metric, first, end), first, n_days)
-                      if metric else [[] for _ in range(n_days)]
-                      for role, metric in (("flow", roles.flow), ("counter", roles.counter),
-                                           ("pressure", roles.pressure),
-                                           ("running", roles.running))}
+            series: dict[str, list[list[tuple[int, float]]]] = {
+                role: _split(store.points(device_id, metric, first, end), first, n_days)
+                if metric else [[] for _ in range(n_days)]
+                for role, metric in (("flow", roles.flow), ("counter", roles.counter),
+                                     ("pressure", roles.pressure), ("running", roles.running))}
             with session_scope(engine) as session:
                 previous = session.exec(
                     select(ConsumableDay.counter_last)

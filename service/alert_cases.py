@@ -1,4 +1,5 @@
-"""Alerts becoming service cases: the one place that turns an alert into work.
+"""Alerts becoming service cases: the one place that turns an alert into work, and
+the other things a person does with an open alert in the inbox (assigning it).
 
 Two ways in, one rule. The rules service opens a case when a model's action says so
 (`open_alert_work_order`, passed to it by the assembly); a dispatcher turns an open
@@ -24,6 +25,8 @@ from service.tables import Case, WorkOrder
 SOURCE = "alert"
 # The alert's trail records a case opened by a person with this action.
 CASE_OPENED = "case_opened"
+# ... and an assignment with this one; the latest names the assignee (in its note).
+ASSIGNED = "assigned"
 
 
 class AlertCaseError(ValueError):
@@ -56,6 +59,12 @@ def open_alert(session: Session, alert_id: int) -> Alert:
         raise AlertCaseError(f"alert {alert_id} is {alert.state}; only open alerts "
                              "can be assigned or turned into a work order", 409)
     return alert
+
+
+def assign(session: Session, alert: Alert, to: str, by: str) -> None:
+    """`by` gives the open alert to `to` (whom the caller has checked may take it)."""
+    assert alert.id is not None
+    session.add(AlertEvent(alert_id=alert.id, action=ASSIGNED, by=by, at=now_ms(), note=to))
 
 
 def case_for_alert(session: Session, alert_id: int, models: Mapping[str, DeviceModel], *,

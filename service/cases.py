@@ -1,6 +1,7 @@
-"""Opening a service case: every channel (alerts, customers, maintenance plans, CRMs,
-sales) comes through `open_case`, so every case gets its SLA clocks from the
-customer's contract and its first work order the same way."""
+"""Opening and changing a service case: every channel (alerts, customers, maintenance
+plans, CRMs, sales) comes through `open_case`, so every case gets its SLA clocks from
+the customer's contract and its first work order the same way; other systems change
+and close cases through `change_case`."""
 
 from __future__ import annotations
 
@@ -8,12 +9,21 @@ import logging
 
 from sqlmodel import Session, col, select
 
+from asset_registry.catalog import DeviceModel
 from asset_registry.tables import Customer, Device, Site
 from foundations.clock import now_ms
 from service import sla
-from service.tables import Case, WorkOrder, WorkOrderEvent
+from service.tables import OPEN_STATUSES, Case, WorkOrder, WorkOrderEvent
+from service.work_orders import reprioritise
 
 log = logging.getLogger("fieldpulse.service")
+# A service request from another system (a CRM, through the intake API).
+API_SOURCE = "api"
+CASE_STATUSES = ("open", "closed")
+
+
+class CaseError(ValueError):
+    """The case cannot take this change; the message says why."""
 
 
 def open_case(
@@ -41,6 +51,7 @@ def open_case(
                       sla_due=due.response_due)
     session.add(order)
     session.flush()
+    assert order.id is not None
     session.add(WorkOrderEvent(work_order_id=order.id, status="new", at=at, note=title))
     log.info("case %s opened (%s) with work order %s for %s", case.id, source, order.id, device_id)
     return case, order
@@ -53,3 +64,61 @@ def contract_level(session: Session, device_id: str) -> str:
                          .join(Device, col(Device.site_id) == Site.id)
                          .where(Device.id == device_id)).first()
     return level or sla.DEFAULT_LEVEL
+
+
+def open_requested_case(
+    session: Session, device: Device, model: DeviceModel | None, *, title: str,
+    description: str, contact: str, priority: int, skill: str | None = None,
+    duration_min: int | None = None,
+) -> tuple[Case, WorkOrder]:
+    """A service request from another system: a case with one work order, whose skill
+    and service time default to the device model's (a device of an unknown model
+    needs both given)."""
+    if model is None and (skill is None or duration_min is None):
+        raise CaseError(f"device '{device.id}' has no known model: give skill and "
+                        "duration_min")
+    return open_case(
+        session, device_id=device.id, source=API_SOURCE, title=title,
+        description=description, contact=contact, priority=priority,
+        skill=skill or (model.service_skill if model else ""),
+        duration_min=duration_min or (model.service_minutes if model else 60))
+
+
+def change_case(session: Session, case: Case, *, title: str | None = None,
+                description: str | None = None, contact: str | None = None,
+                priority: int | None = None, status: str | None = None) -> None:
+    """What another system may change on a case (None: unchanged): its texts, the
+    priority of its work orders the dispatcher may still plan, and its status from
+    open to closed (`close_case`). A closed case does not reopen."""
+    if status is not None and status != case.status:
+        if status not in CASE_STATUSES:
+            raise CaseError(f"status: one of {', '.join(CASE_STATUSES)}")
+        if status == "open":
+            raise CaseError(f"case {case.id} is closed; open a new case instead")
+        close_case(session, case)
+    if title is not None:
+        case.title = title
+    if description is not None:
+        case.description = description
+    if contact is not None:
+        case.contact = contact
+    if priority is not None:
+        for order in case_orders(session, case):
+            if order.status in OPEN_STATUSES:
+                reprioritise(session, order, priority)
+    session.add(case)
+
+
+def close_case(session: Session, case: Case) -> None:
+    """Close a case once none of its work orders is still to be done."""
+    unfinished = [o.id for o in case_orders(session, case) if o.status != "done"]
+    if unfinished:
+        raise CaseError(f"case {case.id} still has work orders not done: {unfinished}")
+    case.status = "closed"
+    session.add(case)
+
+
+def case_orders(session: Session, case: Case) -> list[WorkOrder]:
+    """The case's work orders, oldest first."""
+    return list(session.exec(select(WorkOrder).where(WorkOrder.case_id == case.id)
+                             .order_by(col(WorkOrder.id))))

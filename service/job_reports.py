@@ -8,6 +8,7 @@ names. A signed-off report is final: nothing changes it afterwards.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from sqlmodel import Session
@@ -96,10 +97,27 @@ def add_photo(session: Session, order: WorkOrder, file_name: str, at_ms: int) ->
     return report
 
 
-def sign_off(session: Session, order: WorkOrder, signed_by: str, signature_file: str,
-             at_ms: int) -> JobReport:
+def has_photo(report: JobReport | None, stem: str) -> bool:
+    """Whether the report holds a photo stored as `stem` (with any suffix): an upload
+    sent again under the same name."""
+    return report is not None and any(Path(p).stem == stem for p in json.loads(report.photos))
+
+
+def signed_with(report: JobReport | None, signature_file: str) -> bool:
+    """Whether the report is signed off with this very signature: a sign-off sent again."""
+    return (report is not None and report.signed_at is not None
+            and report.signature == signature_file)
+
+
+def check_sign_off(order: WorkOrder) -> None:
+    """The customer signs on site: refused before the job is `on_site`."""
     if order.status not in ("on_site", "done"):
         raise ReportError("the customer signs off on site: mark the job 'on_site' first")
+
+
+def sign_off(session: Session, order: WorkOrder, signed_by: str, signature_file: str,
+             at_ms: int) -> JobReport:
+    check_sign_off(order)
     if not signed_by.strip():
         raise ReportError("signed_by: the name of the person signing")
     report = report_of(session, order, at_ms)

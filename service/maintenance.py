@@ -20,9 +20,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from asset_registry.catalog import MaintenancePlan
+from foundations.clock import DAY_MS, HOUR_MS
 
-HOUR_MS = 3_600_000
-DAY_MS = 24 * HOUR_MS
 # The shortest history a counter's rate is measured over.
 MIN_RATE_SPAN_MS = DAY_MS
 
@@ -39,6 +38,8 @@ class Baseline:
 
 @dataclass(frozen=True, slots=True)
 class Reading:
+    """The run-hours counter's latest value and when it was read (ms epoch)."""
+
     value: float
     at: int
 

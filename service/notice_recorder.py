@@ -120,16 +120,16 @@ class WorkOrderNotices(Periodic):
         return len(taken)
 
     def _notices(self, session: Session, event: WorkOrderEvent) -> list[Notice]:
-        row = session.exec(
-            select(WorkOrder, Case, Device, Site, Customer)
-            .join(Case, col(Case.id) == WorkOrder.case_id)
-            .join(Device, col(Device.id) == WorkOrder.device_id)
+        order = session.get(WorkOrder, event.work_order_id)
+        case = session.get(Case, order.case_id) if order else None
+        where = session.exec(
+            select(Device, Site, Customer)
             .join(Site, col(Site.id) == Device.site_id)
             .join(Customer, col(Customer.id) == Site.customer_id)
-            .where(WorkOrder.id == event.work_order_id)).first()
-        if row is None:
+            .where(Device.id == order.device_id)).first() if order else None
+        if order is None or case is None or where is None:
             return []
-        order, case, device, site, customer = row
+        device, site, customer = where
         history = session.exec(
             select(WorkOrderEvent).where(WorkOrderEvent.work_order_id == event.work_order_id,
                                          col(WorkOrderEvent.id) < event.id)

@@ -20,10 +20,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from foundations.clock import HOUR_MS
+
 CONTRACT_LEVELS = ("basic", "standard", "premium")
 DEFAULT_LEVEL = "standard"
 CLOCKS = ("response", "resolution")
-HOUR_MS = 3_600_000
 # Work-order statuses that mean an engineer got there.
 ON_SITE = ("on_site", "done")
 

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-DAY_MS = 86_400_000
+from foundations.clock import DAY_MS
+
 GRID_MS = 900_000  # 15 minutes
 CHUNK_STEPS = 96 * 30  # grid extended 30 days at a time
 WEEKEND_WORKDAY_LOAD = 0.35  # as signals.daily_shape
@@ -70,7 +71,8 @@ class FilterWear:
 
     def nominal_capacity(self) -> float:
         s = self.spec
-        return s.capacity_litres * (s.reference_tds_ppm / self.feed_tds_ppm) ** s.tds_exponent
+        return float(s.capacity_litres
+                     * (s.reference_tds_ppm / self.feed_tds_ppm) ** s.tds_exponent)
 
     def _cartridge(self) -> float:
         return self.nominal_capacity() * math.exp(self._rng.gauss(0.0, self.spec.cartridge_sigma))
@@ -89,7 +91,7 @@ class FilterWear:
         level = prev + (levels[i] - prev) * ramp
         day_of_year = (t / DAY_MS) % 365.25
         season = 1.0 + self.spec.seasonal * np.sin(2 * np.pi * (day_of_year - 100) / 365.25)
-        return np.clip(self.level * level * season, 0.4, 1.8)
+        return np.asarray(np.clip(self.level * level * season, 0.4, 1.8), dtype=np.float64)
 
     def _regimes_until(self, ts_ms: int) -> None:
         while self._next_regime_ms <= ts_ms:
@@ -162,7 +164,8 @@ def shape_at(shape: str, ts_ms: np.ndarray, utc_offset_ms: Callable[[int], int]
         weekday = ((local // DAY_MS) + 3) % 7  # 1970-01-01 was a Thursday (Monday = 0)
         rise = 1 / (1 + np.exp(-(hour - 7.5) / 0.6))
         fall = 1 / (1 + np.exp((hour - 18.5) / 0.8))
-        return rise * fall * np.where(weekday >= 5, WEEKEND_WORKDAY_LOAD, 1.0)
+        return np.asarray(rise * fall * np.where(weekday >= 5, WEEKEND_WORKDAY_LOAD, 1.0),
+                          dtype=np.float64)
     if shape == "dayload":
-        return 0.5 * (1 - np.cos(2 * np.pi * (hour - 3) / 24))
+        return np.asarray(0.5 * (1 - np.cos(2 * np.pi * (hour - 3) / 24)), dtype=np.float64)
     return np.zeros(ts_ms.shape)

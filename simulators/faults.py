@@ -27,6 +27,8 @@ FOLLOW_UP_WINDOW_S = 3600
 
 @dataclass(frozen=True, slots=True)
 class Fault:
+    """An equipment fault injected at a known time, labelled with the rule it trips."""
+
     id: str
     device_id: str
     kind: str

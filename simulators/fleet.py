@@ -54,6 +54,8 @@ class Site:
 
 @dataclass(frozen=True, slots=True)
 class Gateway:
+    """A simulated gateway: the site it stands at."""
+
     id: str
     site_id: str
 

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any
 
 from asset_registry.catalog import DeviceModel
 
@@ -83,7 +84,7 @@ class ModelProfile:
     filter: FilterMetrics | None = None
 
 
-def _signal(raw: Mapping[str, object], where: str) -> Signal | Counter:
+def _signal(raw: Mapping[str, Any], where: str) -> Signal | Counter:
     try:
         if raw.get("counter", False):
             return Counter(
@@ -108,7 +109,8 @@ def _signal(raw: Mapping[str, object], where: str) -> Signal | Counter:
     return signal
 
 
-def _fault(name: str, raw: Mapping[str, object], signals: Mapping[str, object], where: str):
+def _fault(name: str, raw: Mapping[str, Any], signals: Mapping[str, Any], where: str
+           ) -> FaultKind:
     try:
         kind = FaultKind(
             name=name,
@@ -126,7 +128,7 @@ def _fault(name: str, raw: Mapping[str, object], signals: Mapping[str, object], 
     return kind
 
 
-def _filter(raw: object, signals: Mapping[str, object], where: str) -> FilterMetrics | None:
+def _filter(raw: object, signals: Mapping[str, Any], where: str) -> FilterMetrics | None:
     if raw is None:
         return None
     if not isinstance(raw, dict):
@@ -141,7 +143,7 @@ def _filter(raw: object, signals: Mapping[str, object], where: str) -> FilterMet
     return metrics
 
 
-def parse_profiles(raw: Mapping[str, object], source: str) -> dict[str, ModelProfile]:
+def parse_profiles(raw: Mapping[str, Any], source: str) -> dict[str, ModelProfile]:
     profiles: dict[str, ModelProfile] = {}
     for model_id, spec in raw.items():
         where = f"{source}: {model_id}"

@@ -111,15 +111,9 @@ def insert_emergency(
         base = before[e] = timing(e, ids)
         if base is None:
             continue  # a route that no longer times out (stale plan) is left alone
-        for p in range(len(ids) + 1):
-            trial = [*ids[:p], job.id, *ids[p:]]
-            t = timing(e, trial)
-            if t is None:
-                continue
-            cost = (t.travel - base.travel) + (t.lateness_cost - base.lateness_cost)
-            key = (0, 0, cost)
-            if best is None or key < best[0]:
-                best = (key, e, trial, t, None)
+        placed = _cheapest_place(job.id, ids, base, e, timing)
+        if placed is not None and (best is None or (0, 0, placed[0]) < best[0]):
+            best = ((0, 0, placed[0]), e, placed[1], placed[2], None)
     if best is None and bump:
         best = _best_bump(job, candidates, routes, new_problem, by_id, before, timing)
 
@@ -169,14 +163,24 @@ def _best_bump(
             v = by_id[victim]
             if v.priority >= job.priority or v.pinned_engineer or v.pinned_start is not None:
                 continue
-            rest = ids[:q] + ids[q + 1 :]
-            for p in range(len(rest) + 1):
-                trial = [*rest[:p], job.id, *rest[p:]]
-                t = timing(e, trial)
-                if t is None:
-                    continue
-                cost = (t.travel - base.travel) + (t.lateness_cost - base.lateness_cost)
-                key = (1, v.priority, cost)
-                if best is None or key < best[0]:
-                    best = (key, e, trial, t, victim)
+            placed = _cheapest_place(job.id, ids[:q] + ids[q + 1 :], base, e, timing)
+            if placed is not None and (best is None or (1, v.priority, placed[0]) < best[0]):
+                best = ((1, v.priority, placed[0]), e, placed[1], placed[2], victim)
     return best
+
+
+def _cheapest_place(job_id: str, ids: list[str], base: Timing, e: int,
+                    timing: Callable[[int, Sequence[str]], Timing | None]
+                    ) -> tuple[int, list[str], Timing] | None:
+    """The cheapest position of `job_id` in route `ids` of engineer `e` (first on ties):
+    (extra travel and lateness against `base`, the route, its timing)."""
+    found: tuple[int, list[str], Timing] | None = None
+    for p in range(len(ids) + 1):
+        trial = [*ids[:p], job_id, *ids[p:]]
+        t = timing(e, trial)
+        if t is None:
+            continue
+        cost = (t.travel - base.travel) + (t.lateness_cost - base.lateness_cost)
+        if found is None or cost < found[0]:
+            found = (cost, trial, t)
+    return found

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dispatch.heuristics.schedule import time_route
+from dispatch.heuristics.schedule import Timing, time_route
 from dispatch.plan import REASON_CAPACITY, Plan, Route, Stop, Unassigned
 from dispatch.problem import Problem
 
@@ -22,7 +22,7 @@ def greedy_plan(problem: Problem, times: np.ndarray) -> Plan:
         key=lambda j: (-jobs[j].priority, jobs[j].window_end or problem.horizon, j),
     )
     routes: list[list[int]] = [[] for _ in engineers]
-    timing = [None] * len(engineers)
+    timing: list[Timing | None] = [None] * len(engineers)
     unassigned: list[int] = []
     for j in order:
         job = jobs[j]

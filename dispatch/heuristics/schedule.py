@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -43,27 +44,29 @@ def time_route(
     ``rows`` are the jobs' rows in ``times``; ``start_row``/``end_row`` the
     engineer's start and end.
     """
-    route = (engineer, jobs, rows, start_row, end_row, times, horizon)
-    timing = _simulate(*route, GREEDY)
+    route = _Route(engineer, jobs, rows, start_row, end_row, times, horizon)
+    timing = _simulate(route, GREEDY)
     if timing is not None or engineer.lunch is None or not jobs:
         return timing
     for gap in range(len(jobs) + 1):  # gap k: before the k-th job (len: after the last)
-        timing = _simulate(*route, gap)
+        timing = _simulate(route, gap)
         if timing is not None:
             return timing
     return None
 
 
-def _simulate(
-    engineer: Engineer,
-    jobs: Sequence[Job],
-    rows: Sequence[int],
-    start_row: int,
-    end_row: int,
-    times: np.ndarray,
-    horizon: int,
-    gap: int,
-) -> Timing | None:
+class _Route(NamedTuple):
+    engineer: Engineer
+    jobs: Sequence[Job]
+    rows: Sequence[int]
+    start_row: int
+    end_row: int
+    times: np.ndarray
+    horizon: int
+
+
+def _simulate(route: _Route, gap: int) -> Timing | None:
+    engineer, jobs, rows, start_row, end_row, times, horizon = route
     lunch = engineer.lunch if jobs else None
     t, at = engineer.shift_start, start_row
     taken: int | None = None

@@ -8,7 +8,6 @@ Only ORM writes are seen: a Core `update()` of a tracked table bypasses the hook
 from __future__ import annotations
 
 import json
-import time
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,11 +15,14 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, event, func, inspect, select
 from sqlalchemy.orm import Session
+from sqlmodel import SQLModel
 
+from foundations.clock import now_ms
+from foundations.database import table_of
 from integrations.domain_events.tables import OutboxEvent
 from integrations.domain_events.tracking import SPECS, Tracking
 
-OUTBOX: Table = OutboxEvent.__table__  # type: ignore[attr-defined]
+OUTBOX: Table = table_of(OutboxEvent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +45,7 @@ def _after_flush(session: Session, _flush_context: object) -> None:
     changes = sorted(_changes(session), key=lambda c: (c.verb == "deleted",
                                                        c.spec.record_type, c.record_id))
     if changes:
-        write(session.connection(), changes, int(time.time() * 1000))
+        write(session.connection(), changes, now_ms())
 
 
 def _changes(session: Session) -> Iterator[Change]:
@@ -70,8 +72,8 @@ def _changes(session: Session) -> Iterator[Change]:
             yield Change(_table(obj), spec, _pk(obj), "deleted", (), last)
 
 
-def _table(obj: object) -> Table:
-    return obj.__table__  # type: ignore[attr-defined]
+def _table(obj: SQLModel) -> Table:
+    return table_of(type(obj))
 
 
 def _pk(obj: object) -> Any:
@@ -100,10 +102,11 @@ def write(conn: Connection, changes: list[Change], at_ms: int) -> None:
     conn.execute(OUTBOX.insert(), rows)
 
 
-def _states_after(conn: Connection, changes: list[Change]) -> dict[tuple[str, Any], dict]:
+def _states_after(conn: Connection, changes: list[Change]
+                  ) -> dict[tuple[str, Any], dict[str, Any]]:
     """Each inserted or updated row as the database now holds it (server defaults and
     columns the session never loaded included)."""
-    wanted: dict[Table, set] = defaultdict(set)
+    wanted: dict[Table, set[Any]] = defaultdict(set)
     for ch in changes:
         if ch.last_state is None:
             wanted[ch.table].add(ch.record_id)

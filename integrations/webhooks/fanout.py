@@ -1,21 +1,21 @@
 """Outbox events -> one delivery row per matching subscription, behind a cursor.
 
 Each subscription's cursor and the delivery rows it queued move in one transaction,
-so a crash re-reads the same events and queues nothing twice. Outbox ids come from
-the database in insert order, but on PostgreSQL a transaction can commit after one
-that took a later id; so the cursor passes a missing id only after `gap_wait_s`
-(then it takes it for rolled back), as dispatch/notice_worker.py does.
+so a crash re-reads the same events and queues nothing twice. A cursor passes a
+missing id only after `gap_wait_s` (`foundations/id_cursor.py`: on PostgreSQL a
+transaction can commit after one that took a later id).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 from sqlalchemy import Engine, func, update
 from sqlmodel import Session, col, select
 
 from foundations.database import session_scope
+from foundations.id_cursor import GapGuard
 from integrations.domain_events.tables import OutboxEvent
 from integrations.webhooks.tables import WebhookDelivery, WebhookSubscription
 
@@ -43,9 +43,8 @@ def newest_event_id(session: Session) -> int:
 class FanOut:
     def __init__(self, engine: Engine, *, clock: Callable[[], int],
                  monotonic: Callable[[], float], gap_wait_s: float, batch: int) -> None:
-        self._engine, self._clock, self._monotonic = engine, clock, monotonic
-        self._gap_wait_s, self._batch = gap_wait_s, batch
-        self._gaps: dict[tuple[int, int], float] = {}  # (subscription, missing id) -> seen
+        self._engine, self._clock, self._batch = engine, clock, batch
+        self._guard = GapGuard("outbox events", gap_wait_s, monotonic)
 
     def run(self) -> int:
         """Queue every new event for every active subscription; returns how many queued."""
@@ -69,7 +68,7 @@ class FanOut:
             last = sub.cursor
             events = session.exec(select(OutboxEvent).where(col(OutboxEvent.id) > last)
                                   .order_by(col(OutboxEvent.id)).limit(self._batch)).all()
-            taken = self._consecutive(sub_id, last, events)
+            taken = self._guard.consecutive(last, events, cursor=sub_id)
             if not taken:
                 return None
             wanted = [e for e in taken if matches(sub, e)]
@@ -88,20 +87,3 @@ class FanOut:
                 session.rollback()
                 return None
         return len(wanted)
-
-    def _consecutive(self, sub_id: int, last: int, events: Sequence[OutboxEvent]
-                     ) -> list[OutboxEvent]:
-        taken: list[OutboxEvent] = []
-        expected = last + 1
-        for event in events:
-            assert event.id is not None
-            if event.id > expected:
-                seen = self._gaps.setdefault((sub_id, expected), self._monotonic())
-                if self._monotonic() - seen < self._gap_wait_s:
-                    break  # an earlier transaction may still commit it
-                log.info("outbox events %s..%s never appeared (rolled back)",
-                         expected, event.id - 1)
-            taken.append(event)
-            expected = event.id + 1
-        self._gaps = {k: v for k, v in self._gaps.items() if k[0] != sub_id or k[1] >= expected}
-        return taken

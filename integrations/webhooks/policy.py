@@ -22,4 +22,4 @@ class RetryPolicy:
         """Exponential backoff with jitter ("equal jitter": half fixed, half random), so
         receivers coming back up are not hit by every sender at the same instant."""
         full = min(self.cap_s, self.base_s * 2 ** max(0, failures - 1))
-        return full / 2 + rng.uniform(0, full / 2)
+        return float(full / 2 + rng.uniform(0, full / 2))

@@ -21,7 +21,7 @@ def prune(engine: Engine, before_ms: int) -> tuple[int, int]:
     with session_scope(engine) as session:
         conn = session.connection()
         conn.execute(delete(WebhookAttempt).where(col(WebhookAttempt.delivery_id).in_(
-            select(WebhookDelivery.id).where(*done))))
+            select(col(WebhookDelivery.id)).where(*done))))
         deliveries = conn.execute(delete(WebhookDelivery).where(*done)).rowcount
         # Not past any subscription's cursor: such an event is still to be queued there.
         cursor = select(func.min(WebhookSubscription.cursor)).scalar_subquery()

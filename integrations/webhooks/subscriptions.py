@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func, update
 from sqlmodel import Session, col, select
 
+from foundations.clock import now_ms
 from integrations.domain_events.tables import OutboxEvent
 from integrations.webhooks.fanout import matches, newest_event_id, record_key
 from integrations.webhooks.signing import new_secret
 from integrations.webhooks.tables import WebhookAttempt, WebhookDelivery, WebhookSubscription
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def create(session: Session, *, url: str, record_types: list[str], event_types: list[str],
@@ -23,7 +19,7 @@ def create(session: Session, *, url: str, record_types: list[str], event_types: 
     """A new subscription receives the events recorded from now on (earlier ones by replay)."""
     sub = WebhookSubscription(url=url, secret=new_secret(), record_types=",".join(record_types),
                               event_types=",".join(event_types), description=description,
-                              cursor=newest_event_id(session), created_at=_now_ms(),
+                              cursor=newest_event_id(session), created_at=now_ms(),
                               created_by=by)
     session.add(sub)
     session.flush()
@@ -57,7 +53,7 @@ def replay_parked(session: Session, sub_id: int) -> int:
         update(WebhookDelivery)
         .where(col(WebhookDelivery.subscription_id) == sub_id,
                col(WebhookDelivery.status) == "parked")
-        .values(status="pending", attempts=0, next_attempt_at=_now_ms()))
+        .values(status="pending", attempts=0, next_attempt_at=now_ms()))
     return result.rowcount
 
 
@@ -66,7 +62,7 @@ def replay_range(session: Session, sub: WebhookSubscription, first: int, last: i
     too, under their own event ids, so a deduplicating receiver ignores what it has)."""
     assert sub.id is not None
     last = min(last, sub.cursor)  # later events are still on their way by the cursor
-    now = _now_ms()
+    now = now_ms()
     events = session.exec(select(OutboxEvent).where(col(OutboxEvent.id) >= first,
                                                     col(OutboxEvent.id) <= last)
                           .order_by(col(OutboxEvent.id))).all()

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import secrets
-import time
 from dataclasses import dataclass
 
 from sqlmodel import Session, col, delete, select
 
+from foundations.clock import now_ms
 from portal.auth.passwords import digest, hash_password, new_password, new_secret, verify_password
 from portal.auth.tables import ROLES, ApiToken, PortalUser, UserSession
 from service.tables import Engineer
@@ -42,9 +42,6 @@ class Principal:
         return f"user:{self.username}"
 
 
-def _now_ms() -> int:
-    return int(time.time() * 1000)
-
 
 def _principal(user: PortalUser, via: str, csrf_token: str | None = None) -> Principal:
     assert user.id is not None
@@ -59,7 +56,7 @@ def create_user(session: Session, username: str, role: str, password: str | None
         raise AccountError(f"user '{username}' exists already")
     password = password or new_password()
     user = PortalUser(username=username, role=role, password_hash=hash_password(password),
-                      engineer_id=engineer_id, created_at=_now_ms())
+                      engineer_id=engineer_id, created_at=now_ms())
     session.add(user)
     session.flush()
     return user, password
@@ -146,7 +143,7 @@ def issue_api_token(session: Session, user: PortalUser, name: str = "") -> tuple
     """A new bearer token for `user`; the plain token is returned once and never stored."""
     assert user.id is not None
     plain = new_secret(TOKEN_PREFIX)
-    token = ApiToken(user_id=user.id, name=name, token_hash=digest(plain), created_at=_now_ms())
+    token = ApiToken(user_id=user.id, name=name, token_hash=digest(plain), created_at=now_ms())
     session.add(token)
     session.flush()
     return token, plain
@@ -154,7 +151,7 @@ def issue_api_token(session: Session, user: PortalUser, name: str = "") -> tuple
 
 def principal_for_token(session: Session, plain: str) -> Principal | None:
     row = session.exec(select(ApiToken, PortalUser)
-                       .join(PortalUser, PortalUser.id == ApiToken.user_id)
+                       .join(PortalUser, col(PortalUser.id) == ApiToken.user_id)
                        .where(ApiToken.token_hash == digest(plain))).first()
     if row is None or row[0].revoked_at is not None or row[1].disabled:
         return None
@@ -165,7 +162,7 @@ def open_session(session: Session, user: PortalUser) -> str:
     """Log `user` in; returns the cookie value (the session key)."""
     assert user.id is not None
     key = new_secret()
-    now = _now_ms()
+    now = now_ms()
     # Expired sessions of this user go now, so the table does not grow with every login.
     for old in session.exec(select(UserSession).where(UserSession.user_id == user.id,
                                                       UserSession.expires_at <= now)):
@@ -178,9 +175,9 @@ def open_session(session: Session, user: PortalUser) -> str:
 
 def principal_for_session(session: Session, key: str) -> Principal | None:
     row = session.exec(select(UserSession, PortalUser)
-                       .join(PortalUser, PortalUser.id == UserSession.user_id)
+                       .join(PortalUser, col(PortalUser.id) == UserSession.user_id)
                        .where(UserSession.key_hash == digest(key))).first()
-    if row is None or row[0].expires_at <= _now_ms() or row[1].disabled:
+    if row is None or row[0].expires_at <= now_ms() or row[1].disabled:
         return None
     return _principal(row[1], "session", row[0].csrf_token)
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import time
-
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from foundations.clock import now_ms
 from foundations.database import session_scope
 from portal.auth.tables import AuditEvent
 
@@ -14,7 +13,7 @@ from portal.auth.tables import AuditEvent
 def record(session: Session, actor: str, action: str, target: str = "",
            detail: str = "") -> AuditEvent:
     """Add an event to `session`; it is stored with the change when the caller commits."""
-    event = AuditEvent(at=int(time.time() * 1000), actor=actor, action=action,
+    event = AuditEvent(at=now_ms(), actor=actor, action=action,
                        target=target, detail=detail[:2000])
     session.add(event)
     return event

@@ -17,9 +17,11 @@ from urllib.parse import quote
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlmodel import Session
 
 from portal.auth.accounts import Principal, principal_for_session, principal_for_token
 from portal.context import SessionDep
+from service.tables import WorkOrder
 
 SESSION_COOKIE = "fp_session"
 CSRF_COOKIE = "fp_csrf"  # double-submit token for forms shown to people not logged in
@@ -51,7 +53,7 @@ def current_principal(
     """The caller, from `Authorization: Bearer` or the session cookie; None if anonymous."""
     header = request.headers.get("authorization")
     if header:
-        scheme, _, value = header.partition(" ")
+        scheme, _sep, value = header.partition(" ")
         principal = (principal_for_token(session, value.strip())
                      if scheme.lower() == "bearer" and value.strip() else None)
         if principal is None:
@@ -123,10 +125,36 @@ def page_role(*roles: str) -> Callable[..., Awaitable[Principal]]:
     return dependency
 
 
+# Who may call a route: the principal as a parameter (or `Depends(...)` of the same
+# callable in a router's dependencies, which FastAPI then runs once per request).
+staff_only = require_role("dispatcher", "admin")
+Staff = Annotated[Principal, Depends(staff_only)]
+Admin = Annotated[Principal, Depends(require_role("admin"))]
+AnyRole = Annotated[Principal, Depends(require_role("admin", "dispatcher", "engineer"))]
+# The engineer's job app: engineers (their own jobs), dispatchers and admins.
+JobActor = Annotated[Principal, Depends(require_role("engineer", "dispatcher", "admin"))]
+StaffPage = Annotated[Principal, Depends(page_role("dispatcher", "admin"))]
+AdminPage = Annotated[Principal, Depends(page_role("admin"))]
+AnyRolePage = Annotated[Principal, Depends(page_role("admin", "dispatcher", "engineer"))]
+JobActorPage = Annotated[Principal, Depends(page_role("engineer", "dispatcher", "admin"))]
+
+
 def own_engineer(engineer_id: str, principal: Principal) -> None:
     """Engineers act on their own jobs only; dispatchers and admins on anyone's."""
     if principal.role == "engineer" and principal.engineer_id != engineer_id:
         raise HTTPException(403, f"'{principal.username}' may only see their own jobs")
+
+
+def job_of(session: Session, order_id: int, principal: Principal) -> WorkOrder:
+    """The work order, if the caller may act on it: 404 when there is none, 403 when it
+    is not the calling engineer's."""
+    order = session.get(WorkOrder, order_id)
+    if order is None:
+        raise HTTPException(404, f"no work order {order_id}")
+    if principal.role == "engineer" and order.engineer_id != principal.engineer_id:
+        raise HTTPException(403, f"work order {order_id} is not one of "
+                                 f"'{principal.username}''s jobs")
+    return order
 
 
 def client_key(request: Request) -> str:

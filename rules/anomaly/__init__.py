@@ -1,10 +1,8 @@
 """Streaming, causal anomaly detection (see ``detector`` for the design).
 
-``AnomalyDetector`` is the per-device streaming detector (``update``, ``state_dict``,
-``from_state``); ``score_batch`` scores a whole table the same way, vectorised; the CLI
-is ``rules.anomaly.cli:app`` (``fieldpulse anomaly score``).
+``detector.AnomalyDetector`` is the per-device streaming detector (``update``,
+``state_dict``, ``from_state``; its parts in ``memory``); ``detector.score_batch`` scores a
+whole table the same way, vectorised; ``model_detector`` is the multivariate detector
+shared by a device model's fleet; ``windows`` feeds them per-device means; the CLI is
+``rules.anomaly.cli:app`` (``fieldpulse anomaly score``).
 """
-
-from rules.anomaly.detector import AnomalyDetector, DetectorConfig, score_batch, score_table
-
-__all__ = ["AnomalyDetector", "DetectorConfig", "score_batch", "score_table"]

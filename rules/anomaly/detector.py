@@ -29,106 +29,15 @@ whole state (JSON-safe), so a restarted detector continues exactly where it stop
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, fields
 from typing import Any
 
 import numpy as np
 
+from rules.anomaly.memory import Channel, DetectorConfig, Ring, history_length, to_score
+
 STATE_VERSION = 1
 SMALL_BLOCK = 8  # update_many feeds blocks up to this size row by row
-
-
-@dataclass(frozen=True)
-class DetectorConfig:
-    lags: int = 3              # values in a channel's embedding
-    spread_window: int = 6     # window of the local spread feature
-    memory: int = 4000         # embeddings remembered for the neighbour search
-    gap: int = 6               # most recent embeddings excluded from the search
-    k: int = 3                 # neighbours averaged
-    spread_channel: bool = True  # novelty of the log local spread (stuck / noisy sensor)
-    spread_floor: float = 1e-3   # spread floor, as a fraction of the metric's range
-    stuck_window: int = 60       # window of the spread channel
-    vigilance: float = 0.09    # novelty (RMS distance / range) that scores 0.5
-    warmup: int = 300          # readings before any score is emitted (cold start)
-    threshold: float = 0.5     # default detection threshold on the final score
-    suppress: int = 100        # readings after a detection during which scores are damped
-    damp: float = 0.5          # factor applied to scores while damped
-
-
-def _hist_len(cfg: DetectorConfig) -> int:
-    return max(cfg.lags, cfg.spread_window, cfg.stuck_window if cfg.spread_channel else 0)
-
-
-class _Ring:
-    """Fixed-size ring buffer of float rows."""
-
-    def __init__(self, size: int, dim: int) -> None:
-        self.buf = np.zeros((size, dim))
-        self.n = 0      # total pushed
-        self.size = size
-
-    def push(self, x: Any) -> None:
-        self.buf[self.n % self.size] = x
-        self.n += 1
-
-    def last(self, m: int) -> np.ndarray:
-        """The last m pushed rows in order (oldest first)."""
-        m = min(m, self.n, self.size)
-        idx = np.arange(self.n - m, self.n) % self.size
-        return self.buf[idx]
-
-    def state(self) -> dict[str, Any]:
-        filled = min(self.n, self.size)
-        return {"buf": self.buf[:filled].tolist(), "n": self.n, "size": self.size,
-                "dim": self.buf.shape[1]}
-
-    @classmethod
-    def from_state(cls, s: dict[str, Any]) -> _Ring:
-        r = cls(int(s["size"]), int(s["dim"]))
-        rows = np.asarray(s["buf"], dtype=float).reshape(-1, r.buf.shape[1])
-        r.buf[: len(rows)] = rows
-        r.n = int(s["n"])
-        return r
-
-
-class _Channel:
-    """Nearest-neighbour novelty of an embedding against a bounded memory."""
-
-    def __init__(self, cfg: DetectorConfig, dim: int) -> None:
-        self.cfg = cfg
-        self.dim = dim
-        self.mem = _Ring(cfg.memory + cfg.gap, dim)
-
-    def step(self, emb: np.ndarray) -> float:
-        """Feed one embedding; return the RMS distance to its nearest remembered ones."""
-        cfg = self.cfg
-        mem = self.mem
-        d = 0.0
-        usable = min(mem.n, mem.size) - cfg.gap
-        if usable >= cfg.k:
-            diff = mem.buf - emb
-            d2 = np.einsum("ij,ij->i", diff, diff)
-            # exclude the `gap` most recent slots and the never-written ones
-            d2[(mem.n - 1 - np.arange(cfg.gap)) % mem.size] = np.inf
-            if mem.n < mem.size:
-                d2[mem.n:] = np.inf
-            k = cfg.k
-            d = float(np.sqrt(np.partition(d2, k - 1)[:k] / self.dim).mean())
-        mem.push(emb)
-        return d
-
-    def state(self) -> dict[str, Any]:
-        return {"dim": self.dim, "mem": self.mem.state()}
-
-    @classmethod
-    def from_state(cls, cfg: DetectorConfig, s: dict[str, Any]) -> _Channel:
-        c = cls(cfg, int(s["dim"]))
-        c.mem = _Ring.from_state(s["mem"])
-        return c
-
-
-def _to_score(novelty: float, cfg: DetectorConfig) -> float:
-    return novelty / (novelty + cfg.vigilance) if novelty > 0 else 0.0
 
 
 class AnomalyDetector:
@@ -142,14 +51,14 @@ class AnomalyDetector:
         cfg = self.cfg
         self.n_metrics = n_metrics
         self.warmup = cfg.warmup if warmup is None else max(int(warmup), cfg.warmup)
-        self.hist = _Ring(_hist_len(cfg),
+        self.hist = Ring(history_length(cfg),
                           n_metrics)
-        self.channels = [_Channel(cfg, cfg.lags + 1) for _ in range(n_metrics)]
-        self.spread = ([_Channel(cfg, 1) for _ in range(n_metrics)]
+        self.channels = [Channel(cfg, cfg.lags + 1) for _ in range(n_metrics)]
+        self.spread = ([Channel(cfg, 1) for _ in range(n_metrics)]
                        if cfg.spread_channel else [])
         self.slo = np.full(n_metrics, np.inf)
         self.shi = np.full(n_metrics, -np.inf)
-        self.joint = _Channel(cfg, n_metrics) if n_metrics > 1 else None
+        self.joint = Channel(cfg, n_metrics) if n_metrics > 1 else None
         self.lo = np.full(n_metrics, np.inf)
         self.hi = np.full(n_metrics, -np.inf)
         self.last = np.full(n_metrics, np.nan)
@@ -225,7 +134,7 @@ class AnomalyDetector:
         cfg = self.cfg
         if self.count <= self.warmup:
             return 0.0
-        score = _to_score(novelty, cfg)
+        score = to_score(novelty, cfg)
         self.since_detect += 1
         if self.since_detect <= cfg.suppress:
             score *= cfg.damp
@@ -273,10 +182,10 @@ class AnomalyDetector:
         def arr(v: list[float | None], fill: float) -> np.ndarray:
             return np.asarray([fill if x is None else x for x in v], dtype=float)
 
-        d.hist = _Ring.from_state(state["hist"])
-        d.channels = [_Channel.from_state(cfg, s) for s in state["channels"]]
-        d.joint = _Channel.from_state(cfg, state["joint"]) if state["joint"] else None
-        d.spread = [_Channel.from_state(cfg, s) for s in state["spread"]]
+        d.hist = Ring.from_state(state["hist"])
+        d.channels = [Channel.from_state(cfg, s) for s in state["channels"]]
+        d.joint = Channel.from_state(cfg, state["joint"]) if state["joint"] else None
+        d.spread = [Channel.from_state(cfg, s) for s in state["spread"]]
         d.slo = arr(state["slo"], np.inf)
         d.shi = arr(state["shi"], -np.inf)
         d.lo = arr(state["lo"], np.inf)
@@ -289,14 +198,14 @@ class AnomalyDetector:
         return d
 
 
-def _ordered(r: _Ring) -> np.ndarray:
+def _ordered(r: Ring) -> np.ndarray:
     """The rows a ring still holds, oldest first."""
     return r.last(min(r.n, r.size))
 
 
-def _ring_of(rows: np.ndarray, size: int, n: int) -> _Ring:
+def _ring_of(rows: np.ndarray, size: int, n: int) -> Ring:
     """The ring left by ``n`` pushes whose last ``len(rows)`` rows are ``rows``."""
-    r = _Ring(size, rows.shape[1])
+    r = Ring(size, rows.shape[1])
     keep = min(len(rows), size)
     if keep:
         r.buf[np.arange(n - keep, n) % size] = rows[len(rows) - keep:]
@@ -355,7 +264,7 @@ def update_many(det: AnomalyDetector, values: np.ndarray) -> tuple[np.ndarray, n
     hi = np.maximum.accumulate(np.vstack([det.hi[None, :], x]), axis=0)[1:]
     rng = hi - lo
     rng = np.where(rng > 1e-12 * (1.0 + np.abs(hi)), rng, np.inf)
-    h = _hist_len(cfg)
+    h = history_length(cfg)
     before = _ordered(det.hist)[-(h - 1):] if h > 1 else np.zeros((0, m))
     xx = np.vstack([before, x])           # rows the windows may reach back to
     off = len(before)
@@ -412,7 +321,7 @@ def update_many(det: AnomalyDetector, values: np.ndarray) -> tuple[np.ndarray, n
     return scores, novelty
 
 
-def _feed(ch: _Channel, emb: np.ndarray, cfg: DetectorConfig) -> np.ndarray:
+def _feed(ch: Channel, emb: np.ndarray, cfg: DetectorConfig) -> np.ndarray:
     """Vectorised ``ch.step`` over the rows of ``emb``; updates the channel's memory."""
     known = _ordered(ch.mem)
     allemb = np.vstack([known, emb])
@@ -439,26 +348,3 @@ def score_batch(values: np.ndarray, config: DetectorConfig | None = None,
     scores, novelty = update_many(det, x)
     flags = (scores >= det.cfg.threshold).astype(np.int8)
     return scores, novelty, flags, det
-
-
-def score_table(values: np.ndarray, config: DetectorConfig | None = None,
-                train_rows: int | None = None, timestamps: Any = None,
-                return_novelty: bool = False) -> Any:
-    """Score a (rows, metrics) array with a fresh detector.
-
-    Returns ``(scores, is_anomaly)``; the first ``train_rows`` rows, if given, are taken
-    as known-normal: learned from, never flagged.
-    """
-    values = np.asarray(values, dtype=float)
-    if values.ndim == 1:
-        values = values[:, None]
-    det = AnomalyDetector(values.shape[1], config, warmup=train_rows)
-    scores = np.empty(len(values))
-    novelty = np.empty(len(values))
-    for i, row in enumerate(values):
-        scores[i] = det.update(None if timestamps is None else timestamps[i], row)
-        novelty[i] = det.last_novelty
-    flags = (scores >= det.cfg.threshold).astype(np.int8)
-    if return_novelty:
-        return scores, flags, novelty
-    return scores, flags

@@ -13,8 +13,8 @@ from dispatch.heuristics.emergency import insert_emergency
 from dispatch.plan import Plan
 from dispatch.problem import Engineer, Job, Location, Problem
 from dispatch.solver import solve
-from dispatch.synthetic import H, city_day
 from dispatch.travel import points_of, travel_matrix
+from testing_support.city_days import H, city_day
 
 
 @pytest.fixture(scope="module")

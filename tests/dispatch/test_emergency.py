@@ -18,8 +18,8 @@ from dispatch.heuristics.emergency import (
 from dispatch.plan import Plan, Route, Stop
 from dispatch.problem import Engineer, Job, Location, Problem
 from dispatch.solver import solve
-from dispatch.synthetic import H, city_day
 from dispatch.travel import points_of, travel_matrix
+from testing_support.city_days import H, city_day
 
 HOME = Location(48.1374, 11.5755)
 

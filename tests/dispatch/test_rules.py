@@ -22,7 +22,7 @@ from dispatch.plan import (
 from dispatch.problem import Break, Engineer, Job, Location, Problem, ProblemError
 from dispatch.solver import solve
 from dispatch.solver.screen import MAX_SLA_WEIGHT, SLA_SOON, penalties, sla_weight
-from dispatch.synthetic import H, city_day
+from testing_support.city_days import H, city_day
 
 HOME = Location(48.1374, 11.5755)
 NEAR = Location(48.1450, 11.5800)

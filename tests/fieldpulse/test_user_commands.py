@@ -9,7 +9,6 @@ from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from fieldpulse.cli import app
-from fieldpulse.cloud_cli import users_app  # noqa: F401  (registers `fieldpulse user`)
 from foundations.database import make_engine
 from portal.auth.accounts import authenticate, principal_for_token
 from portal.auth.tables import AuditEvent

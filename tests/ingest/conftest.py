@@ -14,9 +14,9 @@ import psycopg
 import pytest
 from ingest_helpers import Backend, open_registry
 
-from ingest.servers import PostgresServer, VictoriaMetricsServer
 from ingest.telemetry_store import SqlTelemetryStore, TelemetryStore, VictoriaMetricsStore
 from simulators.fleet import Fleet, generate_fleet
+from testing_support.servers import PostgresServer, VictoriaMetricsServer
 
 _databases = itertools.count()
 

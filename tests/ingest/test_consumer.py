@@ -28,9 +28,9 @@ from ingest.metrics import IngestCollector, exposition, make_registry
 from ingest.pipeline import IngestPipeline
 from ingest.tables import DeadLetter
 from ingest.telemetry_store import SqlTelemetryStore
-from portal import metrics as metrics_route
 from portal.app import create_app
 from portal.context import PortalContext
+from portal.routers import operations as metrics_route
 from support import make_account, wait_until
 
 

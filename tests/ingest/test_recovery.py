@@ -17,10 +17,10 @@ from publishing import Publisher
 from sqlalchemy import Engine, func, select
 
 from fieldpulse.broker import MosquittoBroker
-from ingest.servers import PostgresServer
 from ingest.tables import IngestedBatch
 from ingest.telemetry_store import SqlTelemetryStore, TelemetryStore, VictoriaMetricsStore
 from support import wait_until
+from testing_support.servers import PostgresServer
 
 
 def assert_exactly_once(engine: Engine, store: TelemetryStore, stream: Stream) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from ingest.servers import PostgresServer
+from testing_support.servers import PostgresServer
 
 _databases = itertools.count()
 

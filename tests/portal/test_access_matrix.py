@@ -179,7 +179,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/users/{username}/tokens"): Rule(
         get("/api/users/dispatcher-test/tokens"), roles(200, ("admin",))),
     ("GET", "/api/assignees"): Rule(get("/api/assignees"), roles(200, STAFF)),
-    # Service cases with their SLA clocks (reading; intake is portal/intake_api.py).
+    # Service cases with their SLA clocks (reading; intake is in portal/routers/cases.py).
     ("GET", "/api/cases"): Rule(get("/api/cases"), roles(200, STAFF)),
     ("GET", "/api/cases/{case_id}"): Rule(
         get(lambda p: f"/api/cases/{_case(p)}"), roles(200, STAFF)),
@@ -189,7 +189,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/devices/{device_id}/qr.svg"): Rule(
         get(lambda p: f"/api/devices/{_b(p)}/qr.svg"), roles(200, ("admin",))),
     ("GET", "/api/audit"): Rule(get("/api/audit"), roles(200, ("admin",))),
-    # Inbound intake from CRMs (portal/intake_api.py): staff, usually by API token.
+    # Inbound intake from CRMs (portal/routers/cases.py, work_orders.py): staff, by API token.
     ("POST", "/api/cases"): Rule(
         lambda p, _c: Call("POST", "/api/cases", json={"device_id": _b(p), "title": "matrix"}),
         roles(201, STAFF)),
@@ -199,7 +199,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("PATCH", "/api/work-orders/{order_id}"): Rule(
         lambda p, _c: Call("PATCH", f"/api/work-orders/{_own_job(p)}", json={"priority": 2}),
         roles(200, STAFF)),
-    # Webhook subscriptions to domain events (portal/webhooks/api.py): admins only.
+    # Webhook subscriptions to domain events (portal/routers/webhooks.py): admins only.
     ("GET", "/api/webhooks"): Rule(get("/api/webhooks"), roles(200, ("admin",))),
     ("POST", "/api/webhooks"): Rule(
         lambda p, _c: Call("POST", "/api/webhooks", json={"url": "http://127.0.0.1:9/hook"}),

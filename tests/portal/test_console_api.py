@@ -18,7 +18,7 @@ from foundations.database import session_scope
 from ingest.checks import AcceptedReading
 from ingest.telemetry_store import StoredBatch
 from portal.auth.tables import AuditEvent, PortalUser
-from portal.device_api import step_for
+from portal.routers.devices import step_for
 from rules.tables import Alert
 from service.tables import Case, Engineer, WorkOrder
 from simulators.fleet import generate_fleet

@@ -17,8 +17,8 @@ from sqlmodel import Session
 
 from asset_registry.tables import Customer, Device
 from foundations.database import make_engine, session_scope
-from portal import queries
-from portal.device_api import APP_STATE_KEY, DeviceListCache, accepts_gzip
+from portal.device_list_cache import APP_STATE_KEY, DeviceListCache, accepts_gzip
+from portal.queries import devices as queries
 from rules.tables import Alert
 from simulators.fleet import generate_fleet
 

@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 from foundations.database import session_scope
 from integrations.domain_events.tables import OutboxEvent
 from integrations.idempotency import IdempotencyKey
-from portal.intake_api import REPLAYED_HEADER
+from portal.idempotency import REPLAYED_HEADER
 from service.tables import Case, WorkOrder
 from simulators.fleet import generate_fleet
 

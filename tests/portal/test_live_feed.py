@@ -65,8 +65,8 @@ def test_a_client_sees_what_happens_after_it_connects_once(tmp_path: Path) -> No
 
 
 def test_a_reconnecting_client_resumes_where_it_left_off() -> None:
-    from portal.live_api import event_id, resume_from
     from portal.live_feed import Cursor
+    from portal.routers.live_events import event_id, resume_from
 
     present = Cursor(40, 12, 3, {"d1": True})
     assert resume_from(event_id(Cursor(35, 12, 2)), present) == Cursor(35, 12, 2, {"d1": True})

@@ -8,9 +8,21 @@ import json
 import numpy as np
 import pytest
 
-from rules.anomaly.detector import AnomalyDetector, DetectorConfig, score_batch, score_table
+from rules.anomaly.detector import AnomalyDetector, DetectorConfig, score_batch
 
 PERIOD = 96
+
+
+def score_table(values: np.ndarray, config: DetectorConfig | None = None,
+                train_rows: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The stream as a gateway's readings reach it: one row at a time through `update`
+    (the reference that `score_batch` must agree with)."""
+    values = np.asarray(values, dtype=float)
+    if values.ndim == 1:
+        values = values[:, None]
+    det = AnomalyDetector(values.shape[1], config, warmup=train_rows)
+    scores = np.array([det.update(None, row) for row in values])
+    return scores, (scores >= det.cfg.threshold).astype(np.int8)
 
 
 def noisy_sine(n: int = 3000, seed: int = 1, noise: float = 0.1) -> np.ndarray:

@@ -8,12 +8,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rules.anomaly.model_detector import (
-    ModelDetector,
-    ModelDetectorConfig,
-    repeat_runs,
-    score_table,
-)
+from rules.anomaly.fleet_fit import ModelDetectorConfig, repeat_runs
+from rules.anomaly.model_detector import ModelDetector, score_table
 
 METRICS = ("flow", "pressure", "temp")
 DEVICES = [f"dev-{i}" for i in range(6)]

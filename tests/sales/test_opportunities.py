@@ -12,13 +12,13 @@ from sqlmodel import Session, select
 from asset_registry.catalog import load_models
 from asset_registry.tables import Customer, Device, Site
 from dispatch.planning import replan
+from foundations.clock import DAY_MS, HOUR_MS
 from foundations.database import session_scope
 from notifications.delivery import NotificationDelivery
 from notifications.tables import Notification
 from rules.tables import Alert
 from sales import service
 from sales.catalogue import Upgrade, load_sales_catalogue
-from sales.forecast import DAY_MS, HOUR_MS
 from sales.opportunities import (
     AUDIENCE,
     manufactured,

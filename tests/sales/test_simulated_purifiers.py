@@ -11,11 +11,11 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from asset_registry.catalog import load_models
+from foundations.clock import DAY_MS
 from ingest.checks import AcceptedReading
 from ingest.telemetry_store import SqlTelemetryStore, StoredBatch
 from notifications.delivery import NotificationDelivery
 from notifications.tables import Notification
-from sales.forecast import DAY_MS
 from sales.opportunities import AUDIENCE
 from sales.tables import ConsumableDay, Opportunity
 from sales.worker import SalesWorker

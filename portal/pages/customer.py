@@ -1,0 +1,205 @@
+"""The customer's self-service pages, reached by scanning the device's QR code.
+
+The token in the URL is the only key, checked on every request; a wrong or
+revoked one gets the same answer as a device that does not exist. The customer
+sees their device's state in plain words, its open alerts, the repair's
+timeline with the engineer's first name and ETA, past visits, the device's case
+history (however each case was opened), and can report a fault (with photos and
+one of the arrival windows the dispatcher can keep; `service.customer_reports`)
+and rate a finished visit. Every route is rate-limited per client address.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi.responses import RedirectResponse
+from sqlmodel import Session
+from starlette.responses import Response
+
+from asset_registry.catalog import severity_rank
+from asset_registry.tables import Device
+from dispatch.plan_store import HORIZON_S
+from dispatch.planning import offer_windows
+from foundations.clock import now_ms
+from foundations.database import session_scope
+from portal.auth.audit import record
+from portal.auth.dependencies import public_csrf, public_rate_limit
+from portal.context import ContextDep, SessionDep
+from portal.queries.alerts import list_alerts
+from portal.queries.cases import device_cases
+from portal.queries.devices import device_by_token, device_detail
+from portal.queries.work_orders import device_work_orders_with_events
+from portal.rendering import render
+from portal.schemas.common import RowId
+from portal.uploads import read_image
+from service import customer_reports
+from service.customer_reports import FAULT_CATEGORIES, FaultReportError, Photo
+from service.job_reports import ReportError, rate_visit
+from service.tables import Case, Engineer, JobReport, WorkOrder
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(public_rate_limit)])
+
+INVALID_CODE = "This code is not valid. Please contact your service provider."
+# The repair's steps in the customer's words.
+STEP_WORDS = {"new": "Reported", "assigned": "Engineer assigned", "accepted": "Engineer confirmed",
+              "en_route": "Engineer on the way", "on_site": "Engineer on site",
+              "done": "Repair done", "cannot_complete": "Visit could not be completed"}
+# How a case came to be, in the customer's words.
+SOURCE_WORDS = {"customer": "Reported by you", "alert": "Detected by remote monitoring",
+                "maintenance": "Planned maintenance"}
+OTHER_SOURCE = "Service request"
+
+
+def _plain_state(online: bool, worst: str | None) -> tuple[str, str]:
+    """The device's condition in words a customer understands, and a css class."""
+    if worst and severity_rank(worst) >= severity_rank("high"):
+        return "Fault detected — our service team has been alerted", "bad"
+    if worst:
+        return "Needs attention soon", "warn"
+    if not online:
+        return "Not connected — we cannot see it right now", "offline"
+    return "Working normally", "ok"
+
+
+def _first_name(name: str) -> str:
+    # Customers learn who is coming, not the engineer's full name.
+    return name.split()[0] if name.split() else "an engineer"
+
+
+def _step_note(status: str, note: str) -> str:
+    """What a timeline entry may tell the customer: a give-back's reason, nothing else
+    (notes name engineers' ids and accounts)."""
+    if status == "cannot_complete" and ": " in note:
+        return note.split(": ", 1)[1]
+    return ""
+
+
+def _device(session: Session, token: str) -> Device:
+    device = device_by_token(session, token)
+    if device is None:
+        # Same answer for a wrong or a revoked token: nothing to learn from it.
+        raise HTTPException(404, INVALID_CODE)
+    return device
+
+
+@router.get("/q/{token}")
+def customer_page(token: str, request: Request, ctx: ContextDep, session: SessionDep,
+                  reported: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None
+                  ) -> Response:
+    device = _device(session, token)
+    detail = device_detail(session, device.id, ctx.models)
+    assert detail is not None
+    state, state_class = _plain_state(detail.online, detail.worst_severity)
+    orders = device_work_orders_with_events(session, device.id)
+    engineers = {o.engineer_id: _first_name(e.name) for o, _, _ in orders
+                 if o.engineer_id and (e := session.get(Engineer, o.engineer_id))}
+    reports = {o.id: session.get(JobReport, o.id) for o, _, _ in orders}
+    case = session.get(Case, reported) if reported is not None else None
+    return render(request, "customer.html", {
+        "token": token, "device": detail, "state": state, "state_class": state_class,
+        "alerts": list_alerts(session, state="open", device_id=device.id),
+        "current": [row for row in orders if row[0].status != "done"],
+        "history": [row for row in orders if row[0].status == "done"],
+        "engineers": engineers, "reports": reports, "categories": FAULT_CATEGORIES,
+        "steps": STEP_WORDS, "step_note": _step_note,
+        # This device's cases only, each with its visits and how they ended.
+        "cases": device_cases(session, device.id),
+        "sources": SOURCE_WORDS, "other_source": OTHER_SOURCE,
+        # Only this device's cases are acknowledged: another number shows nothing.
+        "reported": case.id if case is not None and case.device_id == device.id else None,
+        "tz": ctx.tz,
+    })
+
+
+@router.get("/q/{token}/windows")
+def arrival_windows(token: str, ctx: ContextDep, session: SessionDep) -> list[dict[str, int]]:
+    """Arrival windows the current plan can keep for a visit to this device."""
+    device = _device(session, token)
+    model = ctx.models[device.model_id]
+    offers = offer_windows(ctx.engine, ctx.tz, device.id, model.service_skill,
+                           model.service_minutes)
+    return [{"start_ms": o.start_ms, "end_ms": o.end_ms} for o in offers]
+
+
+def _window(value: str, now: int) -> tuple[int, int] | None:
+    """The window field, START-END in ms (empty: none chosen)."""
+    if not value:
+        return None
+    start_text, _, end_text = value.partition("-")
+    if not (start_text.isdigit() and end_text.isdigit()):
+        raise HTTPException(422, "window: expected START-END in ms")
+    return customer_reports.check_window(int(start_text), int(end_text), now,
+                                         HORIZON_S * 1000)
+
+
+async def _photos(photos: list[UploadFile]) -> list[tuple[bytes, str, str]]:
+    """(bytes, suffix, content type) of each photo chosen; empty files are skipped."""
+    chosen = [p for p in photos if p.filename]
+    try:
+        customer_reports.check_photo_count(len(chosen))
+    except FaultReportError as err:
+        raise HTTPException(422, str(err)) from None
+    out = []
+    for photo in chosen:
+        data, suffix = await read_image(photo, "photos")
+        if data:
+            out.append((data, suffix, photo.content_type or ""))
+    return out
+
+
+@router.post("/q/{token}/report", dependencies=[Depends(public_csrf)])
+async def report_fault(
+    token: str, ctx: ContextDep, session: SessionDep,
+    category: Annotated[str, Form()], description: Annotated[str, Form(max_length=2000)] = "",
+    contact: Annotated[str, Form(max_length=200)] = "",
+    window: Annotated[str, Form(max_length=40)] = "",
+    photos: Annotated[list[UploadFile], File()] = [],  # noqa: B006 (FastAPI's form default)
+) -> RedirectResponse:
+    device = _device(session, token)
+    now = now_ms()
+    try:
+        customer_reports.check_category(category)
+        promised = _window(window, now)
+    except FaultReportError as err:
+        raise HTTPException(422, str(err)) from None
+    images = await _photos(photos)
+    if images and ctx.uploads_dir is None:
+        raise HTTPException(503, "photos cannot be kept here; send the report without them")
+    named = [(f"{secrets.token_urlsafe(12)}{suffix}", data, content_type)
+             for data, suffix, content_type in images]
+    with session_scope(ctx.engine) as tx:
+        case, _order = customer_reports.report_fault(
+            tx, device_id=device.id, model=ctx.models[device.model_id], category=category,
+            description=description, contact=contact, window=promised,
+            photos=[Photo(name, content_type) for name, _, content_type in named], at=now)
+        if named:
+            assert ctx.uploads_dir is not None
+            folder = ctx.uploads_dir / "cases" / str(case.id)
+            folder.mkdir(parents=True, exist_ok=True)
+            for name, data, _ in named:
+                (folder / name).write_bytes(data)
+        record(tx, "customer:qr", "fault.report", f"device:{device.id}",
+               f"case {case.id}: {category}, {len(images)} photo(s)"
+               + (", window requested" if promised else ""))
+    ctx.request_replan()
+    return RedirectResponse(f"/q/{token}?reported={case.id}", status_code=303)
+
+
+@router.post("/q/{token}/rate", dependencies=[Depends(public_csrf)])
+def rate(token: str, ctx: ContextDep, session: SessionDep,
+         work_order_id: Annotated[RowId, Form()], stars: Annotated[int, Form(ge=1, le=5)],
+         comment: Annotated[str, Form(max_length=2000)] = "") -> RedirectResponse:
+    device = _device(session, token)
+    with session_scope(ctx.engine) as tx:
+        order = tx.get(WorkOrder, work_order_id)
+        if order is None or order.device_id != device.id:
+            raise HTTPException(404, "no such visit for this device")
+        try:
+            rate_visit(tx, order, stars, comment, now_ms())
+        except ReportError as err:
+            raise HTTPException(409, str(err)) from None
+        record(tx, "customer:qr", "visit.rating", f"work_order:{order.id}", f"{stars} stars")
+    return RedirectResponse(f"/q/{token}#history", status_code=303)

@@ -1,0 +1,106 @@
+"""Alerts: the inbox, and what people do with an open alert: acknowledge, close and
+comment on it (the rules service), assign it to a person, turn it into a case with a
+work order (`service.alert_cases`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+
+from foundations.database import session_scope
+from portal.auth.accounts import ASSIGNABLE_ROLES, get_user
+from portal.auth.audit import record, record_now
+from portal.auth.dependencies import Staff, staff_only
+from portal.context import ContextDep, SessionDep, rules_service
+from portal.queries.alerts import list_alerts
+from portal.schemas.alerts import (
+    AlertAction,
+    AlertPublic,
+    AlertWorkOrder,
+    Assignment,
+    AssignmentPublic,
+)
+from portal.schemas.common import RowId
+from portal.schemas.work_orders import WorkOrderPublic
+from rules.errors import AlertError
+from service.alert_cases import AlertCaseError, case_for_alert, open_alert
+from service.alert_cases import assign as assign_alert
+
+router = APIRouter(tags=["alerts"])
+
+
+@router.get("/api/alerts", dependencies=[Depends(staff_only)])
+def alerts(
+    session: SessionDep,
+    state: str | None = Query(None, pattern="^(open|active|acknowledged|cleared|closed)$",
+                              description="'open' is active or acknowledged"),
+    device_id: str | None = None,
+) -> list[AlertPublic]:
+    return list_alerts(session, state, device_id)
+
+
+def _alert_action(action: str) -> Callable[..., AlertPublic]:
+    """The route of one of the rules service's alert actions."""
+
+    def endpoint(alert_id: RowId, body: AlertAction, ctx: ContextDep, principal: Staff
+                 ) -> AlertPublic:
+        service = rules_service(ctx)
+        act = {"acknowledge": service.acknowledge, "close": service.close,
+               "comment": service.comment}[action]
+        try:
+            alert = act(alert_id, body.by, body.note)
+        except AlertError as err:
+            status = 404 if str(err).startswith("no alert") else 409
+            raise HTTPException(status, str(err)) from None
+        # `by` is what the caller wrote; the log keeps who was authenticated.
+        record_now(ctx.engine, principal.actor, f"alert.{action}", f"alert:{alert_id}",
+                   f"by {body.by}: {body.note}")
+        return AlertPublic.model_validate(alert, from_attributes=True)
+
+    return endpoint
+
+
+# POST /api/alerts/{alert_id}/acknowledge, .../close, .../comment
+for _action in ("acknowledge", "close", "comment"):
+    router.add_api_route(f"/api/alerts/{{alert_id}}/{_action}", _alert_action(_action),
+                         methods=["POST"], name=_action)
+
+
+@router.post("/api/alerts/{alert_id}/assign")
+def assign(alert_id: RowId, body: Assignment, ctx: ContextDep, principal: Staff
+           ) -> AssignmentPublic:
+    with session_scope(ctx.engine) as session:
+        try:
+            alert = open_alert(session, alert_id)
+        except AlertCaseError as exc:
+            raise HTTPException(exc.status, str(exc)) from None
+        user = get_user(session, body.to)
+        if user is None:
+            raise HTTPException(422, f"no portal user '{body.to}'")
+        if user.disabled or user.role not in ASSIGNABLE_ROLES:
+            # The inbox's picker (GET /api/assignees) offers exactly these users.
+            raise HTTPException(422, f"'{body.to}' cannot take alerts: only active "
+                                f"{' and '.join(ASSIGNABLE_ROLES)}s can")
+        assign_alert(session, alert, body.to, by=principal.username)
+        record(session, principal.actor, "alert.assign", f"alert:{alert.id}",
+               f"to {body.to}: {body.note}")
+    return AssignmentPublic(alert_id=alert_id, assigned_to=body.to)
+
+
+@router.post("/api/alerts/{alert_id}/work-order", status_code=201)
+def to_work_order(alert_id: RowId, body: AlertWorkOrder, ctx: ContextDep, principal: Staff
+                  ) -> WorkOrderPublic:
+    """Open a service case with one work order for the alert's device; the
+    dispatcher plans it at once (urgent ones are inserted into the current plan)."""
+    try:
+        with session_scope(ctx.engine) as session:
+            case, order = case_for_alert(session, alert_id, ctx.models, by=principal.username,
+                                         note=body.note, priority=body.priority)
+            record(session, principal.actor, "alert.work_order", f"alert:{alert_id}",
+                   f"case {case.id}, work order {order.id}, priority {order.priority}")
+            public = WorkOrderPublic.model_validate(order, from_attributes=True)
+    except AlertCaseError as exc:
+        raise HTTPException(exc.status, str(exc)) from None
+    ctx.request_replan()
+    return public
