@@ -38,7 +38,7 @@ TARGETS = {"rss_mb": 60.0, "cpu_pct": 5.0, "drain_ratio": 20.0}
 class _Counter:
     """Counts telemetry readings by seq (first arrival only, as ingest would)."""
 
-    def __init__(self, port: int, gateway_id: str) -> None:
+    def __init__(self, port: int, gateway_id: str, auth: tuple[str, str]) -> None:
         import paho.mqtt.client as mqtt
         from paho.mqtt.enums import CallbackAPIVersion
 
@@ -47,6 +47,7 @@ class _Counter:
         self.ready = threading.Event()
         self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-counter",
                                    protocol=mqtt.MQTTv5)
+        self._client.username_pw_set(*auth)
         self._client.on_connect = lambda c, *_: c.subscribe(
             f"fp/v1/gw/{gateway_id}/telemetry", qos=1)
         self._client.on_subscribe = lambda *_: self.ready.set()
@@ -88,6 +89,7 @@ def run_bench(devices: int, metrics: int, outage_s: int, live_s: float) -> dict:
     import psutil
 
     from fieldpulse.broker import MosquittoBroker
+    from testing_support.broker_logins import login, password_file
 
     work = Path(tempfile.mkdtemp(prefix="fp-bench-edge-"))
     broker = MosquittoBroker(work / "broker").start()
@@ -95,14 +97,15 @@ def run_bench(devices: int, metrics: int, outage_s: int, live_s: float) -> dict:
     config = work / "gateway.json"
     config.write_text(json.dumps({
         "gateway_id": gateway_id, "state_dir": str(work / "edge"),
-        "broker": {"port": broker.port},
+        "broker": {"port": broker.port, "username": gateway_id,
+                   "password_file": str(password_file(broker, gateway_id, work))},
         "sampling": {"sample_period_s": 1.0, "batch_max_readings": batch,
                      "batch_max_age_s": 2.0},
         "outbox": {"max_bytes": 512 * 1024 * 1024},
     }))
     backlog_batches, backlog = _fill_backlog(work / "edge", devices, metrics, outage_s, batch,
                                              512 * 1024 * 1024)
-    counter = _Counter(broker.port, gateway_id)
+    counter = _Counter(broker.port, gateway_id, login(broker, "fieldpulse-bench-counter"))
     counter.ready.wait(10)
     proc = subprocess.Popen([sys.executable, "-m", "benchmarks.edge_worker", str(config),
                              str(devices), str(metrics)], env=checkout_env())

@@ -37,6 +37,7 @@ from rich.table import Table
 
 from fieldpulse.broker import MosquittoBroker
 from firmware_contracts.topics import TELEMETRY_FILTER, telemetry_topic
+from testing_support.broker_logins import login
 
 BACKENDS = ("sqlite", "postgresql", "victoriametrics")
 
@@ -52,12 +53,14 @@ class Workload:
         return len(self.gateways) * self.batches_per_gateway * self.readings_per_batch
 
 
-def _publisher(port: int, gateways: dict[str, list[tuple[str, dict[str, float]]]],
+def _publisher(port: int, auth: tuple[str, str],
+               gateways: dict[str, list[tuple[str, dict[str, float]]]],
                batches: int, per_batch: int, go: Any, done: Any,
                rate: float | None = None) -> None:
     """Publish `batches` rounds (one batch per gateway each); at full speed, or paced to
     `rate` readings/s so that latency is measured without a backlog."""
     client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    client.username_pw_set(*auth)
     client.max_inflight_messages_set(2000)
     client.max_queued_messages_set(0)
     client.connect("127.0.0.1", port)
@@ -87,8 +90,8 @@ def _publisher(port: int, gateways: dict[str, list[tuple[str, dict[str, float]]]
 
 
 @contextmanager
-def _publishers(port: int, work: Workload, processes: int, rate: float | None = None
-                ) -> Iterator[Callable[[], float]]:
+def _publishers(broker: MosquittoBroker, work: Workload, processes: int,
+                rate: float | None = None) -> Iterator[Callable[[], float]]:
     """Start publisher processes ready to go; yields `go()` which starts them all."""
     ctx = mp.get_context("fork")
     go = ctx.Event()
@@ -97,9 +100,11 @@ def _publishers(port: int, work: Workload, processes: int, rate: float | None = 
     for i in range(processes):
         share = {gw: work.gateways[gw] for gw in names[i::processes]}
         if share:
+            # Each publishes for several gateways: a cloud account of its own.
+            auth = login(broker, f"fieldpulse-bench-publisher-{i}")
             p = ctx.Process(target=_publisher, daemon=True, args=(
-                port, share, work.batches_per_gateway, work.readings_per_batch, go, ctx.Event(),
-                rate / processes if rate else None))
+                broker.port, auth, share, work.batches_per_gateway, work.readings_per_batch,
+                go, ctx.Event(), rate / processes if rate else None))
             p.start()
             procs.append(p)
     time.sleep(0.5)  # connected and waiting
@@ -146,6 +151,7 @@ def measure_ceiling(tmp: Path, work: Workload, publishers: int) -> float:
         subscribed = threading.Event()
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-ceiling",
                              protocol=mqtt.MQTTv5)
+        client.username_pw_set(*login(broker, "fieldpulse-bench-ceiling"))
 
         def on_message(_c, _u, msg) -> None:
             count[0] += len(orjson.loads(msg.payload)["readings"])
@@ -157,7 +163,7 @@ def measure_ceiling(tmp: Path, work: Workload, publishers: int) -> float:
         client.subscribe(TELEMETRY_FILTER, qos=1)
         client.loop_start()
         subscribed.wait(10)
-        with _publishers(broker.port, work, publishers) as go:
+        with _publishers(broker, work, publishers) as go:
             t0 = go()
             _wait("the bare subscriber", lambda: count[0] >= work.total_readings, 600)
         client.disconnect()
@@ -174,7 +180,7 @@ def measure_ingest(tmp: Path, work: Workload, publishers: int, backend: str,
     from fieldpulse.fleet_import import import_fleet
     from fieldpulse.settings import Settings
     from fieldpulse.system import IngestWorker, open_database
-    from ingest.consumer import BrokerAddress
+    from testing_support.broker_logins import address
     from testing_support.servers import PostgresServer, VictoriaMetricsServer
 
     data_dir = tmp / f"data-{backend}-{'rules' if rules else 'norules'}-{rate or 'max'}"
@@ -195,13 +201,13 @@ def measure_ingest(tmp: Path, work: Workload, publishers: int, backend: str,
     try:
         engine = open_database(settings)
         import_fleet(engine, fleet)
-        worker = IngestWorker(settings, BrokerAddress("127.0.0.1", broker.port),
+        worker = IngestWorker(settings, address(broker),
                               models=load_models(), engine=engine, evaluate_rules=rules)
         stats = worker.ingest.pipeline.stats
         stats.lag_samples = []
         worker.start()
         _wait("ingest to subscribe", worker.ingest.consumer.connected.is_set, 30)
-        with _publishers(broker.port, work, publishers, rate) as go:
+        with _publishers(broker, work, publishers, rate) as go:
             t0 = go()
             _wait(f"ingest ({backend}) to store everything",
                   lambda: stats.readings_stored >= work.total_readings, 1800)

@@ -50,6 +50,8 @@ def backoff_delay(attempt: int, min_s: float, max_s: float,
 @dataclass(slots=True)
 class LinkStats:
     connects: int = 0
+    # No session: the broker unreachable, or its TLS certificate not one to trust.
+    connect_failures: int = 0
     refused_connects: int = 0  # CONNACK failures: bad credentials, not authorized
     published: int = 0
     acked: int = 0
@@ -103,7 +105,8 @@ class Link:
             try:
                 client.connect(self._config.broker_host, self._config.broker_port,
                                keepalive=self._config.keepalive_s, clean_start=True)
-            except (OSError, ValueError) as exc:
+            except (OSError, ValueError) as exc:  # ssl.SSLError (a broker not trusted) too
+                self.stats.connect_failures += 1
                 log.warning("gateway %s cannot reach %s:%s: %s", self._config.gateway_id,
                             self._config.broker_host, self._config.broker_port, exc)
             else:

@@ -4,6 +4,11 @@ Mosquitto is run as a child process with a generated configuration. Queue
 limits are set on purpose (MEASURED.md): Mosquitto's default of 1,000 queued
 messages per client silently drops QoS 1 messages for a subscriber that falls
 behind, and an unlimited queue grows until the machine runs out of memory.
+
+Every client logs in: anonymous clients are refused, the ACL keeps each gateway
+to its own topics, and the username is the client id, so no account can take
+over another's session (`fieldpulse.broker_accounts`). A TLS listener is added
+when given a certificate (`fieldpulse provision tls`).
 """
 
 from __future__ import annotations
@@ -15,12 +20,17 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fieldpulse.broker_accounts import MOSQUITTO_SETTINGS, BrokerAccounts
 from foundations.processes import free_port, kill, terminate, wait_for_port
 
 # Sized for an ingest restart of several minutes under a full demo fleet, and
 # bounded in bytes so a long outage cannot exhaust memory.
 MAX_QUEUED_MESSAGES = 200_000
 MAX_QUEUED_BYTES = 512 * 1024 * 1024
+
+
+# Listener addresses that 127.0.0.1 reaches (to wait for them at start).
+LOOPBACK_REACHABLE = ("127.0.0.1", "localhost", "0.0.0.0", "::")
 
 
 class BrokerError(RuntimeError):
@@ -35,15 +45,30 @@ def find_mosquitto() -> str | None:
     )
 
 
-def mosquitto_config(port: int, data_dir: Path, extra: str = "",
-                     password_file: Path | None = None, acl_file: Path | None = None) -> str:
-    auth = (["allow_anonymous false", f"password_file {password_file}"] if password_file
-            else ["allow_anonymous true"])
-    if acl_file:
-        auth.append(f"acl_file {acl_file}")
+@dataclass(frozen=True, slots=True)
+class TlsListener:
+    """A listener speaking MQTT over TLS with this certificate (`fieldpulse provision tls`)."""
+
+    host: str
+    port: int
+    cert_file: Path
+    key_file: Path
+
+
+def mosquitto_config(port: int, data_dir: Path, accounts: BrokerAccounts, extra: str = "",
+                     tls: TlsListener | None = None) -> str:
+    tls_lines = [] if tls is None else [
+        f"listener {tls.port} {tls.host}",
+        f"certfile {tls.cert_file}",
+        f"keyfile {tls.key_file}",
+        "tls_version tlsv1.2",  # the oldest accepted
+    ]
     return "\n".join([
         f"listener {port} 127.0.0.1",
-        *auth,
+        *tls_lines,
+        *MOSQUITTO_SETTINGS,
+        f"password_file {accounts.password_file}",
+        f"acl_file {accounts.acl_file}",
         # Started as root (CI, sessions), Mosquitto would drop to the `mosquitto` user,
         # which cannot write into a root-owned temp dir: no persistence, no log, and
         # sessions silently lost on restart. Stay the user that started it.
@@ -70,37 +95,50 @@ def mosquitto_config(port: int, data_dir: Path, extra: str = "",
 
 @dataclass
 class MosquittoBroker:
-    """A Mosquitto child process on loopback, with its config and data in `data_dir`."""
+    """A Mosquitto child process on loopback, with its config and data in `data_dir`.
+
+    Its accounts (`BrokerAccounts`) are kept in `accounts_dir`, by default `data_dir`
+    (where `fieldpulse provision --dir` finds them); with none, nobody gets in."""
 
     data_dir: Path
     port: int = field(default_factory=free_port)
     extra_config: str = ""
     process: subprocess.Popen[bytes] | None = None
-    # With a password file, anonymous clients are refused; the ACL file limits topics.
-    password_file: Path | None = None
-    acl_file: Path | None = None
+    accounts_dir: Path | None = None
+    tls: TlsListener | None = None
+
+    @property
+    def accounts(self) -> BrokerAccounts:
+        return BrokerAccounts(self.accounts_dir or self.data_dir)
 
     def start(self) -> MosquittoBroker:
         binary = find_mosquitto()
         if binary is None:
             raise BrokerError("no mosquitto binary found: install it (apt-get install mosquitto)")
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        accounts = self.accounts
+        accounts.write_broker_files()
         conf = self.data_dir / "mosquitto.conf"
-        conf.write_text(mosquitto_config(self.port, self.data_dir, self.extra_config,
-                                         self.password_file, self.acl_file))
+        conf.write_text(mosquitto_config(self.port, self.data_dir, accounts, self.extra_config,
+                                         self.tls))
         self.process = subprocess.Popen(
             [binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )
         try:
             wait_for_port(self.port)
+            if self.tls is not None and self.tls.host in LOOPBACK_REACHABLE:
+                wait_for_port(self.tls.port)
         except TimeoutError:
             self.process.kill()
             err = self.process.stderr.read().decode() if self.process.stderr else ""
             raise BrokerError(f"mosquitto did not start: {err.strip()}") from None
+        # Beside the accounts: `fieldpulse provision` signals this broker to reload them.
+        accounts.pid_file.write_text(f"{self.process.pid}\n")
         return self
 
     def stop(self) -> None:
         terminate(self.process)
+        self.accounts.pid_file.unlink(missing_ok=True)
 
     def reload(self) -> None:
         """SIGHUP: Mosquitto re-reads its password and ACL files; connected clients stay."""

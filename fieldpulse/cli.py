@@ -41,5 +41,6 @@ app = typer.Typer(cls=FieldPulseGroup, no_args_is_help=True,
 app.command("edge")(edge)
 app.add_typer(contracts_app, name="contracts", help="Check payloads against the wire contract.")
 app.add_typer(provision_app, name="provision",
-              help="Broker accounts: gateway passwords and the ACL Mosquitto enforces.")
+              help="Broker accounts (gateway and cloud passwords, the ACL Mosquitto "
+                   "enforces) and the broker's TLS certificate.")
 app.add_typer(bench_app, name="bench")

@@ -45,6 +45,25 @@ def run(
     data_dir: DataDir = Path("var"),
     broker: Annotated[str | None, typer.Option(
         help="HOST:PORT of an MQTT broker to use instead of starting one.")] = None,
+    broker_user: Annotated[str | None, typer.Option(
+        help="The cloud's account on --broker (`fieldpulse provision cloud`); its password "
+             "comes from $FIELDPULSE_BROKER_PASSWORD or --broker-password-file.")] = None,
+    broker_password_file: Annotated[Path | None, typer.Option(
+        help="A file holding --broker-user's password.")] = None,
+    broker_tls: Annotated[bool, typer.Option(
+        help="Speak TLS to --broker and verify it with the system's CA certificates.")
+    ] = False,
+    broker_ca_file: Annotated[Path | None, typer.Option(
+        help="Speak TLS to --broker and verify it with this CA certificate.")] = None,
+    broker_cert_file: Annotated[Path | None, typer.Option(
+        help="Client certificate for --broker, if it asks for one (with --broker-key-file).")
+    ] = None,
+    broker_key_file: Annotated[Path | None, typer.Option(
+        help="Private key of --broker-cert-file.")] = None,
+    mqtt_tls: Annotated[str | None, typer.Option(
+        help="HOST:PORT on which the built-in broker also speaks MQTT over TLS, e.g. "
+             "0.0.0.0:8883 (certificate: `fieldpulse provision tls --dir DATA_DIR/broker`, "
+             "made for this host if missing).")] = None,
     tile_url: TileUrl = "",
     smtp: Annotated[str | None, typer.Option(
         help="HOST:PORT of the SMTP server notifications go out through "
@@ -60,21 +79,44 @@ def run(
     review_plans: Annotated[bool, typer.Option(
         help="Periodic re-plans wait for a dispatcher to accept them in the console "
              "(emergencies still go in at once).")] = False,
+    trusted_proxy: Annotated[list[str] | None, typer.Option(
+        help="A reverse proxy (address or network) whose X-Forwarded-For/-Proto the portal "
+             "believes; repeat for several. Default: none, the peer is the client.")] = None,
+    webhook_allow: Annotated[list[str] | None, typer.Option(
+        help="A network webhooks may reach although it is not public (e.g. 10.20.0.0/16 "
+             "for a CRM on the LAN); repeat for several. Default: public addresses only.")
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run the cloud side (ingest, rules, dispatch, portal) on one machine."""
+    from fieldpulse.broker_setup import BrokerLogin, split_host_port
     from fieldpulse.runner import run_cloud
 
     setup_logging(verbose)
+    login = BrokerLogin(broker_user, broker_password_file, broker_tls, broker_ca_file,
+                        broker_cert_file, broker_key_file)
+    try:
+        if broker is None and login != BrokerLogin():
+            raise ValueError("--broker-user, --broker-password-file, --broker-tls and the "
+                             "--broker-*-file options are for an external broker (--broker)")
+        if broker is not None and mqtt_tls is not None:
+            raise ValueError("--mqtt-tls is for the built-in broker, not with --broker")
+        address = None if broker is None else login.address(broker)
+        tls_at = None if mqtt_tls is None else split_host_port(mqtt_tls, "--mqtt-tls")
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
     mail = {}
     if smtp:
         host, _, smtp_port = smtp.rpartition(":")
         if not host or not smtp_port.isdigit():
             raise typer.BadParameter(f"expected HOST:PORT, got '{smtp}'", param_hint="--smtp")
         mail = {"smtp_host": host, "smtp_port": int(smtp_port)}
-    run_cloud(data_dir=data_dir, port=port, broker=broker, tile_url=tile_url, console=console,
+    run_cloud(data_dir=data_dir, port=port, broker=address, mqtt_tls=tls_at, tile_url=tile_url,
+              console=console,
               smtp_from=smtp_from, smtp_user=smtp_user, smtp_starttls=smtp_starttls,
-              supervisor_email=supervisor_email, dispatch_review=review_plans, **mail)
+              supervisor_email=supervisor_email, dispatch_review=review_plans,
+              trusted_proxies=tuple(trusted_proxy or ()),
+              webhook_allowed_networks=tuple(webhook_allow or ()), **mail)
 
 
 @db_app.command("upgrade")

@@ -1,8 +1,9 @@
 """`fieldpulse demo`: the whole system with a simulated fleet, on embedded defaults.
 
-Starts a broker, builds a fleet around Munich, seeds the registry, writes QR
+Builds a fleet around Munich, seeds the registry, starts a broker with an
+account per gateway (passwords owner-only in the data directory), writes QR
 codes, starts the cloud side in this process and one edge-agent process per
-gateway, then serves the portal until Ctrl-C.
+gateway, each logging in with its own account, then serves the portal until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Engine
 
+from fieldpulse.broker_accounts import BrokerAccounts
 from fieldpulse.fleet_import import import_fleet
+from fieldpulse.parts import open_database
 from fieldpulse.runner import start_broker
 from fieldpulse.settings import Settings
 from fieldpulse.system import CloudSystem, wait_for_signal
@@ -60,7 +63,8 @@ def create_demo_users(engine: Engine, engineer_id: str) -> tuple[list[tuple[str,
     return accounts, token
 
 
-def _gateway_configs(fleet: Fleet, data_dir: Path, broker_port: int) -> list[Path]:
+def _gateway_configs(fleet: Fleet, data_dir: Path, broker_port: int,
+                     accounts: BrokerAccounts) -> list[Path]:
     fleet_file = data_dir / "fleet.json"
     fleet_file.write_text(json.dumps(fleet.to_dict(), indent=1))
     paths = []
@@ -70,7 +74,10 @@ def _gateway_configs(fleet: Fleet, data_dir: Path, broker_port: int) -> list[Pat
         path.write_text(json.dumps({
             "gateway_id": gateway.id,
             "state_dir": str(data_dir / "gateways" / gateway.id),
-            "broker": {"host": "127.0.0.1", "port": broker_port, "reconnect_max_s": 10.0},
+            # Its own account; the password stays in its owner-only file.
+            "broker": {"host": "127.0.0.1", "port": broker_port, "reconnect_max_s": 10.0,
+                       "username": gateway.id,
+                       "password_file": str(accounts.credential_file(gateway.id))},
             "sampling": {"sample_period_s": 1.0, "batch_max_readings": 100,
                          "batch_max_age_s": 2.0},
             "outbox": {"max_bytes": 16 * 1024 * 1024},
@@ -112,10 +119,12 @@ def run_demo(data_dir: Path, qr_dir: Path, port: int, sites: int, tile_url: str,
     settings = Settings(data_dir=data_dir, http_port=port, tile_url=tile_url,
                         qr_dir=qr_dir.resolve())
     with ExitStack() as stack:
-        broker = start_broker(stack, data_dir, console)
         fleet = generate_fleet(seed=SEED, sites=sites)
-        system = CloudSystem(settings, broker)
-        tokens = import_fleet(system.engine, fleet)
+        engine = open_database(settings)
+        tokens = import_fleet(engine, fleet)
+        # After the import: every gateway of the fleet gets its account.
+        broker = start_broker(stack, settings, engine, console)
+        system = CloudSystem(settings, broker, engine=engine)
         written = write_qr_codes(tokens.items(), settings.base_url, qr_dir.resolve())
         accounts, api_token = create_demo_users(system.engine, fleet.engineers[0].id)
         _write_secret(Path(TOKEN_FILE).resolve(), api_token + "\n")
@@ -127,7 +136,8 @@ def run_demo(data_dir: Path, qr_dir: Path, port: int, sites: int, tile_url: str,
         write_labels(faults, data_dir / "faults.jsonl")
         system.start()
         stack.callback(system.stop)
-        configs = _gateway_configs(fleet, data_dir, broker.port)
+        configs = _gateway_configs(fleet, data_dir, broker.port,
+                                   BrokerAccounts(data_dir / "broker"))
         _start_gateways(stack, configs, data_dir / "gateways")
 
         _print_welcome(console, settings, fleet, tokens, qr_dir.resolve(), written, faults,

@@ -6,16 +6,24 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
+from pathlib import Path
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, make_url
 
 from asset_registry.catalog import DeviceModel
 from fieldpulse.schema import upgrade
 from fieldpulse.settings import Settings
 from foundations.clock import DAY_MS, now_ms
 from foundations.database import make_engine
+from foundations.files import private_dir, private_file
 from foundations.workers import Periodic
-from ingest.consumer import BrokerAddress, ConsumerTuning, IngestConsumer, Partition
+from ingest.consumer import (
+    BrokerAddress,
+    ConsumerTuning,
+    IngestConsumer,
+    Partition,
+    ingest_client_id,
+)
 from ingest.device_directory import DeviceDirectory
 from ingest.device_state import mark_stale_devices
 from ingest.pipeline import IngestPipeline, ReadingsHandler
@@ -27,7 +35,12 @@ from service.engineer_addresses import StoredEngineerAddresses
 
 
 def open_database(settings: Settings) -> Engine:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir)
+    sqlite_file = make_url(settings.db_url).database if settings.db_url.startswith("sqlite") \
+        else None
+    if sqlite_file and sqlite_file != ":memory:":
+        # SQLite creates its -wal and -shm files with the database file's mode.
+        private_file(Path(sqlite_file))
     engine = make_engine(settings.db_url)
     upgrade(engine)  # Alembic: a new database is built, an old one brought up to date
     return engine
@@ -67,9 +80,8 @@ class Ingest:
         self.store = make_telemetry_store(settings, engine)
         self.pipeline = IngestPipeline(engine, DeviceDirectory(engine, dict(models)), self.store,
                                        on_readings=on_readings)
-        client_id = ("fieldpulse-ingest" if partition.count == 1
-                     else f"fieldpulse-ingest-{partition.index}of{partition.count}")
-        self.consumer = IngestConsumer(self.pipeline, broker, client_id=client_id,
+        self.consumer = IngestConsumer(self.pipeline, broker,
+                                       client_id=ingest_client_id(partition),
                                        partition=partition, tuning=tuning or ConsumerTuning())
         self.workers = [self.consumer, *_housekeeping(settings, engine, self.store)]
 

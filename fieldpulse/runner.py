@@ -7,37 +7,52 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from sqlalchemy import Engine
 
-from fieldpulse.broker import MosquittoBroker
+from fieldpulse.broker import MosquittoBroker, TlsListener
+from fieldpulse.broker_setup import builtin_login, tls_listener
+from fieldpulse.parts import open_database
 from fieldpulse.settings import Settings
 from fieldpulse.system import CloudSystem, wait_for_signal
-from ingest.consumer import BrokerAddress
+from ingest.consumer import BrokerAddress, Partition, ingest_client_id
 
 
-def parse_broker(value: str) -> BrokerAddress:
-    host, _, port = value.rpartition(":")
-    if not host or not port.isdigit():
-        raise ValueError(f"--broker must be HOST:PORT, got '{value}'")
-    return BrokerAddress(host, int(port))
-
-
-def start_broker(stack: ExitStack, data_dir: Path, console: Console) -> BrokerAddress:
-    broker = MosquittoBroker(data_dir / "broker").start()
+def start_broker(stack: ExitStack, settings: Settings, engine: Engine, console: Console,
+                 tls: TlsListener | None = None) -> BrokerAddress:
+    """The built-in broker, with an account for every gateway of the registry and the
+    cloud's own (the ingest consumer's); returns how the cloud logs in."""
+    broker = MosquittoBroker(settings.data_dir / "broker", tls=tls)
+    partition = Partition(settings.ingest_partition, settings.ingest_partitions)
+    address = builtin_login(broker, engine, ingest_client_id(partition))
+    broker.start()
     stack.callback(broker.stop)
-    console.print(f"MQTT broker (Mosquitto) on 127.0.0.1:{broker.port}, "
-                  f"data in {broker.data_dir}")
-    return BrokerAddress("127.0.0.1", broker.port)
+    accounts = broker.accounts
+    console.print(f"MQTT broker (Mosquitto) on 127.0.0.1:{broker.port}, every client logs "
+                  f"in; data and accounts in {broker.data_dir}")
+    if tls is not None:
+        console.print(f"MQTT over TLS on {tls.host}:{tls.port}; gateways verify the broker "
+                      f"with {broker.data_dir / 'tls' / 'ca.crt'}")
+    console.print(f"Gateway passwords made for the registry: {accounts.credentials_dir}; "
+                  f"for a new gateway: fieldpulse provision gateway ID --dir {broker.data_dir}")
+    return address
 
 
-def run_cloud(data_dir: Path, port: int, broker: str | None, tile_url: str,
-              console: Console, **options: Any) -> None:
-    """`options`: further Settings fields (e.g. the SMTP server)."""
+def run_cloud(data_dir: Path, port: int, broker: BrokerAddress | None, tile_url: str,
+              console: Console, mqtt_tls: tuple[str, int] | None = None,
+              **options: Any) -> None:
+    """`broker`: an external broker and the cloud's login there (None: start one, with a
+    TLS listener on `mqtt_tls` if given). `options`: further Settings fields."""
     settings = Settings(data_dir=data_dir.resolve(), http_port=port, tile_url=tile_url,
                         **options)
     with ExitStack() as stack:
-        address = parse_broker(broker) if broker else start_broker(stack, settings.data_dir,
-                                                                    console)
-        system = CloudSystem(settings, address)
+        if broker is not None:
+            system = CloudSystem(settings, broker)
+        else:
+            engine = open_database(settings)
+            tls = None if mqtt_tls is None else tls_listener(
+                settings.data_dir / "broker", *mqtt_tls)
+            address = start_broker(stack, settings, engine, console, tls)
+            system = CloudSystem(settings, address, engine=engine)
         system.start()
         stack.callback(system.stop)
         console.print(f"Portal on {settings.base_url}/dispatch · API docs {settings.base_url}/docs")

@@ -47,6 +47,12 @@ class Settings:
     supervisor_email: str = ""
     # A background worker that failed is restarted after this, doubling per failure.
     restart_backoff_s: float = 1.0
+    # Reverse proxies (addresses or networks) whose X-Forwarded-For/-Proto the portal
+    # believes; empty: nobody's (the peer address is the client, for rate limits).
+    trusted_proxies: tuple[str, ...] = ()
+    # Networks webhooks may reach although not public (loopback, private, ...);
+    # empty: public addresses only.
+    webhook_allowed_networks: tuple[str, ...] = ()
 
     @property
     def db_url(self) -> str:

@@ -25,6 +25,7 @@ from sqlalchemy import Engine
 
 from asset_registry.catalog import DeviceModel, load_models
 from dispatch.dispatcher import Dispatcher
+from fieldpulse.broker_setup import PASSWORD_ENV, BrokerLogin
 from fieldpulse.parts import Ingest, notification_sender, open_database
 from fieldpulse.settings import Settings
 from foundations.clock import now_ms
@@ -34,6 +35,7 @@ from foundations.health_metrics import HealthCollector
 from foundations.workers import Periodic, Supervisor
 from ingest.consumer import BrokerAddress
 from ingest.metrics import IngestCollector
+from integrations.webhooks.targets import TargetPolicy
 from integrations.webhooks.worker import WebhookWorker
 from notifications.alert_notices import record_alert_notice
 from notifications.delivery import NotificationDelivery
@@ -79,6 +81,7 @@ class CloudSystem:
         self._metrics = CollectorRegistry(auto_describe=False)
         self._metrics.register(IngestCollector(self.pipeline.stats, self.consumer.connected.is_set))
         self._metrics.register(HealthCollector(self.health.report))
+        webhook_targets = TargetPolicy(settings.webhook_allowed_networks)
         self.app = create_app(PortalContext(
             engine=self.engine, models=self.models, tile_url=settings.tile_url, tz=tz,
             request_replan=self.dispatcher.request, rules=self.rules,
@@ -87,7 +90,7 @@ class CloudSystem:
             metrics=self.metrics, qr_dir=settings.qr_dir, base_url=settings.base_url,
             uploads_dir=settings.data_dir / "uploads",
             plan_history=lambda: list(self.dispatcher.history), dispatcher=self.dispatcher,
-            telemetry=self.ingest.store,
+            telemetry=self.ingest.store, webhook_targets=webhook_targets,
         ))
         # Started in this order, stopped in reverse. The notices' cursor is placed
         # first, so it predates the first plan; ingest starts once everything that
@@ -101,10 +104,11 @@ class CloudSystem:
             Periodic("sla-monitor", lambda: check_clocks(self.engine, now_ms(), tz),
                      SLA_CHECK_S, first_after_s=0),
             Periodic("maintenance", self._plan_maintenance, MAINTENANCE_S, first_after_s=0),
-            WebhookWorker(self.engine),
+            WebhookWorker(self.engine, targets=webhook_targets),
             SalesWorker(self.engine, self.ingest.store),
             *self.ingest.workers,
-            HttpServer(self.app, settings.http_host, settings.http_port),
+            HttpServer(self.app, settings.http_host, settings.http_port,
+                       trusted_proxies=settings.trusted_proxies),
         ], backoff_s=settings.restart_backoff_s)
         self.health.watch(self.supervisor)
 
@@ -164,17 +168,34 @@ def wait_for_signal() -> None:
 
 
 def ingest_worker_main(argv: list[str] | None = None) -> None:
-    """`python -m fieldpulse.system --data-dir D --broker HOST:PORT [...]`: one ingest worker
-    until SIGTERM/SIGINT (tests kill it with SIGKILL to prove nothing is lost)."""
+    """`python -m fieldpulse.system --data-dir D --broker HOST:PORT --broker-user U [...]`:
+    one ingest worker until SIGTERM/SIGINT (tests kill it with SIGKILL to prove nothing is
+    lost)."""
     parser = argparse.ArgumentParser(description=ingest_worker_main.__doc__)
     parser.add_argument("--data-dir", required=True)
     parser.add_argument("--broker", required=True, help="HOST:PORT")
+    parser.add_argument("--broker-user", default=None,
+                        help="this worker's broker account, named like its client id: "
+                             "fieldpulse-ingest, or fieldpulse-ingest-IofN with --partition "
+                             f"I/N; password from ${PASSWORD_ENV} or --broker-password-file")
+    parser.add_argument("--broker-password-file", type=Path, default=None)
+    parser.add_argument("--broker-tls", action="store_true",
+                        help="TLS, the broker verified with the system's CA certificates")
+    parser.add_argument("--broker-ca-file", type=Path, default=None,
+                        help="TLS, the broker verified with this CA certificate")
+    parser.add_argument("--broker-cert-file", type=Path, default=None)
+    parser.add_argument("--broker-key-file", type=Path, default=None)
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--backend", default="sql", choices=["sql", "victoriametrics"])
     parser.add_argument("--victoriametrics-url", default="")
     parser.add_argument("--partition", default="0/1", help="INDEX/COUNT")
     args = parser.parse_args(argv)
-    host, _, port = args.broker.rpartition(":")
+    login = BrokerLogin(args.broker_user, args.broker_password_file, args.broker_tls,
+                        args.broker_ca_file, args.broker_cert_file, args.broker_key_file)
+    try:
+        broker = login.address(args.broker)
+    except ValueError as exc:
+        parser.error(str(exc))
     index, _, count = args.partition.partition("/")
     settings = Settings(data_dir=Path(args.data_dir), database_url=args.database_url,
                         telemetry_backend=args.backend,
@@ -182,7 +203,7 @@ def ingest_worker_main(argv: list[str] | None = None) -> None:
                         ingest_partition=int(index), ingest_partitions=int(count))
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    worker = IngestWorker(settings, BrokerAddress(host, int(port)))
+    worker = IngestWorker(settings, broker)
     worker.start()
     try:
         wait_for_signal()

@@ -20,6 +20,11 @@ MAX_JSON_INT: Final = 2**53 - 1
 MAX_READINGS: Final = 10_000
 MAX_METRICS: Final = 64
 
+# A config's `version` counts changes; at one a second this lasts 68 years, and it fits
+# a signed 32-bit integer in firmware. A version beyond it is refused: a retained config
+# with an absurd version (2**53 - 1) would otherwise outrank every later real one.
+MAX_CONFIG_VERSION: Final = 2**31 - 1
+
 
 def schema_filename(kind: Kind) -> str:
     """Name of the kind's JSON Schema file in `firmware_contracts/schemas/`."""

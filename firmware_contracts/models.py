@@ -23,6 +23,7 @@ from pydantic.json_schema import SkipJsonSchema
 
 from firmware_contracts.kinds import (
     ID_PATTERN,
+    MAX_CONFIG_VERSION,
     MAX_JSON_INT,
     MAX_METRICS,
     MAX_READINGS,
@@ -199,8 +200,11 @@ class Config(WireModel):
     """Sampling, batching and edge rules on fp/v1/gw/{gateway_id}/config (retained)."""
 
     v: SchemaVersion
-    version: Annotated[int, Field(ge=1, le=MAX_JSON_INT), BeforeValidator(_json_integer)] = Field(
-        description="Config revision; grows with every change, so a gateway can skip stale ones."
+    version: Annotated[
+        int, Field(ge=1, le=MAX_CONFIG_VERSION), BeforeValidator(_json_integer)
+    ] = Field(
+        description="Config revision; grows with every change, so a gateway can skip stale "
+        "ones. At most 2^31 - 1: a larger one is refused, so it cannot outrank later configs."
     )
     sample_period_s: PositiveSeconds = Field(description="Seconds between two samples.")
     # A batch larger than a telemetry payload may carry could never be published.

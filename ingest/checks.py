@@ -32,6 +32,9 @@ from firmware_contracts.kinds import (
 
 # A gateway clock running ahead by more than this is wrong, not early.
 MAX_FUTURE_MS = 5 * 60 * 1000
+# Nothing FieldPulse measures predates 2020-01-01T00:00:00Z: an earlier timestamp is a
+# clock that was never set (1970, a reset RTC), not a late reading.
+EARLIEST_TS_MS = 1_577_836_800_000
 
 _METRIC = re.compile(METRIC_PATTERN.replace("$", r"\Z"))
 _ID = re.compile(ID_PATTERN.replace("$", r"\Z"))
@@ -156,7 +159,7 @@ def fast_accept(
         if min(sizes) < 1 or max(sizes) > MAX_METRICS:
             return None
         ts_min, ts_max = min(stamps), max(stamps)
-        if ts_min < 0 or ts_max > now_ms + MAX_FUTURE_MS:
+        if ts_min < EARLIEST_TS_MS or ts_max > now_ms + MAX_FUTURE_MS:
             return None
         infos = {}
         for dev in set(devs):
@@ -232,6 +235,17 @@ class Reject:
     reading: Mapping[str, object]
 
 
+def timestamp_problem(ts: int, now_ms: int) -> tuple[str, str] | None:
+    """(reason kind, message) if `ts` is outside what ingest accepts, else None."""
+    if ts > now_ms + MAX_FUTURE_MS:
+        return ("future_timestamp",
+                f"timestamp {ts} is more than {MAX_FUTURE_MS // 1000} s in the future")
+    if ts < EARLIEST_TS_MS:
+        return ("ancient_timestamp",
+                f"timestamp {ts} is before {EARLIEST_TS_MS} (2020-01-01): the clock is not set")
+    return None
+
+
 def _check_one(
     i: int, gateway_id: str, reading: Json, devices: Mapping[str, DeviceInfo], now_ms: int
 ) -> Reject | None:
@@ -246,13 +260,9 @@ def _check_one(
             f"device '{dev}' does not belong to gateway '{gateway_id}'",
             reading,
         )
-    if reading["ts"] > now_ms + MAX_FUTURE_MS:
-        return Reject(
-            "future_timestamp",
-            f"readings[{i}].ts",
-            f"timestamp {reading['ts']} is more than {MAX_FUTURE_MS // 1000} s in the future",
-            reading,
-        )
+    problem = timestamp_problem(reading["ts"], now_ms)
+    if problem is not None:
+        return Reject(problem[0], f"readings[{i}].ts", problem[1], reading)
     attributes = info.model.attributes
     for metric, value in reading["m"].items():
         attribute = attributes.get(metric)

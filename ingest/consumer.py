@@ -28,9 +28,11 @@ from __future__ import annotations
 import gc
 import logging
 import queue
+import ssl
 import threading
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.client import ConnectFlags, DisconnectFlags
@@ -75,10 +77,16 @@ def relax_garbage_collector() -> None:
 
 @dataclass(frozen=True, slots=True)
 class BrokerAddress:
+    """Where the broker is and how to log in: the account, and TLS to verify the broker."""
+
     host: str = "127.0.0.1"
     port: int = 1883
     username: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)  # never in a log line
+    tls: bool = False
+    ca_file: Path | None = None  # None with tls: the system's CA certificates
+    cert_file: Path | None = None  # a client certificate, if the broker asks for one
+    key_file: Path | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +102,13 @@ class Partition:
 
     def owns(self, gateway_id: str) -> bool:
         return self.count == 1 or zlib.crc32(gateway_id.encode()) % self.count == self.index
+
+
+def ingest_client_id(partition: Partition) -> str:
+    """The consumer's MQTT client id, which keys its persistent session in the broker. A
+    broker that takes the username as the client id needs an account of this name."""
+    return ("fieldpulse-ingest" if partition.count == 1
+            else f"fieldpulse-ingest-{partition.index}of{partition.count}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +165,13 @@ class IngestConsumer(Worker):
         )
         if broker.username:
             self._client.username_pw_set(broker.username, broker.password)
+        if broker.tls:
+            self._client.tls_set(
+                ca_certs=str(broker.ca_file) if broker.ca_file else None,
+                certfile=str(broker.cert_file) if broker.cert_file else None,
+                keyfile=str(broker.key_file) if broker.key_file else None,
+                cert_reqs=ssl.CERT_REQUIRED,  # and paho checks the host name
+            )
         # paho declares int seconds but waits fractions as well: retry fast after a blip.
         self._client.reconnect_delay_set(min_delay=0.2, max_delay=5)  # type: ignore[arg-type]
         self._client.on_connect = self._on_connect
@@ -183,7 +205,8 @@ class IngestConsumer(Worker):
     def _on_connect(self, client: mqtt.Client, _userdata: object, flags: ConnectFlags,
                     reason_code: ReasonCode, _props: Properties | None) -> None:
         if reason_code.is_failure:
-            log.error("event=connect_refused reason=%s", reason_code)
+            log.error("event=connect_refused reason=%s user=%s (check the broker account "
+                      "and password)", reason_code, self._broker.username)
             return
         self._generation += 1
         client.subscribe([(TELEMETRY_FILTER, 1), (STATUS_FILTER, 1)])

@@ -9,7 +9,10 @@ a crash before the commit means the broker redelivers the whole group, and the
 Order inside a group, and why:
 1. decode + validate + registry checks, no I/O (`fast_accept`, or the schema and
    `check_readings` when anything is off, to name the field);
-2. drop batches already stored (read-only queries);
+2. drop batches already stored (read-only queries): the same (gateway, seq) with
+   the same content digest is a duplicate; with another digest it is a conflict,
+   dead-lettered as `conflicting_duplicate` (whoever claims a gateway's next seq
+   numbers must not make its real batches vanish unseen);
 3. hand the new readings to the rules (`on_readings`), which commit alerts in
    their own transaction. Before our commit on purpose: a crash between the two
    redelivers the readings, and the rules' hysteresis state (reloaded from the
@@ -25,7 +28,6 @@ import logging
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
 import orjson
 from sqlalchemy import Connection, Engine, update
 from sqlmodel import col
@@ -35,7 +37,9 @@ from firmware_contracts.topics import parse_topic
 from firmware_contracts.validate import ContractError, decode, validate
 from foundations.clock import now_ms
 from foundations.database import table_of
+from ingest.batch_identity import batch_digest
 from ingest.checks import (
+    MAX_FUTURE_MS,
     AcceptedBatch,
     AcceptedReading,
     Json,
@@ -43,9 +47,16 @@ from ingest.checks import (
     Reject,
     check_readings,
     fast_accept,
+    timestamp_problem,
 )
 from ingest.device_directory import DeviceDirectory
-from ingest.reading_blocks import ReadingBlock, blocks_from_readings, concat_blocks
+from ingest.reading_blocks import (
+    ReadingBlock,
+    blocks_from_readings,
+    concat_blocks,
+    join_model_columns,
+    latest_per_device,
+)
 from ingest.stats import IngestStats
 from ingest.tables import DeadLetter, IngestedBatch
 from ingest.telemetry_store import StoredBatch, TelemetryStore
@@ -86,6 +97,7 @@ class _Item:
     reason: str = ""
     payload: bytes = b""
     duplicate: bool = False
+    digest: str = ""  # of a telemetry batch's content (`batch_digest`)
 
 
 class IngestPipeline:
@@ -113,12 +125,16 @@ class IngestPipeline:
     def handle_many(self, messages: Sequence[tuple[str, bytes]],
                     redelivered: Collection[int] = ()) -> list[Outcome]:
         """`redelivered`: indexes of messages the broker flagged as possibly sent before
-        (a crash between our commit and the ack): their rejects are not kept twice."""
+        (a crash between our commit and the ack): their rejects are not kept twice. Nor are
+        a refused status's: it is retained, so the broker replays it at every subscribe."""
         received = self._clock()
         items = [self._prepare(topic, payload, received) for topic, payload in messages]
         with self._engine.connect() as conn:
             self._mark_duplicates(conn, items)
-            self._mark_known_rejects(conn, [items[i] for i in redelivered])
+            replayed = set(redelivered) | {k for k, item in enumerate(items)
+                                           if item.error is not None
+                                           and item.error.kind == "status"}
+            self._mark_known_rejects(conn, [items[i] for i in sorted(replayed)])
         columns: list[ModelColumns] = []
         slow: list[ReadingBlock] = []
         batches: list[StoredBatch] = []
@@ -131,7 +147,7 @@ class IngestPipeline:
                     slow += blocks_from_readings(accepted)
                 batches.append(StoredBatch(item.gateway_id, accepted,
                                            item.payload if item.raw else None))
-        fresh = concat_blocks([*_blocks_of(columns), *slow])
+        fresh = concat_blocks([*join_model_columns(columns), *slow])
         if fresh and self._on_readings is not None:
             self._on_readings(fresh)
         with self._engine.begin() as conn:
@@ -141,7 +157,7 @@ class IngestPipeline:
             self._write_device_state(conn, fresh)
             for item in items:
                 if item.kind == "status":
-                    self._write_status(conn, item)
+                    self._write_status(conn, item, received)
         return self._account(items, self._clock())
 
     # -- step 1: pure checks ------------------------------------------------------------
@@ -163,7 +179,7 @@ class IngestPipeline:
                 accepted = fast_accept(gateway_id, doc, self._directory.current(), received)
                 if accepted is not None:
                     item.kind, item.doc, item.accepted = "telemetry", doc, accepted
-                    item.raw = True
+                    item.raw, item.digest = True, batch_digest(payload, doc)
                     return item
             validate(kind, doc)
             if doc.get("gw") != gateway_id:
@@ -177,32 +193,49 @@ class IngestPipeline:
             devices = self._directory.lookup({r["dev"] for r in readings})
             item.accepted, item.rejects = check_readings(gateway_id, readings, devices, received)
             item.kind, item.doc = "telemetry", doc
+            item.digest = batch_digest(payload, doc)
         elif kind == "status":
-            item.kind, item.doc = "status", doc
+            # A status stamped in the future would outrank every later one of the gateway.
+            problem = timestamp_problem(doc["ts"], received)
+            if problem is not None:
+                item.kind, item.reason = "rejected", problem[0]
+                item.error = ContractError(kind, "ts", problem[1])
+            else:
+                item.kind, item.doc = "status", doc
         return item
 
     # -- step 2: dedupe -------------------------------------------------------------------
 
     def _mark_duplicates(self, conn: Connection, items: list[_Item]) -> None:
-        """One query per gateway in the group for the batches it already stored."""
+        """One query per gateway in the group for the batches it already stored. A batch
+        stored before with other content is a conflict: rejected, not a duplicate."""
         wanted: dict[str, set[int]] = {}
         for item in items:
             if item.kind == "telemetry":
                 wanted.setdefault(item.gateway_id, set()).add(item.doc["seq"])
-        stored: set[tuple[str, int]] = set()
+        # (gateway, seq) -> digest of what was stored (None: stored before digests were)
+        stored: dict[tuple[str, int], str | None] = {}
         for gateway_id, seqs in wanted.items():
             marks = ", ".join([self._mark] * len(seqs))
             rows = conn.exec_driver_sql(
-                f"SELECT seq FROM ingested_batch WHERE gateway_id = {self._mark} "
+                f"SELECT seq, payload_hash FROM ingested_batch WHERE gateway_id = {self._mark} "
                 f"AND seq IN ({marks})", (gateway_id, *seqs))
-            stored.update((gateway_id, seq) for (seq,) in rows)
-        seen: set[tuple[str, int]] = set()
+            stored.update(((gateway_id, seq), digest) for seq, digest in rows)
         for item in items:
             if item.kind != "telemetry":
                 continue
             key = (item.gateway_id, item.doc["seq"])
-            item.duplicate = key in stored or key in seen
-            seen.add(key)
+            if key not in stored:
+                stored[key] = item.digest  # later copies in this group compare with it
+                continue
+            first = stored[key]
+            if first is None or first == item.digest:
+                item.duplicate = True
+            else:
+                item.kind, item.reason = "rejected", "conflicting_duplicate"
+                item.error = ContractError(
+                    "telemetry", "seq", f"seq {key[1]} of gateway '{key[0]}' was already "
+                    "stored with other content; this batch was not stored")
 
     def _mark_known_rejects(self, conn: Connection, items: list[_Item]) -> None:
         """A redelivered message that was rejected before already has its dead letter."""
@@ -220,7 +253,8 @@ class IngestPipeline:
     @staticmethod
     def _write_batches(conn: Connection, items: list[_Item], received: int) -> None:
         rows = [{"gateway_id": i.gateway_id, "seq": i.doc["seq"], "received_at": received,
-                 "readings": len(i.accepted), "rejected": len(i.rejects)}
+                 "readings": len(i.accepted), "rejected": len(i.rejects),
+                 "payload_hash": i.digest}
                 for i in items if i.kind == "telemetry" and not i.duplicate]
         if rows:
             conn.execute(table_of(IngestedBatch).insert(), rows)
@@ -274,13 +308,16 @@ class IngestPipeline:
             f"OR last_seen < {mark} THEN {mark} ELSE last_seen END WHERE id = {mark}", newest)
 
     @staticmethod
-    def _write_status(conn: Connection, item: _Item) -> None:
+    def _write_status(conn: Connection, item: _Item, received: int) -> None:
         doc = item.doc
         online = doc["state"] == "online"
-        # A retained status replayed on resubscribe must not undo a newer one.
+        # A retained status replayed on resubscribe must not undo a newer one; a stored
+        # status_ts in the future (accepted before ingest refused those) is no newer.
         result = conn.execute(
             update(Gateway)
-            .where(col(Gateway.id) == item.gateway_id, col(Gateway.status_ts) <= doc["ts"])
+            .where(col(Gateway.id) == item.gateway_id,
+                   (col(Gateway.status_ts) <= doc["ts"])
+                   | (col(Gateway.status_ts) > received + MAX_FUTURE_MS))
             .values(online=online, firmware=doc.get("fw", ""), status_ts=doc["ts"])
         )
         if result.rowcount:
@@ -315,14 +352,19 @@ class IngestPipeline:
                         stats.count_reject_locked(reject.kind, readings=1)
                     out.append(Outcome("stored", stored=n, rejected=len(i.rejects)))
                 elif i.kind == "rejected" and i.duplicate:
-                    stats.batches_duplicate += 1
+                    if i.topic.endswith("/telemetry"):
+                        stats.batches_duplicate += 1
                     out.append(Outcome("duplicate"))
                 elif i.kind == "rejected":
+                    # A conflicting duplicate's readings were decoded, and none is stored.
+                    conflicting = (len(i.accepted) + len(i.rejects)
+                                   if i.reason == "conflicting_duplicate" else 0)
                     if i.topic.endswith("/telemetry"):
                         stats.batches_received += 1
                         stats.batches_rejected += 1
-                    stats.count_reject_locked(i.reason)
-                    out.append(Outcome("rejected"))
+                        stats.readings_received += conflicting
+                    stats.count_reject_locked(i.reason, readings=conflicting)
+                    out.append(Outcome("rejected", rejected=conflicting))
                 elif i.kind == "status":
                     stats.status_messages += 1
                     out.append(Outcome("status"))
@@ -346,47 +388,3 @@ class IngestPipeline:
 def _kept_payload(payload: bytes) -> str:
     """The part of a payload a dead letter keeps (a huge array stays readable)."""
     return payload[:DEAD_LETTER_PAYLOAD_CHARS].decode("utf-8", errors="replace")
-
-
-def _blocks_of(parts: Sequence[ModelColumns]) -> list[ReadingBlock]:
-    """The fast path's per-batch columns joined per model: one numpy conversion per
-    column for the whole group instead of one per batch."""
-    per_model: dict[tuple[str, tuple[str, ...]], list[ModelColumns]] = {}
-    for part in parts:
-        per_model.setdefault((part.model_id, part.metrics), []).append(part)
-    out = []
-    for (model_id, metrics), same in per_model.items():
-        if len(same) == 1:
-            p = same[0]
-            out.append(ReadingBlock.from_columns(model_id, p.devices, p.stamps, metrics,
-                                                 p.columns))
-            continue
-        out.append(ReadingBlock.from_columns(
-            model_id, [d for p in same for d in p.devices], [t for p in same for t in p.stamps],
-            metrics, [[v for p in same for v in p.columns[j]] for j in range(len(metrics))]))
-    return out
-
-
-def latest_per_device(block: ReadingBlock) -> dict[str, dict[str, tuple[int, float]]]:
-    """Per device and metric, the (ts, value) of its newest reading carrying the metric;
-    of readings sharing a timestamp the later one wins, as in arrival order."""
-    order, starts, ends = block.device_runs()
-    seg = block.codes[order]
-    ts = block.ts[order]
-    values = block.values[order]
-    out: dict[str, dict[str, tuple[int, float]]] = {}
-    for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
-        t = int(ts[end])
-        per_metric = {m: (t, v) for m, v in zip(block.metrics, values[end].tolist(), strict=True)
-                      if v == v}  # v != v only for NaN
-        if len(per_metric) < len(block.metrics):
-            # The newest reading lacks some metrics: the newest that has each.
-            for j, metric in enumerate(block.metrics):
-                if metric in per_metric:
-                    continue
-                have = np.flatnonzero(~np.isnan(values[start:end + 1, j]))
-                if len(have):
-                    k = start + int(have[-1])
-                    per_metric[metric] = (int(ts[k]), float(values[k, j]))
-        out[block.names[int(seg[end])]] = per_metric
-    return out

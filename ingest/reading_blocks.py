@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ingest.checks import ModelColumns
+
 
 def encode_devices(devices: Iterable[str]) -> tuple[list[str], np.ndarray]:
     """(distinct ids in first-seen order, code per row): a dict pass, far cheaper than
@@ -125,4 +127,48 @@ def concat_blocks(blocks: Iterable[ReadingBlock]) -> list[ReadingBlock]:
         names, codes = encode_devices(d for b in parts for d in b.devices)
         out.append(ReadingBlock(model_id, names, codes, np.concatenate([b.ts for b in parts]),
                                 metrics, values))
+    return out
+
+
+def join_model_columns(parts: Sequence[ModelColumns]) -> list[ReadingBlock]:
+    """The fast path's per-batch columns joined per model: one numpy conversion per
+    column for the whole group instead of one per batch."""
+    per_model: dict[tuple[str, tuple[str, ...]], list[ModelColumns]] = {}
+    for part in parts:
+        per_model.setdefault((part.model_id, part.metrics), []).append(part)
+    out = []
+    for (model_id, metrics), same in per_model.items():
+        if len(same) == 1:
+            p = same[0]
+            out.append(ReadingBlock.from_columns(model_id, p.devices, p.stamps, metrics,
+                                                 p.columns))
+            continue
+        out.append(ReadingBlock.from_columns(
+            model_id, [d for p in same for d in p.devices], [t for p in same for t in p.stamps],
+            metrics, [[v for p in same for v in p.columns[j]] for j in range(len(metrics))]))
+    return out
+
+
+def latest_per_device(block: ReadingBlock) -> dict[str, dict[str, tuple[int, float]]]:
+    """Per device and metric, the (ts, value) of its newest reading carrying the metric;
+    of readings sharing a timestamp the later one wins, as in arrival order."""
+    order, starts, ends = block.device_runs()
+    seg = block.codes[order]
+    ts = block.ts[order]
+    values = block.values[order]
+    out: dict[str, dict[str, tuple[int, float]]] = {}
+    for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+        t = int(ts[end])
+        per_metric = {m: (t, v) for m, v in zip(block.metrics, values[end].tolist(), strict=True)
+                      if v == v}  # v != v only for NaN
+        if len(per_metric) < len(block.metrics):
+            # The newest reading lacks some metrics: the newest that has each.
+            for j, metric in enumerate(block.metrics):
+                if metric in per_metric:
+                    continue
+                have = np.flatnonzero(~np.isnan(values[start:end + 1, j]))
+                if len(have):
+                    k = start + int(have[-1])
+                    per_metric[metric] = (int(ts[k]), float(values[k, j]))
+        out[block.names[int(seg[end])]] = per_metric
     return out

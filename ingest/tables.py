@@ -56,6 +56,9 @@ class IngestedBatch(SQLModel, table=True):
     received_at: int = Field(sa_type=BigInteger)
     readings: int
     rejected: int
+    # Digest of the batch's content (`ingest.batch_identity.batch_digest`): the same seq with
+    # another digest is a conflict, not a duplicate. NULL for batches stored before it.
+    payload_hash: str | None = Field(default=None, max_length=32)
 
 
 class DeadLetter(SQLModel, table=True):
@@ -68,7 +71,7 @@ class DeadLetter(SQLModel, table=True):
     gateway_id: str | None = None
     # The category the rejects are counted by: contract, payload_too_large,
     # unknown_device, foreign_device, unknown_metric, out_of_range, future_timestamp,
-    # ingest_error.
+    # ancient_timestamp, conflicting_duplicate, ingest_error.
     kind: str = Field(default="", index=True)
     reason: str
     field: str = ""

@@ -20,6 +20,7 @@ from starlette.responses import Response
 from portal.auth.accounts import principal_for_session
 from portal.auth.dependencies import SESSION_COOKIE, LoginRequired, login_url
 from portal.context import PortalContext
+from portal.limits import BodyLimit
 from portal.pages import customer, engineer, login, staff
 from portal.rendering import render
 from portal.routers import (
@@ -38,6 +39,7 @@ from portal.routers import (
     webhooks,
     work_orders,
 )
+from portal.security_headers import SecurityHeaders
 
 log = logging.getLogger("fieldpulse.portal")
 STATIC_DIR = Path(__file__).with_name("static")
@@ -72,6 +74,10 @@ def create_app(ctx: PortalContext) -> FastAPI:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(OperationalError, _database_unavailable)
     app.add_exception_handler(SQLAlchemyTimeoutError, _database_unavailable)
+    # Outermost first: every answer gets the security headers, 413s included; bodies
+    # are limited before any route reads them (portal/limits.py).
+    app.add_middleware(BodyLimit, default_bytes=ctx.max_body_bytes)
+    app.add_middleware(SecurityHeaders, tile_url=ctx.tile_url)
     return app
 
 

@@ -17,8 +17,11 @@ from dispatch.dispatcher import Dispatcher
 from dispatch.plan_store import PlanSummary
 from foundations.health import HealthReport
 from ingest.telemetry_store import TelemetryStore
+from integrations.webhooks.targets import TargetPolicy
 from portal.auth.ratelimit import RateLimiter
 from rules.service import RulesService
+
+DEFAULT_BODY_BYTES = 1024 * 1024
 
 
 @dataclass
@@ -51,10 +54,20 @@ class PortalContext:
     # The device panel's charts read downsampled series here (None: no charts).
     telemetry: TelemetryStore | None = None
     # Per client address: the customer's QR pages, and login attempts (password guessing).
+    # The address is the peer's, or X-Forwarded-For's from a trusted proxy only
+    # (portal/server.py).
     public_limiter: RateLimiter = field(
         default_factory=lambda: RateLimiter(per_second=1.0, burst=60))
     login_limiter: RateLimiter = field(
         default_factory=lambda: RateLimiter(per_second=0.2, burst=10))
+    # Per account: failed logins of one user name, from wherever they come.
+    login_account_limiter: RateLimiter = field(
+        default_factory=lambda: RateLimiter(per_second=1 / 60, burst=10))
+    # Request bodies of routes without a larger limit of their own (portal/limits.py).
+    max_body_bytes: int = DEFAULT_BODY_BYTES
+    # Where webhooks may be sent (integrations/webhooks/targets.py): public addresses,
+    # and the networks an admin allows.
+    webhook_targets: TargetPolicy = field(default_factory=TargetPolicy)
 
 
 def get_context(request: Request) -> PortalContext:

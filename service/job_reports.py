@@ -83,14 +83,22 @@ def set_notes(session: Session, order: WorkOrder, notes: str, at_ms: int) -> Job
     return report
 
 
+def check_new_photo(report: JobReport | None) -> None:
+    """Whether the report can take one more photo: checked before its file is written
+    (a final report, or one with `MAX_PHOTOS`, takes none)."""
+    if report is None:
+        return
+    _editable(report)
+    if len(json.loads(report.photos)) >= MAX_PHOTOS:
+        raise ReportError(f"photos: at most {MAX_PHOTOS} per job")
+
+
 def add_photo(session: Session, order: WorkOrder, file_name: str, at_ms: int) -> JobReport:
     report = report_of(session, order, at_ms)
     photos = json.loads(report.photos)
     if file_name in photos:  # a replayed upload that raced past the caller's check
         return report
-    _editable(report)
-    if len(photos) >= MAX_PHOTOS:
-        raise ReportError(f"photos: at most {MAX_PHOTOS} per job")
+    check_new_photo(report)
     photos.append(file_name)
     report.photos, report.updated_at = json.dumps(photos), at_ms
     session.add(report)
@@ -109,19 +117,21 @@ def signed_with(report: JobReport | None, signature_file: str) -> bool:
             and report.signature == signature_file)
 
 
-def check_sign_off(order: WorkOrder) -> None:
-    """The customer signs on site: refused before the job is `on_site`."""
+def check_sign_off(order: WorkOrder, report: JobReport | None = None) -> None:
+    """Whether the customer can sign now (checked before the signature's file is
+    written): on site, and not signed off already."""
     if order.status not in ("on_site", "done"):
         raise ReportError("the customer signs off on site: mark the job 'on_site' first")
+    if report is not None:
+        _editable(report)
 
 
 def sign_off(session: Session, order: WorkOrder, signed_by: str, signature_file: str,
              at_ms: int) -> JobReport:
-    check_sign_off(order)
     if not signed_by.strip():
         raise ReportError("signed_by: the name of the person signing")
     report = report_of(session, order, at_ms)
-    _editable(report)
+    check_sign_off(order, report)
     report.signed_by, report.signature = signed_by.strip()[:200], signature_file
     report.signed_at = report.updated_at = at_ms
     session.add(report)

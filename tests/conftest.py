@@ -1,4 +1,8 @@
-"""Fixtures that start real processes: a Mosquitto broker per test, the cloud side."""
+"""Fixtures that start real processes: a Mosquitto broker per test, the cloud side.
+
+The broker is the one `fieldpulse run` starts: every client logs in with an account
+of its own (`testing_support.broker_logins.login` makes one), the ACL keeps a gateway
+to its own topics, and the username is the client id."""
 
 from __future__ import annotations
 
@@ -9,12 +13,12 @@ import pytest
 
 from fieldpulse.broker import MosquittoBroker
 from fieldpulse.fleet_import import import_fleet
+from fieldpulse.parts import open_database
 from fieldpulse.settings import Settings
 from fieldpulse.system import CloudSystem
 from foundations.processes import free_port
-from ingest.consumer import BrokerAddress
 from simulators.fleet import Fleet, generate_fleet
-from support import RunningCloud, wait_until
+from support import RunningCloud, cloud_login, wait_until
 
 
 @pytest.fixture
@@ -31,13 +35,16 @@ def small_fleet() -> Fleet:
 
 @pytest.fixture
 def cloud(tmp_path: Path, mosquitto: MosquittoBroker, small_fleet: Fleet) -> Iterator[RunningCloud]:
+    # Webhook receivers of the tests listen on loopback: allowed here explicitly.
     settings = Settings(data_dir=tmp_path / "data", http_port=free_port(),
-                        dispatch_time_limit_s=1.0)
-    system = CloudSystem(settings, BrokerAddress("127.0.0.1", mosquitto.port))
-    tokens = import_fleet(system.engine, small_fleet)
+                        dispatch_time_limit_s=1.0, webhook_allowed_networks=("127.0.0.1/32",))
+    # As `fieldpulse run` does: the registry first, then the broker's accounts from it.
+    engine = open_database(settings)
+    tokens = import_fleet(engine, small_fleet)
+    system = CloudSystem(settings, cloud_login(mosquitto, engine), engine=engine)
     system.start()
     wait_until(system.consumer.connected.is_set, what="ingest to connect")
-    running = RunningCloud(system, tokens, small_fleet, mosquitto.port)
+    running = RunningCloud(system, tokens, small_fleet, mosquitto)
     yield running
     running.api.close()
     system.stop()

@@ -13,6 +13,8 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from asset_registry.catalog import DeviceModel, quiet_values
+from fieldpulse.broker import MosquittoBroker
+from testing_support.broker_logins import login
 
 
 def normal_metrics(model: DeviceModel, wiggle: float = 0.0) -> dict[str, float]:
@@ -57,13 +59,16 @@ class Publisher:
     restart makes it publish the same (gateway, seq) again.
     """
 
-    def __init__(self, port: int, client_id: str = "test-publisher") -> None:
-        self.port = port
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
+    def __init__(self, broker: MosquittoBroker, client_id: str = "test-publisher") -> None:
+        # Publishes for every gateway: a cloud account (fieldpulse-…), as the tests' own.
+        user, password = login(broker, f"fieldpulse-{client_id}")
+        self.port = broker.port
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=user,
                                   protocol=mqtt.MQTTv5)
+        self.client.username_pw_set(user, password)
         self.client.max_inflight_messages_set(200)
         self.client.reconnect_delay_set(0.1, 1)
-        self.client.connect("127.0.0.1", port)
+        self.client.connect("127.0.0.1", broker.port)
         self.client.loop_start()
 
     def publish_all(self, messages: list[tuple[str, bytes]],

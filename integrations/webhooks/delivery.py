@@ -24,7 +24,8 @@ from integrations.domain_events.tables import OutboxEvent
 from integrations.webhooks.policy import RetryPolicy
 from integrations.webhooks.signing import event_body, signed_headers
 from integrations.webhooks.tables import WebhookAttempt, WebhookDelivery, WebhookSubscription
-from integrations.webhooks.transport import Transport
+from integrations.webhooks.targets import TargetPolicy, TargetRefused
+from integrations.webhooks.transport import Answer, Transport
 
 log = logging.getLogger("fieldpulse.webhooks")
 
@@ -34,8 +35,10 @@ BATCH = 500
 
 class Deliverer:
     def __init__(self, engine: Engine, transport: Transport, policy: RetryPolicy, *,
-                 clock: Callable[[], int], rng: random.Random, concurrency: int = 8) -> None:
+                 clock: Callable[[], int], rng: random.Random, concurrency: int = 8,
+                 targets: TargetPolicy | None = None) -> None:
         self._engine, self._transport, self._policy = engine, transport, policy
+        self._targets = targets or TargetPolicy()
         self._clock, self._rng = clock, rng
         # Heads are of distinct records, so they may be sent at once: one slow
         # receiver or record does not hold back the others for its whole timeout.
@@ -69,7 +72,12 @@ class Deliverer:
         headers = signed_headers(sub.secret, event.id, sent_at // 1000, body,
                                  attempt=delivery.attempts + 1)
         started = time.monotonic()
-        answer = self._transport(sub.url, body, headers, self._policy.timeout_s)
+        try:  # resolved and checked now: the name may point elsewhere than when subscribed
+            target = self._targets.resolve(sub.url)
+        except TargetRefused as refused:  # no connection is made
+            answer = Answer(None, str(refused))
+        else:
+            answer = self._transport(target, body, headers, self._policy.timeout_s)
         duration_ms = int((time.monotonic() - started) * 1000)
         now = self._clock()
         values: dict[str, object] = {"last_status_code": answer.status_code,

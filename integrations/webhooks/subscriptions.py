@@ -26,6 +26,14 @@ def create(session: Session, *, url: str, record_types: list[str], event_types: 
     return sub
 
 
+def rotate_secret(session: Session, sub: WebhookSubscription) -> str:
+    """A new signing secret, for every delivery from now on (retries included); the
+    old one no longer signs anything."""
+    sub.secret = new_secret()
+    session.add(sub)
+    return sub.secret
+
+
 def remove(session: Session, sub: WebhookSubscription) -> None:
     for table in (WebhookAttempt, WebhookDelivery):
         session.connection().execute(delete(table).where(

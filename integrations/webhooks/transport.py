@@ -1,15 +1,22 @@
 """The one place that talks HTTP: POST a body, report the status or why there is none.
 
-Standard library only (urllib), so the cloud install needs no further HTTP client.
+Standard library only (http.client), so the cloud install needs no further HTTP
+client. It connects to the address `targets.TargetPolicy.resolve` checked, never
+resolving the name again, and speaks to the URL's host (Host header, TLS server
+name and certificate). A URL's `user:password@` goes as HTTP Basic authentication.
 """
 
 from __future__ import annotations
 
-import urllib.error
-import urllib.request
+import base64
+import http.client
+import socket
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
+
+from integrations.webhooks.targets import Target
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,28 +30,45 @@ class Answer:
 
 
 class Transport(Protocol):
-    def __call__(self, url: str, body: bytes, headers: Mapping[str, str],
+    def __call__(self, target: Target, body: bytes, headers: Mapping[str, str],
                  timeout_s: float) -> Answer: ...
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    # A redirected POST would arrive as a GET without its body: a 3xx is a failure.
-    def redirect_request(self, *_args: object, **_kwargs: object) -> None:
-        return None
+class _Pinned(http.client.HTTPConnection):
+    """Plain HTTP to the checked address."""
+
+    def __init__(self, target: Target, timeout_s: float) -> None:
+        super().__init__(target.host, target.port, timeout=timeout_s)
+        self.address = target.address
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection((self.address, self.port), self.timeout)
 
 
-_opener = urllib.request.build_opener(_NoRedirects())
+class _PinnedTls(_Pinned):
+    """HTTPS to the checked address, the certificate verified for the URL's host."""
+
+    tls = ssl.create_default_context()
+
+    def connect(self) -> None:
+        super().connect()
+        self.sock = self.tls.wrap_socket(self.sock, server_hostname=self.host)
 
 
-def post(url: str, body: bytes, headers: Mapping[str, str], timeout_s: float) -> Answer:
-    request = urllib.request.Request(url, data=body, headers=dict(headers), method="POST")
+def post(target: Target, body: bytes, headers: Mapping[str, str], timeout_s: float) -> Answer:
+    connection = (_PinnedTls if target.scheme == "https" else _Pinned)(target, timeout_s)
+    sent = dict(headers)
+    if target.username is not None:
+        pair = f"{target.username}:{target.password or ''}".encode()
+        sent["Authorization"] = "Basic " + base64.b64encode(pair).decode()
     try:
-        with _opener.open(request, timeout=timeout_s) as response:
-            response.read(64 * 1024)  # drain a little, so the connection closes cleanly
-            code = response.status
-    except urllib.error.HTTPError as err:  # an answer, but not 2xx
-        return Answer(err.code, f"HTTP {err.code} {err.reason}")
-    except (urllib.error.URLError, OSError, ValueError) as err:
-        reason = getattr(err, "reason", err)
-        return Answer(None, f"{type(err).__name__}: {reason}"[:500])
-    return Answer(code, None)
+        connection.request("POST", target.path, body=body, headers=sent)
+        # Redirects are not followed: a redirected POST would lose its body.
+        response = connection.getresponse()
+        response.read(64 * 1024)  # drain a little, so the connection closes cleanly
+        code, reason = response.status, response.reason
+    except (OSError, http.client.HTTPException, ValueError) as err:
+        return Answer(None, f"{type(err).__name__}: {err}"[:500])
+    finally:
+        connection.close()
+    return Answer(code, None) if 200 <= code < 300 else Answer(code, f"HTTP {code} {reason}")

@@ -20,6 +20,7 @@ from integrations.webhooks.delivery import Deliverer
 from integrations.webhooks.fanout import FanOut
 from integrations.webhooks.policy import RetryPolicy
 from integrations.webhooks.retention import prune
+from integrations.webhooks.targets import TargetPolicy
 from integrations.webhooks.transport import Transport, post
 
 log = logging.getLogger("fieldpulse.webhooks")
@@ -34,7 +35,8 @@ class WebhookWorker(Periodic):
                  gap_wait_s: float = 10.0, batch: int = 500, concurrency: int = 8,
                  retention_days: float = 30.0, prune_every_s: float = 3600.0,
                  clock: Clock = now_ms, rng: random.Random | None = None,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 monotonic: Callable[[], float] = time.monotonic,
+                 targets: TargetPolicy | None = None) -> None:
         super().__init__("webhooks", self.run_once, period_s)
         self._clock, self._monotonic = clock, monotonic
         self._retention_ms = int(retention_days * 86_400_000)
@@ -43,7 +45,8 @@ class WebhookWorker(Periodic):
         self._fanout = FanOut(engine, clock=clock, monotonic=monotonic,
                               gap_wait_s=gap_wait_s, batch=batch)
         self._deliverer = Deliverer(engine, transport, policy or RetryPolicy(), clock=clock,
-                                    rng=rng or random.Random(), concurrency=concurrency)
+                                    rng=rng or random.Random(), concurrency=concurrency,
+                                    targets=targets)
 
     def teardown(self) -> None:
         self._deliverer.close()

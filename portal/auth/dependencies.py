@@ -5,19 +5,32 @@ API callers get 401 (no or bad credentials, with `WWW-Authenticate: Bearer`) or
 are redirected to /login. A browser session must send its CSRF token with every
 state-changing request; API tokens are not sent by browsers on their own, so
 requests carrying one need none.
+
+FastAPI reads a request's body before it resolves dependencies, so these checks
+would come after a body was parsed or spooled to disk. `GuardedRoute` (every
+router's route class) runs first what needs no body: rate limits, who is calling
+and with which role, the CSRF token when it comes in a header or is missing
+altogether, the customer's QR token. The dependencies then run as declared and
+find that work done (`request.state`); a form's CSRF field is checked once the
+(size-limited, `portal.limits`) form is read.
 """
 
 from __future__ import annotations
 
 import math
 import secrets
-from collections.abc import Awaitable, Callable
-from typing import Annotated
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import Depends, HTTPException, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Engine
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
 
 from portal.auth.accounts import Principal, principal_for_session, principal_for_token
 from portal.context import SessionDep
@@ -46,11 +59,9 @@ def login_url(next_url: str) -> str:
 _bearer_scheme = HTTPBearer(auto_error=False, description="an API token (POST /api/tokens)")
 
 
-def current_principal(
-    request: Request, session: SessionDep,
-    _: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer_scheme)] = None,
-) -> Principal | None:
-    """The caller, from `Authorization: Bearer` or the session cookie; None if anonymous."""
+def principal_of(request: Request, session: Session) -> Principal | None:
+    """The caller, from `Authorization: Bearer` or the session cookie; None if anonymous.
+    Looked up afresh: a revoked token, an ended session or a disabled user is None."""
     header = request.headers.get("authorization")
     if header:
         scheme, _sep, value = header.partition(" ")
@@ -65,26 +76,79 @@ def current_principal(
     return principal_for_session(session, key) if key else None
 
 
+_PRINCIPAL = "fp_principal"  # request.state: the caller, once looked up
+
+
+def current_principal(
+    request: Request, session: SessionDep,
+    _: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer_scheme)] = None,
+) -> Principal | None:
+    """The caller (`principal_of`), looked up once per request."""
+    if not hasattr(request.state, _PRINCIPAL):
+        setattr(request.state, _PRINCIPAL, principal_of(request, session))
+    principal: Principal | None = getattr(request.state, _PRINCIPAL)
+    return principal
+
+
+def _principal_before_body(request: Request) -> Principal | None:
+    with Session(request.app.state.ctx.engine) as session:
+        return current_principal(request, session)
+
+
+def still_allowed(engine: Engine, request: Request, roles: tuple[str, ...]) -> bool:
+    """Whether the request's credential still belongs to an active user of one of
+    `roles` (for long answers such as the live stream, checked again while they run)."""
+    with Session(engine) as session:
+        try:
+            principal = principal_of(request, session)
+        except HTTPException:
+            return False
+    return principal is not None and principal.role in roles
+
+
 PrincipalDep = Annotated[Principal | None, Depends(current_principal)]
 
 
-async def _supplied_csrf(request: Request) -> str | None:
-    supplied = request.headers.get(CSRF_HEADER)
-    if supplied is None and request.headers.get("content-type", "").startswith(
-            ("application/x-www-form-urlencoded", "multipart/form-data")):
-        value = (await request.form()).get(CSRF_FIELD)
-        supplied = value if isinstance(value, str) else None
-    return supplied
+def _is_form(request: Request) -> bool:
+    return request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data"))
+
+
+def _expected_csrf(request: Request, principal: Principal | None) -> str | None:
+    """The token a state-changing request must send; "" when it needs none."""
+    if request.method in SAFE_METHODS or (principal is not None and principal.via == "token"):
+        return ""
+    return principal.csrf_token if principal else request.cookies.get(CSRF_COOKIE)
+
+
+def _compare_csrf(expected: str | None, supplied: str | None) -> None:
+    if not expected or not supplied or not secrets.compare_digest(expected, supplied):
+        raise HTTPException(403, "missing or wrong CSRF token: reload the page and try again")
 
 
 async def check_csrf(request: Request, principal: Principal | None) -> None:
     """Refuse a state-changing request whose CSRF token is missing or wrong (403)."""
-    if request.method in SAFE_METHODS or (principal is not None and principal.via == "token"):
+    expected = _expected_csrf(request, principal)
+    if expected == "":
         return
-    expected = principal.csrf_token if principal else request.cookies.get(CSRF_COOKIE)
-    supplied = await _supplied_csrf(request)
-    if not expected or not supplied or not secrets.compare_digest(expected, supplied):
-        raise HTTPException(403, "missing or wrong CSRF token: reload the page and try again")
+    supplied = request.headers.get(CSRF_HEADER)
+    if supplied is None and _is_form(request):
+        value = (await request.form()).get(CSRF_FIELD)
+        supplied = value if isinstance(value, str) else None
+    _compare_csrf(expected, supplied)
+
+
+def check_csrf_before_body(request: Request, principal: Principal | None) -> None:
+    """What of `check_csrf` needs no body: a token expected but none to compare with
+    (no session token, no double-submit cookie), or one sent in the header. A form's
+    field is compared once the form is read."""
+    expected = _expected_csrf(request, principal)
+    if expected == "":
+        return
+    supplied = request.headers.get(CSRF_HEADER)
+    if supplied is None and _is_form(request) and expected:
+        return
+    _compare_csrf(expected, supplied)
 
 
 async def public_csrf(request: Request) -> None:
@@ -95,39 +159,58 @@ async def public_csrf(request: Request) -> None:
     await check_csrf(request, None)
 
 
-def require_role(*roles: str) -> Callable[..., Awaitable[Principal]]:
-    """API routes: 401 without credentials, 403 for the wrong role, CSRF for sessions."""
+async def _public_csrf_before_body(request: Request) -> None:
+    check_csrf_before_body(request, None)
 
+
+public_csrf.before_body = _public_csrf_before_body  # type: ignore[attr-defined]
+
+
+def _authorised(request: Request, principal: Principal | None, roles: tuple[str, ...],
+                page: bool) -> Principal:
+    """The caller if they have one of `roles`: else 401 (a page: to /login) or 403."""
+    if principal is None:
+        if page:
+            raise LoginRequired(request.url.path
+                                + (f"?{request.url.query}" if request.url.query else ""))
+        raise HTTPException(401, "authentication required: send 'Authorization: Bearer "
+                            "<API token>' or log in at /login",
+                            headers={"WWW-Authenticate": "Bearer"})
+    if principal.role not in roles:
+        raise HTTPException(403, f"this needs the role {' or '.join(roles)}; "
+                            f"'{principal.username}' is {principal.role}")
+    return principal
+
+
+def _role_check(roles: tuple[str, ...], page: bool) -> Callable[..., Awaitable[Principal]]:
     async def dependency(request: Request, principal: PrincipalDep) -> Principal:
-        if principal is None:
-            raise HTTPException(401, "authentication required: send 'Authorization: Bearer "
-                                "<API token>' or log in at /login",
-                                headers={"WWW-Authenticate": "Bearer"})
-        if principal.role not in roles:
-            raise HTTPException(403, f"this needs the role {' or '.join(roles)}; "
-                                f"'{principal.username}' is {principal.role}")
+        _authorised(request, principal, roles, page)
+        assert principal is not None
         await check_csrf(request, principal)
         return principal
 
+    async def before_body(request: Request) -> None:
+        principal = await run_in_threadpool(_principal_before_body, request)
+        check_csrf_before_body(request, _authorised(request, principal, roles, page))
+
+    dependency.before_body = before_body  # type: ignore[attr-defined]
     return dependency
+
+
+def require_role(*roles: str) -> Callable[..., Awaitable[Principal]]:
+    """API routes: 401 without credentials, 403 for the wrong role, CSRF for sessions."""
+    return _role_check(roles, page=False)
 
 
 def page_role(*roles: str) -> Callable[..., Awaitable[Principal]]:
     """Page routes: like require_role, but a browser without a session is sent to /login."""
-    api_check = require_role(*roles)
-
-    async def dependency(request: Request, principal: PrincipalDep) -> Principal:
-        if principal is None:
-            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-            raise LoginRequired(target)
-        return await api_check(request, principal)
-
-    return dependency
+    return _role_check(roles, page=True)
 
 
 # Who may call a route: the principal as a parameter (or `Depends(...)` of the same
 # callable in a router's dependencies, which FastAPI then runs once per request).
-staff_only = require_role("dispatcher", "admin")
+STAFF_ROLES = ("dispatcher", "admin")
+staff_only = require_role(*STAFF_ROLES)
 Staff = Annotated[Principal, Depends(staff_only)]
 Admin = Annotated[Principal, Depends(require_role("admin"))]
 AnyRole = Annotated[Principal, Depends(require_role("admin", "dispatcher", "engineer"))]
@@ -158,22 +241,69 @@ def job_of(session: Session, order_id: int, principal: Principal) -> WorkOrder:
 
 
 def client_key(request: Request) -> str:
-    # The peer address: behind a reverse proxy, run uvicorn with --proxy-headers so
-    # this is the client's address and not the proxy's.
+    # The peer address. `X-Forwarded-For` counts only from the proxies the operator
+    # names (`trusted_proxies`): the http worker runs uvicorn with `proxy_headers`
+    # for exactly those (portal/server.py); from anyone else it is ignored.
     return request.client.host if request.client else "unknown"
 
 
-def _limited(limiter_name: str) -> Callable[[Request], None]:
-    def dependency(request: Request) -> None:
-        limiter = getattr(request.app.state.ctx, limiter_name)
-        wait = limiter.take(client_key(request))
-        if wait > 0:
-            seconds = max(1, math.ceil(wait))
-            raise HTTPException(429, f"too many requests: try again in {seconds} s",
-                                headers={"Retry-After": str(seconds)})
+def too_many(wait: float) -> HTTPException:
+    seconds = max(1, math.ceil(wait))
+    return HTTPException(429, f"too many requests: try again in {seconds} s",
+                         headers={"Retry-After": str(seconds)})
 
+
+def early(guard: Callable[[Request], Awaitable[None]]) -> Callable[[Request], Awaitable[None]]:
+    """`guard` as a dependency that runs before the body is read (`GuardedRoute`), and
+    once per request however often it is declared (a rate limit spends one token)."""
+    done = f"fp_early_{id(guard)}"
+
+    async def dependency(request: Request) -> None:
+        if not getattr(request.state, done, False):
+            setattr(request.state, done, True)
+            await guard(request)
+
+    dependency.before_body = dependency  # type: ignore[attr-defined]
     return dependency
+
+
+def _limited(limiter_name: str) -> Callable[[Request], Awaitable[None]]:
+    async def limit(request: Request) -> None:
+        wait = getattr(request.app.state.ctx, limiter_name).take(client_key(request))
+        if wait > 0:
+            raise too_many(wait)
+
+    return early(limit)
 
 
 public_rate_limit = _limited("public_limiter")
 login_rate_limit = _limited("login_limiter")
+
+
+def _calls(dependant: Dependant) -> Iterator[Any]:
+    """Every dependency's callable, in the order FastAPI resolves them."""
+    for sub in dependant.dependencies:
+        yield from _calls(sub)
+        yield sub.call
+
+
+class GuardedRoute(APIRoute):
+    """A route whose dependencies' `before_body` checks run before the body is read
+    (and so before FastAPI parses JSON or spools a multipart form to disk)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        guards: list[Callable[[Request], Awaitable[None]]] = []
+        for call in _calls(self.dependant):
+            guard = getattr(call, "before_body", None)
+            if guard is not None and guard not in guards:
+                guards.append(guard)
+        if not guards:
+            return handler
+
+        async def guarded(request: Request) -> Response:
+            for guard in guards:
+                await guard(request)
+            return await handler(request)
+
+        return guarded

@@ -1,4 +1,5 @@
-"""Per-client token buckets for the public endpoints (QR pages, login)."""
+"""Token buckets for the public endpoints: per client address (QR pages, login) and
+per account (failed logins)."""
 
 from __future__ import annotations
 
@@ -31,6 +32,13 @@ class RateLimiter:
 
     def take(self, key: str) -> float:
         """Spend one token of `key`'s bucket: 0.0 if allowed, else seconds until one is back."""
+        return self._use(key, spend=True)
+
+    def peek(self, key: str) -> float:
+        """What `take` would answer, without spending anything."""
+        return self._use(key, spend=False)
+
+    def _use(self, key: str, spend: bool) -> float:
         now = self.clock()
         with self._lock:
             bucket = self._buckets.pop(key, None) or _Bucket(float(self.burst), now)
@@ -41,6 +49,6 @@ class RateLimiter:
             while len(self._buckets) > self.max_clients:
                 self._buckets.popitem(last=False)
             if bucket.tokens >= 1.0:
-                bucket.tokens -= 1.0
+                bucket.tokens -= 1.0 if spend else 0.0
                 return 0.0
             return (1.0 - bucket.tokens) / self.per_second

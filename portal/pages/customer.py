@@ -17,6 +17,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.responses import RedirectResponse
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from asset_registry.catalog import severity_rank
@@ -26,7 +27,7 @@ from dispatch.planning import offer_windows
 from foundations.clock import now_ms
 from foundations.database import session_scope
 from portal.auth.audit import record
-from portal.auth.dependencies import public_csrf, public_rate_limit
+from portal.auth.dependencies import GuardedRoute, early, public_csrf, public_rate_limit
 from portal.context import ContextDep, SessionDep
 from portal.queries.alerts import list_alerts
 from portal.queries.cases import device_cases
@@ -34,13 +35,14 @@ from portal.queries.devices import device_by_token, device_detail
 from portal.queries.work_orders import device_work_orders_with_events
 from portal.rendering import render
 from portal.schemas.common import RowId
-from portal.uploads import read_image
+from portal.uploads import Image, private_dir, read_image, write_private
 from service import customer_reports
 from service.customer_reports import FAULT_CATEGORIES, FaultReportError, Photo
 from service.job_reports import ReportError, rate_visit
 from service.tables import Case, Engineer, JobReport, WorkOrder
 
-router = APIRouter(include_in_schema=False, dependencies=[Depends(public_rate_limit)])
+router = APIRouter(route_class=GuardedRoute, include_in_schema=False,
+                   dependencies=[Depends(public_rate_limit)])
 
 INVALID_CODE = "This code is not valid. Please contact your service provider."
 # The repair's steps in the customer's words.
@@ -135,22 +137,30 @@ def _window(value: str, now: int) -> tuple[int, int] | None:
                                          HORIZON_S * 1000)
 
 
-async def _photos(photos: list[UploadFile]) -> list[tuple[bytes, str, str]]:
-    """(bytes, suffix, content type) of each photo chosen; empty files are skipped."""
-    chosen = [p for p in photos if p.filename]
+async def _photos(photos: list[UploadFile]) -> list[Image]:
+    """Each photo chosen (its type what its bytes are); empty files are skipped."""
+    chosen = [p for p in photos if p.filename and p.size != 0]
     try:
         customer_reports.check_photo_count(len(chosen))
     except FaultReportError as err:
         raise HTTPException(422, str(err)) from None
-    out = []
-    for photo in chosen:
-        data, suffix = await read_image(photo, "photos")
-        if data:
-            out.append((data, suffix, photo.content_type or ""))
-    return out
+    return [await read_image(photo, "photos") for photo in chosen]
 
 
-@router.post("/q/{token}/report", dependencies=[Depends(public_csrf)])
+async def _known_code(request: Request) -> None:
+    """A form to a wrong or revoked code is refused before the form is read."""
+    def known() -> bool:
+        with Session(request.app.state.ctx.engine) as session:
+            return device_by_token(session, request.path_params["token"]) is not None
+
+    if not await run_in_threadpool(known):
+        raise HTTPException(404, INVALID_CODE)
+
+
+known_code = early(_known_code)
+
+
+@router.post("/q/{token}/report", dependencies=[Depends(public_csrf), Depends(known_code)])
 async def report_fault(
     token: str, ctx: ContextDep, session: SessionDep,
     category: Annotated[str, Form()], description: Annotated[str, Form(max_length=2000)] = "",
@@ -168,8 +178,8 @@ async def report_fault(
     images = await _photos(photos)
     if images and ctx.uploads_dir is None:
         raise HTTPException(503, "photos cannot be kept here; send the report without them")
-    named = [(f"{secrets.token_urlsafe(12)}{suffix}", data, content_type)
-             for data, suffix, content_type in images]
+    named = [(f"{secrets.token_urlsafe(12)}{image.suffix}", image.data, image.content_type)
+             for image in images]
     with session_scope(ctx.engine) as tx:
         case, _order = customer_reports.report_fault(
             tx, device_id=device.id, model=ctx.models[device.model_id], category=category,
@@ -177,10 +187,9 @@ async def report_fault(
             photos=[Photo(name, content_type) for name, _, content_type in named], at=now)
         if named:
             assert ctx.uploads_dir is not None
-            folder = ctx.uploads_dir / "cases" / str(case.id)
-            folder.mkdir(parents=True, exist_ok=True)
+            folder = private_dir(ctx.uploads_dir, "cases", str(case.id))
             for name, data, _ in named:
-                (folder / name).write_bytes(data)
+                write_private(folder / name, data)
         record(tx, "customer:qr", "fault.report", f"device:{device.id}",
                f"case {case.id}: {category}, {len(images)} photo(s)"
                + (", window requested" if promised else ""))
@@ -188,7 +197,7 @@ async def report_fault(
     return RedirectResponse(f"/q/{token}?reported={case.id}", status_code=303)
 
 
-@router.post("/q/{token}/rate", dependencies=[Depends(public_csrf)])
+@router.post("/q/{token}/rate", dependencies=[Depends(public_csrf), Depends(known_code)])
 def rate(token: str, ctx: ContextDep, session: SessionDep,
          work_order_id: Annotated[RowId, Form()], stars: Annotated[int, Form(ge=1, le=5)],
          comment: Annotated[str, Form(max_length=2000)] = "") -> RedirectResponse:

@@ -13,7 +13,7 @@ from starlette.responses import FileResponse, Response
 
 from foundations.database import session_scope
 from portal.auth.audit import record
-from portal.auth.dependencies import JobActorPage, job_of, own_engineer
+from portal.auth.dependencies import GuardedRoute, JobActorPage, job_of, own_engineer
 from portal.context import ContextDep, SessionDep
 from portal.queries.engineers import engineer_jobs
 from portal.rendering import render
@@ -21,7 +21,7 @@ from portal.schemas.common import RowId
 from service.tables import Engineer, WorkOrder
 from service.work_orders import StatusError, advance
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(route_class=GuardedRoute, include_in_schema=False)
 STATIC_DIR = Path(__file__).parent.parent / "static"
 
 

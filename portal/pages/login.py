@@ -19,13 +19,15 @@ from portal.auth.audit import record
 from portal.auth.dependencies import (
     SESSION_COOKIE,
     AnyRolePage,
+    GuardedRoute,
     login_rate_limit,
     public_csrf,
+    too_many,
 )
-from portal.context import SessionDep
+from portal.context import ContextDep, SessionDep
 from portal.rendering import is_https, render
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(route_class=GuardedRoute, include_in_schema=False)
 
 
 def _safe_next(next_url: str, principal: Principal) -> str:
@@ -43,12 +45,18 @@ def login_page(request: Request, next: str = "") -> Response:
 
 
 @router.post("/login", dependencies=[Depends(login_rate_limit), Depends(public_csrf)])
-def login(request: Request, session: SessionDep,
+def login(request: Request, ctx: ContextDep, session: SessionDep,
           username: Annotated[str, Form(max_length=100)],
           password: Annotated[str, Form(max_length=200)],
           next: Annotated[str, Form(max_length=2000)] = "") -> Response:
+    # Per account as well as per address: guesses at one account from many addresses
+    # are throttled too. Only failures spend; while throttled, no password is tried.
+    wait = ctx.login_account_limiter.peek(username)
+    if wait > 0:
+        raise too_many(wait)
     user = authenticate(session, username, password)
     if user is None:
+        ctx.login_account_limiter.take(username)
         record(session, "anonymous", "login.failed", f"user:{username}")
         session.commit()
         return render(request, "login.html", {"next": next,
@@ -72,4 +80,7 @@ def logout(request: Request, session: SessionDep, principal: AnyRolePage) -> Res
     session.commit()
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
+    # What the browser kept for this user (the engineer app's outbox, cached pages)
+    # goes with the session: a shared phone's next user finds none of it.
+    response.headers["Clear-Site-Data"] = '"cache", "storage"'
     return response

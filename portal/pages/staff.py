@@ -6,14 +6,14 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from portal.auth.dependencies import AdminPage, PrincipalDep, StaffPage
+from portal.auth.dependencies import AdminPage, GuardedRoute, PrincipalDep, StaffPage
 from portal.auth.tables import ROLES, ApiToken
 from portal.context import ContextDep, SessionDep
 from portal.queries.engineers import engineers_by_name
 from portal.queries.users import list_users, user_tokens
 from portal.rendering import render
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(route_class=GuardedRoute, include_in_schema=False)
 
 
 @router.get("/")

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from foundations.database import session_scope
 from portal.auth.accounts import ASSIGNABLE_ROLES, get_user
 from portal.auth.audit import record, record_now
-from portal.auth.dependencies import Staff, staff_only
+from portal.auth.dependencies import GuardedRoute, Staff, staff_only
 from portal.context import ContextDep, SessionDep, rules_service
 from portal.queries.alerts import list_alerts
 from portal.schemas.alerts import (
@@ -27,7 +27,7 @@ from rules.errors import AlertError
 from service.alert_cases import AlertCaseError, case_for_alert, open_alert
 from service.alert_cases import assign as assign_alert
 
-router = APIRouter(tags=["alerts"])
+router = APIRouter(route_class=GuardedRoute, tags=["alerts"])
 
 
 @router.get("/api/alerts", dependencies=[Depends(staff_only)])
@@ -48,14 +48,13 @@ def _alert_action(action: str) -> Callable[..., AlertPublic]:
         service = rules_service(ctx)
         act = {"acknowledge": service.acknowledge, "close": service.close,
                "comment": service.comment}[action]
-        try:
-            alert = act(alert_id, body.by, body.note)
+        try:  # the authenticated user acts, whatever a body's `by` says
+            alert = act(alert_id, principal.username, body.note)
         except AlertError as err:
             status = 404 if str(err).startswith("no alert") else 409
             raise HTTPException(status, str(err)) from None
-        # `by` is what the caller wrote; the log keeps who was authenticated.
         record_now(ctx.engine, principal.actor, f"alert.{action}", f"alert:{alert_id}",
-                   f"by {body.by}: {body.note}")
+                   body.note)
         return AlertPublic.model_validate(alert, from_attributes=True)
 
     return endpoint

@@ -5,11 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Query
 
 from portal.auth.audit import recent
-from portal.auth.dependencies import Admin
+from portal.auth.dependencies import Admin, GuardedRoute
 from portal.context import SessionDep
 from portal.schemas.audit import AuditEventPublic
 
-router = APIRouter(tags=["access"])
+router = APIRouter(route_class=GuardedRoute, tags=["access"])
 
 
 @router.get("/api/audit", tags=["operations"])

@@ -17,7 +17,7 @@ from sqlmodel import Session
 from asset_registry.tables import Device
 from foundations.clock import now_ms
 from portal.auth.audit import record
-from portal.auth.dependencies import Staff, staff_only
+from portal.auth.dependencies import GuardedRoute, Staff, staff_only
 from portal.context import ContextDep, SessionDep
 from portal.idempotency import KeyHeader, once
 from portal.queries.cases import case_detail, case_with_orders, list_cases
@@ -27,7 +27,7 @@ from service.cases import CaseError, open_requested_case
 from service.cases import change_case as change
 from service.tables import Case
 
-router = APIRouter(dependencies=[Depends(staff_only)])
+router = APIRouter(route_class=GuardedRoute, dependencies=[Depends(staff_only)])
 
 
 @router.get("/api/cases", tags=["cases"])

@@ -14,13 +14,13 @@ from starlette.responses import Response
 from asset_registry.tables import Device
 from foundations.clock import HOUR_MS, MINUTE_MS, now_ms
 from ingest.telemetry_store import StoreError
-from portal.auth.dependencies import staff_only
+from portal.auth.dependencies import GuardedRoute, staff_only
 from portal.context import ContextDep, SessionDep
 from portal.device_list_cache import device_list_cache, response_for
 from portal.queries.devices import DeviceFilter, device_detail
 from portal.schemas.devices import BucketPublic, DeviceDetail, DevicePublic, SeriesPublic
 
-router = APIRouter(tags=["devices"], dependencies=[Depends(staff_only)])
+router = APIRouter(route_class=GuardedRoute, tags=["devices"], dependencies=[Depends(staff_only)])
 
 # About this many buckets per chart, whatever the span: enough for a panel's width.
 POINTS = 288

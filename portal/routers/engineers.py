@@ -6,13 +6,13 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 
-from portal.auth.dependencies import JobActor, own_engineer, staff_only
+from portal.auth.dependencies import GuardedRoute, JobActor, own_engineer, staff_only
 from portal.context import SessionDep
 from portal.queries.engineers import list_engineers
 from portal.queries.jobs import route_of
 from portal.schemas.engineers import EngineerPublic
 
-router = APIRouter()
+router = APIRouter(route_class=GuardedRoute)
 
 
 @router.get("/api/engineers", tags=["engineers"], dependencies=[Depends(staff_only)])

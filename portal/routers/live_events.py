@@ -4,7 +4,10 @@ Each event carries an `id` that encodes the feed's cursor; a browser's
 EventSource sends it back as `Last-Event-ID` when it reconnects, so nothing is
 missed across a dropped connection. A stream ends after `STREAM_S` (the
 browser reconnects by itself), which keeps long-lived connections from piling
-up behind proxies. Left out of the OpenAPI schema: a stream is not a JSON
+up behind proxies, and within `RECHECK_S` of its caller losing access: the
+credential it was opened with (API token or session) is checked again while it
+runs, so a revoked token, an ended session, a disabled user or a changed role
+stops it. Left out of the OpenAPI schema: a stream is not a JSON
 response that generated clients or schema fuzzers could use.
 """
 
@@ -19,15 +22,16 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from portal.auth.dependencies import staff_only
+from portal.auth.dependencies import STAFF_ROLES, GuardedRoute, staff_only, still_allowed
 from portal.context import ContextDep
 from portal.live_feed import Cursor, LiveEvent, LiveFeed
 
-router = APIRouter()
+router = APIRouter(route_class=GuardedRoute)
 
 POLL_S = 1.0
 HEARTBEAT_S = 15.0
 STREAM_S = 300.0
+RECHECK_S = 2.0
 _LAST_ID = re.compile(r"a(\d+)-w(\d+)-p(\d+)\Z")
 
 
@@ -65,8 +69,13 @@ async def live_events(request: Request, ctx: ContextDep,
         yield f"retry: {int(POLL_S * 3000)}\n\n"
         loop = asyncio.get_running_loop()
         ends = loop.time() + max_s
-        quiet_since = loop.time()
+        quiet_since = checked = loop.time()
         while loop.time() < ends and not await request.is_disconnected():
+            if loop.time() - checked >= RECHECK_S:
+                if not await run_in_threadpool(still_allowed, ctx.engine, request,
+                                               STAFF_ROLES):
+                    return  # access ended: so does the stream (a reconnect gets 401/403)
+                checked = loop.time()
             events, cursor = await run_in_threadpool(feed.poll, cursor)
             for event in events:
                 yield sse(event, cursor)
@@ -78,4 +87,4 @@ async def live_events(request: Request, ctx: ContextDep,
             await asyncio.sleep(POLL_S)
 
     return StreamingResponse(stream(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})

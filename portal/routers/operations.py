@@ -8,13 +8,13 @@ from typing import Any
 from fastapi import APIRouter, Depends, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from portal.auth.dependencies import require_role
+from portal.auth.dependencies import GuardedRoute, require_role
 from portal.context import ContextDep, SessionDep
 from portal.queries.devices import count_devices
 from portal.queries.operations import list_dead_letters
 from portal.schemas.operations import DeadLetterPublic, Health, WorkerPublic
 
-router = APIRouter(tags=["operations"])
+router = APIRouter(route_class=GuardedRoute, tags=["operations"])
 ADMIN = [Depends(require_role("admin"))]
 
 

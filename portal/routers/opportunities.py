@@ -13,7 +13,7 @@ from foundations.clock import now_ms
 from foundations.database import session_scope
 from portal.auth.accounts import Principal
 from portal.auth.audit import record
-from portal.auth.dependencies import Staff
+from portal.auth.dependencies import GuardedRoute, Staff
 from portal.context import ContextDep, PortalContext, SessionDep
 from portal.queries.opportunities import list_opportunities
 from portal.schemas.common import RowId
@@ -21,7 +21,7 @@ from portal.schemas.opportunities import Decision, OpportunityPublic, StatusFilt
 from sales import service
 from sales.tables import Opportunity
 
-router = APIRouter(tags=["sales"])
+router = APIRouter(route_class=GuardedRoute, tags=["sales"])
 
 
 def _public(opp: Opportunity) -> OpportunityPublic:

@@ -17,7 +17,7 @@ from dispatch.planning import candidates
 from dispatch.proposals import Proposal, StaleProposal
 from foundations.database import session_scope
 from portal.auth.audit import record
-from portal.auth.dependencies import Staff
+from portal.auth.dependencies import GuardedRoute, Staff
 from portal.context import ContextDep, SessionDep, dispatcher
 from portal.queries.engineers import engineer_names, engineers_by_id
 from portal.queries.work_orders import routed_stops
@@ -41,7 +41,7 @@ from service.tables import WorkOrder
 from service.work_orders import StatusError, UnknownEngineer
 from service.work_orders import pin as pin_order
 
-router = APIRouter(tags=["dispatch"])
+router = APIRouter(route_class=GuardedRoute, tags=["dispatch"])
 
 
 @router.get("/api/plans/routes")

@@ -14,14 +14,14 @@ from starlette.responses import Response
 from asset_registry.qr_tokens import new_qr_token
 from asset_registry.tables import Device
 from portal.auth.audit import record
-from portal.auth.dependencies import Admin
+from portal.auth.dependencies import Admin, GuardedRoute
 from portal.context import ContextDep, SessionDep
 from portal.qr_codes import customer_url, write_qr_codes
 from portal.qr_labels import COLUMNS, ROWS, Label, label_sheets
 from portal.queries.devices import devices_by_serial
 from portal.schemas.qr import QrCodeIssued
 
-router = APIRouter()
+router = APIRouter(route_class=GuardedRoute)
 
 
 def _device(session: Session, device_id: str) -> Device:

@@ -9,11 +9,11 @@ from fastapi import APIRouter, Body, Depends, HTTPException
 
 from asset_registry.rule_spec import RuleError
 from portal.auth.audit import record_now
-from portal.auth.dependencies import Admin, staff_only
+from portal.auth.dependencies import Admin, GuardedRoute, staff_only
 from portal.context import ContextDep, rules_service
 from portal.schemas.rule_sets import RuleSetPublic
 
-router = APIRouter()
+router = APIRouter(route_class=GuardedRoute)
 
 
 @router.get("/api/models/{model_id}/rules", tags=["alerts", "rules"],

@@ -18,7 +18,7 @@ from portal.auth.accounts import (
     set_disabled,
 )
 from portal.auth.audit import record
-from portal.auth.dependencies import SESSION_COOKIE, Admin, AnyRole, Staff
+from portal.auth.dependencies import SESSION_COOKIE, Admin, AnyRole, GuardedRoute, Staff
 from portal.auth.tables import ApiToken, PortalUser
 from portal.context import SessionDep
 from portal.queries.users import assignable_users, list_users
@@ -38,7 +38,7 @@ from portal.schemas.users import (
     UserRequest,
 )
 
-router = APIRouter(tags=["access"])
+router = APIRouter(route_class=GuardedRoute, tags=["access"])
 
 
 @router.get("/api/me")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, HTTPException, Query, Response
 from sqlmodel import Session
@@ -15,9 +16,10 @@ from integrations.domain_events import record_types
 from integrations.webhooks import subscriptions
 from integrations.webhooks.fanout import split
 from integrations.webhooks.tables import WebhookSubscription
+from integrations.webhooks.targets import MASK, TargetRefused, masked
 from portal.auth.audit import record
-from portal.auth.dependencies import Admin
-from portal.context import ContextDep, SessionDep
+from portal.auth.dependencies import Admin, GuardedRoute
+from portal.context import ContextDep, PortalContext, SessionDep
 from portal.queries.webhooks import list_subscriptions
 from portal.schemas.common import MAX_ID, RowId
 from portal.schemas.webhooks import (
@@ -26,13 +28,14 @@ from portal.schemas.webhooks import (
     DeliveryStatus,
     Replay,
     Replayed,
+    SecretRotated,
     SubscriptionChange,
     SubscriptionCreated,
     SubscriptionIn,
     SubscriptionPublic,
 )
 
-router = APIRouter(tags=["webhooks"])
+router = APIRouter(route_class=GuardedRoute, tags=["webhooks"])
 VERBS = ("created", "updated", "deleted", "raised")
 
 
@@ -46,11 +49,21 @@ def _check_filters(records: list[str], events: list[str]) -> None:
                             f"record types: {sorted(known)}, verbs: {list(VERBS)}")
 
 
+def _check_target(ctx: PortalContext, url: str) -> None:
+    if urlsplit(url).password == MASK:
+        raise HTTPException(422, "url: give the password itself, not the masked one")
+    try:
+        ctx.webhook_targets.check_url(url)
+    except TargetRefused as err:
+        raise HTTPException(422, str(err)) from None
+
+
 def _public(session: Session, sub: WebhookSubscription) -> SubscriptionPublic:
     assert sub.id is not None
     counts = subscriptions.counts(session, sub.id)
     return SubscriptionPublic.model_validate({
-        **sub.model_dump(exclude={"secret"}), "record_types": sorted(split(sub.record_types)),
+        **sub.model_dump(exclude={"secret"}), "url": masked(sub.url),
+        "record_types": sorted(split(sub.record_types)),
         "event_types": sorted(split(sub.event_types)), "pending": counts.pending,
         "parked": counts.parked, "delivered": counts.delivered})
 
@@ -66,11 +79,13 @@ def _get(session: Session, sub_id: int) -> WebhookSubscription:
 def create(body: SubscriptionIn, ctx: ContextDep, principal: Admin) -> SubscriptionCreated:
     """Subscribe a URL to domain events recorded from now on; the secret is shown once."""
     _check_filters(body.record_types, body.event_types)
+    _check_target(ctx, str(body.url))
     with session_scope(ctx.engine) as session:
         sub = subscriptions.create(session, url=str(body.url), record_types=body.record_types,
                                    event_types=body.event_types, description=body.description,
                                    by=principal.username)
-        record(session, principal.actor, "webhook.create", f"webhook:{sub.id}", str(body.url))
+        record(session, principal.actor, "webhook.create", f"webhook:{sub.id}",
+               masked(str(body.url)))
         return SubscriptionCreated(**_public(session, sub).model_dump(), secret=sub.secret)
 
 
@@ -92,15 +107,29 @@ def change(subscription_id: RowId, body: SubscriptionChange, ctx: ContextDep,
     with session_scope(ctx.engine) as session:
         sub = _get(session, subscription_id)
         _check_filters(body.record_types or [], body.event_types or [])
+        if body.url is not None:
+            _check_target(ctx, str(body.url))
         fields = body.model_dump(exclude_unset=True, exclude_none=True)
         for name, value in fields.items():
             setattr(sub, name, ",".join(value) if isinstance(value, list) else
                     str(value) if name == "url" else value)
         session.add(sub)
+        logged = {**fields, "url": masked(str(body.url))} if body.url is not None else fields
         record(session, principal.actor, "webhook.change", f"webhook:{sub.id}",
-               json.dumps(fields, default=str))
+               json.dumps(logged, default=str))
         session.flush()
         return _public(session, sub)
+
+
+@router.post("/api/webhooks/{subscription_id}/secret")
+def rotate_secret(subscription_id: RowId, ctx: ContextDep, principal: Admin) -> SecretRotated:
+    """A new signing secret, shown only now; deliveries from now on (retries of earlier
+    events too) are signed with it, and the old one signs nothing more."""
+    with session_scope(ctx.engine) as session:
+        sub = _get(session, subscription_id)
+        secret = subscriptions.rotate_secret(session, sub)
+        record(session, principal.actor, "webhook.rotate_secret", f"webhook:{sub.id}")
+    return SecretRotated(id=subscription_id, secret=secret)
 
 
 @router.delete("/api/webhooks/{subscription_id}", status_code=204)
@@ -108,7 +137,8 @@ def remove(subscription_id: RowId, ctx: ContextDep, principal: Admin) -> Respons
     """Stop and forget a subscription with its queue and delivery log."""
     with session_scope(ctx.engine) as session:
         sub = _get(session, subscription_id)
-        record(session, principal.actor, "webhook.delete", f"webhook:{sub.id}", sub.url)
+        record(session, principal.actor, "webhook.delete", f"webhook:{sub.id}",
+               masked(sub.url))
         subscriptions.remove(session, sub)
     return Response(status_code=204)
 

@@ -28,7 +28,7 @@ from starlette.responses import FileResponse
 from foundations.clock import now_ms
 from portal.auth.accounts import Principal
 from portal.auth.audit import record
-from portal.auth.dependencies import AnyRole, JobActor, Staff, job_of
+from portal.auth.dependencies import AnyRole, GuardedRoute, JobActor, Staff, job_of
 from portal.context import ContextDep, PortalContext, SessionDep
 from portal.idempotency import KeyHeader, once
 from portal.queries.jobs import job_detail as job_view
@@ -45,7 +45,7 @@ from portal.schemas.work_orders import (
     WorkOrderChange,
     WorkOrderPublic,
 )
-from portal.uploads import read_image
+from portal.uploads import image_type, private_dir, read_image, write_private
 from service import job_reports
 from service.job_reports import ReportError, as_dict
 from service.tables import WORK_ORDER_STATUSES, JobReport, WorkOrder
@@ -59,9 +59,8 @@ from service.work_orders import (
     reprioritise,
 )
 
-router = APIRouter()
+router = APIRouter(route_class=GuardedRoute)
 ENGINEER_APP: list[str | Enum] = ["engineer app"]  # the phone's job app
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 @router.get("/api/work-orders", tags=["work orders"])
@@ -207,9 +206,23 @@ def record_notes(order_id: RowId, body: NotesIn, session: SessionDep,
 def _uploads(ctx: PortalContext, order_id: int) -> Path:
     if ctx.uploads_dir is None:
         raise HTTPException(503, "this installation keeps no uploads (no uploads folder set)")
-    folder = ctx.uploads_dir / "work-orders" / str(order_id)
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    return private_dir(ctx.uploads_dir, "work-orders", str(order_id))
+
+
+def _stored(path: Path, data: bytes, record_it: Callable[[], dict[str, Any]]
+            ) -> dict[str, Any]:
+    """Write a file of the report (never over another) once every check has passed,
+    then record it; a refusal of the record (a concurrent upload won) takes it back."""
+    try:
+        write_private(path, data)
+    except FileExistsError:
+        raise HTTPException(409, f"a file named '{path.name}' is stored already: send it "
+                                 "under another client_id") from None
+    try:
+        return {**record_it(), "already": False}
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
 
 
 @router.post("/api/work-orders/{order_id}/photos", tags=ENGINEER_APP)
@@ -219,18 +232,22 @@ async def upload_photo(order_id: RowId, ctx: ContextDep, session: SessionDep,
                        client_id: Annotated[str | None, Form(pattern=CLIENT_ID,
                                                              description=CLIENT_ID_HELP)] = None,
                        ) -> dict[str, Any]:
-    data, suffix = await read_image(photo, "photo")
-    if not data:
-        raise HTTPException(422, "photo: the file is empty")
-    order = job_of(session, order_id, principal)  # refuse before writing anything
+    """Every check before anything is written: the job is the caller's, the upload is
+    not a replay, the report takes another photo (not final, not full), the file is
+    an image by its bytes."""
+    order = job_of(session, order_id, principal)
     stored = session.get(JobReport, order_id)
     if client_id and job_reports.has_photo(stored, client_id):
         return {**as_dict(stored), "already": True}
-    name = f"{client_id or secrets.token_urlsafe(12)}{suffix}"
-    (_uploads(ctx, order_id) / name).write_bytes(data)
-    return {**_report_change(session, order, principal, "job_report.photo", name,
-                             lambda o: job_reports.add_photo(session, o, name, now_ms())),
-            "already": False}
+    try:
+        job_reports.check_new_photo(stored)
+    except ReportError as err:
+        raise HTTPException(409, str(err)) from None
+    image = await read_image(photo, "photo")
+    name = f"{client_id or secrets.token_urlsafe(12)}{image.suffix}"
+    return _stored(_uploads(ctx, order_id) / name, image.data, lambda: _report_change(
+        session, order, principal, "job_report.photo", name,
+        lambda o: job_reports.add_photo(session, o, name, now_ms())))
 
 
 @router.post("/api/work-orders/{order_id}/sign-off", tags=ENGINEER_APP)
@@ -242,7 +259,7 @@ def customer_sign_off(order_id: RowId, body: SignOffIn, ctx: ContextDep, session
         image = base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError):
         raise HTTPException(422, "signature_png: not base64") from None
-    if not image.startswith(PNG_MAGIC):
+    if image_type(image) != "image/png":
         raise HTTPException(422, "signature_png: not a PNG image")
     order = job_of(session, order_id, principal)
     name = f"signature-{body.client_id or secrets.token_urlsafe(8)}.png"
@@ -250,14 +267,12 @@ def customer_sign_off(order_id: RowId, body: SignOffIn, ctx: ContextDep, session
     if body.client_id and job_reports.signed_with(stored, name):
         return {**as_dict(stored), "already": True}
     try:  # refuse before writing the file
-        job_reports.check_sign_off(order)
+        job_reports.check_sign_off(order, stored)
     except ReportError as err:
         raise HTTPException(409, str(err)) from None
-    (_uploads(ctx, order_id) / name).write_bytes(image)
-    return {**_report_change(session, order, principal, "job_report.sign_off", body.signed_by,
-                             lambda o: job_reports.sign_off(session, o, body.signed_by, name,
-                                                            now_ms())),
-            "already": False}
+    return _stored(_uploads(ctx, order_id) / name, image, lambda: _report_change(
+        session, order, principal, "job_report.sign_off", body.signed_by,
+        lambda o: job_reports.sign_off(session, o, body.signed_by, name, now_ms())))
 
 
 @router.get("/api/work-orders/{order_id}/files/{name}", tags=ENGINEER_APP,

@@ -31,7 +31,8 @@ class AlertPublic(BaseModel):
 
 
 class AlertAction(BaseModel):
-    by: str = Field(min_length=1, max_length=100, description="who acts")
+    by: str | None = Field(default=None, max_length=100, deprecated=True,
+                           description="ignored: the authenticated user is who acts")
     note: str = Field(default="", max_length=2000)
 
 

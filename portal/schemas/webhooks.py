@@ -4,22 +4,30 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AnyHttpUrl, BaseModel, Field, model_validator
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, model_validator
 
 from portal.schemas.common import MAX_ID
 
 DeliveryStatus = Literal["pending", "delivered", "parked"]
 
 
+URL_HELP = ("where events are POSTed: a public address, or one in the networks an admin "
+            "allows (webhook_allowed_networks); a `user:password@` is sent as HTTP Basic "
+            "authentication and shown masked")
+
+
 class SubscriptionIn(BaseModel):
-    url: AnyHttpUrl
+    url: AnyHttpUrl = Field(description=URL_HELP)
     record_types: list[str] = Field(default=[], description="empty: every record type")
     event_types: list[str] = Field(default=[], description="e.g. case.created; empty: all")
     description: str = Field(default="", max_length=500)
 
 
 class SubscriptionChange(BaseModel):
-    url: AnyHttpUrl | None = None
+    # Unknown fields are refused, not ignored: a new secret is POST …/{id}/secret.
+    model_config = ConfigDict(extra="forbid")
+
+    url: AnyHttpUrl | None = Field(default=None, description=URL_HELP)
     record_types: list[str] | None = None
     event_types: list[str] | None = None
     description: str | None = Field(default=None, max_length=500)
@@ -28,7 +36,7 @@ class SubscriptionChange(BaseModel):
 
 class SubscriptionPublic(BaseModel):
     id: int
-    url: str
+    url: str = Field(description="with the password of its userinfo masked (`user:***@`)")
     record_types: list[str]
     event_types: list[str]
     description: str
@@ -43,6 +51,12 @@ class SubscriptionPublic(BaseModel):
 
 class SubscriptionCreated(SubscriptionPublic):
     secret: str = Field(description="shown only now: signs every delivery (HMAC-SHA256)")
+
+
+class SecretRotated(BaseModel):
+    id: int
+    secret: str = Field(description="shown only now: signs every delivery from now on; "
+                                    "the old secret signs nothing more")
 
 
 class Replay(BaseModel):

@@ -10,6 +10,8 @@ from service.work_orders import ENGINEER_STEPS
 
 # The phone's outbox entry id; safe as part of a file name.
 CLIENT_ID = r"^[A-Za-z0-9_-]{16,64}$"
+# The customer's signature: a PNG as a data URL or base64.
+MAX_SIGNATURE_CHARS = 2_000_000
 CLIENT_ID_HELP = ("the phone's id for this upload: sent again (the answer was lost), "
                   "it is not stored twice")
 
@@ -68,5 +70,5 @@ class NotesIn(BaseModel):
 class SignOffIn(BaseModel):
     signed_by: str = Field(min_length=1, max_length=200)
     signature_png: str = Field(description="the signature as a PNG data URL or base64",
-                               max_length=2_000_000)
+                               max_length=MAX_SIGNATURE_CHARS)
     client_id: str | None = Field(default=None, pattern=CLIENT_ID, description=CLIENT_ID_HELP)

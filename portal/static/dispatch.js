@@ -39,9 +39,10 @@ function clusterIcon(cluster) {
     if (!m.options.online) offline++;
   }
   const sev = Object.keys(RANK).find((k) => RANK[k] === worst);
-  const fill = sev ? COLOURS[sev] : offline === children.length ? OFFLINE : OK;
+  // Colours by class (app.css: fill-*): the page's policy allows no inline styles.
+  const fill = sev || (offline === children.length ? "offline" : "ok");
   const size = children.length < 100 ? 30 : children.length < 1000 ? 38 : 46;
-  return L.divIcon({ html: `<div style="background:${fill}"><span>${children.length}</span></div>`,
+  return L.divIcon({ html: `<div class="fill-${fill}"><span>${children.length}</span></div>`,
     className: "fp-cluster", iconSize: L.point(size, size) });
 }
 
@@ -140,7 +141,7 @@ function drawInbox() {
   const focused = document.activeElement?.closest?.("#alerts tr[data-alert]")?.dataset.alert;
   const picking = document.activeElement?.matches?.("#alerts select[name=assignee]");
   $("#alerts tbody").innerHTML = state.alerts.map((a) =>
-    `<tr data-alert="${a.id}" class="state-${esc(a.state)}"><td><span class="badge" style="background:${COLOURS[a.severity]}">${esc(a.severity)}</span></td>` +
+    `<tr data-alert="${a.id}" class="state-${esc(a.state)}"><td><span class="badge fill-${esc(a.severity)}">${esc(a.severity)}</span></td>` +
     `<td><a href="#" data-open-device="${esc(a.device_id)}">${esc(a.device_id)}</a></td>` +
     `<td>${esc(a.message)}<div class="muted">${esc(a.state)}${a.assigned_to ? " · assigned to " + esc(a.assigned_to) : ""}${a.case_id ? " · case " + a.case_id : ""}</div></td>` +
     `<td>${fmt(a.raised_at)}</td><td class="actions">${assigneePicker(a)}${alertButtons(a)}</td></tr>`).join("");
@@ -173,7 +174,7 @@ function drawOrders() {
     [tr.dataset.workOrder, tr.querySelector("select[name=engineer]")?.value, tr.querySelector("input[name=start]")?.value]);
   const options = state.engineers.map((e) => `<option value="${esc(e.id)}">${esc(e.name)}</option>`).join("");
   $("#work-orders tbody").innerHTML = state.orders.map((w) =>
-    `<tr data-work-order="${w.id}" class="status-${esc(w.status)}"><td>${w.id}${w.priority >= 5 ? ' <span class="badge" style="background:#b71c1c">urgent</span>' : ""}</td>` +
+    `<tr data-work-order="${w.id}" class="status-${esc(w.status)}"><td>${w.id}${w.priority >= 5 ? ' <span class="badge fill-critical">urgent</span>' : ""}</td>` +
     `<td><a href="#" data-open-device="${esc(w.device_id)}">${esc(w.device_id)}</a></td><td>${esc(w.status.replace("_", " "))}</td>` +
     `<td>${w.engineer_id ? `<a href="/engineer/${esc(w.engineer_id)}">${esc(state.names[w.engineer_id] || w.engineer_id)}</a>` : esc(w.unassigned_reason || "unassigned")}` +
     `${w.pinned_engineer_id || w.pinned_start ? ' <span class="pin" title="pinned by the dispatcher">pinned</span>' : ""}</td>` +

@@ -30,7 +30,7 @@ async function refreshPanel(withCharts = false) {
     `<tr><td>${esc(v.label)}</td><td class="num">${v.value.toFixed(2)} ${esc(v.unit)}</td><td class="muted">${fmt(v.ts)}</td></tr>`).join("")
     : `<tr><td class="muted">No readings yet.</td></tr>`;
   $("#device-alerts tbody").innerHTML = alerts.length ? alerts.slice(0, 20).map((a) =>
-    `<tr><td><span class="badge" style="background:${COLOURS[a.severity]}">${esc(a.severity)}</span></td>` +
+    `<tr><td><span class="badge fill-${esc(a.severity)}">${esc(a.severity)}</span></td>` +
     `<td>${esc(a.message)}</td><td>${esc(a.state)}</td><td class="muted">${new Date(a.raised_at).toLocaleString()}</td></tr>`).join("")
     : `<tr><td class="muted">No alerts.</td></tr>`;
   $("#device-orders tbody").innerHTML = orders.length ? orders.map((w) =>

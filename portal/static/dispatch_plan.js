@@ -25,13 +25,12 @@ function orderControls(w, options) {
 async function alertAction(row, action) {
   const id = row.dataset.alert;
   const text = row.querySelector("input[name=note]").value.trim();
-  const by = document.querySelector("form.logout span")?.textContent.split(" ")[0] || "dispatcher";
   if (action === "work-order") {
     const order = await send("POST", `/api/alerts/${id}/work-order`, { note: text });
     notify(`work order #${order.id} opened; the dispatcher is planning it`);
   } else {
     if (action === "comment" && !text) throw new Error("type a comment first");
-    await send("POST", `/api/alerts/${id}/${action}`, { by, note: text });
+    await send("POST", `/api/alerts/${id}/${action}`, { note: text });  // the server knows who acts
   }
 }
 

@@ -7,10 +7,15 @@
 // Replays are safe: the server treats a replayed status as done already, and a
 // photo or sign-off carries its entry id, so one whose answer was lost is not
 // stored twice when it is sent again.
+// The outbox belongs to the user who made its entries: each carries their name, a
+// page sends only its own user's (another user's wait for them to log in again,
+// unseen), and logging out deletes them all (session_end.js).
 "use strict";
 const root = document.querySelector(".job-app");
 const orderId = root.dataset.order;
 const csrf = document.querySelector('meta[name="csrf-token"]').content;
+const me = document.querySelector('meta[name="fp-user"]').content;
+const mine = (item) => item.user === me;
 const KEY = "fieldpulse.outbox";
 const FAILED_KEY = "fieldpulse.outbox.failed";
 // The server's limits (portal/uploads.py), checked here too so the engineer hears
@@ -31,7 +36,11 @@ const blobs = {
     this.db ??= new Promise((resolve, reject) => {
       const req = indexedDB.open("fieldpulse-outbox", 1);
       req.onupgradeneeded = () => req.result.createObjectStore("blobs");
-      req.onsuccess = () => resolve(req.result);
+      req.onsuccess = () => {
+        // Logging out deletes the database: let it, and open it anew if still needed.
+        req.result.onversionchange = () => { req.result.close(); this.db = null; };
+        resolve(req.result);
+      };
       req.onerror = () => reject(req.error);
     }).catch((err) => { this.db = null; throw err; });  // try again next time
     return this.db;
@@ -62,13 +71,17 @@ const outbox = {
 // Changes the server refused for good: dropped from the outbox, kept here (across
 // reloads) until the engineer has read them.
 const failed = {
-  items() { return JSON.parse(localStorage.getItem(FAILED_KEY) || "[]"); },
+  all() { return JSON.parse(localStorage.getItem(FAILED_KEY) || "[]"); },
+  items() { return this.all().filter(mine); },
   add(label, reason) {
-    const items = [...this.items(), { label, reason, at: Date.now() }];
+    const items = [...this.all(), { label, reason, at: Date.now(), user: me }];
     localStorage.setItem(FAILED_KEY, JSON.stringify(items));
     showFailed();
   },
-  clear() { localStorage.removeItem(FAILED_KEY); showFailed(); },
+  clear() {
+    localStorage.setItem(FAILED_KEY, JSON.stringify(this.all().filter((f) => !mine(f))));
+    showFailed();
+  },
 };
 
 function text(id, value) { document.getElementById(id).textContent = value ?? ""; }
@@ -85,11 +98,14 @@ const thumbs = new Map();  // outbox entry id -> object URL of its image
 let shown = 0;  // drawing is async (blobs come from IndexedDB): only the latest call draws
 async function showOutbox() {
   const draw = ++shown;
-  const items = outbox.items();
+  const all = outbox.items(), items = all.filter(mine);
   const box = document.getElementById("outbox");
-  const n = items.length;
-  box.hidden = n === 0;
-  text("outbox-count", n ? `${n} change${n > 1 ? "s" : ""} waiting for signal — sent automatically` : "");
+  const n = items.length, others = all.length - n;
+  box.hidden = n + others === 0;
+  text("outbox-count", [
+    n ? `${n} change${n > 1 ? "s" : ""} waiting for signal — sent automatically` : "",
+    others ? `${others} change${others > 1 ? "s" : ""} of another user, kept for them` : "",
+  ].filter(Boolean).join("; "));
   const rows = await Promise.all(items.map(async (item) => {
     const li = document.createElement("li");
     if (item.image) {
@@ -172,7 +188,8 @@ async function send(item) {
 
 let flushing = false;
 async function sendAll() {
-  for (let item = outbox.items()[0]; item; item = outbox.items()[0]) {
+  // Only this user's entries, in their order; nobody else's is sent under this session.
+  for (let item = outbox.items().find(mine); item; item = outbox.items().find(mine)) {
     try { await send(item); } catch (err) {
       if (!(err instanceof Refused)) return false;  // no signal: keep it, retry later
       failed.add(item.label || item.url, err.message);
@@ -199,7 +216,7 @@ async function flush() {
 let queued = Promise.resolve();
 function enqueue(entry, blob) {
   queued = queued.then(async () => {
-    const item = { id: newId(), queued_at: Date.now(), ...entry };
+    const item = { id: newId(), queued_at: Date.now(), user: me, ...entry };
     if (blob) {
       try { await blobs.put(item.id, blob); } catch (err) {
         failed.add(item.label, `could not be kept on this phone (${err.message || err}); try again`);
@@ -304,11 +321,13 @@ document.getElementById("sign-off").addEventListener("submit", (e) => {
 });
 document.getElementById("dismiss-failed").addEventListener("click", () => failed.clear());
 
-// Entries queued by an older version of this page have no id: give them one.
-// Blobs whose entry is gone (the page closed between sending and deleting) are dropped.
+// Entries queued by an older version of this page have no user: nobody can tell
+// whose they are, so none is sent; they are listed as not saved. Blobs whose entry is
+// gone (the page closed between sending and deleting, or logged out) are dropped.
 async function tidy() {
   const items = outbox.items();
-  if (items.some((i) => !i.id)) outbox.save(items.map((i) => ({ id: newId(), ...i })));
+  for (const i of items.filter((i) => !i.user)) failed.add(i.label || i.url, "queued before this phone's outbox knew whose it was");
+  if (items.some((i) => !i.user)) outbox.save(items.filter((i) => i.user));
   const ids = new Set(outbox.items().map((i) => i.id));
   const stored = await blobs.keys().catch(() => []);
   await Promise.all(stored.filter((k) => !ids.has(k)).map((k) => blobs.delete(k).catch(() => {})));

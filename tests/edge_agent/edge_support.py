@@ -26,6 +26,8 @@ from asset_registry.catalog import DeviceModel, load_models
 from edge_agent.agent import EdgeAgent
 from edge_agent.config import AgentConfig
 from edge_agent.drivers import Reading
+from fieldpulse.broker import MosquittoBroker
+from testing_support.broker_logins import login
 
 MODELS = load_models()
 
@@ -75,18 +77,22 @@ def read_ledger(path: Path) -> list[int]:
 
 
 class Recorder:
-    """A subscriber with a persistent session: every message on `filters`, in arrival order."""
+    """A subscriber with a persistent session: every message on `filters`, in arrival order.
 
-    def __init__(self, port: int, filters: list[str], client_id: str = "test-recorder",
-                 auth: tuple[str, str] | None = None) -> None:
+    It logs in as the cloud would, with an account of its own (`fieldpulse-{client_id}`),
+    unless given `auth`."""
+
+    def __init__(self, broker: MosquittoBroker, filters: list[str],
+                 client_id: str = "test-recorder", auth: tuple[str, str] | None = None) -> None:
+        auth = auth or login(broker, f"fieldpulse-{client_id}")
+        port = broker.port
         self.messages: list[tuple[str, bytes]] = []
         self._lock = threading.Lock()
         self._filters = filters
         self.subscribed = threading.Event()
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
                                   protocol=mqtt.MQTTv5)
-        if auth:
-            self.client.username_pw_set(*auth)
+        self.client.username_pw_set(*auth)
         self.client.on_connect = self._on_connect
         self.client.on_subscribe = lambda *_: self.subscribed.set()
         self.client.on_message = self._on_message
@@ -128,23 +134,32 @@ def first_arrivals(batches: list[dict]) -> list[dict]:
     return out
 
 
-def publish(port: int, topic: str, payload: bytes, retain: bool = False,
+def publish(broker: MosquittoBroker, topic: str, payload: bytes, retain: bool = False,
             auth: tuple[str, str] | None = None) -> None:
+    """Publish as the cloud does (a cloud account), or as `auth`."""
+    user, password = auth or login(broker, "fieldpulse-test-publish")
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"test-pub-{time.time_ns()}",
                          protocol=mqtt.MQTTv5)
-    if auth:
-        client.username_pw_set(*auth)
-    client.connect("127.0.0.1", port)
+    client.username_pw_set(user, password)
+    client.connect("127.0.0.1", broker.port)
     client.loop_start()
     client.publish(topic, payload, qos=1, retain=retain).wait_for_publish(10)
     client.disconnect()
     client.loop_stop()
 
 
-def agent_config(tmp_path: Path, gateway_id: str, port: int, **overrides) -> AgentConfig:
+def agent_config(tmp_path: Path, gateway_id: str, broker: MosquittoBroker | int,
+                 **overrides) -> AgentConfig:
+    """A gateway's config; on a broker, with the gateway's own account (or `overrides`)."""
+    login_as: dict[str, str] = {}
+    if isinstance(broker, MosquittoBroker):
+        user, password = login(broker, gateway_id)
+        login_as = {"username": user, "password": password}
+    port = broker.port if isinstance(broker, MosquittoBroker) else broker
     base = AgentConfig(gateway_id=gateway_id, state_dir=tmp_path / "edge", broker_port=port,
                        sample_period_s=0.1, batch_max_readings=20, batch_max_age_s=0.3,
-                       reconnect_min_s=0.2, reconnect_max_s=1.0, status_interval_s=1.0)
+                       reconnect_min_s=0.2, reconnect_max_s=1.0, status_interval_s=1.0,
+                       **login_as)
     return replace(base, **overrides)
 
 

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import subprocess
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import pytest
 from edge_support import LedgerDriver, Recorder, agent_config, running
-from paho.mqtt.enums import CallbackAPIVersion
 from typer.testing import CliRunner
 
 from edge_agent.agent import EdgeAgent
@@ -24,47 +21,7 @@ from fieldpulse.broker_accounts import (
     provision_app,
 )
 from foundations.processes import free_port, wait_for_port
-from support import wait_until
-
-
-class Session:
-    """One MQTT connection: how the broker answered, what it delivered, PUBACK codes."""
-
-    def __init__(self, port: int, user: str, password: str) -> None:
-        self.connack = threading.Event()
-        self.refused: object = None
-        self.disconnected = threading.Event()
-        self.received: list[tuple[str, bytes]] = []
-        self.pubacks: dict[int, object] = {}
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"s-{user}",
-                                  protocol=mqtt.MQTTv5)
-        self.client.username_pw_set(user, password)
-        self.client.on_connect = self._on_connect
-        self.client.on_message = lambda _c, _u, m: self.received.append((m.topic, m.payload))
-        self.client.on_publish = lambda _c, _u, mid, rc, _p: self.pubacks.__setitem__(mid, rc)
-        self.client.on_disconnect = lambda *_: self.disconnected.set()
-        self.client.connect("127.0.0.1", port)
-        self.client.loop_start()
-        assert self.connack.wait(10), "no CONNACK"
-
-    def _on_connect(self, _client, _userdata, _flags, reason_code, _props) -> None:
-        self.refused = reason_code if reason_code.is_failure else None
-        self.connack.set()
-
-    def publish(self, topic: str, payload: bytes) -> object:
-        info = self.client.publish(topic, payload, qos=1)
-        info.wait_for_publish(10)
-        return self.pubacks[info.mid]
-
-    def subscribe(self, *topics: str) -> None:
-        done = threading.Event()
-        self.client.on_subscribe = lambda *_: done.set()
-        self.client.subscribe([(t, 1) for t in topics])
-        assert done.wait(10)
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
+from support import Session, wait_until
 
 
 @pytest.fixture
@@ -72,8 +29,7 @@ def secured(tmp_path: Path) -> Iterator[tuple[MosquittoBroker, BrokerAccounts, d
     accounts = BrokerAccounts(tmp_path / "accounts")
     passwords = {gw: accounts.provision_gateway(gw) for gw in ("gw-a", "gw-b")}
     passwords[CLOUD_USER] = accounts.provision_cloud()
-    broker = MosquittoBroker(tmp_path / "broker", password_file=accounts.password_file,
-                             acl_file=accounts.acl_file).start()
+    broker = MosquittoBroker(tmp_path / "broker", accounts_dir=accounts.directory).start()
     yield broker, accounts, passwords
     broker.stop()
 
@@ -165,7 +121,7 @@ def test_new_accounts_load_on_sighup_without_dropping_connected_clients(secured)
 def test_the_edge_agent_streams_with_its_credentials_and_is_refused_without(
         secured, tmp_path: Path) -> None:
     broker, _, passwords = secured
-    recorder = Recorder(broker.port, ["fp/v1/gw/+/telemetry"], client_id="cloud-rec",
+    recorder = Recorder(broker, ["fp/v1/gw/+/telemetry"], client_id="cloud-rec",
                         auth=(CLOUD_USER, passwords[CLOUD_USER]))
     try:
         good = EdgeAgent(agent_config(tmp_path / "a", "gw-a", broker.port, username="gw-a",
@@ -194,11 +150,11 @@ def test_the_edge_agent_speaks_tls_with_credentials_from_its_config(tmp_path: Pa
     password, cloud_password = accounts.provision_gateway("gw-t"), accounts.provision_cloud()
     tls_port = free_port()
     broker = MosquittoBroker(
-        tmp_path / "broker", password_file=accounts.password_file, acl_file=accounts.acl_file,
+        tmp_path / "broker", accounts_dir=accounts.directory,
         extra_config=f"listener {tls_port} 127.0.0.1\ncertfile {certs / 'broker.crt'}\n"
                      f"keyfile {certs / 'broker.key'}\n").start()
     wait_for_port(tls_port)
-    recorder = Recorder(broker.port, ["fp/v1/gw/+/telemetry"], client_id="cloud-tls",
+    recorder = Recorder(broker, ["fp/v1/gw/+/telemetry"], client_id="cloud-tls",
                         auth=(CLOUD_USER, cloud_password))
     (tmp_path / "gw.secret").write_text(password + "\n")
     (tmp_path / "gateway.toml").write_text(f"""

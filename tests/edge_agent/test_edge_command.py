@@ -13,14 +13,16 @@ from edge_support import MAP, Recorder
 from typer.testing import CliRunner
 
 from edge_agent.cli import edge
+from fieldpulse.broker import MosquittoBroker
 from support import wait_until
+from testing_support.broker_logins import password_file
 
 # The command as the lead mounts it: app.command("edge")(edge).
 RUN_EDGE = ("import typer; from edge_agent.cli import edge; app = typer.Typer(); "
             "app.command()(edge); app()")
 
 
-def write_config(path: Path, port: int, modbus_port: int) -> None:
+def write_config(path: Path, broker: MosquittoBroker, modbus_port: int) -> None:
     registers = "\n".join(
         f"{metric} = {{ " + ", ".join(
             f'{k} = "{v}"' if isinstance(v, str) else f"{k} = {v}" for k, v in reg.items()) + " }"
@@ -29,7 +31,9 @@ def write_config(path: Path, port: int, modbus_port: int) -> None:
 gateway_id = "gw-pi"
 state_dir = "state"
 [broker]
-port = {port}
+port = {broker.port}
+username = "gw-pi"
+password_file = "{password_file(broker, "gw-pi", path.parent)}"
 reconnect_min_s = 0.2
 [sampling]
 sample_period_s = 0.2
@@ -49,8 +53,8 @@ port = {modbus_port}
 def test_the_edge_command_streams_a_modbus_device_and_stops_cleanly(
         mosquitto, modbus_port: int, tmp_path: Path) -> None:
     config = tmp_path / "gateway.toml"
-    write_config(config, mosquitto.port, modbus_port)
-    recorder = Recorder(mosquitto.port, ["fp/v1/gw/gw-pi/#"])
+    write_config(config, mosquitto, modbus_port)
+    recorder = Recorder(mosquitto, ["fp/v1/gw/gw-pi/#"])
     env = {**os.environ, "PYTHONPATH": os.getcwd()}
     proc = subprocess.Popen([sys.executable, "-c", RUN_EDGE, "--config", str(config)], env=env)
     try:

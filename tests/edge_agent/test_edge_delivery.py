@@ -29,6 +29,7 @@ from edge_agent.agent import EdgeAgent
 from edge_agent.edge_rules import EdgeRule
 from edge_agent.settings import RunSettings
 from support import RunningCloud, wait_until
+from testing_support.broker_logins import password_file
 
 HERE = Path(__file__).parent
 OUTAGE_S = float(os.environ.get("FP_TEST_OUTAGE_S", "30"))
@@ -69,9 +70,9 @@ def check_order_per_device(batches: list[dict]) -> None:
 def test_broker_down_for_30_s_every_reading_is_stored_once_and_in_order(
         cloud, mosquitto, gateway, tmp_path: Path) -> None:
     gw_id, values = gateway
-    recorder = Recorder(mosquitto.port, [f"fp/v1/gw/{gw_id}/telemetry"])
+    recorder = Recorder(mosquitto, [f"fp/v1/gw/{gw_id}/telemetry"])
     driver = LedgerDriver(values, tmp_path / "ledger")
-    agent = EdgeAgent(agent_config(tmp_path, gw_id, mosquitto.port, sample_period_s=0.2), driver)
+    agent = EdgeAgent(agent_config(tmp_path, gw_id, mosquitto, sample_period_s=0.2), driver)
     try:
         with running(agent):
             wait_until(lambda: len(recorder.telemetry()) >= 3, what="streaming")
@@ -109,7 +110,9 @@ def test_killed_with_kill_9_and_restarted_nothing_lost_nothing_twice(
     config = tmp_path / "gateway.json"
     config.write_text(json.dumps({
         "gateway_id": gw_id, "state_dir": str(tmp_path / "edge"),
-        "broker": {"port": mosquitto.port, "reconnect_min_s": 0.2, "reconnect_max_s": 1.0},
+        "broker": {"port": mosquitto.port, "reconnect_min_s": 0.2, "reconnect_max_s": 1.0,
+                   "username": gw_id,
+                   "password_file": str(password_file(mosquitto, gw_id, tmp_path))},
         "sampling": {"sample_period_s": 0.05, "batch_max_readings": 20, "batch_max_age_s": 0.2},
     }))
     (tmp_path / "values.json").write_text(json.dumps(values))
@@ -120,7 +123,7 @@ def test_killed_with_kill_9_and_restarted_nothing_lost_nothing_twice(
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([os.getcwd(), str(HERE.parents[1])])}
     uncertain: set[int] = set()
     rng = random.Random(7)
-    status = Recorder(mosquitto.port, [f"fp/v1/gw/{gw_id}/status"])
+    status = Recorder(mosquitto, [f"fp/v1/gw/{gw_id}/status"])
     for kill in range(4):
         proc = subprocess.Popen(command, env=env)
         start = len(read_ledger(ledger))
@@ -151,10 +154,10 @@ def test_killed_with_kill_9_and_restarted_nothing_lost_nothing_twice(
 def test_past_the_disk_budget_the_oldest_are_evicted_and_the_count_is_reported(
         mosquitto, gateway, tmp_path: Path) -> None:
     gw_id, values = gateway
-    port = mosquitto.port
+    config = agent_config(tmp_path, gw_id, mosquitto, outbox_max_bytes=6000,
+                          sample_period_s=0.02)
     mosquitto.stop()  # a long outage from the start
     driver = LedgerDriver(values, tmp_path / "ledger")
-    config = agent_config(tmp_path, gw_id, port, outbox_max_bytes=6000, sample_period_s=0.02)
     agent = EdgeAgent(config, driver)
     with running(agent):
         wait_until(lambda: agent.outbox.evicted_readings > 200, what="evictions")
@@ -162,7 +165,7 @@ def test_past_the_disk_budget_the_oldest_are_evicted_and_the_count_is_reported(
     produced = read_ledger(tmp_path / "ledger")
 
     mosquitto.start()
-    recorder = Recorder(port, [f"fp/v1/gw/{gw_id}/#"])
+    recorder = Recorder(mosquitto, [f"fp/v1/gw/{gw_id}/#"])
     try:
         agent = EdgeAgent(config, driver)  # same outbox, now with a broker
         driver.paused = True  # no new readings: what arrives is what was kept
@@ -186,9 +189,9 @@ def test_a_critical_crossing_while_offline_is_published_first_on_reconnect(
     gw_id, values = gateway
     dev = next(iter(values))
     metric = next(iter(values[dev]))
-    recorder = Recorder(mosquitto.port, [f"fp/v1/gw/{gw_id}/telemetry"])
+    recorder = Recorder(mosquitto, [f"fp/v1/gw/{gw_id}/telemetry"])
     driver = LedgerDriver(values)
-    agent = EdgeAgent(agent_config(tmp_path, gw_id, mosquitto.port), driver)
+    agent = EdgeAgent(agent_config(tmp_path, gw_id, mosquitto), driver)
     limit = values[dev][metric]
     agent.apply(RunSettings(1, 0.1, 20, 0.3, rules=(
         EdgeRule("too-high", metric, "above", limit + 1, limit + 0.5, "critical"),)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -62,3 +63,11 @@ def test_demo_raises_alerts_and_dispatches_work_within_a_minute(tmp_path: Path) 
     for line in credentials:
         assert line.split("\t")[2] in out
     assert token_file.stat().st_mode & 0o077 == 0  # the token is the owner's alone
+    # Every simulated gateway logged in with its own broker account; its password is kept
+    # in an owner-only file, not in the gateway's config.
+    configs = sorted((tmp_path / "demo-data" / "gateways").glob("*.json"))
+    assert configs
+    for path in configs:
+        broker = json.loads(path.read_text())["broker"]
+        assert broker["username"] == path.stem and "password" not in broker
+        assert Path(broker["password_file"]).stat().st_mode & 0o077 == 0

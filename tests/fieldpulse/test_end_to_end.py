@@ -14,27 +14,30 @@ from asset_registry.catalog import load_models
 from edge_agent.agent import EdgeAgent
 from edge_agent.config import AgentConfig
 from edge_agent.outbox import Outbox
+from fieldpulse.broker import MosquittoBroker
 from ingest.tables import DeadLetter, LatestValue
 from notifications.tables import Notification
 from rules.tables import Alert
 from service.tables import Case, Engineer, WorkOrder
 from simulators.driver import SimulatedDriver
 from support import RunningCloud, wait_until
+from testing_support.broker_logins import login
 
 MODELS = load_models()
 
 
 class HandMadeGateway:
-    """Publishes hand-made batches, as a gateway's firmware would."""
+    """Publishes hand-made batches, as a gateway's firmware would, with its own account."""
 
-    def __init__(self, port: int, gateway_id: str) -> None:
+    def __init__(self, broker: MosquittoBroker, gateway_id: str) -> None:
         self.gateway_id = gateway_id
         self.seq = 0
         # Like a sensor sampled at 1 Hz: every reading later than the one before.
         self.clock = int(time.time() * 1000) - 60_000
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"test-{gateway_id}",
                                   protocol=mqtt.MQTTv5)
-        self.client.connect("127.0.0.1", port)
+        self.client.username_pw_set(*login(broker, gateway_id))
+        self.client.connect("127.0.0.1", broker.port)
         self.client.loop_start()
 
     def publish(self, payload: bytes | dict) -> None:
@@ -65,7 +68,7 @@ NORMAL = {"flow_lpm": 12.0, "tds_ppm": 25.0, "inlet_pressure_bar": 3.2, "filter_
 
 def test_threshold_crossing_becomes_one_alert_case_and_dispatched_work_order(cloud):
     device = _purifier(cloud)
-    gw = HandMadeGateway(cloud.broker_port, device.gateway_id)
+    gw = HandMadeGateway(cloud.broker, device.gateway_id)
     engine = cloud.system.engine
     try:
         gw.batch(device.id, [NORMAL, NORMAL])
@@ -112,7 +115,7 @@ def test_threshold_crossing_becomes_one_alert_case_and_dispatched_work_order(clo
 
 def test_invalid_payload_is_dead_lettered_with_the_field_named(cloud):
     device = _purifier(cloud)
-    gw = HandMadeGateway(cloud.broker_port, device.gateway_id)
+    gw = HandMadeGateway(cloud.broker, device.gateway_id)
     try:
         now = int(time.time() * 1000)
         gw.publish({"v": 1, "gw": device.gateway_id, "seq": 1, "sent": now,
@@ -141,8 +144,10 @@ def test_invalid_payload_is_dead_lettered_with_the_field_named(cloud):
 def test_edge_agent_streams_simulated_devices_into_the_store(cloud, tmp_path):
     gateway = cloud.fleet.gateways[0]
     devices = cloud.fleet.devices_of(gateway.id)
+    username, password = login(cloud.broker, gateway.id)
     config = AgentConfig(gateway_id=gateway.id, state_dir=tmp_path / "edge",
-                         broker_port=cloud.broker_port, sample_period_s=0.2, batch_max_age_s=0.5)
+                         broker_port=cloud.broker_port, username=username, password=password,
+                         sample_period_s=0.2, batch_max_age_s=0.5)
     agent = EdgeAgent(config, SimulatedDriver(devices, MODELS, seed=1))
     stop = threading.Event()
     thread = threading.Thread(target=agent.run, args=(stop,))

@@ -16,9 +16,9 @@ from fieldpulse.fleet_import import import_fleet
 from fieldpulse.settings import Settings
 from fieldpulse.system import CloudSystem
 from foundations.processes import free_port
-from ingest.consumer import BrokerAddress
 from simulators.fleet import Fleet
 from support import make_account, wait_until
+from testing_support.broker_logins import address
 
 WORKERS = {"work-order-notices", "notifications", "dispatcher", "rules-timers", "sla-monitor",
            "maintenance", "webhooks", "sales", "ingest", "stale-devices",
@@ -42,7 +42,7 @@ def system(tmp_path: Path, mosquitto: MosquittoBroker, small_fleet: Fleet
            ) -> Iterator[CloudSystem]:
     settings = Settings(data_dir=tmp_path / "data", http_port=free_port(),
                         dispatch_time_limit_s=1.0, restart_backoff_s=3.0)
-    system = CloudSystem(settings, BrokerAddress("127.0.0.1", mosquitto.port))
+    system = CloudSystem(settings, address(mosquitto))
     import_fleet(system.engine, small_fleet)
     system.start()
     wait_until(system.consumer.connected.is_set, what="ingest to connect")

@@ -15,15 +15,18 @@ from publishing import batch, breaching_metrics, normal_metrics, topic
 from sqlalchemy import Engine, func, select
 
 from asset_registry.catalog import load_models
+from fieldpulse.broker import MosquittoBroker
 from fieldpulse.fleet_import import import_fleet
 from fieldpulse.schema import upgrade
 from foundations.database import make_engine
 from foundations.processes import terminate
+from ingest.consumer import Partition, ingest_client_id
 from ingest.device_directory import DeviceDirectory
 from ingest.pipeline import IngestPipeline
 from ingest.tables import IngestedBatch
 from ingest.telemetry_store import TelemetryStore, VictoriaMetricsStore
 from simulators.fleet import Fleet
+from testing_support.broker_logins import password_file
 
 ROOT = Path(__file__).resolve().parents[2]
 MODELS = load_models()
@@ -84,11 +87,14 @@ def stored_points(store: TelemetryStore, fleet: Fleet, metric_of: Callable[[str]
 class WorkerProcess:
     """`python -m fieldpulse.system`: one ingest worker as its own process (to kill -9)."""
 
-    def __init__(self, data_dir: Path, broker_port: int, database_url: str | None = None,
+    def __init__(self, data_dir: Path, broker: MosquittoBroker, database_url: str | None = None,
                  backend: str = "sql", vm_url: str = "", partition: str = "0/1") -> None:
+        index, _, count = partition.partition("/")
+        user = ingest_client_id(Partition(int(index), int(count)))  # its account
         self.args = [sys.executable, "-m", "fieldpulse.system", "--data-dir", str(data_dir),
-                     "--broker", f"127.0.0.1:{broker_port}", "--backend", backend,
-                     "--partition", partition]
+                     "--broker", f"127.0.0.1:{broker.port}", "--backend", backend,
+                     "--partition", partition, "--broker-user", user,
+                     "--broker-password-file", str(password_file(broker, user, data_dir))]
         if database_url:
             self.args += ["--database-url", database_url]
         if vm_url:

@@ -22,7 +22,7 @@ from fieldpulse.broker import MosquittoBroker
 from fieldpulse.parts import Ingest
 from fieldpulse.settings import Settings
 from foundations.workers import Periodic, Supervisor
-from ingest.consumer import BrokerAddress, ConsumerTuning, IngestConsumer
+from ingest.consumer import ConsumerTuning, IngestConsumer
 from ingest.device_state import mark_stale_devices
 from ingest.metrics import IngestCollector, exposition, make_registry
 from ingest.pipeline import IngestPipeline
@@ -32,6 +32,7 @@ from portal.app import create_app
 from portal.context import PortalContext
 from portal.routers import operations as metrics_route
 from support import make_account, wait_until
+from testing_support.broker_logins import address
 
 
 @dataclass
@@ -46,10 +47,10 @@ class Running:
 def running(tmp_path: Path, mosquitto: MosquittoBroker, fleet) -> Iterator[Running]:
     engine = open_registry(f"sqlite:///{tmp_path / 'c.db'}", fleet)
     pipeline = make_pipeline(engine, SqlTelemetryStore(engine))
-    consumer = IngestConsumer(pipeline, BrokerAddress("127.0.0.1", mosquitto.port))
+    consumer = IngestConsumer(pipeline, address(mosquitto))
     supervisor = Supervisor([consumer]).start()
     wait_until(consumer.connected.is_set, what="ingest to subscribe")
-    publisher = Publisher(mosquitto.port)
+    publisher = Publisher(mosquitto)
     yield Running(engine, pipeline, consumer, publisher)
     publisher.close()
     supervisor.stop()
@@ -173,11 +174,11 @@ def test_a_slow_store_slows_consumption_instead_of_growing_memory(
     store = SlowStore(engine, box)
     pipeline = make_pipeline(engine, store)
     tuning = ConsumerTuning(receive_maximum=10, group_messages=2)
-    consumer = IngestConsumer(pipeline, BrokerAddress("127.0.0.1", mosquitto.port),
+    consumer = IngestConsumer(pipeline, address(mosquitto),
                               tuning=tuning)
     box.append(consumer)
     supervisor = Supervisor([consumer]).start()
-    publisher = Publisher(mosquitto.port)
+    publisher = Publisher(mosquitto)
     try:
         wait_until(consumer.connected.is_set, what="ingest to subscribe")
         gw = fleet.gateways[0]
@@ -252,7 +253,7 @@ def test_housekeeping_runs_as_supervised_workers_on_the_wall_clock(tmp_path: Pat
     engine = open_registry(f"sqlite:///{tmp_path / 'h.db'}", fleet)
     settings = Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'h.db'}",
                         device_stale_after_s=60)
-    ingest = Ingest(settings, BrokerAddress("127.0.0.1", mosquitto.port), engine, MODELS,
+    ingest = Ingest(settings, address(mosquitto), engine, MODELS,
                     on_readings=None)
     assert [w.name for w in ingest.workers] == ["ingest", "stale-devices",
                                                 "telemetry-retention"]

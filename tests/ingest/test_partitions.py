@@ -13,10 +13,11 @@ from sqlmodel import Session, select
 from fieldpulse.broker import MosquittoBroker
 from fieldpulse.settings import Settings
 from fieldpulse.system import IngestWorker
-from ingest.consumer import BrokerAddress, Partition
+from ingest.consumer import Partition, ingest_client_id
 from ingest.telemetry_store import SqlTelemetryStore
 from rules.tables import Alert
 from support import wait_until
+from testing_support.broker_logins import address
 
 
 def _alerts(engine: Engine) -> list[tuple]:
@@ -25,14 +26,15 @@ def _alerts(engine: Engine) -> list[tuple]:
                       for a in s.exec(select(Alert)))
 
 
-def _workers(tmp: Path, name: str, port: int, fleet, count: int
+def _workers(tmp: Path, name: str, broker: MosquittoBroker, fleet, count: int
              ) -> tuple[Engine, list[IngestWorker]]:
     url = f"sqlite:///{tmp / f'{name}.db'}"
     engine = open_registry(url, fleet)
     workers = [
         IngestWorker(Settings(data_dir=tmp / name, database_url=url, ingest_partition=i,
                               ingest_partitions=count, device_stale_after_s=0),
-                     BrokerAddress("127.0.0.1", port), models=MODELS, engine=engine)
+                     address(broker, ingest_client_id(Partition(i, count))), models=MODELS,
+                     engine=engine)
         for i in range(count)
     ]
     for w in workers:
@@ -47,9 +49,9 @@ def test_two_workers_store_the_same_readings_and_alerts_as_one(
     # Each gateway's devices breach their first rule for a few batches, then recover.
     stream = Stream(fleet, batches_per_gateway=30, readings_per_batch=10)
     stream.breach_at = {(gw.id, seq) for gw in fleet.gateways for seq in (5, 6, 7, 20)}
-    one_engine, one = _workers(tmp_path, "one", mosquitto.port, fleet, 1)
-    two_engine, two = _workers(tmp_path, "two", mosquitto.port, fleet, 2)
-    publisher = Publisher(mosquitto.port)
+    one_engine, one = _workers(tmp_path, "one", mosquitto, fleet, 1)
+    two_engine, two = _workers(tmp_path, "two", mosquitto, fleet, 2)
+    publisher = Publisher(mosquitto)
     try:
         publisher.publish_all(stream.messages())  # both set-ups receive every message
         total = len(fleet.gateways) * stream.batches_per_gateway

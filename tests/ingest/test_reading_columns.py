@@ -6,8 +6,12 @@ import math
 
 import numpy as np
 
-from ingest.pipeline import latest_per_device
-from ingest.reading_blocks import ReadingBlock, blocks_from_readings, concat_blocks
+from ingest.reading_blocks import (
+    ReadingBlock,
+    blocks_from_readings,
+    concat_blocks,
+    latest_per_device,
+)
 
 
 def test_blocks_keep_every_reading_and_its_missing_metrics() -> None:

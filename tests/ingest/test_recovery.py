@@ -55,12 +55,12 @@ def test_ingest_killed_mid_stream_and_restarted_loses_nothing_and_stores_nothing
     if backend == "victoriametrics":
         vm_url = request.getfixturevalue("victoria").url
         store = VictoriaMetricsStore(vm_url)
-    worker = WorkerProcess(tmp_path / "w", mosquitto.port, database_url=url,
+    worker = WorkerProcess(tmp_path / "w", mosquitto, database_url=url,
                            backend="victoriametrics" if vm_url else "sql", vm_url=vm_url)
     worker.start().wait_connected()
     stream = _stream(fleet)
     messages = stream.messages()
-    publisher = Publisher(mosquitto.port)
+    publisher = Publisher(mosquitto)
     killed = threading.Event()
 
     def kill_when_a_third_is_stored(i: int) -> None:
@@ -89,11 +89,11 @@ def test_postgres_killed_mid_stream_loses_nothing(tmp_path: Path, mosquitto: Mos
     pg = PostgresServer().start()
     try:
         engine = open_registry(pg.url, fleet)
-        worker = WorkerProcess(tmp_path / "w", mosquitto.port, database_url=pg.url)
+        worker = WorkerProcess(tmp_path / "w", mosquitto, database_url=pg.url)
         worker.start().wait_connected()
         stream = _stream(fleet)
         messages = stream.messages()
-        publisher = Publisher(mosquitto.port)
+        publisher = Publisher(mosquitto)
 
         def crash_database(i: int) -> None:
             if i == len(messages) // 2:
@@ -123,21 +123,21 @@ def test_postgres_killed_mid_stream_loses_nothing(tmp_path: Path, mosquitto: Mos
 def test_a_restarted_broker_loses_nothing(tmp_path: Path, fleet) -> None:
     broker = MosquittoBroker(tmp_path / "broker").start()
     engine = open_registry(f"sqlite:///{tmp_path / 'fieldpulse.db'}", fleet)
-    worker = WorkerProcess(tmp_path / "w", broker.port,
+    worker = WorkerProcess(tmp_path / "w", broker,
                            database_url=f"sqlite:///{tmp_path / 'fieldpulse.db'}")
     stream = _stream(fleet)
     messages = stream.messages()
     third = len(messages) // 3
     try:
         worker.start().wait_connected()
-        publisher = Publisher(broker.port)
+        publisher = Publisher(broker)
         publisher.publish_all(messages[:third])
         worker.stop()  # ingest away: the next third queues in its persistent session
         publisher.publish_all(messages[third:2 * third])
         publisher.close()
         broker.stop()  # the broker writes its persistence file on the way down ...
         broker.start()  # ... and reloads the queued session on the same port
-        publisher = Publisher(broker.port)
+        publisher = Publisher(broker)
         publisher.publish_all(messages[2 * third:])
         publisher.close()
         worker.start().wait_connected()
@@ -159,12 +159,12 @@ def test_victoriametrics_outage_mid_stream_loses_nothing(
     last in-memory second, which it acknowledged: see ingest/README.md.)"""
     url = f"sqlite:///{tmp_path / 'fieldpulse.db'}"
     engine = open_registry(url, fleet)
-    worker = WorkerProcess(tmp_path / "w", mosquitto.port, database_url=url,
+    worker = WorkerProcess(tmp_path / "w", mosquitto, database_url=url,
                            backend="victoriametrics", vm_url=victoria.url)
     worker.start().wait_connected()
     stream = _stream(fleet)
     messages = stream.messages()
-    publisher = Publisher(mosquitto.port)
+    publisher = Publisher(mosquitto)
 
     def outage(i: int) -> None:
         if i == len(messages) // 3:

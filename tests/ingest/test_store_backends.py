@@ -77,17 +77,18 @@ def test_latest_values_and_last_seen_are_device_state(backend: Backend, fleet) -
     metric = next(iter(MODELS[device.model_id].attributes))
     low = MODELS[device.model_id].attributes[metric].min
     pipeline = make_pipeline(backend.engine, backend.store)
-    newer = [{"dev": device.id, "ts": 2_000, "m": {metric: low + 2}},
-             {"dev": device.id, "ts": 3_000, "m": {metric: low + 3}}]
-    older = [{"dev": device.id, "ts": 1_000, "m": {metric: low + 1}}]
+    t0 = 1_700_000_000_000  # ingest refuses timestamps before 2020 (a clock never set)
+    newer = [{"dev": device.id, "ts": t0 + 2_000, "m": {metric: low + 2}},
+             {"dev": device.id, "ts": t0 + 3_000, "m": {metric: low + 3}}]
+    older = [{"dev": device.id, "ts": t0 + 1_000, "m": {metric: low + 1}}]
     pipeline.handle(topic(gw.id), batch(gw.id, 1, newer))
     pipeline.handle(topic(gw.id), batch(gw.id, 2, older))  # late: must not win
 
     with Session(backend.engine) as s:
         latest = s.exec(select(LatestValue).where(LatestValue.device_id == device.id)).all()
-        assert [(v.metric, v.ts, v.value) for v in latest] == [(metric, 3_000, low + 3)]
+        assert [(v.metric, v.ts - t0, v.value) for v in latest] == [(metric, 3_000, low + 3)]
         row = s.get(Device, device.id)
-        assert row.last_seen == 3_000 and row.online
+        assert row.last_seen - t0 == 3_000 and row.online
 
 
 def test_sql_retention_folds_old_chunks_into_hourly_rollups(tmp_path, fleet) -> None:
@@ -99,25 +100,29 @@ def test_sql_retention_folds_old_chunks_into_hourly_rollups(tmp_path, fleet) -> 
     metric = next(iter(MODELS[device.model_id].attributes))
     low = MODELS[device.model_id].attributes[metric].min
     hour = 3_600_000
+    # Hours counted from t0 (ingest refuses timestamps before 2020: a clock never set).
+    t0 = 1_700_000_000_000 - 1_700_000_000_000 % hour
     pipeline = make_pipeline(engine, store)
     # Two hours of old data in two batches, then one recent batch.
     pipeline.handle(topic(gw.id), batch(gw.id, 1, [
-        {"dev": device.id, "ts": 10 * hour + i * 60_000, "m": {metric: low + i}}
+        {"dev": device.id, "ts": t0 + 10 * hour + i * 60_000, "m": {metric: low + i}}
         for i in range(4)]))
     pipeline.handle(topic(gw.id), batch(gw.id, 2, [
-        {"dev": device.id, "ts": 11 * hour + 5, "m": {metric: low + 10}}]))
+        {"dev": device.id, "ts": t0 + 11 * hour + 5, "m": {metric: low + 10}}]))
     pipeline.handle(topic(gw.id), batch(gw.id, 3, [
-        {"dev": device.id, "ts": 20 * hour, "m": {metric: low + 7}}]))
-    before = store.buckets(device.id, metric, 0, 30 * hour, hour)
+        {"dev": device.id, "ts": t0 + 20 * hour, "m": {metric: low + 7}}]))
+    before = store.buckets(device.id, metric, t0, t0 + 30 * hour, hour)
 
-    folded, dropped = store.compact(raw_before_ms=15 * hour, rollups_before_ms=0)
+    folded, dropped = store.compact(raw_before_ms=t0 + 15 * hour, rollups_before_ms=0)
     assert (folded, dropped) == (2, 0)
     # Raw points older than the cut are gone; the hourly view is unchanged.
-    assert [ts for ts, _ in store.points(device.id, metric, 0, 30 * hour)] == [20 * hour]
-    after = store.buckets(device.id, metric, 0, 30 * hour, hour)
+    assert [ts - t0 for ts, _ in store.points(device.id, metric, t0, t0 + 30 * hour)] \
+        == [20 * hour]
+    after = store.buckets(device.id, metric, t0, t0 + 30 * hour, hour)
     assert after == before
-    assert [(b.start // hour, b.n) for b in after] == [(10, 4), (11, 1), (20, 1)]
+    assert [((b.start - t0) // hour, b.n) for b in after] == [(10, 4), (11, 1), (20, 1)]
     # Rollup retention: hour 10 goes, hour 11 stays.
-    assert store.compact(raw_before_ms=15 * hour, rollups_before_ms=11 * hour) == (0, 1)
-    assert [b.start // hour for b in store.buckets(device.id, metric, 0, 30 * hour, hour)] \
-        == [11, 20]
+    assert store.compact(raw_before_ms=t0 + 15 * hour,
+                         rollups_before_ms=t0 + 11 * hour) == (0, 1)
+    assert [(b.start - t0) // hour
+            for b in store.buckets(device.id, metric, t0, t0 + 30 * hour, hour)] == [11, 20]

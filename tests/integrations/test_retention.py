@@ -16,15 +16,17 @@ from integrations.domain_events.tables import OutboxEvent
 from integrations.webhooks import subscriptions
 from integrations.webhooks.retention import prune
 from integrations.webhooks.tables import WebhookAttempt, WebhookDelivery
+from integrations.webhooks.targets import Target, TargetPolicy
 from integrations.webhooks.transport import Answer
 from integrations.webhooks.worker import WebhookWorker
 from simulators.fleet import generate_fleet
 
 FLEET = generate_fleet(seed=11, sites=3)
 FAR_FUTURE = 2**62
+LOOPBACK = TargetPolicy(("127.0.0.1",))  # the subscription's target
 
 
-def _ok(_url: str, _body: bytes, _headers: Mapping[str, str], _timeout_s: float) -> Answer:
+def _ok(_target: Target, _body: bytes, _headers: Mapping[str, str], _timeout_s: float) -> Answer:
     return Answer(200, None)
 
 
@@ -48,7 +50,7 @@ def test_prune_keeps_each_records_newest_event_and_numbering_goes_on(tmp_path: P
     _subscribe(engine)
     changes = ChangeMaker(engine, FLEET, seed=4)
     changes.make(50)
-    WebhookWorker(engine, transport=_ok, gap_wait_s=0.0).run_once()
+    WebhookWorker(engine, transport=_ok, gap_wait_s=0.0, targets=LOOPBACK).run_once()
     with Session(engine) as session:
         before = session.exec(select(OutboxEvent)).all()
     newest = {}
@@ -76,7 +78,7 @@ def test_prune_keeps_what_is_not_delivered_or_not_yet_queued(tmp_path: Path) -> 
     assert prune(engine, FAR_FUTURE) == (0, 0)
     # Queued but undelivered: kept with its event.
     WebhookWorker(engine, transport=lambda *_: Answer(500, "HTTP 500"),
-                  gap_wait_s=0.0).run_once()
+                  gap_wait_s=0.0, targets=LOOPBACK).run_once()
     assert prune(engine, FAR_FUTURE) == (0, 0)
     with Session(engine) as session:
         assert session.exec(select(WebhookDelivery)).all()

@@ -16,7 +16,7 @@ import pytest
 from change_maker import ChangeMaker
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
-from webhook_receiver import Receiver
+from webhook_receiver import RECEIVERS_ALLOWED, Receiver
 
 from fieldpulse.fleet_import import import_fleet
 from fieldpulse.schema import upgrade
@@ -95,7 +95,7 @@ def test_every_event_reaches_a_flapping_receiver_once_and_in_order(
     subscribe(engine, receiver)
     changes = ChangeMaker(engine, FLEET, seed=3)
     worker = WebhookWorker(engine, policy=FAST, period_s=0.02, gap_wait_s=0.5,
-                           rng=random.Random(5))
+                           rng=random.Random(5), targets=RECEIVERS_ALLOWED)
     receiver.start()
     supervisor = Supervisor([worker]).start()
     try:
@@ -197,7 +197,7 @@ def test_a_failing_record_is_parked_others_go_on_and_a_replay_delivers_it(
     changes = ChangeMaker(engine, FLEET, seed=9)
     changes.make(30)
     worker = WebhookWorker(engine, policy=RetryPolicy(max_attempts=2, base_s=0.0, cap_s=0.0),
-                           gap_wait_s=0.5)
+                           gap_wait_s=0.5, targets=RECEIVERS_ALLOWED)
     # Down: every head fails twice and is parked; the record's later events wait.
     worker.run_once()
     worker.run_once()

@@ -20,6 +20,11 @@ from integrations.webhooks.signing import (
     TIMESTAMP_HEADER,
     verify,
 )
+from integrations.webhooks.targets import TargetPolicy
+
+# The receivers listen on loopback, which webhooks reach only where an admin allows it.
+RECEIVER_NETWORKS = ("127.0.0.1/32",)
+RECEIVERS_ALLOWED = TargetPolicy(RECEIVER_NETWORKS)
 
 
 @dataclass

@@ -8,6 +8,7 @@ import sys
 import threading
 
 from change_maker import ChangeMaker
+from webhook_receiver import RECEIVERS_ALLOWED
 
 from foundations.database import make_engine
 from foundations.workers import Supervisor
@@ -18,7 +19,7 @@ from simulators.fleet import generate_fleet
 
 def main(db_url: str, changes: int) -> None:
     engine = make_engine(db_url)
-    worker = WebhookWorker(engine, period_s=0.02, gap_wait_s=0.5,
+    worker = WebhookWorker(engine, period_s=0.02, gap_wait_s=0.5, targets=RECEIVERS_ALLOWED,
                            policy=RetryPolicy(max_attempts=1000, base_s=0.01, cap_s=0.2,
                                               timeout_s=60.0))
     Supervisor([worker]).start()

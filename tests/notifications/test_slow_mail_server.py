@@ -19,10 +19,10 @@ from fieldpulse.fleet_import import import_fleet
 from fieldpulse.settings import Settings
 from fieldpulse.system import CloudSystem
 from foundations.processes import free_port
-from ingest.consumer import BrokerAddress
 from notifications.tables import Notification
 from simulators.fleet import Fleet
 from support import wait_until
+from testing_support.broker_logins import address
 
 SMTP_DELAY_S = 10.0
 NORMAL = {"flow_lpm": 12.0, "tds_ppm": 25.0, "inlet_pressure_bar": 3.2, "filter_hours": 1000.0}
@@ -58,10 +58,10 @@ def test_ingest_acks_keep_flowing_while_a_notification_is_being_sent(
     settings = Settings(data_dir=tmp_path / "data", http_port=free_port(),
                         smtp_host="127.0.0.1", smtp_port=smtp_port,
                         supervisor_email="supervisor@service.example")
-    system = CloudSystem(settings, BrokerAddress("127.0.0.1", mosquitto.port))
+    system = CloudSystem(settings, address(mosquitto))
     import_fleet(system.engine, small_fleet)
     device = next(d for d in small_fleet.devices if d.model_id == "aquapure-ro500")
-    publisher = Publisher(mosquitto.port)
+    publisher = Publisher(mosquitto)
     system.start()
     try:
         wait_until(system.consumer.connected.is_set, what="ingest to connect")

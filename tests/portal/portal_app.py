@@ -19,6 +19,7 @@ from fieldpulse.fleet_import import import_fleet
 from fieldpulse.schema import upgrade
 from foundations.database import make_engine, session_scope
 from ingest.telemetry_store import SqlTelemetryStore
+from integrations.webhooks.targets import TargetPolicy
 from notifications.alert_notices import record_alert_notice
 from portal.app import create_app
 from portal.auth.accounts import create_user, issue_api_token
@@ -131,7 +132,9 @@ def build_portal(tmp: Path, fleet: Fleet, public_limiter: RateLimiter | None = N
                         dispatcher=dispatcher,
                         uploads_dir=tmp / "uploads", telemetry=SqlTelemetryStore(engine),
                         public_limiter=public_limiter or RateLimiter(1000.0, 10_000),
-                        login_limiter=RateLimiter(1000.0, 10_000))
+                        login_limiter=RateLimiter(1000.0, 10_000),
+                        # The tests' webhook receivers listen on loopback.
+                        webhook_targets=TargetPolicy(("127.0.0.1/32",)))
     portal = Portal(create_app(ctx), engine, fleet, tokens, tmp / "qr", tmp / "uploads")
     portal.accounts = {
         "admin": make_account(engine, "admin"),

@@ -215,6 +215,9 @@ ROUTES: dict[tuple[str, str], Rule] = {
         get(lambda p: f"/api/webhooks/{_webhook(p)}/deliveries"), roles(200, ("admin",))),
     ("GET", "/api/webhooks/{subscription_id}/attempts"): Rule(
         get(lambda p: f"/api/webhooks/{_webhook(p)}/attempts"), roles(200, ("admin",))),
+    ("POST", "/api/webhooks/{subscription_id}/secret"): Rule(
+        lambda p, _c: Call("POST", f"/api/webhooks/{_webhook(p)}/secret"),
+        roles(200, ("admin",))),
     ("POST", "/api/webhooks/{subscription_id}/replay"): Rule(
         lambda p, _c: Call("POST", f"/api/webhooks/{_webhook(p)}/replay",
                            json={"parked": True}), roles(202, ("admin",))),

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, Route, expect
 from sqlmodel import Session
-from test_pages_in_browser import _log_in, _shot, browser  # noqa: F401 (fixture)
+from test_pages_in_browser import _log_in, _shot, browser, policy_violations  # noqa: F401
 
 from service.cases import open_case
 from service.tables import WorkOrder
@@ -28,9 +28,11 @@ def page(browser: Browser) -> Iterator[Page]:  # noqa: F811
     outside: list[str] = []
     page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(
         ("http://127.0.0.1", "blob:http://127.0.0.1", "data:")) else None)
+    refused = policy_violations(page)
     yield page
     context.close()
     assert outside == [], f"pages must not load anything from outside the machine: {outside}"
+    assert refused == [], f"the pages broke their own security policy: {refused}"
 
 
 def _png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:

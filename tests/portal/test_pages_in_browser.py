@@ -28,6 +28,15 @@ def browser() -> Iterator[Browser]:
         browser.close()
 
 
+def policy_violations(page: Page) -> list[str]:
+    """What the pages' Content-Security-Policy refused (Chromium says so on the console):
+    the pages must satisfy their own policy."""
+    refused: list[str] = []
+    page.on("console", lambda m: refused.append(m.text)
+            if "Content Security Policy" in m.text else None)
+    return refused
+
+
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 1280, "height": 800})
@@ -35,9 +44,11 @@ def page(browser: Browser) -> Iterator[Page]:
     outside: list[str] = []
     page.on("request", lambda r: outside.append(r.url)
             if not r.url.startswith(("http://127.0.0.1", "data:")) else None)
+    refused = policy_violations(page)
     yield page
     context.close()
     assert outside == [], f"pages must not load anything from outside the machine: {outside}"
+    assert refused == [], f"the pages broke their own security policy: {refused}"
 
 
 def _shot(page: Page, name: str) -> None:

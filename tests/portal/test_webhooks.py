@@ -17,7 +17,7 @@ from integrations.webhooks.worker import WebhookWorker
 from simulators.fleet import generate_fleet
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "integrations"))
-from webhook_receiver import Receiver
+from webhook_receiver import RECEIVERS_ALLOWED, Receiver
 
 
 @pytest.fixture
@@ -62,8 +62,9 @@ def test_the_secret_is_shown_once_and_filters_are_checked(client: TestClient) ->
 
 
 def _worker(portal: Portal, max_attempts: int) -> WebhookWorker:
-    return WebhookWorker(portal.engine, gap_wait_s=0.5, policy=RetryPolicy(
-        max_attempts=max_attempts, base_s=0.0, cap_s=0.0, timeout_s=5.0))
+    return WebhookWorker(portal.engine, gap_wait_s=0.5, targets=RECEIVERS_ALLOWED,
+                         policy=RetryPolicy(max_attempts=max_attempts, base_s=0.0, cap_s=0.0,
+                                            timeout_s=5.0))
 
 
 def test_crm_round_trip_with_parking_replay_and_the_delivery_log(

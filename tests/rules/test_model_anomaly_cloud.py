@@ -13,6 +13,7 @@ from asset_registry.catalog import load_models
 from rules.tables import Alert
 from simulators.driver import SimulatedDriver
 from support import RunningCloud, wait_until
+from testing_support.broker_logins import login
 
 MODEL = "aquapure-ro500"
 RULE = {"id": "unusual", "condition": "model_anomaly",
@@ -38,6 +39,8 @@ def test_model_anomaly_rule_raises_an_alert_through_the_whole_cloud(cloud: Runni
     svc.update_rules(MODEL, [*rules, RULE], by="test")
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="test-model-anomaly",
                          protocol=mqtt.MQTTv5)
+    # Publishes for several gateways: a cloud account of the test's own.
+    client.username_pw_set(*login(cloud.broker, "fieldpulse-test-model-anomaly"))
     client.connect("127.0.0.1", cloud.broker_port)
     client.loop_start()
     try:

@@ -15,9 +15,11 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from sqlmodel import Session, col, select
 
+from fieldpulse.broker import MosquittoBroker
 from firmware_contracts.topics import telemetry_topic
 from rules.tables import Alert
 from support import RunningCloud, wait_until
+from testing_support.broker_logins import login
 
 NORMAL = {"flow_lpm": 12.0, "tds_ppm": 25.0, "inlet_pressure_bar": 3.2, "filter_hours": 1000.0}
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -65,10 +67,11 @@ def _timeline(t0: int) -> list[tuple[int, dict]]:
             for s in range(0, 810, 10)]
 
 
-def _publish(port: int, gateway_id: str, device_id: str,
+def _publish(broker: MosquittoBroker, gateway_id: str, device_id: str,
              readings: list[tuple[int, dict]]) -> None:
     client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
-    client.connect("127.0.0.1", port)
+    client.username_pw_set(*login(broker, gateway_id))  # as the gateway itself
+    client.connect("127.0.0.1", broker.port)
     client.loop_start()
     try:
         for seq, start in enumerate(range(0, len(readings), 10)):
@@ -96,7 +99,7 @@ def test_every_rule_kind_raises_when_its_condition_first_holds(cloud: RunningClo
     # The scheduled rule's condition (filter hours above 500) holds all along but may
     # only raise on the next local day; the reading there raises it.
     day_two = [(t0 + 86_400_000, NORMAL)]
-    _publish(cloud.broker_port, device.gateway_id, device.id, day_one + day_two)
+    _publish(cloud.broker, device.gateway_id, device.id, day_one + day_two)
     stats = system.pipeline.stats
     wait_until(lambda: stats.readings_stored >= len(day_one) + 1, what="readings stored")
 
@@ -129,7 +132,7 @@ def test_a_critical_alert_notifies_opens_a_work_order_and_escalates(
     system = cloud.system
     device = next(d for d in cloud.fleet.devices if d.model_id == "aquapure-ro500")
     now = int(time.time() * 1000)
-    _publish(cloud.broker_port, device.gateway_id, device.id,
+    _publish(cloud.broker, device.gateway_id, device.id,
              [(now - 1000, NORMAL), (now, {**NORMAL, "tds_ppm": 200.0})])  # tds-high: critical
 
     def alert() -> Alert | None:
