@@ -225,13 +225,25 @@ class Config(WireModel):
     )
 
 
+# The first three since v1 began; the snake_case ones are the device models' commands
+# (`[commands.NAME]` in asset_registry/device_models), sent by the cloud's command link.
+COMMAND_NAMES: Final = ("ping", "read-now", "set-interval", "read_now", "set_sample_period")
+CommandName = Literal["ping", "read-now", "set-interval", "read_now", "set_sample_period"]
+
+
 class Command(WireModel):
     """A command to a gateway on fp/v1/gw/{gateway_id}/cmd (not retained)."""
 
     v: SchemaVersion
-    id: Identifier = Field(description="Command id, echoed in the ack.")
-    cmd: Literal["ping", "read-now", "set-interval"]
+    id: Identifier = Field(description="Command id, echoed in the ack; the gateway never "
+                           "runs the same id twice (a repeat gets the stored answer).")
+    cmd: CommandName
     args: dict[str, Any] = Field(description="Command arguments; {} when there are none.")
+    dev: Identifier | SkipJsonSchema[None] = Field(
+        default=None, description="The device the command is for; absent: the gateway.")
+    expires: EpochMs | SkipJsonSchema[None] = Field(
+        default=None, description="Deadline (ms): a command arriving later is refused, "
+        "not run.")
 
 
 class CommandAck(WireModel):
@@ -242,6 +254,9 @@ class CommandAck(WireModel):
     ok: bool
     result: dict[str, Any] | SkipJsonSchema[None] = None
     error: Annotated[str, Field(min_length=1, max_length=1024)] | SkipJsonSchema[None] = None
+    stage: Literal["received"] | SkipJsonSchema[None] = Field(
+        default=None, description="'received': the gateway has the command (kept on its "
+        "disk) and will answer it; absent: the answer itself.")
 
 
 MODELS: Final[dict[Kind, type[WireModel]]] = {

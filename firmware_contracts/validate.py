@@ -25,8 +25,8 @@ _MARKERS: Final[tuple[tuple[Kind, frozenset[str]], ...]] = (
     ("telemetry", frozenset({"readings", "seq", "sent"})),
     ("status", frozenset({"state", "ts", "fw", "devices", "backlog", "evicted",
                           "config_version", "config_error"})),
-    ("cmd", frozenset({"cmd", "args"})),
-    ("cmd_ack", frozenset({"ok", "result", "error"})),
+    ("cmd", frozenset({"cmd", "args", "dev", "expires"})),
+    ("cmd_ack", frozenset({"ok", "result", "error", "stage"})),
     ("config", frozenset({"version", "sample_period_s", "batch_max_readings", "batch_max_age_s",
                           "device_periods", "rules"})),
 )
