@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from asset_registry.command_spec import CommandSpec, CommandSpecError, parse_commands
 from asset_registry.rule_spec import SEVERITIES, Rule, RuleError, parse_rules
 
 BUILTIN_MODELS_DIR = Path(__file__).with_name("device_models")
@@ -71,6 +72,8 @@ class DeviceModel:
     escalate_after_min: float | None = None
     escalate_from: str = "high"
     maintenance: tuple[MaintenancePlan, ...] = ()
+    # What the cloud may ask a device of this model to do (asset_registry.command_spec).
+    commands: Mapping[str, CommandSpec] = field(default_factory=lambda: MappingProxyType({}))
 
     def actions_for(self, severity: str) -> tuple[str, ...]:
         return self.actions.get(severity, ())
@@ -140,6 +143,10 @@ def parse_model(raw: Mapping[str, Any], source: str) -> DeviceModel:
             if name not in ACTIONS:
                 raise CatalogError(f"{where}: unknown action '{name}' (known: {ACTIONS})")
         actions[severity] = tuple(names)
+    try:
+        commands = parse_commands(raw.get("commands"), f"{source}: commands")
+    except CommandSpecError as err:
+        raise CatalogError(str(err)) from None
     return DeviceModel(
         id=model_id,
         name=_require(raw, "name", str, source),
@@ -151,6 +158,7 @@ def parse_model(raw: Mapping[str, Any], source: str) -> DeviceModel:
         actions=MappingProxyType(actions),
         maintenance=_maintenance(raw.get("maintenance", []), f"{source}: maintenance",
                                  raw, attributes),
+        commands=commands,
         **_escalation(raw.get("escalation"), f"{source}: escalation"),
     )
 

@@ -23,7 +23,7 @@ MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 TABLE_MODULES = ("asset_registry.tables", "ingest.tables", "rules.tables",
                  "notifications.tables", "service.tables", "dispatch.tables", "sales.tables",
                  "integrations.domain_events.tables", "integrations.webhooks.tables",
-                 "integrations.idempotency", "portal.auth.tables")
+                 "integrations.idempotency", "commands.tables", "portal.auth.tables")
 
 
 def target_metadata() -> MetaData:
