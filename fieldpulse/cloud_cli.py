@@ -60,6 +60,11 @@ def run(
     ] = None,
     broker_key_file: Annotated[Path | None, typer.Option(
         help="Private key of --broker-cert-file.")] = None,
+    commands_password_file: Annotated[Path | None, typer.Option(
+        help="With --broker: the password of the command link's own account there, "
+             "fieldpulse-commands (`fieldpulse provision cloud --name fieldpulse-commands`); "
+             "TLS as for --broker-user. Without it, commands sent through the portal wait, "
+             "unsent.")] = None,
     mqtt_tls: Annotated[str | None, typer.Option(
         help="HOST:PORT on which the built-in broker also speaks MQTT over TLS, e.g. "
              "0.0.0.0:8883 (certificate: `fieldpulse provision tls --dir DATA_DIR/broker`, "
@@ -89,6 +94,9 @@ def run(
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run the cloud side (ingest, rules, dispatch, portal) on one machine."""
+    from dataclasses import replace
+
+    from commands.link import COMMANDS_CLIENT
     from fieldpulse.broker_setup import BrokerLogin, split_host_port
     from fieldpulse.runner import run_cloud
 
@@ -102,6 +110,13 @@ def run(
         if broker is not None and mqtt_tls is not None:
             raise ValueError("--mqtt-tls is for the built-in broker, not with --broker")
         address = None if broker is None else login.address(broker)
+        commands = None
+        if commands_password_file is not None:
+            if broker is None:
+                raise ValueError("--commands-password-file is for an external broker "
+                                 "(--broker); the built-in one makes the account itself")
+            commands = replace(login, username=COMMANDS_CLIENT,
+                               password_file=commands_password_file).address(broker)
         tls_at = None if mqtt_tls is None else split_host_port(mqtt_tls, "--mqtt-tls")
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
@@ -112,7 +127,7 @@ def run(
             raise typer.BadParameter(f"expected HOST:PORT, got '{smtp}'", param_hint="--smtp")
         mail = {"smtp_host": host, "smtp_port": int(smtp_port)}
     run_cloud(data_dir=data_dir, port=port, broker=address, mqtt_tls=tls_at, tile_url=tile_url,
-              console=console,
+              console=console, commands_broker=commands,
               smtp_from=smtp_from, smtp_user=smtp_user, smtp_starttls=smtp_starttls,
               supervisor_email=supervisor_email, dispatch_review=review_plans,
               trusted_proxies=tuple(trusted_proxy or ()),

@@ -123,8 +123,8 @@ def run_demo(data_dir: Path, qr_dir: Path, port: int, sites: int, tile_url: str,
         engine = open_database(settings)
         tokens = import_fleet(engine, fleet)
         # After the import: every gateway of the fleet gets its account.
-        broker = start_broker(stack, settings, engine, console)
-        system = CloudSystem(settings, broker, engine=engine)
+        broker, commands = start_broker(stack, settings, engine, console)
+        system = CloudSystem(settings, broker, engine=engine, commands_broker=commands)
         written = write_qr_codes(tokens.items(), settings.base_url, qr_dir.resolve())
         accounts, api_token = create_demo_users(system.engine, fleet.engineers[0].id)
         _write_secret(Path(TOKEN_FILE).resolve(), api_token + "\n")

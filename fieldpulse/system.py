@@ -24,6 +24,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from sqlalchemy import Engine
 
 from asset_registry.catalog import DeviceModel, load_models
+from commands.link import CommandLink
 from dispatch.dispatcher import Dispatcher
 from fieldpulse.broker_setup import PASSWORD_ENV, BrokerLogin
 from fieldpulse.parts import Ingest, notification_sender, open_database
@@ -58,9 +59,13 @@ log = logging.getLogger("fieldpulse")
 
 
 class CloudSystem:
+    """`broker`: ingest's login; `commands_broker`: the command link's (its own account,
+    `fieldpulse-commands`). Without one, commands are accepted and wait, unsent."""
+
     def __init__(self, settings: Settings, broker: BrokerAddress,
                  models: Mapping[str, DeviceModel] | None = None,
-                 engine: Engine | None = None) -> None:
+                 engine: Engine | None = None,
+                 commands_broker: BrokerAddress | None = None) -> None:
         self.settings = settings
         self.models = dict(models or load_models())
         self.engine = engine or open_database(settings)
@@ -82,9 +87,15 @@ class CloudSystem:
         self._metrics.register(IngestCollector(self.pipeline.stats, self.consumer.connected.is_set))
         self._metrics.register(HealthCollector(self.health.report))
         webhook_targets = TargetPolicy(settings.webhook_allowed_networks)
+        self.command_link = None if commands_broker is None else CommandLink(
+            self.engine, commands_broker)
+        if self.command_link is None:
+            log.warning("event=no_command_link (no broker account for it): commands sent "
+                        "through the portal wait, unsent")
         self.app = create_app(PortalContext(
             engine=self.engine, models=self.models, tile_url=settings.tile_url, tz=tz,
             request_replan=self.dispatcher.request, rules=self.rules,
+            on_command_queued=self.command_link.wake if self.command_link else lambda: None,
             broker_connected=self.consumer.connected.is_set,
             ingest_stats=self.pipeline.stats.snapshot, health=self.health.report,
             metrics=self.metrics, qr_dir=settings.qr_dir, base_url=settings.base_url,
@@ -107,6 +118,7 @@ class CloudSystem:
             WebhookWorker(self.engine, targets=webhook_targets),
             SalesWorker(self.engine, self.ingest.store),
             *self.ingest.workers,
+            *([self.command_link] if self.command_link else []),
             HttpServer(self.app, settings.http_host, settings.http_port,
                        trusted_proxies=settings.trusted_proxies),
         ], backoff_s=settings.restart_backoff_s)

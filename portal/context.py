@@ -33,6 +33,8 @@ class PortalContext:
     tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
     # Called after a case is opened here, so the dispatcher plans it promptly.
     request_replan: Callable[[], None] = lambda: None
+    # Called after a command is queued here, so the command link sends it at once.
+    on_command_queued: Callable[[], None] = lambda: None
     broker_connected: Callable[[], bool] = lambda: False
     # Every worker's liveness and the probes of the broker and the database (/healthz).
     health: Callable[[], HealthReport] = field(default=lambda: HealthReport([]))

@@ -18,7 +18,7 @@ from fieldpulse.settings import Settings
 from fieldpulse.system import CloudSystem
 from foundations.processes import free_port
 from simulators.fleet import Fleet, generate_fleet
-from support import RunningCloud, cloud_login, wait_until
+from support import RunningCloud, cloud_login, commands_login, wait_until
 
 
 @pytest.fixture
@@ -41,7 +41,8 @@ def cloud(tmp_path: Path, mosquitto: MosquittoBroker, small_fleet: Fleet) -> Ite
     # As `fieldpulse run` does: the registry first, then the broker's accounts from it.
     engine = open_database(settings)
     tokens = import_fleet(engine, small_fleet)
-    system = CloudSystem(settings, cloud_login(mosquitto, engine), engine=engine)
+    system = CloudSystem(settings, cloud_login(mosquitto, engine), engine=engine,
+                         commands_broker=commands_login(mosquitto, engine))
     system.start()
     wait_until(system.consumer.connected.is_set, what="ingest to connect")
     running = RunningCloud(system, tokens, small_fleet, mosquitto)

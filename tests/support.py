@@ -13,6 +13,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import Engine
 
+from commands.link import COMMANDS_CLIENT
 from fieldpulse.broker import MosquittoBroker
 from fieldpulse.broker_setup import builtin_login
 from fieldpulse.system import CloudSystem
@@ -36,6 +37,13 @@ def cloud_login(broker: MosquittoBroker, engine: Engine) -> BrokerAddress:
     """The cloud's login on a running test broker, made as `fieldpulse run` makes it (with
     an account for every gateway of the registry), once the broker has loaded it."""
     address = builtin_login(broker, engine, "fieldpulse-ingest")
+    reload_and_wait(broker)
+    return address
+
+
+def commands_login(broker: MosquittoBroker, engine: Engine) -> BrokerAddress:
+    """The command link's login (`fieldpulse-commands`), made as `fieldpulse run` makes it."""
+    address = builtin_login(broker, engine, COMMANDS_CLIENT)
     reload_and_wait(broker)
     return address
 

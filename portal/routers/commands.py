@@ -1,0 +1,88 @@
+"""Commands to devices: send one (`POST /api/devices/{id}/commands`), follow it
+(`GET /api/commands/{id}`), list a device's (`GET /api/devices/{id}/commands`).
+
+Who may send which command is the service's rule (`commands.service`): dispatchers and
+admins any command of the device's model; engineers read-only diagnostics on the devices
+of their own open jobs. Every command sent is in the audit log.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query
+from sqlmodel import Session
+
+from commands.service import (
+    Caller,
+    CommandError,
+    command_for,
+    create_command,
+    decoded,
+    device_commands,
+    history,
+)
+from commands.tables import DeviceCommand
+from foundations.clock import now_ms
+from foundations.database import session_scope
+from portal.auth.accounts import Principal
+from portal.auth.audit import record
+from portal.auth.dependencies import GuardedRoute, JobActor
+from portal.context import ContextDep, SessionDep
+from portal.schemas.commands import CommandEventPublic, CommandIn, CommandPublic
+
+router = APIRouter(route_class=GuardedRoute, tags=["commands"])
+
+def _caller(principal: Principal) -> Caller:
+    return Caller(principal.username, principal.role, principal.engineer_id)
+
+
+def _public(session: Session, command: DeviceCommand) -> CommandPublic:
+    return CommandPublic(
+        id=command.id, device_id=command.device_id, gateway_id=command.gateway_id,
+        command=command.name, params=decoded(command.params), status=command.status,
+        created_by=command.created_by, created_at=command.created_at,
+        expires_at=command.expires_at, updated_at=command.updated_at,
+        attempts=command.attempts, result=decoded(command.result), error=command.error,
+        history=[CommandEventPublic(status=e.status, at=e.at, note=e.note)
+                 for e in history(session, command.id)])
+
+
+@router.post("/api/devices/{device_id}/commands", status_code=201)
+def send_command(device_id: str, body: CommandIn, ctx: ContextDep, principal: JobActor
+                 ) -> CommandPublic:
+    """Queue a command for the device; it goes to the gateway as soon as the gateway is
+    online, until `expires_in_s`. 403: not yours to send; 422: not a command of the
+    device's model, or a parameter is wrong (the message names it)."""
+    with session_scope(ctx.engine) as session:
+        try:
+            command = create_command(session, ctx.models, _caller(principal), device_id,
+                                     body.command, body.params, body.expires_in_s, now_ms())
+        except CommandError as exc:
+            raise HTTPException(exc.status, str(exc)) from None
+        record(session, principal.actor, "command.send", f"device:{device_id}",
+               f"{command.name} {command.params} as {command.id}")
+        answer = _public(session, command)
+    ctx.on_command_queued()
+    return answer
+
+
+@router.get("/api/commands/{command_id}")
+def get_command(command_id: str, session: SessionDep, principal: JobActor) -> CommandPublic:
+    """The command's status, its history and the device's answer (`result`)."""
+    try:
+        command = command_for(session, _caller(principal), command_id)
+    except CommandError as exc:
+        raise HTTPException(exc.status, str(exc)) from None
+    return _public(session, command)
+
+
+@router.get("/api/devices/{device_id}/commands")
+def list_commands(device_id: str, session: SessionDep, principal: JobActor,
+                  limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[CommandPublic]:
+    """The device's commands, newest first."""
+    try:
+        found = device_commands(session, _caller(principal), device_id, limit)
+    except CommandError as exc:
+        raise HTTPException(exc.status, str(exc)) from None
+    return [_public(session, c) for c in found]

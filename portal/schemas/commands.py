@@ -1,0 +1,48 @@
+"""Commands to devices (remote diagnosis): sent, and followed to the device's answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from commands.service import DEFAULT_EXPIRES_S, MAX_EXPIRES_S
+
+
+class CommandIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    command: str = Field(min_length=1, max_length=64,
+                         description="a command of the device's model (GET /api/devices/{id} "
+                                     "lists them), e.g. read_now")
+    params: dict[str, Any] = Field(default_factory=dict,
+                                   description="the command's parameters, e.g. "
+                                               '{"metrics": ["tds_ppm"]}')
+    expires_in_s: float = Field(
+        default=DEFAULT_EXPIRES_S, ge=1, le=MAX_EXPIRES_S,
+        description="seconds from now: not delivered and not run after that (an offline "
+                    "gateway gets it when it comes back, if still in time)")
+
+
+class CommandEventPublic(BaseModel):
+    status: str
+    at: int
+    note: str
+
+
+class CommandPublic(BaseModel):
+    id: str
+    device_id: str
+    gateway_id: str
+    command: str
+    params: dict[str, Any]
+    # queued | sent | delivered (the gateway has it) | succeeded | failed | expired
+    status: str
+    created_by: str
+    created_at: int
+    expires_at: int
+    updated_at: int
+    attempts: int
+    result: dict[str, Any] | None  # the device's answer, once it came
+    error: str | None
+    history: list[CommandEventPublic]
