@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 
 from edge_agent.config import AgentConfig
-from edge_agent.drivers import Driver
+from edge_agent.drivers import Driver, Reading
 from edge_agent.edge_rules import RuleState
 from edge_agent.link import Link
 from edge_agent.outbox import Outbox
@@ -63,6 +63,7 @@ class EdgeAgent:
         self._batch_opened: float | None = None
         self.remote = RemoteControl(self)
         self.link = Link(config, self.outbox, self._status, self.remote.handle)
+        self.remote.answer_interrupted()  # sent once the link is up
         self.connected = self.link.connected
 
     # -- what the link and remote control ask for ------------------------------------
@@ -101,7 +102,7 @@ class EdgeAgent:
 
     # -- sampling ----------------------------------------------------------------------
 
-    def _sample(self, due: set[str] | None) -> int | None:
+    def _sample(self, due: set[str] | None) -> list[Reading] | None:
         """Read the driver; keep the due devices (None: all); commit.
 
         Returns the readings kept, None if the driver failed."""
@@ -123,7 +124,7 @@ class EdgeAgent:
         self.outbox.stage(normal, urgent, self.settings.batch_max_readings)
         if normal and self._batch_opened is None:
             self._batch_opened = time.monotonic()
-        return len(readings)
+        return readings
 
     def _close_due_batches(self, force: bool = False) -> None:
         staged = self.outbox.staged_readings
@@ -155,11 +156,7 @@ class EdgeAgent:
                     ids = [self._read_now.popleft() for _ in range(len(self._read_now))]
                     kept = self._sample(None)
                     next_due = {d: now + self.settings.period_of(d) for d in self._devices}
-                    for command_id in ids:
-                        if kept is None:
-                            self.remote.ack(command_id, False, error="the driver failed to read")
-                        else:
-                            self.remote.ack(command_id, True, {"readings": kept})
+                    self.remote.sampled(ids, kept)
                 else:
                     due = {d for d, t in next_due.items() if t <= now}
                     if due:
@@ -190,3 +187,4 @@ class EdgeAgent:
             link_stop.set()
             link_thread.join(timeout=15)
             self.outbox.close()
+            self.remote.log.close()

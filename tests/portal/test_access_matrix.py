@@ -129,6 +129,23 @@ def _opportunity(portal: Portal) -> int:
         return opp.id
 
 
+def _read_now(p: Portal) -> dict[str, Any]:
+    """A read-only diagnostic of device B, which the 'engineer_own' account has a job on."""
+    _own_job(p)
+    return {"command": "read_now", "params": {"metrics": [_first_metric(p)]}}
+
+
+def _command(portal: Portal) -> str:
+    """A fresh command to device B (on a job of the 'engineer_own' account's engineer)."""
+    from commands.service import Caller, create_command
+
+    _own_job(portal)
+    with session_scope(portal.engine) as session:
+        return create_command(session, portal.app.state.ctx.models,
+                              Caller("dispatcher-test", "dispatcher"), _b(portal), "read_now",
+                              {"metrics": [_first_metric(portal)]}, 60, 1).id
+
+
 def get(path: str | Callable[[Portal], str]) -> Callable[[Portal, str], Call]:
     return lambda p, _c: Call("GET", path(p) if callable(path) else path)
 
@@ -139,6 +156,14 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/devices/{device_id}"): Rule(
         get(lambda p: f"/api/devices/{_b(p)}"), roles(200, STAFF)),
     ("GET", "/api/alerts"): Rule(get("/api/alerts"), roles(200, STAFF)),
+    # Commands to devices: engineers run read-only diagnostics on their own jobs' devices.
+    ("POST", "/api/devices/{device_id}/commands"): Rule(
+        lambda p, _c: Call("POST", f"/api/devices/{_b(p)}/commands", json=_read_now(p)),
+        roles(201, OWN)),
+    ("GET", "/api/devices/{device_id}/commands"): Rule(
+        get(lambda p: f"/api/devices/{_b(p)}/commands"), roles(200, OWN)),
+    ("GET", "/api/commands/{command_id}"): Rule(
+        get(lambda p: f"/api/commands/{_command(p)}"), roles(200, OWN)),
     ("GET", "/api/work-orders"): Rule(get("/api/work-orders"), roles(200, ALL)),
     ("GET", "/api/engineers"): Rule(get("/api/engineers"), roles(200, STAFF)),
     ("GET", "/api/dead-letters"): Rule(get("/api/dead-letters"), roles(200, ("admin",))),
