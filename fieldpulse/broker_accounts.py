@@ -9,7 +9,8 @@ command acks, and read only its own config and commands; the cloud's accounts
 gateway's topics. The broker takes the username as the client id
 (`use_username_as_clientid`), so an account can resume or take over only its own
 session: each MQTT connection of the cloud has an account of its own, named like
-its client id (`fieldpulse-ingest`, `fieldpulse-ingest-0of2`, …), which keeps
+its client id (`fieldpulse-ingest`, `fieldpulse-ingest-0of2`, the command link's
+`fieldpulse-commands`, …), which keeps
 the session (and what the broker queued in it) the one it had before accounts.
 
 Mosquitto re-reads both files on SIGHUP without dropping connected clients: a
@@ -261,7 +262,7 @@ def provision_cloud(
     name: Annotated[str, typer.Option(
         help=f"The account, named like the connection's client id: {CLOUD_USER} for "
              f"`fieldpulse run`, {CLOUD_USER}-IofN for `python -m fieldpulse.system "
-             f"--partition I/N`.")] = CLOUD_USER,
+             f"--partition I/N`, fieldpulse-commands for its command link.")] = CLOUD_USER,
     directory: AccountsDir = Path("var/broker"),
     reload_pid: ReloadPid = None,
 ) -> None:
