@@ -8,6 +8,7 @@ broker takes the username as the client id, so no other connection can take its 
 - A command is published to an online gateway only; one for an offline gateway waits in
   the database (the broker keeps nothing for a gateway: it connects with a clean session)
   and goes out when the gateway's birth arrives.
+- A command is marked sent, then published (QoS 1, the PUBACK awaited).
 - Until the gateway acks receipt (`stage: received`) the command is published again, with
   the same id, every `retry_s`: the gateway runs an id once and answers a repeat from its
   store, so repeating is safe and losing a message is not.
@@ -39,8 +40,6 @@ from paho.mqtt.properties import Properties
 from sqlalchemy import Engine
 
 from commands import service
-from commands.states import UNDELIVERED
-from commands.tables import DeviceCommand
 from firmware_contracts.topics import CMD_ACK_FILTER, STATUS_FILTER, cmd_topic, parse_topic
 from firmware_contracts.validate import ContractError, load
 from foundations.clock import now_ms
@@ -202,28 +201,25 @@ class CommandLink(Worker):
             log.info("event=command_%s id=%s gateway=%s", status, doc["id"], gateway_id)
 
     async def _send_due(self, client: aiomqtt.Client) -> None:
-        due = await asyncio.to_thread(self._due)
-        for command_id, gateway_id, payload in due:
-            if self.stopping:
-                return
-            # Awaits the broker's PUBACK: only then is the command marked sent.
+        for gateway_id, payload in await asyncio.to_thread(self._due):
+            # Each awaits the broker's PUBACK; a broken connection ends the session, and the
+            # next one publishes again what is still undelivered, when it is due again.
             await client.publish(cmd_topic(gateway_id), payload, qos=1)
             self.stats.published += 1
-            await asyncio.to_thread(self._sent, command_id)
 
-    def _due(self) -> list[tuple[str, str, bytes]]:
+    def _due(self) -> list[tuple[str, bytes]]:
+        """Expire what is past its deadline; mark what is due sent and return it. Marked
+        before it is published: the gateway's receipt can come before the PUBACK has been
+        handled here, and must find the command sent."""
         now = self._clock()
         with session_scope(self._engine) as session:
             expired = service.expire_due(session, now)
             due = service.due_for_sending(session, self.online_gateways(), now)
-            out = [(c.id, c.gateway_id, service.wire_payload(c)) for c in due]
+            out = []
+            for command in due:
+                service.mark_sent(session, command, now, self._retry_ms)
+                out.append((command.gateway_id, service.wire_payload(command)))
         if expired:
             self.stats.expired += len(expired)
             log.info("event=commands_expired ids=%s", ",".join(expired))
         return out
-
-    def _sent(self, command_id: str) -> None:
-        with session_scope(self._engine) as session:
-            command = session.get(DeviceCommand, command_id)
-            if command is not None and command.status in UNDELIVERED:
-                service.mark_sent(session, command, self._clock(), self._retry_ms)

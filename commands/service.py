@@ -177,7 +177,7 @@ def due_for_sending(session: Session, online: Collection[str], now: int,
 
 
 def mark_sent(session: Session, command: DeviceCommand, now: int, retry_ms: int) -> None:
-    """Published (PUBACK from the broker): publish again after `retry_ms` without a receipt."""
+    """About to be published: published again after `retry_ms` unless the receipt came."""
     command.attempts += 1
     command.next_send_at = now + retry_ms
     if command.status == states.QUEUED:
