@@ -13,6 +13,9 @@ broker takes the username as the client id, so no other connection can take its 
   the same id, every `retry_s`: the gateway runs an id once and answers a repeat from its
   store, so repeating is safe and losing a message is not.
 - At its deadline a command not yet answered is expired, whatever the gateway is doing.
+- Configuration rollouts (`commands.rollouts`): each gateway's config is published
+  retained (the broker hands it to a gateway that connects later); the gateways'
+  statuses (`config_version`, `config_error`) report each one applied or failed.
 - Acks (`fp/v1/gw/+/cmd/ack`) move the command on (`commands.service.record_ack`): a
   gateway can only ever touch its own commands (the ACL confines what it publishes to its
   own topics, and the command's gateway must be the topic's).
@@ -33,14 +36,21 @@ import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from sqlalchemy import Engine
 
-from commands import service
-from firmware_contracts.topics import CMD_ACK_FILTER, STATUS_FILTER, cmd_topic, parse_topic
+from commands import rollouts, service
+from firmware_contracts.topics import (
+    CMD_ACK_FILTER,
+    STATUS_FILTER,
+    cmd_topic,
+    config_topic,
+    parse_topic,
+)
 from firmware_contracts.validate import ContractError, load
 from foundations.clock import now_ms
 from foundations.database import session_scope
@@ -159,20 +169,22 @@ class CommandLink(Worker):
                 continue
             gateway_id, kind = parsed
             if kind == "status":
-                self._status(gateway_id, bytes(payload))
+                doc = self._status(gateway_id, bytes(payload))
+                if doc is not None and "config_version" in doc:
+                    await asyncio.to_thread(self._config_progress, gateway_id, doc)
             elif kind == "cmd_ack":
                 await asyncio.to_thread(self._ack, gateway_id, bytes(payload))
 
-    def _status(self, gateway_id: str, payload: bytes) -> None:
+    def _status(self, gateway_id: str, payload: bytes) -> dict[str, Any] | None:
         if not payload:
-            return  # a cleared retained status
+            return None  # a cleared retained status
         try:
             doc = load("status", payload)
         except ContractError:
             self.stats.invalid += 1
-            return
+            return None
         if doc["gw"] != gateway_id:
-            return
+            return None
         # The latest message wins, not the highest `ts`: a will carries its connection's
         # start time, older than the periodic statuses it follows. The broker keeps one
         # topic's messages in order, and the retained one it replays is the latest.
@@ -180,6 +192,12 @@ class CommandLink(Worker):
         self._online[gateway_id] = up = doc["state"] == "online"
         if up and not was_up:
             self._wake_loop()  # its held commands go out now
+        return doc
+
+    def _config_progress(self, gateway_id: str, doc: dict[str, Any]) -> None:
+        with session_scope(self._engine) as session:
+            rollouts.record_config_status(session, gateway_id, doc["config_version"],
+                                          doc.get("config_error"), doc["ts"], self._clock())
 
     def _wake_loop(self) -> None:
         if self._kick is not None:
@@ -201,11 +219,24 @@ class CommandLink(Worker):
             log.info("event=command_%s id=%s gateway=%s", status, doc["id"], gateway_id)
 
     async def _send_due(self, client: aiomqtt.Client) -> None:
+        for gateway_id, rollout_id, config in await asyncio.to_thread(self._due_configs):
+            # Retained: a gateway offline now gets it when it connects, and after a restart.
+            await client.publish(config_topic(gateway_id), config, qos=1, retain=True)
+            await asyncio.to_thread(self._config_published, gateway_id, rollout_id)
         for gateway_id, payload in await asyncio.to_thread(self._due):
             # Each awaits the broker's PUBACK; a broken connection ends the session, and the
             # next one publishes again what is still undelivered, when it is due again.
             await client.publish(cmd_topic(gateway_id), payload, qos=1)
             self.stats.published += 1
+
+    def _due_configs(self) -> list[tuple[str, int, bytes]]:
+        with session_scope(self._engine) as session:
+            return [(gw, rollout_id, rollouts.gateway_config(session, gw, rollout_id))
+                    for gw, rollout_id in rollouts.due_configs(session)]
+
+    def _config_published(self, gateway_id: str, rollout_id: int) -> None:
+        with session_scope(self._engine) as session:
+            rollouts.mark_published(session, gateway_id, rollout_id, self._clock())
 
     def _due(self) -> list[tuple[str, bytes]]:
         """Expire what is past its deadline; mark what is due sent and return it. Marked

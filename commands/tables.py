@@ -37,3 +37,31 @@ class DeviceCommandEvent(SQLModel, table=True):
     status: str
     at: int = Field(sa_type=BigInteger)
     note: str = ""
+
+
+class ConfigRollout(SQLModel, table=True):
+    """A device model's edge settings and rules pushed to every gateway with one of its
+    devices. Its id is the config `version` the gateways get: later rollouts win."""
+
+    __tablename__ = "config_rollout"
+    id: int | None = Field(default=None, primary_key=True)
+    model_id: str = Field(index=True)
+    # JSON: sample_period_s, batch_max_readings, batch_max_age_s and the edge rules
+    # (contract v1's config rules, without `devices`: each gateway gets its own devices).
+    settings: str
+    rollback_of: int | None = None  # the rollout this one undid, restoring the one before
+    created_by: str
+    created_at: int = Field(sa_type=BigInteger)
+
+
+class ConfigRolloutTarget(SQLModel, table=True):
+    """One gateway of a rollout: pending (to publish), published, applied (its status runs
+    the version), failed (its status names why), superseded (a newer rollout came first)."""
+
+    __tablename__ = "config_rollout_target"
+    rollout_id: int = Field(foreign_key="config_rollout.id", primary_key=True)
+    gateway_id: str = Field(foreign_key="gateway.id", primary_key=True, index=True)
+    status: str = Field(default="pending", index=True)
+    published_at: int | None = Field(default=None, sa_type=BigInteger)
+    error: str | None = None
+    updated_at: int = Field(sa_type=BigInteger)

@@ -28,6 +28,7 @@ from portal.routers import (
     audit,
     cases,
     commands,
+    config_rollouts,
     devices,
     engineers,
     live_events,
@@ -65,7 +66,8 @@ def create_app(ctx: PortalContext) -> FastAPI:
     # Every route states who may call it (portal.auth.dependencies); the access test
     # (tests/portal/test_access_matrix.py) fails for a route it does not know.
     # The JSON API, one router per resource (portal/routers), then the HTML pages.
-    for router in (devices.router, commands.router, alerts.router, cases.router, work_orders.router,
+    for router in (devices.router, commands.router, config_rollouts.router, alerts.router,
+                   cases.router, work_orders.router,
                    plans.router, engineers.router, users.router, audit.router,
                    webhooks.router, qr.router, rule_sets.router, opportunities.router,
                    operations.router, live_events.router,

@@ -6,53 +6,21 @@ send what."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import orjson
+from command_support import MODELS, gateway_running
 from sqlmodel import Session
 
-from asset_registry.catalog import load_models
-from edge_agent.agent import EdgeAgent
-from edge_agent.config import AgentConfig
 from foundations.clock import now_ms
 from foundations.database import session_scope
 from ingest.tables import LatestValue
 from portal.auth.audit import recent
 from service.cases import open_case
-from simulators.driver import SimulatedDriver
 from support import Account, RunningCloud, make_account, wait_until
 from support import Session as MqttSession
 from testing_support.broker_logins import login
-
-MODELS = load_models()
-
-
-@contextmanager
-def gateway_running(cloud: RunningCloud, gateway_id: str, state_dir: Path
-                    ) -> Iterator[EdgeAgent]:
-    """The gateway's edge agent, logged in with its own account; periodic samples rare, so
-    what a read-now sampled is the newest reading of its devices for a while."""
-    username, password = login(cloud.broker, gateway_id)
-    config = AgentConfig(gateway_id=gateway_id, state_dir=state_dir,
-                         broker_port=cloud.broker_port, username=username, password=password,
-                         sample_period_s=60.0, batch_max_age_s=0.2, reconnect_min_s=0.2,
-                         reconnect_max_s=1.0)
-    agent = EdgeAgent(config, SimulatedDriver(cloud.fleet.devices_of(gateway_id), MODELS,
-                                              seed=1))
-    stop = threading.Event()
-    thread = threading.Thread(target=agent.run, args=(stop,), name=f"edge-{gateway_id}")
-    thread.start()
-    try:
-        wait_until(agent.connected.is_set, what=f"{gateway_id} to connect")
-        yield agent
-    finally:
-        stop.set()
-        thread.join(timeout=15)
-        assert not thread.is_alive()
 
 
 def send(cloud: RunningCloud, who: Account, device_id: str, command: str, params: dict,

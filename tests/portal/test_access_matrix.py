@@ -146,6 +146,20 @@ def _command(portal: Portal) -> str:
                               {"metrics": [_first_metric(portal)]}, 60, 1).id
 
 
+def _rollout(portal: Portal) -> int:
+    """A fresh configuration rollout of torrent-cp75, after an earlier one (so it can be
+    rolled back)."""
+    from commands.rollouts import start_rollout
+
+    with session_scope(portal.engine) as session:
+        for period in (30.0, 20.0):
+            rollout = start_rollout(session, portal.app.state.ctx.models, "torrent-cp75",
+                                    {"sample_period_s": period, "batch_max_readings": 100,
+                                     "batch_max_age_s": 5.0}, "matrix", 1)
+        assert rollout.id is not None
+        return rollout.id
+
+
 def get(path: str | Callable[[Portal], str]) -> Callable[[Portal, str], Call]:
     return lambda p, _c: Call("GET", path(p) if callable(path) else path)
 
@@ -164,6 +178,15 @@ ROUTES: dict[tuple[str, str], Rule] = {
         get(lambda p: f"/api/devices/{_b(p)}/commands"), roles(200, OWN)),
     ("GET", "/api/commands/{command_id}"): Rule(
         get(lambda p: f"/api/commands/{_command(p)}"), roles(200, OWN)),
+    # Configuration rollouts: dispatchers and admins.
+    ("POST", "/api/models/{model_id}/config-rollouts"): Rule(
+        lambda p, _c: Call("POST", "/api/models/torrent-cp75/config-rollouts",
+                           json={"sample_period_s": 30}), roles(201, STAFF)),
+    ("GET", "/api/config-rollouts/{rollout_id}"): Rule(
+        get(lambda p: f"/api/config-rollouts/{_rollout(p)}"), roles(200, STAFF)),
+    ("POST", "/api/config-rollouts/{rollout_id}/rollback"): Rule(
+        lambda p, _c: Call("POST", f"/api/config-rollouts/{_rollout(p)}/rollback"),
+        roles(201, STAFF)),
     ("GET", "/api/work-orders"): Rule(get("/api/work-orders"), roles(200, ALL)),
     ("GET", "/api/engineers"): Rule(get("/api/engineers"), roles(200, STAFF)),
     ("GET", "/api/dead-letters"): Rule(get("/api/dead-letters"), roles(200, ("admin",))),
