@@ -34,7 +34,7 @@ import contextlib
 import logging
 import ssl
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +43,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from sqlalchemy import Engine
 
+from asset_registry.catalog import DeviceModel
 from commands import rollouts, service
 from firmware_contracts.topics import (
     CMD_ACK_FILTER,
@@ -77,10 +78,11 @@ class CommandLink(Worker):
     name = "commands"
     stall_after_s = 120.0
 
-    def __init__(self, engine: Engine, broker: BrokerAddress, *, retry_s: float = 5.0,
+    def __init__(self, engine: Engine, broker: BrokerAddress,
+                 models: Mapping[str, DeviceModel], *, retry_s: float = 5.0,
                  poll_s: float = 1.0, clock: Callable[[], int] = now_ms) -> None:
         super().__init__()
-        self._engine, self._broker = engine, broker
+        self._engine, self._broker, self._models = engine, broker, models
         self._retry_ms, self._poll_s, self._clock = int(retry_s * 1000), poll_s, clock
         self._online: dict[str, bool] = {}  # gateway -> its last status said online
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -221,8 +223,11 @@ class CommandLink(Worker):
     async def _send_due(self, client: aiomqtt.Client) -> None:
         for gateway_id, rollout_id, config in await asyncio.to_thread(self._due_configs):
             # Retained: a gateway offline now gets it when it connects, and after a restart.
-            await client.publish(config_topic(gateway_id), config, qos=1, retain=True)
-            await asyncio.to_thread(self._config_published, gateway_id, rollout_id)
+            try:
+                await client.publish(config_topic(gateway_id), config, qos=1, retain=True)
+            except aiomqtt.MqttError:
+                await asyncio.to_thread(self._config_unpublished, gateway_id, rollout_id)
+                raise
         for gateway_id, payload in await asyncio.to_thread(self._due):
             # Each awaits the broker's PUBACK; a broken connection ends the session, and the
             # next one publishes again what is still undelivered, when it is due again.
@@ -230,13 +235,21 @@ class CommandLink(Worker):
             self.stats.published += 1
 
     def _due_configs(self) -> list[tuple[str, int, bytes]]:
+        """Configs to publish, marked published first: the gateway's status can come back
+        before the PUBACK has been handled here, and must find its rollout published."""
+        now = self._clock()
         with session_scope(self._engine) as session:
-            return [(gw, rollout_id, rollouts.gateway_config(session, gw, rollout_id))
-                    for gw, rollout_id in rollouts.due_configs(session)]
+            due = rollouts.due_configs(session)
+            out = [(gw, rollout_id, rollouts.gateway_config(session, self._models, gw,
+                                                            rollout_id))
+                   for gw, rollout_id in due]
+            for gw, rollout_id in due:
+                rollouts.mark_published(session, gw, rollout_id, now)
+        return out
 
-    def _config_published(self, gateway_id: str, rollout_id: int) -> None:
+    def _config_unpublished(self, gateway_id: str, rollout_id: int) -> None:
         with session_scope(self._engine) as session:
-            rollouts.mark_published(session, gateway_id, rollout_id, self._clock())
+            rollouts.mark_pending(session, gateway_id, rollout_id, self._clock())
 
     def _due(self) -> list[tuple[str, bytes]]:
         """Expire what is past its deadline; mark what is due sent and return it. Marked

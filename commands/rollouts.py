@@ -80,7 +80,7 @@ def start_rollout(session: Session, models: Mapping[str, DeviceModel], model_id:
                                         updated_at=now))
     # Checked now, as the gateways will check it: a refusal here beats n failures there.
     for gateway_id in gateways:
-        gateway_config(session, gateway_id, rollout.id)
+        gateway_config(session, models, gateway_id, rollout.id)
     return rollout
 
 
@@ -101,8 +101,10 @@ def rollback(session: Session, models: Mapping[str, DeviceModel], rollout_id: in
                          now, rollback_of=rollout_id)
 
 
-def gateway_config(session: Session, gateway_id: str, version: int) -> bytes:
-    """The gateway's whole config as of rollout `version`: contract-checked."""
+def gateway_config(session: Session, models: Mapping[str, DeviceModel], gateway_id: str,
+                   version: int) -> bytes:
+    """The gateway's whole config as of rollout `version`: contract-checked. It lists every
+    device's commands from its model, so the gateway refuses any other for it."""
     devices = session.exec(select(Device).where(Device.gateway_id == gateway_id)).all()
     this = session.get(ConfigRollout, version)
     assert this is not None
@@ -123,7 +125,9 @@ def gateway_config(session: Session, gateway_id: str, version: int) -> bytes:
     doc = {"v": 1, "version": version, "sample_period_s": own["sample_period_s"],
            "batch_max_readings": own["batch_max_readings"],
            "batch_max_age_s": own["batch_max_age_s"], "device_periods": periods,
-           "rules": rules}
+           "rules": rules,
+           "commands": {d.id: sorted(models[d.model_id].commands) if d.model_id in models
+                        else [] for d in devices}}
     payload = orjson.dumps(doc)
     try:
         load("config", payload)
@@ -144,6 +148,14 @@ def mark_published(session: Session, gateway_id: str, rollout_id: int, now: int)
     target = session.get(ConfigRolloutTarget, (rollout_id, gateway_id))
     if target is not None and target.status == PENDING:
         target.status, target.published_at, target.updated_at = PUBLISHED, now, now
+        session.add(target)
+
+
+def mark_pending(session: Session, gateway_id: str, rollout_id: int, now: int) -> None:
+    """Its publication failed (the connection broke): to be published again."""
+    target = session.get(ConfigRolloutTarget, (rollout_id, gateway_id))
+    if target is not None and target.status == PUBLISHED:
+        target.status, target.published_at, target.updated_at = PENDING, None, now
         session.add(target)
 
 

@@ -10,9 +10,11 @@ Commands (`ping`, `read-now`, `set-interval`, and the device models' `read_now` 
 `set_sample_period`) are answered on `cmd/ack`, always: a command that cannot run (unknown,
 malformed, expired, for a device this gateway does not have) gets `ok: false` and the
 reason. Each id runs once (`edge_agent.command_log`): a repeat gets the stored answer.
+Once a remote config lists each device's commands (`commands`, from its device model),
+a command for a device is run only if its model allows it.
 A command with a deadline (`expires`) is acked on receipt first (`stage: received`), once
 it is kept on disk. The cloud checks a command against the device's model before it sends
-it; the gateway runs only the commands it knows, with their arguments checked again here.
+it; the gateway checks it again here.
 """
 
 from __future__ import annotations
@@ -146,6 +148,11 @@ class RemoteControl:
         if expires is not None and now > expires:
             return self.ack(command_id, False, error=f"expired: its deadline {expires} passed "
                                                      f"before it arrived (now {now}); not run")
+        allowed = self._agent.settings.commands
+        if "dev" in doc and allowed is not None and name not in allowed.get(doc["dev"], ()):
+            return self.ack(command_id, False, error=(
+                f"{name}: not a command of {doc['dev']}'s device model (it takes: "
+                f"{', '.join(sorted(allowed.get(doc['dev'], ()))) or 'none'})"))
         if name == "read_now":
             problem = _read_now_problem(doc, self._agent.devices)
             if problem is not None:

@@ -33,6 +33,8 @@ class RunSettings:
     batch_max_age_s: float
     device_periods: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
     rules: tuple[EdgeRule, ...] = ()
+    # Device -> the commands its model allows (a remote config's `commands`); None: any.
+    commands: Mapping[str, frozenset[str]] | None = None
 
     @classmethod
     def local(cls, config: AgentConfig) -> RunSettings:
@@ -45,10 +47,12 @@ class RunSettings:
         """The `set-interval` command: one device's period, or every device's."""
         if dev is None:
             return RunSettings(self.version, period_s, self.batch_max_readings,
-                               self.batch_max_age_s, MappingProxyType({}), self.rules)
+                               self.batch_max_age_s, MappingProxyType({}), self.rules,
+                               self.commands)
         periods = {**self.device_periods, dev: period_s}
         return RunSettings(self.version, self.sample_period_s, self.batch_max_readings,
-                           self.batch_max_age_s, MappingProxyType(periods), self.rules)
+                           self.batch_max_age_s, MappingProxyType(periods), self.rules,
+                           self.commands)
 
 
 def parse_remote(payload: bytes, devices: Collection[str]) -> RunSettings:
@@ -79,11 +83,16 @@ def parse_remote(payload: bytes, devices: Collection[str]) -> RunSettings:
                               frozenset(targets) if targets is not None else None))
     if len({r.id for r in rules}) != len(rules):
         raise ConfigRejected("rules: rule ids must be unique")
+    commands = doc.get("commands")
+    if commands is not None and not set(commands) <= known:
+        raise ConfigRejected(f"commands: unknown device(s) {sorted(set(commands) - known)}")
     return RunSettings(
         version=doc["version"], sample_period_s=float(doc["sample_period_s"]),
         batch_max_readings=doc["batch_max_readings"], batch_max_age_s=float(doc["batch_max_age_s"]),
         device_periods=MappingProxyType({k: float(v) for k, v in periods.items()}),
         rules=tuple(rules),
+        commands=None if commands is None else MappingProxyType(
+            {dev: frozenset(names) for dev, names in commands.items()}),
     )
 
 

@@ -88,7 +88,7 @@ class CloudSystem:
         self._metrics.register(HealthCollector(self.health.report))
         webhook_targets = TargetPolicy(settings.webhook_allowed_networks)
         self.command_link = None if commands_broker is None else CommandLink(
-            self.engine, commands_broker)
+            self.engine, commands_broker, self.models)
         if self.command_link is None:
             log.warning("event=no_command_link (no broker account for it): commands sent "
                         "through the portal wait, unsent")

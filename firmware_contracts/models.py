@@ -196,6 +196,12 @@ class EdgeRule(WireModel):
     )
 
 
+# The first three since v1 began; the snake_case ones are the device models' commands
+# (`[commands.NAME]` in asset_registry/device_models), sent by the cloud's command link.
+COMMAND_NAMES: Final = ("ping", "read-now", "set-interval", "read_now", "set_sample_period")
+CommandName = Literal["ping", "read-now", "set-interval", "read_now", "set_sample_period"]
+
+
 class Config(WireModel):
     """Sampling, batching and edge rules on fp/v1/gw/{gateway_id}/config (retained)."""
 
@@ -223,12 +229,14 @@ class Config(WireModel):
     rules: Annotated[list[EdgeRule], Field(max_length=1024)] | SkipJsonSchema[None] = Field(
         default=None, description="Edge threshold rules; a crossing is published first."
     )
-
-
-# The first three since v1 began; the snake_case ones are the device models' commands
-# (`[commands.NAME]` in asset_registry/device_models), sent by the cloud's command link.
-COMMAND_NAMES: Final = ("ping", "read-now", "set-interval", "read_now", "set_sample_period")
-CommandName = Literal["ping", "read-now", "set-interval", "read_now", "set_sample_period"]
+    commands: Annotated[
+        dict[Identifier, Annotated[list[CommandName], Field(max_length=64)]],
+        Field(json_schema_extra=_metric_map_schema),
+    ] | SkipJsonSchema[None] = Field(
+        default=None, description="Device id to the commands its device model allows: a "
+        "command for a device is refused unless listed here. Absent: every command the "
+        "gateway knows.",
+    )
 
 
 class Command(WireModel):

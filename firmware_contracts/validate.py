@@ -28,7 +28,7 @@ _MARKERS: Final[tuple[tuple[Kind, frozenset[str]], ...]] = (
     ("cmd", frozenset({"cmd", "args", "dev", "expires"})),
     ("cmd_ack", frozenset({"ok", "result", "error", "stage"})),
     ("config", frozenset({"version", "sample_period_s", "batch_max_readings", "batch_max_age_s",
-                          "device_periods", "rules"})),
+                          "device_periods", "rules", "commands"})),
 )
 
 # A key that can be written after a dot in a field path without ambiguity.

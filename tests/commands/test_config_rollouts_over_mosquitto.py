@@ -62,6 +62,10 @@ def test_a_rollout_reaches_all_gateways_takes_effect_and_a_rollback_restores_it(
         assert (done["applied"], done["total"], done["failed"]) == (3, 3, 0), done
         for agent in agents:
             wait_until(lambda a=agent: runs(a, cloud, 2.5, model_rules), what="rollout 1 runs")
+            # and it runs only the commands each device's model allows
+            assert agent.settings.commands == {
+                d.id: frozenset(MODELS[d.model_id].commands)
+                for d in cloud.fleet.devices_of(agent.config.gateway_id)}
 
         rule = next(iter(model_rules))
         custom = {**next(r for r in edge_rules_of(MODELS[MODEL]) if r["id"] == rule)}

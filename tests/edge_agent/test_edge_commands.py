@@ -139,3 +139,28 @@ def test_a_command_taken_before_a_restart_is_answered_after_it_and_not_run_again
             assert agent.settings.sample_period_s == before
     finally:
         recorder.close()
+
+
+def test_once_the_config_lists_a_devices_commands_no_other_runs_for_it(
+        online, mosquitto) -> None:
+    agent, recorder, values = online
+    gw = agent.config.gateway_id
+    dev, *others = list(values)
+    config = {"v": 1, "version": 3, "sample_period_s": 0.1, "batch_max_readings": 20,
+              "batch_max_age_s": 0.3, "commands": {dev: ["read_now"]}}
+    publish(mosquitto, f"fp/v1/gw/{gw}/config", orjson.dumps(config), retain=True)
+    wait_until(lambda: agent.settings.commands is not None, what="the config applied")
+    send(mosquitto, gw, {"v": 1, "id": "c-not-allowed", "cmd": "set_sample_period",
+                         "dev": dev, "args": {"sample_period_s": 9}, "expires": in_a_minute()})
+    refused = answer(recorder, "c-not-allowed")
+    assert refused["error"] == (f"set_sample_period: not a command of {dev}'s device model "
+                                "(it takes: read_now)")
+    assert agent.settings.period_of(dev) == 0.1
+    metric = next(iter(values[dev]))
+    send(mosquitto, gw, {"v": 1, "id": "c-allowed", "cmd": "read_now", "dev": dev,
+                         "args": {"metrics": [metric]}, "expires": in_a_minute()})
+    assert answer(recorder, "c-allowed")["ok"]
+    if others:  # a device the config lists no commands for takes none
+        send(mosquitto, gw, {"v": 1, "id": "c-unlisted", "cmd": "read_now", "dev": others[0],
+                             "args": {"metrics": [metric]}, "expires": in_a_minute()})
+        assert answer(recorder, "c-unlisted")["error"].endswith("(it takes: none)")
