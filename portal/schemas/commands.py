@@ -13,8 +13,9 @@ class CommandIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     command: str = Field(min_length=1, max_length=64,
-                         description="a command of the device's model (GET /api/devices/{id} "
-                                     "lists them), e.g. read_now")
+                         description="a command of the device's model (`[commands.NAME]` in "
+                                     "its model file; a wrong name is answered with the "
+                                     "list), e.g. read_now")
     params: dict[str, Any] = Field(default_factory=dict,
                                    description="the command's parameters, e.g. "
                                                '{"metrics": ["tds_ppm"]}')
