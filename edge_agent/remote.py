@@ -6,10 +6,10 @@ version running, `config_error` why the last one was refused (the old one stays
 in force). A config with a version not newer than the running one is a replay
 (the retained message comes again on every reconnect) and changes nothing.
 
-Commands (`ping`, `read-now`, `set-interval`, and the device models' `read_now` and
-`set_sample_period`) are answered on `cmd/ack`, always: a command that cannot run (unknown,
-malformed, expired, for a device this gateway does not have) gets `ok: false` and the
-reason. Each id runs once (`edge_agent.command_log`): a repeat gets the stored answer.
+Commands (`ping`, `read-now`, `set-interval`, and the device models' `read_now`,
+`set_sample_period` and `stream`) are answered on `cmd/ack`, always: a command that cannot
+run (unknown, malformed, expired, for a device this gateway does not have) gets `ok: false`
+and the reason. Each id runs once (`edge_agent.command_log`): a repeat gets the stored answer.
 Once a remote config lists each device's commands (`commands`, from its device model),
 a command for a device is run only if its model allows it.
 A command with a deadline (`expires`) is acked on receipt first (`stage: received`), once
@@ -186,8 +186,30 @@ class RemoteControl:
         elif name == "read_now":
             self._reads[command_id] = (doc["dev"], list(args["metrics"]))
             self._agent.read_now(command_id)
+        elif name == "stream":
+            self._stream(command_id, doc.get("dev"), args)
         else:  # set-interval, set_sample_period
             self._set_interval(command_id, name, args)
+
+    def _stream(self, command_id: str, dev: str | None, args: dict[str, Any]) -> None:
+        agent = self._agent
+        period, duration = args.get("period_s"), args.get("duration_s")
+        unknown = sorted(set(args) - {"period_s", "duration_s"})
+        if dev is None or dev not in agent.devices:
+            return self.ack(command_id, False, error=f"stream: unknown device {dev!r}")
+        if unknown:
+            return self.ack(command_id, False, error=f"stream: unknown args {unknown}")
+        for key, value, top in (("period_s", period, 60.0), ("duration_s", duration, 3600.0)):
+            if isinstance(value, bool) or not isinstance(value, int | float) or not (
+                    math.isfinite(value) and 0 < value <= top):
+                return self.ack(command_id, False, error=f"stream: {key} must be a number "
+                                                         f"> 0 and <= {top:g}, got {value!r}")
+        assert isinstance(period, int | float) and isinstance(duration, int | float)
+        agent.apply(agent.settings.with_burst(dev, float(period),
+                                              time.monotonic() + float(duration)))
+        until = int(time.time() * 1000 + float(duration) * 1000)
+        return self.ack(command_id, True, {"dev": dev, "period_s": float(period),
+                                           "until": until})
 
     def sampled(self, command_ids: list[str], readings: list[Reading] | None) -> None:
         """The sampler read every device for these read-now commands (None: it failed)."""

@@ -11,8 +11,9 @@ even before it reaches the broker.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 
@@ -35,13 +36,24 @@ class RunSettings:
     rules: tuple[EdgeRule, ...] = ()
     # Device -> the commands its model allows (a remote config's `commands`); None: any.
     commands: Mapping[str, frozenset[str]] | None = None
+    # The `stream` command: device -> (period, time.monotonic() it ends); a new config or
+    # period ends it, and past its end the device's own period is back by itself.
+    bursts: Mapping[str, tuple[float, float]] = field(
+        default_factory=lambda: MappingProxyType({}))
 
     @classmethod
     def local(cls, config: AgentConfig) -> RunSettings:
         return cls(0, config.sample_period_s, config.batch_max_readings, config.batch_max_age_s)
 
     def period_of(self, dev: str) -> float:
+        burst = self.bursts.get(dev)
+        if burst is not None and time.monotonic() < burst[1]:
+            return burst[0]
         return self.device_periods.get(dev, self.sample_period_s)
+
+    def with_burst(self, dev: str, period_s: float, until: float) -> RunSettings:
+        """The `stream` command: sample `dev` every `period_s` until `until` (monotonic)."""
+        return replace(self, bursts=MappingProxyType({**self.bursts, dev: (period_s, until)}))
 
     def with_period(self, period_s: float, dev: str | None = None) -> RunSettings:
         """The `set-interval` command: one device's period, or every device's."""

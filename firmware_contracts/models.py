@@ -198,8 +198,10 @@ class EdgeRule(WireModel):
 
 # The first three since v1 began; the snake_case ones are the device models' commands
 # (`[commands.NAME]` in asset_registry/device_models), sent by the cloud's command link.
-COMMAND_NAMES: Final = ("ping", "read-now", "set-interval", "read_now", "set_sample_period")
-CommandName = Literal["ping", "read-now", "set-interval", "read_now", "set_sample_period"]
+COMMAND_NAMES: Final = ("ping", "read-now", "set-interval", "read_now", "set_sample_period",
+                        "stream")
+CommandName = Literal["ping", "read-now", "set-interval", "read_now", "set_sample_period",
+                      "stream"]
 
 
 class Config(WireModel):

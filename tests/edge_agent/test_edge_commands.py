@@ -164,3 +164,25 @@ def test_once_the_config_lists_a_devices_commands_no_other_runs_for_it(
         send(mosquitto, gw, {"v": 1, "id": "c-unlisted", "cmd": "read_now", "dev": others[0],
                              "args": {"metrics": [metric]}, "expires": in_a_minute()})
         assert answer(recorder, "c-unlisted")["error"].endswith("(it takes: none)")
+
+
+def test_stream_samples_a_device_fast_for_a_window_then_its_own_period_is_back(
+        online, mosquitto) -> None:
+    agent, recorder, values = online
+    dev = next(iter(values))
+    agent.apply(agent.settings.with_period(30.0))  # slow: a stream is what makes samples
+    driver = agent._driver
+    wait_until(lambda: agent.settings.period_of(dev) == 30.0, what="the slow period")
+    send(mosquitto, agent.config.gateway_id, {
+        "v": 1, "id": "c-stream", "cmd": "stream", "dev": dev,
+        "args": {"period_s": 0.1, "duration_s": 2}, "expires": in_a_minute()})
+    started = answer(recorder, "c-stream")
+    assert started["ok"] and started["result"]["period_s"] == 0.1, started
+    before = len(driver.samples)
+    wait_until(lambda: len(driver.samples) >= before + 5, what="fast samples")
+    wait_until(lambda: agent.settings.period_of(dev) == 30.0, what="the window to end")
+    send(mosquitto, agent.config.gateway_id, {
+        "v": 1, "id": "c-stream-bad", "cmd": "stream", "dev": dev,
+        "args": {"period_s": 0, "duration_s": 2}, "expires": in_a_minute()})
+    assert answer(recorder, "c-stream-bad")["error"] == (
+        "stream: period_s must be a number > 0 and <= 60, got 0")
