@@ -25,6 +25,7 @@ from sqlalchemy import Engine
 
 from asset_registry.catalog import DeviceModel, load_models
 from commands.link import CommandLink
+from commands.metrics import CommandLinkCollector
 from dispatch.dispatcher import Dispatcher
 from fieldpulse.broker_setup import PASSWORD_ENV, BrokerLogin
 from fieldpulse.parts import Ingest, notification_sender, open_database
@@ -89,7 +90,9 @@ class CloudSystem:
         webhook_targets = TargetPolicy(settings.webhook_allowed_networks)
         self.command_link = None if commands_broker is None else CommandLink(
             self.engine, commands_broker, self.models)
-        if self.command_link is None:
+        if self.command_link is not None:
+            self._metrics.register(CommandLinkCollector(self.command_link))
+        else:
             log.warning("event=no_command_link (no broker account for it): commands sent "
                         "through the portal wait, unsent")
         self.app = create_app(PortalContext(

@@ -74,6 +74,12 @@ def test_a_dispatcher_reads_a_device_now_through_the_api(cloud: RunningCloud,
                                 and v.ts >= result["ts"] and v, what=f"{metric} stored")
             session.expire_all()
             assert latest.ts == result["ts"] and latest.value == result["values"][metric]  # type: ignore[union-attr]
+    metrics_text = cloud.api.get(f"{cloud.base_url}/metrics").text
+    counted = {line.split()[0]: float(line.split()[1]) for line in metrics_text.splitlines()
+               if line.startswith("fieldpulse_commands_")}
+    assert counted["fieldpulse_commands_published_total"] >= 1
+    assert counted["fieldpulse_commands_acks_total"] >= 2  # the receipt and the answer
+    assert counted["fieldpulse_commands_broker_connected"] == 1
     listed = cloud.api.get(f"{cloud.base_url}/api/devices/{device.id}/commands").json()
     assert [c["id"] for c in listed] == [done["id"]]
     with Session(cloud.system.engine) as session:
