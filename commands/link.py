@@ -85,6 +85,9 @@ class CommandLink(Worker):
         self._engine, self._broker, self._models = engine, broker, models
         self._retry_ms, self._poll_s, self._clock = int(retry_s * 1000), poll_s, clock
         self._online: dict[str, bool] = {}  # gateway -> its last status said online
+        # Gateways with a published config not yet applied or refused: only their statuses
+        # are worth a database transaction.
+        self._awaiting: set[str] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._kick: asyncio.Event | None = None
         self.connected = threading.Event()
@@ -147,6 +150,7 @@ class CommandLink(Worker):
 
     async def _session(self, life: Life) -> None:
         async with self._client() as client:
+            self._awaiting = await asyncio.to_thread(self._awaiting_now)
             await client.subscribe([(STATUS_FILTER, 1), (CMD_ACK_FILTER, 1)])
             self.stats.connects += 1
             self.connected.set()
@@ -172,7 +176,7 @@ class CommandLink(Worker):
             gateway_id, kind = parsed
             if kind == "status":
                 doc = self._status(gateway_id, bytes(payload))
-                if doc is not None and "config_version" in doc:
+                if doc is not None and "config_version" in doc and gateway_id in self._awaiting:
                     await asyncio.to_thread(self._config_progress, gateway_id, doc)
             elif kind == "cmd_ack":
                 await asyncio.to_thread(self._ack, gateway_id, bytes(payload))
@@ -200,6 +204,7 @@ class CommandLink(Worker):
         with session_scope(self._engine) as session:
             rollouts.record_config_status(session, gateway_id, doc["config_version"],
                                           doc.get("config_error"), doc["ts"], self._clock())
+            self._awaiting = rollouts.awaiting_gateways(session)
 
     def _wake_loop(self) -> None:
         if self._kick is not None:
@@ -245,7 +250,12 @@ class CommandLink(Worker):
                    for gw, rollout_id in due]
             for gw, rollout_id in due:
                 rollouts.mark_published(session, gw, rollout_id, now)
+        self._awaiting |= {gw for gw, _ in due}
         return out
+
+    def _awaiting_now(self) -> set[str]:
+        with session_scope(self._engine) as session:
+            return rollouts.awaiting_gateways(session)
 
     def _config_unpublished(self, gateway_id: str, rollout_id: int) -> None:
         with session_scope(self._engine) as session:

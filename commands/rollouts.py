@@ -159,6 +159,13 @@ def mark_pending(session: Session, gateway_id: str, rollout_id: int, now: int) -
         session.add(target)
 
 
+def awaiting_gateways(session: Session) -> set[str]:
+    """Gateways with a published config they have not yet applied or refused."""
+    query = select(ConfigRolloutTarget.gateway_id).where(
+        ConfigRolloutTarget.status == PUBLISHED).distinct()
+    return set(session.exec(query))
+
+
 def record_config_status(session: Session, gateway_id: str, config_version: int,
                          config_error: str | None, ts: int, now: int) -> int:
     """A gateway's status moves its published rollouts on; how many it moved."""
