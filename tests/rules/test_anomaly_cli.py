@@ -122,7 +122,9 @@ def test_train_rows_with_several_columns_also_use_the_multivariate_detector(tmp_
     single = score_batch(values, train_rows=600)[0]
     multi = score_table(values, train_rows=600)
     assert (multi[700:730] > single[700:730]).any()  # the two really differ here
-    np.testing.assert_allclose(got, np.fmax(single, multi))
+    # The multivariate detector alone: its per-metric deviations see one metric's shift
+    # too, and one calibrated score keeps the false-alarm rate one figure.
+    np.testing.assert_allclose(got, np.nan_to_num(multi, nan=0.0))
     flags = np.array([int(r["is_anomaly"]) for r in read_out(out)])
     assert np.array_equal(flags, got >= 0.5) and flags[700:730].any()
     assert not flags[:600].any()

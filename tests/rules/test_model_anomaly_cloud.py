@@ -21,7 +21,7 @@ RULE = {"id": "unusual", "condition": "model_anomaly",
         "clear": 0.4, "for_s": 60, "severity": "medium", "message": "unlike normal operation"}
 STEP_MS = 60_000
 START_MS = 1_780_000_000_000  # 2026-05-28 20:26 UTC, a quiet night in Berlin
-STEPS = 200  # three hours and twenty minutes of event time: past the cold start
+STEPS = 1_560  # 26 hours of event time: past the cold start (a fit spans a day)
 
 
 def publish(client: mqtt.Client, gateway: str, seq: int, readings: list[dict]) -> None:
