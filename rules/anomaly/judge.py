@@ -10,9 +10,9 @@ a normal row shows as much (`calibration`):
 
 The score is the strongest channel (the two distance channels at half the
 probability each: two looks at one distance). The explanation names the channel and
-the metrics that carried it: their share of the distance (each metric's term
-z_j (W z)_j of the squared distance; for a stuck reading its run against the limit)
-and their deviation in units of their own spread.
+the metrics that moved: their share of the deviations from the device's
+normal, each in its own spread (absolute; of the row, or of its weighted mean; for a stuck
+reading its run against the limit), and that deviation.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from rules.anomaly.calibration import capped, to_score
 from rules.anomaly.fleet_fit import ModelDetectorConfig, deviations, smooth
 
 if TYPE_CHECKING:
-    from rules.anomaly.model_detector import Fit
+    from rules.anomaly.model_fit import Fit
 
 CHANNELS = ("instant", "sustained", "stuck")
 MIN_SHARE = 0.05  # metrics below this share of the evidence are not named
@@ -101,8 +101,13 @@ def judge(f: Fit, cfg: ModelDetectorConfig, x: np.ndarray, locs: np.ndarray,
     log_p = np.maximum(np.maximum(distance, stuck), 0.0)
     channel = np.where(stuck > distance, 2, np.where(sustained > instant, 1, 0)).astype(np.int8)
     pick = channel[:, None]
-    weight = np.where(pick == 0, contrib, np.where(pick == 1, s_contrib,
-                                                    np.where(ratio >= 1.0, ratio, 0.0)))
+    # Shares by absolute deviation in each metric's own spread: the terms of the
+    # Mahalanobis distance (z_j (W z)_j), and reconstruction-based contributions
+    # alike, smear a two-metric fault onto a third metric correlated with both
+    # (measured: tests/rules/test_model_anomaly_quality.py); a metric's own deviation
+    # names the metrics that moved.
+    weight = np.where(pick == 0, np.abs(z), np.where(pick == 1, np.abs(s_z),
+                                                np.where(ratio >= 1.0, ratio, 0.0)))
     deviation = np.where(pick == 1, s_z, z)
     return Judged(to_score(log_p, cfg), channel, weight, deviation,
                   to_score(instant, cfg)), state

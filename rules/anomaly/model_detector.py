@@ -42,60 +42,16 @@ fit, scores are NaN: no alert on cold start. Persistence is in `model_state`.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from rules.anomaly.calibration import (
-    Calibration,
-    calibrate,
-    in_sample,
-    threshold_for_rate,
-)
-from rules.anomaly.fleet_fit import (
-    ModelDetectorConfig,
-    Scatter,
-    fit_scatter,
-)
+from rules.anomaly.calibration import threshold_for_rate
+from rules.anomaly.fleet_fit import ModelDetectorConfig
 from rules.anomaly.judge import Judged, judge
+from rules.anomaly.model_fit import Fit, fit_model
 
 __all__ = ["Fit", "ModelDetector", "ModelDetectorConfig", "judge_table", "score_table"]
-
-
-@dataclass
-class Fit:
-    scatter: Scatter
-    calibration: Calibration
-    at_ts: int           # event time of the fit
-    rows: int            # rows it was fitted on
-    run_limit: np.ndarray  # per metric: the longest normal run of one value
-
-    @property
-    def devices(self) -> dict[str, np.ndarray]:
-        return self.scatter.devices
-
-
-def fit_model(values: np.ndarray, owners: np.ndarray, names: list[str],
-              cfg: ModelDetectorConfig, alphas: Any, at_ts: int = 0,
-              runs: np.ndarray | None = None) -> Fit | None:
-    """Fit and calibrate on normal rows (oldest first); None if they are too few."""
-    x = np.asarray(values, dtype=float)
-    ok = np.isfinite(x).all(axis=1)
-    x, owners = x[ok], np.asarray(owners)[ok]
-    run = np.ones_like(x) if runs is None else np.asarray(runs, dtype=float)[ok]
-    kept = np.flatnonzero(ok)
-    cal = calibrate(x, owners, names, cfg, lambda rows: alphas(kept[rows]))
-    scatter = fit_scatter(x, owners, names, cfg, None if cal is None else cal.inflate)
-    if scatter is None:
-        return None
-    if cal is None:
-        locs = np.array([scatter.devices.get(names[int(k)], np.full(x.shape[1], np.nan))
-                         for k in owners]).reshape(len(x), -1)
-        known = np.isfinite(locs).all(axis=1)
-        cal = in_sample(scatter, x[known], locs[known], cfg)
-    run_limit = np.maximum(np.quantile(run, cfg.run_quantile, axis=0), cfg.min_run)
-    return Fit(scatter, cal, int(at_ts), len(x), run_limit)
 
 
 class ModelDetector:
@@ -300,7 +256,10 @@ class ModelDetector:
     def from_state(cls, state: dict[str, Any]) -> ModelDetector:
         from rules.anomaly import model_state
 
-        return model_state.from_state(state)
+        metrics, cfg = model_state.header(state)
+        det = cls(metrics, cfg)
+        model_state.restore(det, state)
+        return det
 
 
 def _segment_ends(seg: np.ndarray) -> np.ndarray:

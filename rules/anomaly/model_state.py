@@ -10,13 +10,36 @@ from __future__ import annotations
 import base64
 import zlib
 from dataclasses import asdict, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from rules.anomaly.calibration import Calibration, Tail
 from rules.anomaly.fleet_fit import ModelDetectorConfig, Scatter
-from rules.anomaly.model_detector import Fit, ModelDetector
+from rules.anomaly.model_fit import Fit
+
+if TYPE_CHECKING:  # the detector imports this module, not the other way round
+    from typing import Protocol
+
+    class Detector(Protocol):
+        cfg: ModelDetectorConfig
+        metrics: tuple[str, ...]
+        names: list[str]
+        _index: dict[str, int]
+        ring: np.ndarray
+        owner: np.ndarray
+        ring_ts: np.ndarray
+        ring_run: np.ndarray
+        pushed: int
+        sampled_at: dict[str, int]
+        newest_ts: int
+        fits: int
+        fit: Fit | None
+        last_value: dict[str, np.ndarray]
+        last_run: dict[str, np.ndarray]
+        smoothed: dict[str, np.ndarray]
+        last_ts: dict[str, int]
+        interval: dict[str, float]
 
 STATE_VERSION = 2
 MAX_RUN = 65_535
@@ -35,7 +58,7 @@ def _tail(t: Tail) -> list[float]:
     return [t.u, t.p_u, t.beta]
 
 
-def state_dict(det: ModelDetector) -> dict[str, Any]:
+def state_dict(det: Detector) -> dict[str, Any]:
     filled = min(det.pushed, det.cfg.history)
     f = det.fit
     return {
@@ -69,12 +92,17 @@ def state_dict(det: ModelDetector) -> dict[str, Any]:
     }
 
 
-def from_state(state: dict[str, Any]) -> ModelDetector:
+def header(state: dict[str, Any]) -> tuple[tuple[str, ...], ModelDetectorConfig]:
+    """The saved detector's metrics and configuration (ValueError: another version)."""
     if state.get("version") != STATE_VERSION:
         raise ValueError(f"unsupported model detector state version {state.get('version')!r}")
     names = {f.name for f in fields(ModelDetectorConfig)}
     cfg = ModelDetectorConfig(**{k: v for k, v in state["config"].items() if k in names})
-    det = ModelDetector(tuple(state["metrics"]), cfg)
+    return tuple(state["metrics"]), cfg
+
+
+def restore(det: Detector, state: dict[str, Any]) -> None:
+    """Put the saved state into a fresh detector made from `header(state)`."""
     d = len(det.metrics)
     det.names = list(state["names"])
     det._index = {name: i for i, name in enumerate(det.names)}
@@ -103,4 +131,3 @@ def from_state(state: dict[str, Any]) -> ModelDetector:
         cal = Calibration(unpack(f["inflate"]), Tail(*f["instant"]), Tail(*f["sustained"]),
                           int(f["held_back"]), float(f["cap"]))
         det.fit = Fit(scatter, cal, int(f["at_ts"]), int(f["rows"]), unpack(f["run_limit"]))
-    return det
