@@ -30,11 +30,20 @@ from itertools import pairwise
 
 import numpy as np
 
-from rules.anomaly.fleet_fit import ModelDetectorConfig, Scatter, deviations, fit_scatter, smooth
+from rules.anomaly.fleet_fit import (
+    ModelDetectorConfig,
+    Scatter,
+    centre,
+    deviations,
+    scatter_of,
+    smooth,
+)
 
 FOLDS = (0.5, 0.625, 0.75, 0.875, 1.0)  # forward-chained: fit before, score after
 MEDIAN_CHI2_1 = 0.4549                   # median of a squared standard normal
 MONTH_MS = 30 * 86_400_000
+# A tail from fewer held-back rows rests on a handful of exceedances: no calibration.
+MIN_HELD_BACK = 100
 
 
 @dataclass(frozen=True)
@@ -95,26 +104,26 @@ def calibrate(x: np.ndarray, owners: np.ndarray, names: list[str], cfg: ModelDet
 
     `alphas(rows)` gives the smoothing weight of each of `rows` (indices into `x`) when
     fed in that order, per device. None when too few rows are held back: a fold fit
-    needs half of `cfg.min_fit_rows` rows.
+    needs half of `cfg.min_fit_rows` rows, and the tails `MIN_HELD_BACK` rows.
     """
     cuts = [int(f * len(x)) for f in FOLDS]
     fold_cfg = _fold_config(cfg)
     folds = []
     for a, b in pairwise(cuts):
-        s = fit_scatter(x[:a], owners[:a], names, fold_cfg)
-        if s is None:
+        c = centre(x[:a], owners[:a], names, fold_cfg)
+        if c is None:
             continue
         rows = np.arange(a, b)
-        rows = rows[np.array([names[int(k)] in s.devices for k in owners[rows]], dtype=bool)]
-        folds.append((a, rows))
-    if sum(len(r) for _, r in folds) < 30:
+        rows = rows[np.array([names[int(k)] in c.devices for k in owners[rows]], dtype=bool)]
+        folds.append((c, rows))
+    if sum(len(r) for _, r in folds) < MIN_HELD_BACK:
         return None
-    z = np.vstack([_held_back(x, owners, names, fold_cfg, a, rows, None)[0]
-                   for a, rows in folds])
+    z = np.vstack([_held_back(x, owners, names, scatter_of(c, fold_cfg), r)[0]
+                   for c, r in folds])
     inflate = np.maximum(1.0, np.sqrt(np.median(z**2, axis=0) / MEDIAN_CHI2_1))
     rows = np.concatenate([r for _, r in folds])
-    t2 = np.concatenate([_held_back(x, owners, names, fold_cfg, a, r, inflate)[1]
-                         for a, r in folds])
+    t2 = np.concatenate([_held_back(x, owners, names, scatter_of(c, fold_cfg, inflate), r)[1]
+                         for c, r in folds])
     instant = Tail.of(t2, cfg.tail_from)
     cap = cap_at(instant, cfg)
     order = np.argsort(owners[rows], kind="stable")  # by device, then time
@@ -130,23 +139,12 @@ def _fold_config(cfg: ModelDetectorConfig) -> ModelDetectorConfig:
     return replace(cfg, min_fit_rows=max(cfg.min_fit_rows // 2, 10))
 
 
-def _held_back(x: np.ndarray, owners: np.ndarray, names: list[str], cfg: ModelDetectorConfig,
-               a: int, rows: np.ndarray, inflate: np.ndarray | None
-               ) -> tuple[np.ndarray, np.ndarray]:
-    """(z, squared distance) of `rows`, scored by a fit of the rows before `a`."""
-    s = fit_scatter(x[:a], owners[:a], names, cfg, inflate)
-    assert s is not None
+def _held_back(x: np.ndarray, owners: np.ndarray, names: list[str], s: Scatter,
+               rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(z, squared distance) of `rows`, scored by `s`, a fit of the rows before them."""
     locs = np.array([s.devices[names[int(k)]] for k in owners[rows]]).reshape(len(rows), -1)
     z, contrib = deviations(s, x[rows], locs)
     return z, contrib.sum(axis=1)
-
-
-def in_sample(s: Scatter, x: np.ndarray, locs: np.ndarray, cfg: ModelDetectorConfig
-              ) -> Calibration:
-    """The fallback when too little is held back: tails of the fit's own rows (tight)."""
-    t2 = deviations(s, x, locs)[1].sum(axis=1)
-    tail = Tail.of(t2, cfg.tail_from)
-    return Calibration(np.ones(x.shape[1]), tail, tail, 0, cap_at(tail, cfg))
 
 
 def to_score(log_p: np.ndarray, cfg: ModelDetectorConfig) -> np.ndarray:

@@ -43,44 +43,69 @@ class Scatter:
     weight: np.ndarray               # (metrics, metrics): inverse floored covariance
 
 
-def fit_scatter(x: np.ndarray, owners: np.ndarray, names: list[str], cfg: ModelDetectorConfig,
-                inflate: np.ndarray | None = None) -> Scatter | None:
-    """Per-device medians, per-metric scales and the Mahalanobis metric; None if the
-    rows are too few. `inflate` (per metric, >= 1) widens scales that held-back rows
-    showed to be too narrow (a metric that wanders slowly beyond what a fit sees)."""
+@dataclass
+class Centred:
+    """Normal rows about their devices' locations, and each metric's spread: the costly
+    part of a fit (medians per device), shared by fits that differ in `inflate` only."""
+
+    devices: dict[str, np.ndarray]
+    z: np.ndarray       # kept rows minus their device's location
+    scale: np.ndarray
+    floor: np.ndarray   # per metric: 1e-6 of its magnitude (a constant metric's scale)
+
+
+def centre(x: np.ndarray, owners: np.ndarray, names: list[str], cfg: ModelDetectorConfig
+           ) -> Centred | None:
+    """Per-device medians and per-metric spreads; None if the rows are too few."""
     if len(x) < cfg.min_fit_rows:
         return None
-    locs: dict[str, np.ndarray] = {}
-    centred = np.empty_like(x)
-    keep = np.zeros(len(x), dtype=bool)
-    for k in np.unique(owners):
-        mine = owners == k
-        if mine.sum() >= cfg.min_device_rows:
-            loc = np.median(x[mine], axis=0)
-            locs[names[int(k)]] = loc
-            centred[mine] = x[mine] - loc
-            keep |= mine
+    ids, group, counts = np.unique(owners, return_inverse=True, return_counts=True)
+    starts = np.r_[0, np.cumsum(counts)[:-1]]
+    # Every device's median at once: rows sorted by device, then value, per metric.
+    med = np.empty((len(ids), x.shape[1]))
+    for j in range(x.shape[1]):
+        v = x[np.lexsort((x[:, j], group)), j]
+        med[:, j] = 0.5 * (v[starts + (counts - 1) // 2] + v[starts + counts // 2])
+    enough = counts >= cfg.min_device_rows
+    keep = enough[group]
     if keep.sum() < cfg.min_fit_rows:
         return None
-    z = centred[keep]
+    locs = {names[int(k)]: med[i] for i, k in enumerate(ids.tolist()) if enough[i]}
+    z = x[keep] - med[group[keep]]
     # Scale by the SD, not the MAD: a daily cycle makes a metric bimodal (day and
     # night), and the MAD of the busier mode would call the other one anomalous.
     # Values beyond 6 MADs are clipped first, so a fault in the history barely counts.
     mad = np.median(np.abs(z - np.median(z, axis=0)), axis=0) * MAD_TO_SD
     lim = 6.0 * np.where(mad > 1e-9, mad, np.inf)
     sd = np.clip(z, -lim, lim).std(axis=0)
+    return Centred(locs, z, sd, 1e-6 * (1 + np.abs(x).max(0)))
+
+
+def scatter_of(c: Centred, cfg: ModelDetectorConfig, inflate: np.ndarray | None = None
+               ) -> Scatter:
+    """The Mahalanobis metric of centred rows. `inflate` (per metric, >= 1) widens
+    scales that held-back rows showed to be too narrow (a metric that wanders slowly
+    beyond what a fit sees)."""
     # A constant metric gets a tiny scale, so any change from it stands out.
-    scale = np.where(sd > 1e-9, sd, 1e-6 * (1 + np.abs(x).max(0)))
+    scale = np.where(c.scale > 1e-9, c.scale, c.floor)
     if inflate is not None:
         scale = scale * inflate
-    z = np.clip(z / scale, -6.0, 6.0)
+    z = np.clip(c.z / scale, -6.0, 6.0)
     cov = EmpiricalCovariance().fit(z).covariance_.reshape(z.shape[1], z.shape[1])
     # All directions, not the leading components alone: a direction that barely
     # varied in training (two metrics that always move together) is where a broken
     # relation shows. Its eigenvalue is floored, so the distance stays finite.
     eig, basis = np.linalg.eigh(cov)
     inv = 1.0 / np.maximum(eig, cfg.eig_floor * max(float(eig.mean()), 1e-12))
-    return Scatter(locs, scale, (basis * inv) @ basis.T)
+    return Scatter(c.devices, scale, (basis * inv) @ basis.T)
+
+
+def fit_scatter(x: np.ndarray, owners: np.ndarray, names: list[str], cfg: ModelDetectorConfig,
+                inflate: np.ndarray | None = None) -> Scatter | None:
+    """Per-device medians, per-metric scales and the Mahalanobis metric; None if the
+    rows are too few."""
+    c = centre(x, owners, names, cfg)
+    return None if c is None else scatter_of(c, cfg, inflate)
 
 
 def deviations(s: Scatter, values: np.ndarray, locs: np.ndarray

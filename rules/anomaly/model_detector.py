@@ -132,11 +132,12 @@ class ModelDetector:
         ok = np.isfinite(gap) & (gap > 0)
         if not ok.any():
             return
-        for k in np.unique(seg[ok]).tolist():
-            mine = gap[ok & (seg == k)]
+        n = np.bincount(seg[ok], minlength=len(devices))
+        mean = np.bincount(seg[ok], weights=gap[ok], minlength=len(devices)) / np.maximum(n, 1)
+        for k in np.flatnonzero(n).tolist():
             was = self.interval.get(devices[k])
-            med = float(np.median(mine))
-            self.interval[devices[k]] = med if was is None else 0.9 * was + 0.1 * med
+            now = float(mean[k])
+            self.interval[devices[k]] = now if was is None else 0.9 * was + 0.1 * now
 
     def _judge(self, devices: list[str], seg: np.ndarray, ts: np.ndarray, x: np.ndarray,
                runs: np.ndarray) -> Judged:

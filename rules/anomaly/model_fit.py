@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from rules.anomaly.calibration import Calibration, calibrate, in_sample
+from rules.anomaly.calibration import Calibration, calibrate
 from rules.anomaly.fleet_fit import ModelDetectorConfig, Scatter, fit_scatter
 
 
@@ -34,13 +34,10 @@ def fit_model(values: np.ndarray, owners: np.ndarray, names: list[str],
     run = np.ones_like(x) if runs is None else np.asarray(runs, dtype=float)[ok]
     kept = np.flatnonzero(ok)
     cal = calibrate(x, owners, names, cfg, lambda rows: alphas(kept[rows]))
-    scatter = fit_scatter(x, owners, names, cfg, None if cal is None else cal.inflate)
+    if cal is None:  # no honest calibration yet: no scores (limits on the fit's own
+        return None  # rows would flag a quarter of normal readings)
+    scatter = fit_scatter(x, owners, names, cfg, cal.inflate)
     if scatter is None:
         return None
-    if cal is None:
-        locs = np.array([scatter.devices.get(names[int(k)], np.full(x.shape[1], np.nan))
-                         for k in owners]).reshape(len(x), -1)
-        known = np.isfinite(locs).all(axis=1)
-        cal = in_sample(scatter, x[known], locs[known], cfg)
     run_limit = np.maximum(np.quantile(run, cfg.run_quantile, axis=0), cfg.min_run)
     return Fit(scatter, cal, int(at_ts), len(x), run_limit)

@@ -36,24 +36,29 @@ def test_a_rows_score_does_not_change_when_later_rows_are_appended() -> None:
     assert np.isnan(full[:400]).all() and (full[720:] >= 0.5).mean() > 0.9
 
 
-def test_streaming_scores_do_not_depend_on_how_rows_are_batched() -> None:
-    cfg = ModelDetectorConfig(min_fit_rows=100, min_span_s=600, refit_every_s=600,
+def test_a_streamed_rows_score_does_not_depend_on_later_rows_of_its_batch() -> None:
+    cfg = ModelDetectorConfig(min_fit_rows=200, min_span_s=600, refit_every_s=36_000,
                               min_device_rows=10)
-    x = process(600, seed=2)
-    ts = np.arange(600, dtype=np.int64) * 10_000
-    one, many = ModelDetector(METRICS, cfg), ModelDetector(METRICS, cfg)
-    seg = np.zeros(1, dtype=np.int64)
-    singly = np.concatenate([one.feed(["d"], seg, ts[i:i + 1], x[i:i + 1])
-                             for i in range(600)])
-    # Batches of 5 rows: refits happen at the same batch edges only if the schedule
-    # falls there, so compare batches of one row against the same rows later
-    # appended one by one after a prefix fed identically.
-    for i in range(300):
-        many.feed(["d"], seg, ts[i:i + 1], x[i:i + 1])
-    later = np.concatenate([many.feed(["d"], seg, ts[i:i + 1], x[i:i + 1])
-                            for i in range(300, 600)])
-    np.testing.assert_array_equal(later, singly[300:])
-    assert np.isfinite(singly[-100:]).all()
+    x = process(500, seed=2)
+    sd = x[:300].std(axis=0)
+    x[330:, 1] += 3 * sd[1]  # a fault, so the scores move
+    x[330:, 4] -= 3 * sd[4]
+    ts = np.arange(500, dtype=np.int64) * 30_000  # every row is sampled into history
+    a, b = ModelDetector(METRICS, cfg), ModelDetector(METRICS, cfg)
+
+    def seg(n: int) -> np.ndarray:
+        return np.zeros(n, dtype=np.int64)  # every row is device "d"'s
+
+    for det in (a, b):
+        for i in range(0, 300, 25):
+            det.feed(["d"], seg(25), ts[i:i + 25], x[i:i + 25])
+    fits = a.fits
+    assert fits >= 1
+    whole = a.feed(["d"], seg(60), ts[300:360], x[300:360])
+    part = b.feed(["d"], seg(40), ts[300:340], x[300:340])
+    assert a.fits == b.fits == fits  # no refit due within these rows
+    np.testing.assert_array_equal(part, whole[:40])
+    assert np.isfinite(whole).all() and (whole[35:] >= 0.5).all()
 
 
 def test_false_alarm_rate_on_held_back_normal_data_lands_near_its_target() -> None:
