@@ -14,7 +14,13 @@ from typing import Annotated
 import typer
 
 from rules.anomaly.csv_io import InputError, Table, read_metrics, write_scores
-from rules.anomaly.evaluation import FileResult, judge_flags, score_values, summarise
+from rules.anomaly.evaluation import (
+    FALSE_ALARM_RATE,
+    FileResult,
+    judge_flags,
+    score_values,
+    summarise,
+)
 
 app = typer.Typer(help="Streaming anomaly detection on metric CSVs.", no_args_is_help=True)
 
@@ -22,6 +28,9 @@ TimestampOption = Annotated[str, typer.Option(help="Name of the timestamp column
 TrainRowsOption = Annotated[int | None, typer.Option(
     min=0, help="The first N rows of each file are known-normal: learned from, never "
                 "flagged. With two or more metrics this selects the multivariate detector.")]
+RateOption = Annotated[float, typer.Option(
+    min=1e-9, max=0.5, help="Multivariate detector: the share of normal rows it may flag "
+                            "(calibrated on held-back parts of the training rows).")]
 IgnoreOption = Annotated[list[str] | None, typer.Option(
     "--ignore-column", help="A column that is not a metric (repeatable).")]
 
@@ -47,8 +56,12 @@ def score(
     timestamp_column: TimestampOption = "timestamp",
     train_rows: TrainRowsOption = None,
     ignore_column: IgnoreOption = None,
+    false_alarm_rate: RateOption = FALSE_ALARM_RATE,
 ) -> None:
     """Score every row causally; write timestamp, anomaly_score (0-1) and is_anomaly (0/1).
+
+    Anomaly scores are probabilities in disguise: 0.5 is a row that normal operation
+    reaches once in a thousand; --false-alarm-rate sets where is_anomaly starts.
 
     With several metric columns and --train-rows, the multivariate detector that
     `model_anomaly` rules use is fitted on the known-normal rows, and an
@@ -57,7 +70,7 @@ def score(
     table = _read(input, timestamp_column, None, ignore_column)
     if table.skipped:
         typer.echo(f"not metrics: {', '.join(table.skipped)}", err=True)
-    scored = score_values(table.values, table.columns, train_rows)
+    scored = score_values(table.values, table.columns, train_rows, false_alarm_rate)
     write_scores(output, table.timestamps, scored.scores, scored.flags, scored.explanations)
 
 
@@ -69,6 +82,7 @@ def evaluate(
     timestamp_column: TimestampOption = "timestamp",
     train_rows: TrainRowsOption = None,
     ignore_column: IgnoreOption = None,
+    false_alarm_rate: RateOption = FALSE_ALARM_RATE,
     pattern: Annotated[str, typer.Option(help="Which files in the folder.")] = "*.csv",
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
@@ -85,7 +99,7 @@ def evaluate(
     for path in files:
         table = _read(path, timestamp_column, label_column, ignore_column)
         assert table.labels is not None
-        scored = score_values(table.values, table.columns, train_rows)
+        scored = score_values(table.values, table.columns, train_rows, false_alarm_rate)
         name = str(path.relative_to(folder)) if folder.is_dir() else path.name
         results.append(judge_flags(name, scored.flags, table.labels, table.timestamps,
                                    train_rows or 0))

@@ -15,6 +15,7 @@ ISO dates).
 
 from __future__ import annotations
 
+import math
 import statistics
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,7 +24,9 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import confusion_matrix
 
+from rules.anomaly.calibration import to_score
 from rules.anomaly.detector import score_batch
+from rules.anomaly.fleet_fit import ModelDetectorConfig
 from rules.anomaly.model_detector import judge_table
 
 
@@ -41,13 +44,26 @@ def _forward_fill(x: np.ndarray) -> np.ndarray:
     return np.asarray(x[idx, np.arange(x.shape[1])[None, :]], dtype=np.float64)
 
 
-def score_values(values: np.ndarray, columns: list[str], train_rows: int | None) -> Scored:
-    """Score every row causally (see the module docstring for which detector)."""
+FALSE_ALARM_RATE = 0.005  # the multivariate flag: normal rows flagged one in 200
+
+
+def flag_level(false_alarm_rate: float) -> float:
+    """The score at which a normal row is flagged with probability `false_alarm_rate`,
+    as calibrated on the training rows' held-back folds."""
+    log_p = np.array([-math.log10(min(max(false_alarm_rate, 1e-12), 0.5))])
+    return float(to_score(log_p, ModelDetectorConfig())[0])
+
+
+def score_values(values: np.ndarray, columns: list[str], train_rows: int | None,
+                 false_alarm_rate: float = FALSE_ALARM_RATE) -> Scored:
+    """Score every row causally (see the module docstring for which detector); the
+    multivariate detector flags rows whose score normal rows reach with probability
+    `false_alarm_rate`."""
     x = np.asarray(values, dtype=float)
     if train_rows and x.shape[1] > 1:
         judged = judge_table(_forward_fill(x), train_rows)
         scores = np.nan_to_num(judged.scores, nan=0.0)
-        flags = (scores >= 0.5).astype(np.int8)
+        flags = (scores >= flag_level(false_alarm_rate)).astype(np.int8)
         names = tuple(columns)
         text = []
         for i in range(len(x)):
