@@ -71,6 +71,9 @@ def score(
     if table.skipped:
         typer.echo(f"not metrics: {', '.join(table.skipped)}", err=True)
     scored = score_values(table.values, table.columns, train_rows, false_alarm_rate)
+    if not scored.fitted:
+        typer.echo("warning: too few usable training rows to fit and calibrate the "
+                   "multivariate detector (it needs 200): nothing is flagged", err=True)
     write_scores(output, table.timestamps, scored.scores, scored.flags, scored.explanations)
 
 

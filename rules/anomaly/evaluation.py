@@ -35,6 +35,7 @@ class Scored:
     scores: np.ndarray               # in [0, 1]; 0 where nothing was scored
     flags: np.ndarray                # 0/1
     explanations: list[str] | None   # per row, the metrics behind a flag (multivariate)
+    fitted: bool = True              # False: too few training rows to fit and calibrate
 
 
 def _forward_fill(x: np.ndarray) -> np.ndarray:
@@ -69,7 +70,7 @@ def score_values(values: np.ndarray, columns: list[str], train_rows: int | None,
         for i in range(len(x)):
             e = judged.explain(i, names) if flags[i] else None
             text.append("" if e is None else explanation_text(e))
-        return Scored(scores, flags, text)
+        return Scored(scores, flags, text, bool(np.isfinite(judged.scores).any()))
     scores, _, flags, _ = score_batch(x, train_rows=train_rows)
     return Scored(scores, flags, None)
 
