@@ -8,7 +8,10 @@ optionally qualified:
                          rate_above | rate_below (change per minute),
                          anomaly (the detector's score in [0, 1])
     metrics + condition  model_anomaly: the device model's multivariate detector
-                         scores the reading's `metrics` (two or more) together
+                         scores the reading's `metrics` (two or more) together;
+                         its levels are `threshold` and `clear`, or a target
+                         `false_alerts_per_month` (per device, in normal operation)
+                         that the detector's calibration turns into levels
     condition = no_data  silent for `silent_s` seconds (no metric)
     any = [...] / all = [...]   several conditions on the same reading
     for_s                held continuously this long before raising (duration)
@@ -32,8 +35,12 @@ VALUE_CONDITIONS = ("above", "below", "outside", "rate_above", "rate_below", "an
 SCORE_CONDITIONS = ("anomaly", "model_anomaly")  # thresholds on a score in [0, 1]
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 RULE_KEYS = {"id", "severity", "message", "metric", "metrics", "condition", "threshold", "clear",
-             "band", "clear_band", "silent_s", "any", "all", "for_s", "repeat", "schedule"}
-CONDITION_KEYS = {"metric", "metrics", "condition", "threshold", "clear", "band", "clear_band"}
+             "band", "clear_band", "silent_s", "any", "all", "for_s", "repeat", "schedule",
+             "false_alerts_per_month"}
+CONDITION_KEYS = {"metric", "metrics", "condition", "threshold", "clear", "band", "clear_band",
+                  "false_alerts_per_month"}
+RATE = "false_alerts_per_month"
+MAX_RATE = 1000.0  # false alerts per device per month: beyond this a rate is no target
 
 # A rule as written in a model file or sent to the API: checked field by field here.
 Raw = Mapping[str, Any]
@@ -52,6 +59,9 @@ class Condition:
     band: tuple[float, float] = (0.0, 0.0)  # outside: normal band
     clear_band: tuple[float, float] = (0.0, 0.0)  # outside: back inside this to clear
     inputs: tuple[str, ...] = ()  # model_anomaly: the metrics scored together, sorted
+    # model_anomaly: levels from a target rate of false alerts per device per month
+    # instead of `threshold` and `clear` (which are then unused)
+    false_alerts_per_month: float | None = None
 
     @property
     def reads(self) -> tuple[str, ...]:
@@ -149,6 +159,9 @@ def parse_condition(raw: Raw, where: str, metrics: Mapping[str, object]) -> Cond
     _unknown(raw, CONDITION_KEYS, where)
     if raw.get("condition") == "model_anomaly":
         return _model_anomaly(raw, where, metrics)
+    if RATE in raw:
+        raise RuleError(f"{where}.{RATE}: only a model_anomaly condition is calibrated to a "
+                        f"false-alert rate; give threshold and clear")
     if "metrics" in raw:
         raise RuleError(f"{where}.metrics: only a model_anomaly condition takes metrics")
     metric = _text(raw, "metric", where)
@@ -194,11 +207,21 @@ def _model_anomaly(raw: Raw, where: str, metrics: Mapping[str, object]) -> Condi
         raise RuleError(f"{where}.metrics: a metric is listed twice")
     if "band" in raw or "clear_band" in raw:
         raise RuleError(f"{where}.band: a model_anomaly condition takes threshold and clear")
+    # Sorted: the same set of metrics is one detector whatever order a rule lists.
+    inputs = tuple(sorted(names))
+    if RATE in raw:
+        given = [k for k in ("threshold", "clear") if k in raw]
+        if given:
+            raise RuleError(f"{where}.{given[0]}: give either {RATE} or threshold and clear, "
+                            f"not both")
+        rate = _number(raw, RATE, where)
+        if not 0 < rate <= MAX_RATE:
+            raise RuleError(f"{where}.{RATE}: expected a rate in (0, {MAX_RATE:g}] false "
+                            f"alerts per device per month, got {rate:g}")
+        return Condition("", "model_anomaly", inputs=inputs, false_alerts_per_month=rate)
     threshold, clear = _number(raw, "threshold", where), _number(raw, "clear", where)
     _check_levels("model_anomaly", threshold, clear, where)
-    # Sorted: the same set of metrics is one detector whatever order a rule lists.
-    return Condition("", "model_anomaly", threshold=threshold, clear=clear,
-                     inputs=tuple(sorted(names)))
+    return Condition("", "model_anomaly", threshold=threshold, clear=clear, inputs=inputs)
 
 
 def _schedule(raw: object, where: str) -> Schedule:
@@ -287,6 +310,9 @@ def parse_rules(raw: object, where: str, metrics: Mapping[str, object]) -> tuple
 
 
 def _condition_spec(c: Condition) -> dict[str, Any]:
+    if c.condition == "model_anomaly" and c.false_alerts_per_month is not None:
+        return {"metrics": list(c.inputs), "condition": c.condition,
+                RATE: c.false_alerts_per_month}
     if c.condition == "model_anomaly":
         return {"metrics": list(c.inputs), "condition": c.condition, "threshold": c.threshold,
                 "clear": c.clear}

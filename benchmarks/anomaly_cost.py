@@ -84,8 +84,13 @@ def warm_model_scorer(models: Mapping[str, DeviceModel], by_model: Mapping[str, 
     scorer = ModelScorer()
     engine = RuleEngine(models, model_scorer=scorer)
     for model_id, rows in before.items():
-        for i in range(0, len(rows), 5000):
-            engine.evaluate(model_id, rows[i:i + 5000])
+        # Batches small enough that refits fall due between them (a refit is
+        # checked before a batch, on what earlier batches taught).
+        for i in range(0, len(rows), 100):
+            engine.evaluate(model_id, rows[i:i + 100])
+    unfitted = [key for key, det in scorer.detectors.items() if det.fit is None]
+    if unfitted:  # the timed part would score nothing and measure nothing
+        raise RuntimeError(f"model detectors without a fit after the warm-up: {unfitted}")
     return scorer
 
 

@@ -68,12 +68,13 @@ def simulated_readings(devices: int, samples: int, seed: int, start: int = START
 
 
 def warm_up_data(devices: int, seed: int) -> tuple[dict[str, list[Reading]], dict[str, np.ndarray]]:
-    """Readings from the three hours before the bench (to fit the model detectors) and,
+    """Readings from the 30 hours before the bench, every five minutes (to fit the model
+    detectors: a first fit spans a day) and,
     per model, a long series of one device's minute values (to fill a detector's memory)."""
     from benchmarks.anomaly_cost import WARM_WINDOWS, continuous
 
     models = load_models()
-    before = simulated_readings(devices, 180, seed, START_MS - 3 * 3_600_000, 60_000)
+    before = simulated_readings(devices, 360, seed, START_MS - 30 * 3_600_000, 300_000)
     long = simulated_readings(len(models) * 2, WARM_WINDOWS, seed + 1,
                               START_MS - WARM_WINDOWS * 60_000, 60_000)
     history = {}

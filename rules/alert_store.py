@@ -51,7 +51,8 @@ def raise_alert(session: Session, t: Transition, model: DeviceModel, *, replayed
     alert = Alert(device_id=t.device_id, rule_id=t.rule.id, metric=t.rule.metric or "",
                   severity=t.rule.severity, message=t.rule.message, raised_at=t.ts,
                   raised_value=t.value, replayed=replayed,
-                  parent_id=parent.id if parent else None)
+                  parent_id=parent.id if parent else None,
+                  explanation=dict(t.explanation) if t.explanation is not None else None)
     session.add(alert)
     session.flush()
     assert alert.id is not None

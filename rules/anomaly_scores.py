@@ -5,7 +5,8 @@
   `rules.anomaly.windows` for why); a reading holds the score of its device's
   latest closed window.
 * `model_anomaly` (several metrics): one multivariate detector per device model and
-  set of metrics, scoring every reading of all its devices in one matrix product.
+  set of metrics, scoring every reading of all its devices in one matrix product,
+  each score with its explanation (the metrics that carried it).
 
 Detectors learn in arrival order, so only the live lane feeds them; late (replayed)
 readings are judged by the other conditions. Their state is exported and restored
@@ -14,6 +15,7 @@ whole, so a restart continues where the detectors stopped instead of warming up 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -23,9 +25,17 @@ from rules.anomaly.detector import AnomalyDetector
 from rules.anomaly.model_detector import ModelDetector
 from rules.anomaly.windows import OpenWindow, close_windows
 
+log = logging.getLogger("fieldpulse.rules")
+
 Key = tuple[str, str]  # (device id, metric)
 ModelKey = tuple[str, tuple[str, ...]]  # (model id, metrics scored together)
 WINDOW_S = 300.0  # five minutes: the resolution the detector was designed on (NAB)
+
+
+def explain_window(metric: str, score: float) -> dict[str, Any]:
+    """An `anomaly` condition's explanation: its one metric, in the explanations' shape."""
+    return {"channel": "window", "score": round(score, 3),
+            "contributions": [{"metric": metric, "share": 1.0, "deviation": None}]}
 
 
 class WindowDetector(Protocol):
@@ -128,4 +138,7 @@ class ModelScorer:
         return out
 
     def restore(self, key: ModelKey, state: dict[str, Any]) -> None:
-        self.detectors[key] = ModelDetector.from_state(state)
+        try:
+            self.detectors[key] = ModelDetector.from_state(state)
+        except ValueError as e:  # saved by an older detector: learn again from scratch
+            log.warning("model anomaly detector %s not restored: %s", key, e)

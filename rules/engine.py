@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -26,7 +26,8 @@ import numpy as np
 from asset_registry.catalog import DeviceModel
 from asset_registry.rule_spec import Condition, Rule
 from ingest.reading_blocks import ReadingBlock
-from rules.anomaly_scores import AnomalyScorer, ModelScorer
+from rules.anomaly.model_detector import ModelDetector
+from rules.anomaly_scores import AnomalyScorer, ModelScorer, explain_window
 
 Reading = tuple[str, int, Mapping[str, float]]  # (device id, ts ms, metric values)
 
@@ -39,6 +40,9 @@ class Transition:
     ts: int
     value: float
     model_id: str
+    # For a rule with an anomaly condition, what made it raise: plain data,
+    # {"channel", "score", "contributions": [{"metric", "share", "deviation"}, ...]}.
+    explanation: Mapping[str, Any] | None = None
 
 
 @dataclass(slots=True)
@@ -66,6 +70,8 @@ class _Group:
     is_first: np.ndarray  # bool per row
     ts: np.ndarray
     cols: dict[str, np.ndarray]
+    # per model_anomaly column: the detector whose latest batch scored this group
+    detectors: dict[str, ModelDetector] = field(default_factory=dict)
 
 
 def _group(block: ReadingBlock) -> _Group:
@@ -97,10 +103,20 @@ def _column(c: Condition) -> str:
     return c.metric
 
 
+def _levels(c: Condition) -> tuple[str, str]:
+    """The group columns of a rate-calibrated condition's per-row threshold and clear."""
+    key = f"{_column(c)}@{c.false_alerts_per_month!r}"
+    return f"threshold:{key}", f"clear:{key}"
+
+
 def _condition(c: Condition, g: _Group, memory: Mapping[str, DeviceMemory]
                ) -> tuple[np.ndarray, np.ndarray]:
     """(breach, recovered) per row. A missing value is neither."""
     v = g.cols[_column(c)]
+    if c.false_alerts_per_month is not None:
+        threshold, clear = (g.cols[k] for k in _levels(c))
+        with np.errstate(invalid="ignore"):
+            return v > threshold, v <= clear
     with np.errstate(invalid="ignore", divide="ignore"):
         if c.condition.startswith("rate_"):
             carried = [memory[d].last.get(c.metric, (-1, np.nan)) if d in memory else (-1, np.nan)
@@ -153,8 +169,8 @@ class RuleEngine:
             g.cols[metric] = nan  # no reading in the block carries it
         conditions = [c for r in value_rules for c in r.conditions]
         self._score_anomalies(g, {c.metric for c in conditions if c.condition == "anomaly"})
-        self._score_models(model_id, g, {c.inputs for c in conditions
-                                         if c.condition == "model_anomaly"})
+        self._score_models(model_id, g, [c for c in conditions
+                                         if c.condition == "model_anomaly"])
         out: list[Transition] = []
         for rule in value_rules:
             out.extend(self._evaluate_rule(model_id, rule, g))
@@ -211,15 +227,40 @@ class RuleEngine:
                 g.cols[f"anomaly:{metric}"] = self.scorer.scores(metric, g.devices, g.seg, g.ts,
                                                                  g.cols[metric])
 
-    def _score_models(self, model_id: str, g: _Group, inputs: set[tuple[str, ...]]) -> None:
-        for names in inputs:
-            name = "model_anomaly:" + ",".join(names)
-            if self.model_scorer is None:
-                g.cols[name] = np.full(len(g.ts), np.nan)
-            else:
-                values = np.column_stack([g.cols[m] for m in names])
-                g.cols[name] = self.model_scorer.scores(model_id, names, g.devices, g.seg, g.ts,
-                                                        values)
+    def _score_models(self, model_id: str, g: _Group, conditions: list[Condition]) -> None:
+        for c in conditions:
+            name = _column(c)
+            if name not in g.cols:
+                if self.model_scorer is None:
+                    g.cols[name] = np.full(len(g.ts), np.nan)
+                else:
+                    values = np.column_stack([g.cols[m] for m in c.inputs])
+                    g.cols[name] = self.model_scorer.scores(model_id, c.inputs, g.devices,
+                                                            g.seg, g.ts, values)
+                    g.detectors[name] = self.model_scorer.detectors[(model_id, c.inputs)]
+            if c.false_alerts_per_month is None or _levels(c)[0] in g.cols:
+                continue
+            # Rate-calibrated: each device's threshold from its detector's calibration
+            # and the device's own interval between readings.
+            det = g.detectors.get(name)
+            levels = np.array([det.threshold_for_rate(d, c.false_alerts_per_month)
+                               if det is not None else (np.nan, np.nan) for d in g.devices]
+                              ).reshape(len(g.devices), 2)
+            g.cols[_levels(c)[0]], g.cols[_levels(c)[1]] = levels[g.seg, 0], levels[g.seg, 1]
+
+    @staticmethod
+    def _explain(rule: Rule, g: _Group, row: int) -> Mapping[str, Any] | None:
+        """What made a raise: the rule's anomaly condition scoring highest at that row."""
+        scored = [(float(g.cols[_column(c)][row]), c) for c in rule.conditions
+                  if c.condition in ("anomaly", "model_anomaly")]
+        scored = [(s, c) for s, c in scored if s == s]  # NaN: not scored
+        if not scored:
+            return None
+        score, c = max(scored, key=lambda sc: sc[0])
+        if c.condition == "anomaly":
+            return explain_window(c.metric, score)
+        det = g.detectors.get(_column(c))
+        return None if det is None else det.explain(row)
 
     # -- per rule -------------------------------------------------------------------
 
@@ -259,7 +300,8 @@ class RuleEngine:
         value_col = g.cols[_column(first) if first.condition == "model_anomaly" else first.metric]
         # In row order: two readings with one timestamp may raise and clear.
         out = [Transition("raise" if state[i] else "clear", g.devices[g.seg[i]], rule,
-                          int(g.ts[i]), float(value_col[i]), model_id)
+                          int(g.ts[i]), float(value_col[i]), model_id,
+                          self._explain(rule, g, int(i)) if state[i] else None)
                for i in np.flatnonzero(state != before)]
         for k, mem in enumerate(mems):
             end = g.last[k]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger
 from sqlmodel import Field, SQLModel
 
 from foundations.database import unique_where
@@ -42,6 +44,12 @@ class Alert(SQLModel, table=True):
     closed_at: int | None = Field(default=None, sa_type=BigInteger)
     closed_by: str | None = None
     case_id: int | None = None
+    # An anomaly rule's alert: what made it raise, written when it is raised.
+    # {"channel": "instant" | "sustained" | "stuck" | "window", "score": 0.87,
+    #  "contributions": [{"metric": "tds_ppm", "share": 0.71, "deviation": 4.2}, ...]}
+    # (metrics by share of the evidence, largest first; deviation in units of the
+    # metric's normal spread, null for an `anomaly` rule's one metric). Null otherwise.
+    explanation: dict[str, Any] | None = Field(default=None, sa_type=JSON)
 
 
 class AlertEvent(SQLModel, table=True):

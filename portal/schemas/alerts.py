@@ -7,6 +7,23 @@ from pydantic import BaseModel, Field
 from service.work_orders import URGENT_PRIORITY
 
 
+class Contribution(BaseModel):
+    metric: str
+    share: float = Field(description="its share of the evidence, 0-1")
+    deviation: float | None = Field(
+        description="how far from the device's normal, in the metric's normal spreads "
+                    "(null for an `anomaly` rule's one metric)")
+
+
+class Explanation(BaseModel):
+    """What made an anomaly rule raise: the metrics that carried the score."""
+
+    channel: str = Field(description="instant | sustained | stuck (model_anomaly), "
+                                     "window (anomaly)")
+    score: float
+    contributions: list[Contribution]
+
+
 class AlertPublic(BaseModel):
     id: int
     device_id: str
@@ -28,6 +45,7 @@ class AlertPublic(BaseModel):
     closed_by: str | None
     case_id: int | None
     assigned_to: str | None = None  # the latest assignment in the alert's trail
+    explanation: Explanation | None = None  # anomaly rules: the metrics behind it
 
 
 class AlertAction(BaseModel):

@@ -122,6 +122,15 @@ function drawDevices() {
   if (!shown.length) done();
 }
 
+// An anomaly alert names the metrics behind it: "tds_ppm 62 % (+4.1 sd)".
+function explanation(a) {
+  const parts = a.explanation?.contributions ?? [];
+  if (!parts.length) return "";
+  const text = parts.map((c) => `${esc(c.metric)} ${Math.round(100 * c.share)} %` +
+    (c.deviation == null ? "" : ` (${c.deviation > 0 ? "+" : ""}${Number(c.deviation).toFixed(1)} sd)`)).join(" · ");
+  return `<div class="explanation" data-explanation>because of ${text}</div>`;
+}
+
 // Who an alert can go to: a list of the users GET /api/assignees names (the
 // current assignee stays shown even if no longer on it). Picking one assigns.
 function assigneePicker(a) {
@@ -143,7 +152,7 @@ function drawInbox() {
   $("#alerts tbody").innerHTML = state.alerts.map((a) =>
     `<tr data-alert="${a.id}" class="state-${esc(a.state)}"><td><span class="badge fill-${esc(a.severity)}">${esc(a.severity)}</span></td>` +
     `<td><a href="#" data-open-device="${esc(a.device_id)}">${esc(a.device_id)}</a></td>` +
-    `<td>${esc(a.message)}<div class="muted">${esc(a.state)}${a.assigned_to ? " · assigned to " + esc(a.assigned_to) : ""}${a.case_id ? " · case " + a.case_id : ""}</div></td>` +
+    `<td>${esc(a.message)}${explanation(a)}<div class="muted">${esc(a.state)}${a.assigned_to ? " · assigned to " + esc(a.assigned_to) : ""}${a.case_id ? " · case " + a.case_id : ""}</div></td>` +
     `<td>${fmt(a.raised_at)}</td><td class="actions">${assigneePicker(a)}${alertButtons(a)}</td></tr>`).join("");
   if (picking && focused) document.querySelector(`#alerts tr[data-alert="${focused}"] select[name=assignee]`)?.focus();
   for (const [id, text] of typed) {

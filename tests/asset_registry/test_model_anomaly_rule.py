@@ -57,3 +57,19 @@ def test_metrics_belong_to_model_anomaly_only() -> None:
         parse_rules([{"id": "r", "severity": "low", "message": "m", "metric": "tds_ppm",
                       "metrics": ["tds_ppm", "flow_lpm"], "condition": "above",
                       "threshold": 1, "clear": 0}], "rules", METRICS)
+
+
+def test_a_target_false_alert_rate_replaces_threshold_and_clear() -> None:
+    rule = parse(metrics=["tds_ppm", "flow_lpm"], threshold=None, clear=None,
+                 false_alerts_per_month=1)
+    [c] = rule.conditions
+    assert c.false_alerts_per_month == 1.0
+    assert parse_rules([rule_spec_of(rule)], "rules", METRICS)[0] == rule
+    with pytest.raises(RuleError, match=re.escape("rules[0].threshold: give either")):
+        parse(metrics=["tds_ppm", "flow_lpm"], false_alerts_per_month=1)
+    with pytest.raises(RuleError, match=re.escape("rules[0].false_alerts_per_month: expected")):
+        parse(metrics=["tds_ppm", "flow_lpm"], threshold=None, clear=None,
+              false_alerts_per_month=0)
+    with pytest.raises(RuleError, match="only a model_anomaly condition"):
+        parse_rules([{"id": "r", "severity": "low", "message": "m", "metric": "tds_ppm",
+                      "condition": "anomaly", "false_alerts_per_month": 1}], "rules", METRICS)

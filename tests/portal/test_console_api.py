@@ -103,6 +103,26 @@ def test_severity_filter_uses_the_worst_open_alert(portal: Portal, client: TestC
     client.post(f"/api/alerts/{alert_id}/close", json={"by": "t"}).raise_for_status()
 
 
+def test_an_anomaly_alert_shows_the_metrics_behind_it_in_the_inbox(
+        portal: Portal, client: TestClient) -> None:
+    device = portal.fleet.devices[6].id
+    explanation = {"channel": "sustained", "score": 0.81, "contributions": [
+        {"metric": "tds_ppm", "share": 0.7, "deviation": 4.2},
+        {"metric": "inlet_pressure_bar", "share": 0.3, "deviation": 1.8}]}
+    with session_scope(portal.engine) as s:
+        alert = Alert(device_id=device, rule_id="test-unusual", metric="", severity="medium",
+                      message="unlike normal operation", raised_at=1, raised_value=0.81,
+                      explanation=explanation)
+        s.add(alert)
+        s.flush()
+        alert_id = alert.id
+    inbox = {a["id"]: a for a in client.get("/api/alerts?state=open").json()}
+    assert inbox[alert_id]["explanation"] == explanation
+    others = [a for a in inbox.values() if a["id"] != alert_id]
+    assert all(a["explanation"] is None for a in others if a["rule_id"] != "test-unusual")
+    client.post(f"/api/alerts/{alert_id}/close", json={"by": "t"}).raise_for_status()
+
+
 # -- the device panel's chart ------------------------------------------------------------
 
 def test_series_buckets_the_last_24_hours_from_the_telemetry_store(

@@ -51,6 +51,18 @@ def test_dispatcher_opens_a_device_acknowledges_an_alert_and_pins_a_job(
                for k in range(18)]
     _feed(cloud, device, [*history, (now, {**NORMAL, "tds_ppm": 400.0})])
     alert = wait_until(lambda: _open_alert(cloud, device.id), what="the TDS alert")
+    # And an anomaly alert on another purifier, with the metrics behind it.
+    other = next(d for d in cloud.fleet.devices
+                 if d.model_id == "aquapure-ro500" and d.id != device.id)
+    with Session(cloud.system.engine) as s:
+        unusual = Alert(device_id=other.id, rule_id="unusual", metric="", severity="medium",
+                        message="unlike normal operation", raised_at=now, raised_value=0.8,
+                        explanation={"channel": "sustained", "score": 0.8, "contributions": [
+                            {"metric": "tds_ppm", "share": 0.7, "deviation": 4.2},
+                            {"metric": "inlet_pressure_bar", "share": 0.3, "deviation": -1.8}]})
+        s.add(unusual)
+        s.commit()
+        unusual_id = unusual.id
 
     page.goto(f"{cloud.base_url}/dispatch")
     _log_in(page, make_account(cloud.system.engine, "dispatcher"))
@@ -84,6 +96,11 @@ def test_dispatcher_opens_a_device_acknowledges_an_alert_and_pins_a_job(
     assert len(points.split()) >= 10, "three hours of readings make more than ten buckets"
     expect(page.locator("#device-alerts")).to_contain_text("active")
     _shot(page, "console-device-panel")
+
+    # The inbox names what made the anomaly alert; the threshold alert needs no reason.
+    expect(page.locator(f"#alerts tr[data-alert='{unusual_id}'] .explanation")).to_have_text(
+        "because of tds_ppm 70 % (+4.2 sd) · inlet_pressure_bar 30 % (-1.8 sd)")
+    expect(page.locator(f"#alerts tr[data-alert='{alert}'] .explanation")).to_have_count(0)
 
     # The inbox: acknowledge the alert.
     row = page.locator(f"#alerts tr[data-alert='{alert}']")

@@ -10,6 +10,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from sqlmodel import Session, select
 
 from asset_registry.catalog import load_models
+from portal.queries.alerts import list_alerts
 from rules.tables import Alert
 from simulators.driver import SimulatedDriver
 from support import RunningCloud, wait_until
@@ -21,7 +22,7 @@ RULE = {"id": "unusual", "condition": "model_anomaly",
         "clear": 0.4, "for_s": 60, "severity": "medium", "message": "unlike normal operation"}
 STEP_MS = 60_000
 START_MS = 1_780_000_000_000  # 2026-05-28 20:26 UTC, a quiet night in Berlin
-STEPS = 200  # three hours and twenty minutes of event time: past the cold start
+STEPS = 1_560  # 26 hours of event time: past the cold start (a fit spans a day)
 
 
 def publish(client: mqtt.Client, gateway: str, seq: int, readings: list[dict]) -> None:
@@ -82,6 +83,14 @@ def test_model_anomaly_rule_raises_an_alert_through_the_whole_cloud(cloud: Runni
         assert [(a.device_id, a.state, a.severity) for a in raised] == [
             (faulty.id, "active", "medium")]
         assert raised[0].raised_at >= start + (STEPS - 10) * STEP_MS
+        # It names the two metrics the fault moved, as the alert API (and so the
+        # console's alert inbox) shows it.
+        with Session(cloud.system.engine) as s:
+            [public] = [a for a in list_alerts(s, "open") if a.rule_id == "unusual"]
+        assert public.explanation is not None
+        named = [c.metric for c in public.explanation.contributions]
+        assert set(named[:2]) == {"tds_ppm", "inlet_pressure_bar"}, public.explanation
+        assert sum(c.share for c in public.explanation.contributions[:2]) > 0.8
         detector = svc.live.model_scorer.detectors[(MODEL, tuple(sorted(RULE["metrics"])))]
         assert set(detector.fit.devices) == {d.id for d in purifiers}
     finally:

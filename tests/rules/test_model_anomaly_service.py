@@ -26,7 +26,8 @@ FLEET = generate_fleet(seed=7, sites=3)
 PURIFIERS = [d for d in FLEET.devices if d.model_id == "aquapure-ro500"]
 MODEL = "aquapure-ro500"
 T0 = 1_800_000_000_000
-STEP_MS = 30_000
+STEP_MS = 60_000
+DAY = 1_440  # steps: the detector's first fit spans a day
 RULE = {"id": "unusual", "condition": "model_anomaly",
         "metrics": ["flow_lpm", "tds_ppm", "inlet_pressure_bar"], "threshold": 0.5,
         "clear": 0.4, "for_s": 60, "severity": "medium", "message": "unlike normal operation"}
@@ -54,7 +55,7 @@ def service(path: Path, fresh: bool) -> tuple[RulesService, Clock]:
 
 
 def run(svc: RulesService, clock: Clock, steps: range, tds_shift: float = 0.0) -> None:
-    """The purifiers as simulated, one batch per 30-s step; the first one's TDS shifted."""
+    """The purifiers as simulated, one batch per 60-s step; the first one's TDS shifted."""
     driver = SimulatedDriver(PURIFIERS, MODELS, seed=3)
     for step in steps:
         clock.now = T0 + step * STEP_MS
@@ -78,7 +79,7 @@ def test_model_anomaly_rule_raises_one_alert_and_its_detector_survives_a_restart
     svc, clock = service(path, fresh=True)
     _, rules = svc.rules_of(MODEL)
     svc.update_rules(MODEL, [*rules, RULE], by="test")
-    run(svc, clock, range(0, 480))  # four hours of normal operation
+    run(svc, clock, range(0, DAY + 240))  # a day and four hours of normal operation
     detector = svc.live.model_scorer.detectors[(MODEL, tuple(sorted(RULE["metrics"])))]
     assert detector.fits >= 2 and set(detector.fit.devices) == {d.id for d in PURIFIERS}
     assert alerts(svc) == []
@@ -94,20 +95,20 @@ def test_model_anomaly_rule_raises_one_alert_and_its_detector_survives_a_restart
     # TDS reads 40 ppm high on one purifier: well below its threshold rule (150 ppm),
     # but unlike how this model's purifiers behave.
     for svc_, clock_ in ((svc, clock), (restarted, clock2)):
-        run(svc_, clock_, range(480, 500), tds_shift=40.0)
+        run(svc_, clock_, range(DAY + 240, DAY + 260), tds_shift=40.0)
     for svc_ in (svc, restarted):
         [alert] = alerts(svc_)
         assert alert.device_id == PURIFIERS[0].id and alert.state == "active"
         assert alert.raised_value >= 0.5  # the score, for a multi-metric rule
-        # Held for 60 s before raising: the third 30-s step of the shift at the earliest.
-        assert alert.raised_at >= T0 + 482 * STEP_MS
+        # Held for 60 s before raising: the second 60-s step of the shift at the earliest.
+        assert alert.raised_at >= T0 + (DAY + 241) * STEP_MS
         with Session(svc_._engine) as s:
             audiences = {n.audience for n in s.exec(
                 select(Notification).where(Notification.alert_id == alert.id))}
         assert audiences == {"owner", "supervisor"}
     assert kept.state_dict() == detector.state_dict()  # both learned the same since
 
-    run(svc, clock, range(500, 520))  # back to normal: the alert clears
+    run(svc, clock, range(DAY + 260, DAY + 280))  # back to normal: the alert clears
     assert [a.state for a in alerts(svc)] == ["cleared"]
     with Session(svc._engine) as s:
         assert s.exec(select(ModelAnomalyState)).first() is not None

@@ -16,6 +16,9 @@ DEVICES = [f"dev-{i}" for i in range(6)]
 STEP_MS = 30_000
 CFG = ModelDetectorConfig(min_fit_rows=150, min_device_rows=10, min_span_s=1800,
                           refit_every_s=3600)
+# The load's cycle: the first fit (after `min_span_s`) spans one, as a fit in the
+# field spans a day; a fit that saw half a cycle rightly calls the other half novel.
+CYCLE = 60  # steps
 
 
 def fleet(steps: int, seed: int = 0, start: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -25,7 +28,8 @@ def fleet(steps: int, seed: int = 0, start: int = 0) -> list[tuple[np.ndarray, n
     offsets = np.random.default_rng(99).normal(0, [2.0, 0.3, 3.0], (len(DEVICES), 3))
     out = []
     for step in range(start, start + steps):
-        load = 0.5 + 0.5 * np.sin(2 * np.pi * step / 400) + 0.1 * rng.standard_normal(len(DEVICES))
+        load = (0.5 + 0.5 * np.sin(2 * np.pi * step / CYCLE)
+                + 0.1 * rng.standard_normal(len(DEVICES)))
         flow = 10 + 8 * load + 0.3 * rng.standard_normal(len(DEVICES))
         pressure = 4 - 1.0 * load + 0.03 * rng.standard_normal(len(DEVICES))
         temp = 40 + 0.5 * rng.standard_normal(len(DEVICES))

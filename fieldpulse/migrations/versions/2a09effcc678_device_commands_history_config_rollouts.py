@@ -1,7 +1,7 @@
 """device commands, their history and configuration rollouts
 
 Revision ID: 2a09effcc678
-Revises: 216fcb0ddbf6
+Revises: fd5cc5b4db42
 Create Date: 2026-12-07 19:06:54.835740
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 
 
 revision: str = '2a09effcc678'
-down_revision: str | Sequence[str] | None = '216fcb0ddbf6'
+down_revision: str | Sequence[str] | None = 'fd5cc5b4db42'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
