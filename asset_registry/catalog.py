@@ -7,6 +7,7 @@ will later rely on, and names the file and field that is wrong.
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -14,6 +15,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from asset_registry.fault_categories import FAULT_CATEGORIES
+from asset_registry.parts import EMPTY, ModelParts, PartNeed, PartsError, parse_parts
 from asset_registry.rule_spec import SEVERITIES, Rule, RuleError, parse_rules
 
 BUILTIN_MODELS_DIR = Path(__file__).with_name("device_models")
@@ -54,6 +57,7 @@ class MaintenancePlan:
     every_run_hours: float | None = None
     run_hours_metric: str | None = None
     priority: int = 1  # below corrective work: a fault is served first
+    parts: tuple[PartNeed, ...] = ()  # `[parts_needed]` "maintenance:<id>"
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +75,8 @@ class DeviceModel:
     escalate_after_min: float | None = None
     escalate_from: str = "high"
     maintenance: tuple[MaintenancePlan, ...] = ()
+    # Spare parts, which parts a rule / plan / fault needs, the labour rate.
+    parts: ModelParts = EMPTY
 
     def actions_for(self, severity: str) -> tuple[str, ...]:
         return self.actions.get(severity, ())
@@ -140,6 +146,15 @@ def parse_model(raw: Mapping[str, Any], source: str) -> DeviceModel:
             if name not in ACTIONS:
                 raise CatalogError(f"{where}: unknown action '{name}' (known: {ACTIONS})")
         actions[severity] = tuple(names)
+    maintenance = _maintenance(raw.get("maintenance", []), f"{source}: maintenance", raw,
+                               attributes)
+    consumables = {c.get("product") for c in raw.get("consumables", [])
+                   if isinstance(c, dict)}
+    try:
+        parts = parse_parts(raw, source, {r.id for r in rules}, {p.id for p in maintenance},
+                            FAULT_CATEGORIES, {c for c in consumables if isinstance(c, str)})
+    except PartsError as err:
+        raise CatalogError(str(err)) from None
     return DeviceModel(
         id=model_id,
         name=_require(raw, "name", str, source),
@@ -149,8 +164,9 @@ def parse_model(raw: Mapping[str, Any], source: str) -> DeviceModel:
         attributes=MappingProxyType(attributes),
         rules=rules,
         actions=MappingProxyType(actions),
-        maintenance=_maintenance(raw.get("maintenance", []), f"{source}: maintenance",
-                                 raw, attributes),
+        maintenance=tuple(dataclasses.replace(p, parts=parts.needed_for("maintenance", p.id))
+                          for p in maintenance),
+        parts=parts,
         **_escalation(raw.get("escalation"), f"{source}: escalation"),
     )
 
@@ -224,4 +240,16 @@ def load_models(paths: Iterable[Path] | None = None) -> dict[str, DeviceModel]:
         if model.id in models:
             raise CatalogError(f"{path.name}: duplicate model id '{model.id}'")
         models[model.id] = model
+    _check_part_numbers(models)
     return models
+
+
+def _check_part_numbers(models: Mapping[str, DeviceModel]) -> None:
+    """A part number names one part everywhere: stock is counted by number alone."""
+    seen: dict[str, tuple[str, object]] = {}
+    for model in models.values():
+        for number, part in model.parts.parts.items():
+            other = seen.setdefault(number, (model.id, part))
+            if other[1] != part:
+                raise CatalogError(f"part {number}: described differently by models "
+                                   f"{other[0]} and {model.id}")
