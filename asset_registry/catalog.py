@@ -16,7 +16,7 @@ from types import MappingProxyType
 from typing import Any
 
 from asset_registry.fault_categories import FAULT_CATEGORIES
-from asset_registry.parts import EMPTY, ModelParts, PartNeed, PartsError, parse_parts
+from asset_registry.parts import EMPTY, ModelParts, Part, PartNeed, PartsError, parse_parts
 from asset_registry.rule_spec import SEVERITIES, Rule, RuleError, parse_rules
 
 BUILTIN_MODELS_DIR = Path(__file__).with_name("device_models")
@@ -242,6 +242,11 @@ def load_models(paths: Iterable[Path] | None = None) -> dict[str, DeviceModel]:
         models[model.id] = model
     _check_part_numbers(models)
     return models
+
+
+def all_parts(models: Mapping[str, DeviceModel]) -> dict[str, Part]:
+    """Every part of every model by part number (one part per number: checked on load)."""
+    return {n: p for m in models.values() for n, p in m.parts.parts.items()}
 
 
 def _check_part_numbers(models: Mapping[str, DeviceModel]) -> None:

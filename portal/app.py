@@ -35,6 +35,7 @@ from portal.routers import (
     plans,
     qr,
     rule_sets,
+    stock,
     users,
     webhooks,
     work_orders,
@@ -67,7 +68,7 @@ def create_app(ctx: PortalContext) -> FastAPI:
     for router in (devices.router, alerts.router, cases.router, work_orders.router,
                    plans.router, engineers.router, users.router, audit.router,
                    webhooks.router, qr.router, rule_sets.router, opportunities.router,
-                   operations.router, live_events.router,
+                   operations.router, live_events.router, stock.router,
                    staff.router, engineer.router, customer.router, login.router):
         app.include_router(router)
     app.add_exception_handler(LoginRequired, _to_login)

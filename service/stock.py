@@ -42,6 +42,17 @@ def ensure_van(session: Session, engineer: Engineer) -> StockLocation:
     return van
 
 
+def location_of(session: Session, location_id: str) -> StockLocation | None:
+    """A stock location; an engineer's van (`van-<engineer id>`) exists from the first
+    time it is named."""
+    place = session.get(StockLocation, location_id)
+    if place is None and location_id.startswith("van-"):
+        engineer = session.get(Engineer, location_id.removeprefix("van-"))
+        if engineer is not None:
+            place = ensure_van(session, engineer)
+    return place
+
+
 def level(session: Session, location_id: str, part: str, at: int) -> StockLevel:
     """The level row of (location, part), locked for the rest of the transaction on
     PostgreSQL so two movements of one part at one place queue up."""
@@ -125,7 +136,7 @@ def _check(session: Session, kind: str, part: str, qty: int, known_parts: Collec
         raise StockError(f"a {kind} is for a work order: give work_order_id")
     for location in (from_location, to_location):
         if location is not None:
-            place = session.get(StockLocation, location)
+            place = location_of(session, location)
             if place is None:
                 raise StockError(f"no stock location {location!r}")
             if kind == "receipt" and place.kind != "warehouse":

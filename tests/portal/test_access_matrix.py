@@ -129,6 +129,17 @@ def _opportunity(portal: Portal) -> int:
         return opp.id
 
 
+def _warehouse(portal: Portal) -> str:
+    """A fresh warehouse."""
+    from service.stock_tables import StockLocation
+
+    place = f"wh-matrix-{portal.next_serial()}"
+    with session_scope(portal.engine) as session:
+        session.add(StockLocation(id=place, kind="warehouse", name="Matrix", lat=48.1,
+                                  lon=11.5))
+    return place
+
+
 def get(path: str | Callable[[Portal], str]) -> Callable[[Portal, str], Call]:
     return lambda p, _c: Call("GET", path(p) if callable(path) else path)
 
@@ -243,6 +254,26 @@ ROUTES: dict[tuple[str, str], Rule] = {
         lambda p, _c, action=action: Call(
             "POST", f"/api/opportunities/{_opportunity(p)}/{action}", json={"note": "matrix"}),
         roles(200, STAFF)) for action in ("offer", "accept", "decline")},
+    # Parts and stock (portal/routers/stock.py): engineers see the catalogue and their van.
+    ("GET", "/api/parts"): Rule(get("/api/parts"), roles(200, ALL)),
+    ("GET", "/api/stock"): Rule(
+        get(lambda p: f"/api/stock?location=van-{p.engineer_id('own')}"), roles(200, OWN)),
+    ("GET", "/api/stock/locations"): Rule(get("/api/stock/locations"), roles(200, STAFF)),
+    ("POST", "/api/stock/locations"): Rule(
+        lambda p, _c: Call("POST", "/api/stock/locations", json={
+            "id": f"wh-{p.next_serial()}", "name": "Matrix", "lat": 48.1, "lon": 11.5}),
+        roles(201, STAFF)),
+    ("GET", "/api/stock/movements"): Rule(get("/api/stock/movements"), roles(200, STAFF)),
+    ("POST", "/api/stock/movements"): Rule(
+        lambda p, _c: Call("POST", "/api/stock/movements", json={
+            "kind": "receipt", "part": "AP-MEM-75G", "qty": 1, "to_location": _warehouse(p)}),
+        roles(201, STAFF)),
+    ("PUT", "/api/stock/thresholds"): Rule(
+        lambda p, _c: Call("PUT", "/api/stock/thresholds", json={
+            "location_id": _warehouse(p), "part": "AP-MEM-75G", "min_qty": 2,
+            "reorder_qty": 5}), roles(200, STAFF)),
+    ("GET", "/api/stock/replenishment"): Rule(
+        get("/api/stock/replenishment"), roles(200, STAFF)),
     ("GET", "/api/plans/routes"): Rule(get("/api/plans/routes"), roles(200, STAFF)),
     ("POST", "/api/plans"): Rule(lambda p, _c: Call("POST", "/api/plans"), roles(202, STAFF)),
     ("POST", "/api/plans/proposals"): Rule(
