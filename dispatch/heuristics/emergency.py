@@ -86,7 +86,8 @@ def insert_emergency(
     The plan's ``objective`` is carried over, not recomputed: its penalties
     are the solver's; the background re-optimisation reports a fresh one.
     """
-    new_problem = Problem(problem.engineers, (*problem.jobs, job), problem.horizon)
+    new_problem = Problem(problem.engineers, (*problem.jobs, job), problem.horizon,
+                          problem.parts)
     new_times = extend_times(problem, times, job, travel) if grown_times is None else grown_times
     jobs = new_problem.jobs
     n = len(jobs)

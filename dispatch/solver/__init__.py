@@ -19,10 +19,12 @@ from ortools.constraint_solver import pywrapcp
 from dispatch.heuristics.greedy import greedy_plan
 from dispatch.plan import (
     REASON_CAPACITY,
+    Note,
     Plan,
     Route,
     Stop,
     Unassigned,
+    parts_text,
 )
 from dispatch.problem import Problem
 from dispatch.solver.model import Model, build
@@ -90,7 +92,25 @@ def solve(
         routes=tuple(routes[e.id] for e in engineers),
         unassigned=tuple(Unassigned(jobs[j].id, dropped[j]) for j in sorted(dropped)),
         objective=int(objective),
+        notes=part_notes(problem, routes),
     )
+
+
+def part_notes(problem: Problem, routes: dict[str, Route]) -> tuple[Note, ...]:
+    """For each routed job that needs parts: whether its engineer carries them."""
+    if problem.parts == "ignore":
+        return ()
+    jobs = {job.id: job for job in problem.jobs}
+    notes = []
+    for engineer in problem.engineers:
+        for stop in routes[engineer.id].stops:
+            job = jobs[stop.job_id]
+            if not job.parts:
+                continue
+            text = parts_text(job.parts)
+            notes.append(Note(job.id, f"carries {text}" if engineer.carries(job.parts) else
+                              f"sent without {text}: no engineer within reach carries it"))
+    return tuple(sorted(notes, key=lambda n: n.job_id))
 
 
 # Above this many candidate jobs the search starts from the greedy plan
@@ -102,12 +122,15 @@ LARGE = 200
 
 def _routes_of(problem: Problem, plan: Plan, model: Model) -> list[list[int]]:
     """``plan`` as model node numbers per vehicle (jobs outside the model dropped)."""
-    node = {problem.jobs[j].id: k for k, j in enumerate(model.cand)}
+    row = {job.id: j for j, job in enumerate(problem.jobs)}
     stops = {r.engineer_id: r.stops for r in plan.routes}
-    return [
-        [node[s.job_id] for s in stops.get(problem.engineers[e].id, ()) if s.job_id in node]
-        for e in model.vehicles
-    ]
+    routes = []
+    for e in model.vehicles:
+        engineer = problem.engineers[e]
+        nodes = (model.node_of(row[s.job_id], engineer.carries(problem.jobs[row[s.job_id]].parts))
+                 for s in stops.get(engineer.id, ()))
+        routes.append([k for k in nodes if k is not None])
+    return routes
 
 
 def _solve_model(

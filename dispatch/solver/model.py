@@ -1,6 +1,11 @@
 """The OR-Tools routing model: one vehicle per engineer, a time dimension with
 waiting, skills as allowed vehicles, lunch as break intervals, SLA as a soft
-bound, every job optional at a rank-dependent price."""
+bound, every job optional at a rank-dependent price; parts counted down per van.
+
+A job restricted to engineers carrying its parts ("prefer") gets a second node, for
+the others, in the same disjunction: visiting it instead costs `miss_cost` (a second
+visit), so it is chosen only when no carrier can fit the job.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +17,7 @@ import numpy as np
 from ortools.constraint_solver import pywrapcp
 
 from dispatch.problem import Problem
-from dispatch.solver.screen import Screen, end_row, late_cost, start_row, window
+from dispatch.solver.screen import Screen, end_row, late_cost, miss_cost, start_row, window
 
 
 @dataclass(frozen=True)
@@ -20,20 +25,35 @@ class Model:
     manager: pywrapcp.RoutingIndexManager
     routing: pywrapcp.RoutingModel
     time: pywrapcp.RoutingDimension
-    cand: list[int]  # model node k <-> problem job cand[k]
+    # Model node k <-> problem job cand[k]; the first `primary` nodes are each
+    # candidate job's own, the rest its visit without the parts (screen.without).
+    cand: list[int]
     vehicles: tuple[int, ...]  # vehicle v <-> problem engineer vehicles[v]
     breaks: dict[int, pywrapcp.IntervalVar]  # vehicle -> its lunch
+    primary: int = 0
+
+    def node_of(self, job: int, carries: bool) -> int | None:
+        """The node visiting `job` by an engineer who carries its parts or not."""
+        if carries or job not in self.cand[self.primary:]:
+            return self.cand.index(job) if job in self.cand[:self.primary] else None
+        return self.primary + self.cand[self.primary:].index(job)
 
 
 def build(problem: Problem, times: np.ndarray, screen: Screen, penalty: Sequence[int]) -> Model:
     jobs, engineers, horizon = problem.jobs, problem.engineers, problem.horizon
     n = len(jobs)
-    cand, vehicles = sorted(screen.allowed), screen.usable
-    # Model nodes: candidate jobs, then each usable engineer's start and end.
+    primary, vehicles = sorted(screen.allowed), screen.usable
+    without = sorted(screen.without)
+    cand = primary + without
+    # Model nodes: candidate jobs, their visits without parts, then each usable
+    # engineer's start and end.
     rows = cand + [r for e in vehicles for r in (start_row(e, n), end_row(e, n))]
     travel = times[np.ix_(rows, rows)]
     service = np.zeros(len(rows), dtype=np.int64)
     service[: len(cand)] = [jobs[j].duration for j in cand]
+    cost = travel.copy()
+    if without:  # every arc out of a visit without the parts carries the second visit
+        cost[len(primary):len(cand), :] += miss_cost(problem, vehicles)
 
     starts = [len(cand) + 2 * v for v in range(len(vehicles))]
     manager = pywrapcp.RoutingIndexManager(
@@ -42,7 +62,7 @@ def build(problem: Problem, times: np.ndarray, screen: Screen, penalty: Sequence
     routing = pywrapcp.RoutingModel(manager)
     # Matrices go in as plain arrays (RegisterTransitMatrix indexes them by
     # node, not by solver index): a Python callback is ~4x slower per move.
-    routing.SetArcCostEvaluatorOfAllVehicles(routing.RegisterTransitMatrix(travel.tolist()))
+    routing.SetArcCostEvaluatorOfAllVehicles(routing.RegisterTransitMatrix(cost.tolist()))
     # Leaving node i takes its service time plus the drive, so the cumul at
     # a job is the start of service there. Slack up to the horizon = waiting.
     time_cb = routing.RegisterTransitMatrix((travel + service[:, None]).tolist())
@@ -54,16 +74,37 @@ def build(problem: Problem, times: np.ndarray, screen: Screen, penalty: Sequence
         time_dim.CumulVar(routing.Start(v)).SetRange(eng.shift_start, eng.shift_end)
         time_dim.CumulVar(routing.End(v)).SetRange(eng.shift_start, eng.shift_end)
     vehicle_of = {e: v for v, e in enumerate(vehicles)}
+    alternative = {j: len(primary) + i for i, j in enumerate(without)}
     for k, j in enumerate(cand):
         job = jobs[j]
         index = manager.NodeToIndex(k)
         time_dim.CumulVar(index).SetRange(*window(job, horizon))
         if job.sla_due is not None:
             time_dim.SetCumulVarSoftUpperBound(index, job.sla_due, late_cost(job))
-        _allow_only(routing, index, [vehicle_of[e] for e in screen.allowed[j]])
-        routing.AddDisjunction([index], penalty[j])
+        who = screen.allowed[j] if k < len(primary) else screen.without[j]
+        _allow_only(routing, index, [vehicle_of[e] for e in who])
+        if k < len(primary):  # one disjunction per job, over both its nodes
+            nodes = [index] + ([manager.NodeToIndex(alternative[j])] if j in alternative
+                               else [])
+            routing.AddDisjunction(nodes, penalty[j])
     breaks = _lunch_breaks(problem, routing, manager, time_dim, vehicles, service)
-    return Model(manager, routing, time_dim, cand, vehicles, breaks)
+    carried = [j if j in screen.carried else -1 for j in primary] + [-1] * len(without)
+    _van_stock(problem, routing, carried, vehicles)
+    return Model(manager, routing, time_dim, cand, vehicles, breaks, len(primary))
+
+
+def _van_stock(problem: Problem, routing: pywrapcp.RoutingModel, carried: list[int],
+               vehicles: tuple[int, ...]) -> None:
+    """One capacity dimension per part the carried jobs need (`carried`: per job node,
+    the job if it takes its parts from the van, else -1): each such visit takes its
+    quantity from the van, so two jobs never count on the same unit."""
+    parts = sorted({part for j in carried if j >= 0 for part, _ in problem.jobs[j].parts})
+    for part in parts:
+        demand = [dict(problem.jobs[j].parts).get(part, 0) if j >= 0 else 0
+                  for j in carried] + [0] * (2 * len(vehicles))
+        stock = [dict(problem.engineers[e].van).get(part, 0) for e in vehicles]
+        callback = routing.RegisterUnaryTransitVector(demand)
+        routing.AddDimensionWithVehicleCapacity(callback, 0, stock, True, f"part:{part}")
 
 
 def _lunch_breaks(

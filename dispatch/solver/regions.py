@@ -85,7 +85,8 @@ def solve_by_regions(
         job_rows = sorted(job_rows)
         rows = job_rows + [r for e in members for r in (n + 2 * e, n + 2 * e + 1)]
         part = Problem(tuple(problem.engineers[e] for e in members),
-                       tuple(problem.jobs[j] for j in job_rows), problem.horizon)
+                       tuple(problem.jobs[j] for j in job_rows), problem.horizon,
+                       problem.parts)
         part_start = Plan(tuple(by_engineer[problem.engineers[e].id] for e in members), (), 0)
         plan = solve_part(part, times[np.ix_(rows, rows)], part_start, share)
         routes.update({r.engineer_id: r for r in plan.routes})

@@ -7,12 +7,19 @@ allowed vehicles to these engineers also shrinks the search.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from dispatch.plan import REASON_PINNED, REASON_WINDOW, reason_no_level, reason_no_skill
+from dispatch.plan import (
+    REASON_PINNED,
+    REASON_WINDOW,
+    reason_no_level,
+    reason_no_part,
+    reason_no_skill,
+)
 from dispatch.problem import MAX_PRIORITY, MIN_PRIORITY, Engineer, Job, Problem
 
 # Keep the objective well inside int64: OR-Tools saturates instead of
@@ -26,6 +33,12 @@ class Screen:
     usable: tuple[int, ...]  # engineers who can at least drive start -> end in shift
     allowed: dict[int, tuple[int, ...]]  # job -> engineers who could do it alone
     rejected: dict[int, str]  # job -> reason it never enters the model
+    # Jobs restricted to engineers whose van carries their parts: the model counts
+    # each van's stock down along its route (model.py).
+    carried: frozenset[int] = frozenset()
+    # "prefer": carried jobs that others could still do without the parts, at
+    # `miss_cost` (a second visit), rather than be left out: job -> those engineers.
+    without: dict[int, tuple[int, ...]] = dataclasses.field(default_factory=dict)
 
 
 def start_row(e: int, n_jobs: int) -> int:
@@ -57,6 +70,8 @@ def screen(problem: Problem, times: np.ndarray) -> Screen:
     )
     allowed: dict[int, tuple[int, ...]] = {}
     rejected: dict[int, str] = {}
+    carried: set[int] = set()
+    without: dict[int, tuple[int, ...]] = {}
     for j, job in enumerate(jobs):
         skilled = [e for e, eng in enumerate(engineers) if job.skill in eng.skills]
         qualified = [e for e in skilled if engineers[e].level(job.skill) >= job.level]
@@ -74,9 +89,23 @@ def screen(problem: Problem, times: np.ndarray) -> Screen:
             rejected[j] = reason_no_level(job.skill, job.level)
         elif not fits:
             rejected[j] = REASON_PINNED if job.pinned_engineer is not None else REASON_WINDOW
+        elif job.parts and problem.parts != "ignore":
+            # A carrier who can reach the job in time if there is one: a second visit
+            # costs more than any detour. Else (prefer) anyone qualified.
+            holders = tuple(e for e in fits if engineers[e].carries(job.parts))
+            if holders:
+                allowed[j] = holders
+                carried.add(j)
+                others = tuple(e for e in fits if e not in holders)
+                if others and problem.parts == "prefer":
+                    without[j] = others
+            elif problem.parts == "require":
+                rejected[j] = reason_no_part(job.parts)
+            else:
+                allowed[j] = fits
         else:
             allowed[j] = fits
-    return Screen(usable, allowed, rejected)
+    return Screen(usable, allowed, rejected, frozenset(carried), without)
 
 
 def _fits_alone(
@@ -134,14 +163,7 @@ def penalties(problem: Problem, usable: Sequence[int]) -> list[int]:
     """
     n = len(problem.jobs)
     last_end = max((problem.engineers[e].shift_end for e in usable), default=0)
-    base = 1 + sum(
-        problem.engineers[e].shift_end - problem.engineers[e].shift_start for e in usable
-    )
-    base += sum(
-        late_cost(job) * max(0, last_end - job.sla_due)
-        for job in problem.jobs
-        if job.sla_due is not None
-    )
+    base = _base(problem, usable)
     k = MAX_SLA_WEIGHT * n + 1
     span = PINNED_RANK - MIN_PRIORITY
     while k > 2 and (n + 1) * MAX_SLA_WEIGHT * base * k**span > MAX_OBJECTIVE:
@@ -150,6 +172,26 @@ def penalties(problem: Problem, usable: Sequence[int]) -> list[int]:
         base * k ** (rank(job) - MIN_PRIORITY) * sla_weight(job, last_end)
         for job in problem.jobs
     ]
+
+
+def _base(problem: Problem, usable: Sequence[int]) -> int:
+    """More than any plan's travel plus SLA lateness cost can add up to."""
+    last_end = max((problem.engineers[e].shift_end for e in usable), default=0)
+    base = 1 + sum(
+        problem.engineers[e].shift_end - problem.engineers[e].shift_start for e in usable
+    )
+    return base + sum(
+        late_cost(job) * max(0, last_end - job.sla_due)
+        for job in problem.jobs
+        if job.sla_due is not None
+    )
+
+
+def miss_cost(problem: Problem, usable: Sequence[int]) -> int:
+    """What sending an engineer without a job's parts costs ("prefer"): more than any
+    detour or lateness a carrier could add, so a carrier who can fit the job always
+    goes; less than leaving the job out (every drop price is at least the base)."""
+    return _base(problem, usable) - 1
 
 
 def late_cost(job: Job) -> int:
