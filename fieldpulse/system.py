@@ -66,7 +66,8 @@ class CloudSystem:
         self.engine = engine or open_database(settings)
         tz = settings.tz
         self.dispatcher = Dispatcher(self.engine, tz, time_limit_s=settings.dispatch_time_limit_s,
-                                     review=settings.dispatch_review)
+                                     review=settings.dispatch_review,
+                                     parts=settings.dispatch_parts)
         self.notifications = NotificationDelivery(self.engine,
                                                   notification_sender(settings, self.engine))
         self.rules = RulesService(self.engine, self.models, open_alert_work_order,

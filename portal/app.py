@@ -35,6 +35,7 @@ from portal.routers import (
     plans,
     qr,
     rule_sets,
+    settlement,
     stock,
     users,
     webhooks,
@@ -69,6 +70,7 @@ def create_app(ctx: PortalContext) -> FastAPI:
                    plans.router, engineers.router, users.router, audit.router,
                    webhooks.router, qr.router, rule_sets.router, opportunities.router,
                    operations.router, live_events.router, stock.router,
+                   settlement.router,
                    staff.router, engineer.router, customer.router, login.router):
         app.include_router(router)
     app.add_exception_handler(LoginRequired, _to_login)

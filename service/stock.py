@@ -66,11 +66,12 @@ def level(session: Session, location_id: str, part: str, at: int) -> StockLevel:
 
 
 def move(session: Session, kind: str, part: str, qty: int, *, at: int, by: str,
-         known_parts: Collection[str], from_location: str | None = None,
+         known_parts: Collection[str] | None, from_location: str | None = None,
          to_location: str | None = None, work_order_id: int | None = None,
          note: str = "", _thresholds: bool = True) -> StockMovement:
     """Record one movement and apply it to the levels; `StockError` if it would break
-    a rule (nothing is written then)."""
+    a rule (nothing is written then). `known_parts`: the catalogue's part numbers
+    (None: the part comes from a work order, which took it from the catalogue)."""
     _check(session, kind, part, qty, known_parts, from_location, to_location, work_order_id)
     # Every check before any write: a refused movement leaves no trace.
     source = None if from_location is None else level(session, from_location, part, at)
@@ -115,12 +116,13 @@ def move(session: Session, kind: str, part: str, qty: int, *, at: int, by: str,
     return movement
 
 
-def _check(session: Session, kind: str, part: str, qty: int, known_parts: Collection[str],
+def _check(session: Session, kind: str, part: str, qty: int,
+           known_parts: Collection[str] | None,
            from_location: str | None, to_location: str | None,
            work_order_id: int | None) -> None:
     if kind not in MOVEMENT_KINDS:
         raise StockError(f"kind: one of {MOVEMENT_KINDS}, got {kind!r}")
-    if part not in known_parts:
+    if known_parts is not None and part not in known_parts:
         raise StockError(f"part: {part!r} is not in the parts catalogue")
     if isinstance(qty, bool) or not isinstance(qty, int) or not 0 < qty <= MAX_MOVE_QTY:
         raise StockError(f"qty: a whole number from 1 to {MAX_MOVE_QTY}, got {qty!r}")
@@ -159,19 +161,19 @@ def outstanding(session: Session, work_order_id: int) -> dict[tuple[str, str], i
 
 
 def release_all(session: Session, work_order_id: int, *, at: int, by: str,
-                known_parts: Collection[str], note: str = "") -> int:
+                note: str = "") -> int:
     """Give back everything a work order holds reserved (it was reassigned, left out
     of the plan, or is done); how many units were released."""
     released = 0
     for (location, part), qty in sorted(outstanding(session, work_order_id).items()):
-        move(session, "release", part, qty, at=at, by=by, known_parts=known_parts,
+        move(session, "release", part, qty, at=at, by=by, known_parts=None,
              from_location=location, work_order_id=work_order_id, note=note)
         released += qty
     return released
 
 
 def reserve_all(session: Session, work_order_id: int, location: str, needs: Iterable[PartNeed],
-                *, at: int, by: str, known_parts: Collection[str]) -> list[PartNeed]:
+                *, at: int, by: str) -> list[PartNeed]:
     """Reserve at `location` what the order needs and does not hold there yet, as far
     as stock allows; returns what could not be reserved."""
     held = outstanding(session, work_order_id)
@@ -183,11 +185,36 @@ def reserve_all(session: Session, work_order_id: int, location: str, needs: Iter
         row = level(session, location, need.part, at)
         take = min(missing, row.on_hand - row.reserved)
         if take > 0:
-            move(session, "reserve", need.part, take, at=at, by=by, known_parts=known_parts,
+            move(session, "reserve", need.part, take, at=at, by=by, known_parts=None,
                  from_location=location, work_order_id=work_order_id, note="planned job")
         if take < missing:
             short.append(PartNeed(need.part, missing - max(take, 0)))
     return short
+
+
+def vans_for_planning(session: Session, open_orders: Collection[int]
+                      ) -> dict[str, dict[str, int]]:
+    """Engineer -> part -> what their van holds for the jobs a plan may (re)assign:
+    on hand, less what jobs under way (not in `open_orders`) hold reserved."""
+    vans = {loc.id: loc.engineer_id for loc in session.exec(
+        select(StockLocation).where(StockLocation.kind == "van"))}
+    free: dict[str, dict[str, int]] = defaultdict(dict)
+    for row in session.exec(select(StockLevel).where(col(StockLevel.location_id).in_(vans))):
+        engineer = vans[row.location_id]
+        if engineer is not None and row.on_hand:
+            free[engineer][row.part_number] = row.on_hand - row.reserved
+    for kind, sign in (("reserve", 1), ("release", -1)):
+        for order, location, part, qty in session.exec(
+                select(StockMovement.work_order_id, StockMovement.from_location,
+                       StockMovement.part_number, func.sum(StockMovement.qty))
+                .where(StockMovement.kind == kind, col(StockMovement.from_location).in_(vans))
+                .group_by(col(StockMovement.work_order_id), col(StockMovement.from_location),
+                          col(StockMovement.part_number))).all():
+            engineer = vans[location or ""]
+            if order in open_orders and engineer is not None and part in free[engineer]:
+                # Held by a job the plan decides again: free for this plan.
+                free[engineer][part] += sign * qty
+    return {e: {p: q for p, q in parts.items() if q > 0} for e, parts in free.items()}
 
 
 def reconcile(session: Session) -> list[str]:

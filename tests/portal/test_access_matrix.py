@@ -129,6 +129,28 @@ def _opportunity(portal: Portal) -> int:
         return opp.id
 
 
+def _settled_job(portal: Portal) -> int:
+    """A job of the 'own' engineer settled at the door (labour only), its report stored."""
+    from zoneinfo import ZoneInfo
+
+    from service import service_report
+    from service.job_reports import sign_off
+    from service.settlement import settle
+
+    order_id = _own_job(portal, "on_site")
+    folder = portal.uploads_dir / "work-orders" / str(order_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    with session_scope(portal.engine) as session:
+        order = session.get(WorkOrder, order_id)
+        assert order is not None
+        sign_off(session, order, "Ms Customer", "signature.png", 1)
+        model = portal.app.state.ctx.models[portal.device("B").model_id]
+        settlement, facts = settle(session, order, model, [], 30, by="matrix", at=2,
+                                   tz=ZoneInfo("UTC"))
+        (folder / settlement.report_file).write_bytes(service_report.render(facts, None))
+    return order_id
+
+
 def _warehouse(portal: Portal) -> str:
     """A fresh warehouse."""
     from service.stock_tables import StockLocation
@@ -316,6 +338,16 @@ ROUTES: dict[tuple[str, str], Rule] = {
         lambda p, _c: Call("POST", f"/api/work-orders/{_own_job(p, 'on_site')}/sign-off",
                            json={"signed_by": "Ms Customer",
                                  "signature_png": base64.b64encode(PNG).decode()}),
+        roles(200, OWN)),
+    # Settlement at the door (portal/routers/settlement.py): a job on site, not signed
+    # off yet, is refused with 409 once the caller may act on it.
+    ("POST", "/api/work-orders/{order_id}/settle"): Rule(
+        lambda p, _c: Call("POST", f"/api/work-orders/{_own_job(p, 'on_site')}/settle",
+                           json={"labour_minutes": 30}), roles(409, OWN)),
+    ("GET", "/api/work-orders/{order_id}/settlement"): Rule(
+        get(lambda p: f"/api/work-orders/{_settled_job(p)}/settlement"), roles(200, OWN)),
+    ("GET", "/api/work-orders/{order_id}/service-report.pdf"): Rule(
+        get(lambda p: f"/api/work-orders/{_settled_job(p)}/service-report.pdf"),
         roles(200, OWN)),
     ("GET", "/api/work-orders/{order_id}/files/{name}"): Rule(
         get(lambda p: "/api/work-orders/{}/files/{}".format(*p.new_photo(p.engineer_id("own")))),
