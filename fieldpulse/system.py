@@ -45,6 +45,7 @@ from portal.server import HttpServer
 from rules.service import TICK_S, RulesService
 from sales.worker import SalesWorker
 from service.alert_cases import open_alert_work_order
+from service.first_time_fix import FirstTimeFixCollector
 from service.maintenance_runner import generate_maintenance
 from service.notice_recorder import WorkOrderNotices
 from service.sla_monitor import check_clocks
@@ -82,6 +83,7 @@ class CloudSystem:
         self._metrics = CollectorRegistry(auto_describe=False)
         self._metrics.register(IngestCollector(self.pipeline.stats, self.consumer.connected.is_set))
         self._metrics.register(HealthCollector(self.health.report))
+        self._metrics.register(FirstTimeFixCollector(self.engine))
         webhook_targets = TargetPolicy(settings.webhook_allowed_networks)
         self.app = create_app(PortalContext(
             engine=self.engine, models=self.models, tile_url=settings.tile_url, tz=tz,
