@@ -22,6 +22,7 @@ from portal.auth.dependencies import SESSION_COOKIE, LoginRequired, login_url
 from portal.context import PortalContext
 from portal.limits import BodyLimit
 from portal.pages import customer, engineer, login, staff
+from portal.pages import stock as stock_page
 from portal.rendering import render
 from portal.routers import (
     alerts,
@@ -29,6 +30,7 @@ from portal.routers import (
     cases,
     devices,
     engineers,
+    figures,
     live_events,
     operations,
     opportunities,
@@ -70,7 +72,7 @@ def create_app(ctx: PortalContext) -> FastAPI:
                    plans.router, engineers.router, users.router, audit.router,
                    webhooks.router, qr.router, rule_sets.router, opportunities.router,
                    operations.router, live_events.router, stock.router,
-                   settlement.router,
+                   settlement.router, figures.router, stock_page.router,
                    staff.router, engineer.router, customer.router, login.router):
         app.include_router(router)
     app.add_exception_handler(LoginRequired, _to_login)

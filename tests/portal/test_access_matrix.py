@@ -369,6 +369,8 @@ ROUTES: dict[tuple[str, str], Rule] = {
         lambda p, _c: Call("POST", "/logout", ok_location="/login"),
         roles(303, ALL, page=True)),
     ("GET", "/dispatch"): Rule(get("/dispatch"), roles(200, STAFF, page=True)),
+    ("GET", "/dispatch/stock"): Rule(get("/dispatch/stock"), roles(200, STAFF, page=True)),
+    ("GET", "/api/service-figures"): Rule(get("/api/service-figures"), roles(200, STAFF)),
     ("GET", "/admin/users"): Rule(get("/admin/users"), roles(200, ("admin",), page=True)),
     ("GET", "/engineer/{engineer_id}"): Rule(
         get(lambda p: f"/engineer/{p.engineer_id('own')}"),
