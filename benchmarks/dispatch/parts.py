@@ -59,9 +59,11 @@ def compare(problem: Problem, times: np.ndarray, time_limit_s: float,
     return {
         "jobs_needing_parts": sum(1 for j in problem.jobs if j.parts),
         "blind": {"seconds": round(blind_s, 1), "second_visits": blind_visits,
-                  "assigned": assigned[0], "travel_h": round(travel_blind / 3600, 1)},
+                  "assigned": assigned[0], "travel_h": round(travel_blind / 3600, 1),
+                  "travel_min_per_job": round(travel_blind / 60 / max(1, assigned[0]), 1)},
         "aware": {"second_visits": aware_visits, "assigned": assigned[1],
-                  "travel_h": round(travel_aware / 3600, 1)},
+                  "travel_h": round(travel_aware / 3600, 1),
+                  "travel_min_per_job": round(travel_aware / 60 / max(1, assigned[1]), 1)},
         "second_visits_avoided": blind_visits - aware_visits,
         "extra_travel_h": round((travel_aware - travel_blind) / 3600, 1),
         "extra_travel_pct": round(100 * (travel_aware - travel_blind) / travel_blind, 2)
