@@ -14,7 +14,7 @@ def parts_text(parts: tuple[tuple[str, int], ...]) -> str:
 
 
 def reason_no_part(parts: tuple[tuple[str, int], ...]) -> str:
-    return f"no engineer within reach carries {parts_text(parts)}"
+    return f"no engineer or warehouse within reach holds {parts_text(parts)}"
 
 
 def reason_no_skill(skill: str) -> str:
@@ -30,6 +30,7 @@ class Stop:
     job_id: str
     arrival: int  # start of service, after any wait for the window
     departure: int  # arrival + duration
+    via: str | None = None  # a depot whose parts were picked up on the way here
 
 
 @dataclass(frozen=True, slots=True)

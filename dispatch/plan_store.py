@@ -19,14 +19,14 @@ from sqlmodel import Session, col, select
 from asset_registry.tables import Device, Site
 from dispatch.diff import Change
 from dispatch.plan import Plan, Route, Stop, Unassigned
-from dispatch.problem import Break, Job, Location, Problem
+from dispatch.problem import Break, Depot, Job, Location, Problem
 from dispatch.problem import Engineer as SolverEngineer
 from dispatch.shifts import lunch_break, next_shift_window
 from dispatch.tables import DispatchPlan
 from foundations.database import session_scope
 from service import work_orders
 from service.parts_needed import needs_of
-from service.stock import vans_for_planning
+from service.stock import vans_for_planning, warehouses_for_planning
 from service.tables import OPEN_STATUSES, Engineer, WorkOrder
 
 log = logging.getLogger("fieldpulse.dispatch")
@@ -67,8 +67,11 @@ def load_problem(engine: Engine, tz: ZoneInfo, at_ms: int, parts: str = "prefer"
             .order_by(col(WorkOrder.id))
         ).all()]
         busy = _busy_engineers(session, at_ms)
-        vans = vans_for_planning(session, {wo.id for wo, _lat, _lon in rows
-                                           if wo.id is not None})
+        open_ids = {wo.id for wo, _lat, _lon in rows if wo.id is not None}
+        vans = vans_for_planning(session, open_ids)
+        depots = tuple(Depot(loc.id, Location(loc.lat or 0.0, loc.lon or 0.0),
+                             tuple(sorted(stock.items())))
+                       for loc, stock in warehouses_for_planning(session, open_ids))
     solver_engineers = []
     for e in engineers:
         shift_start, shift_end = next_shift_window(e.shift_start, e.shift_end, now)
@@ -110,6 +113,7 @@ def load_problem(engine: Engine, tz: ZoneInfo, at_ms: int, parts: str = "prefer"
         ),
         horizon=HORIZON_S,
         parts=parts,
+        depots=depots,
     )
     return problem, rows
 
@@ -128,7 +132,7 @@ def stored_plan(problem: Problem, rows: list[OpenOrder], at_ms: int,
                 and (planned_from is None or wo.eta >= planned_from):
             assert wo.engineer_id is not None
             arrival = max(0, (wo.eta - at_ms) // 1000)
-            stop = Stop(key, arrival, arrival + durations[key])
+            stop = Stop(key, arrival, arrival + durations[key], wo.pickup_from)
             by_engineer[wo.engineer_id].append((wo.route_seq or 0, stop))
             routed.add(key)
     reasons = {str(wo.id): wo.unassigned_reason or NOT_PLANNED for wo, _a, _b in rows}
@@ -152,6 +156,7 @@ def store_plan(engine: Engine, rows: list[OpenOrder], plan: Plan, at_ms: int,
         for route in plan.routes
         for seq, stop in enumerate(route.stops)
     }
+    pickups = {stop.job_id: stop.via for route in plan.routes for stop in route.stops}
     reasons = {u.job_id: u.reason for u in plan.unassigned}
     notes = {n.job_id: n.text for n in plan.notes}
     with session_scope(engine) as session:
@@ -161,7 +166,7 @@ def store_plan(engine: Engine, rows: list[OpenOrder], plan: Plan, at_ms: int,
                 continue  # moved on (e.g. engineer started it) while we solved
             engineer_id, seq, eta = assignment.get(str(wo.id), (None, None, None))
             work_orders.plan(session, order, engineer_id, seq, eta, reasons.get(str(wo.id)),
-                             at_ms, notes.get(str(wo.id)))
+                             at_ms, notes.get(str(wo.id)), pickups.get(str(wo.id)))
         record = DispatchPlan(created_at=at_ms, assigned=len(assignment),
                               unassigned=len(plan.unassigned), objective=plan.objective)
         session.add(record)

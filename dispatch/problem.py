@@ -20,6 +20,7 @@ MAX_PRIORITY = 5  # most urgent
 PARTS_MODES = ("ignore", "prefer", "require")
 # (part number, quantity) pairs, sorted by part number.
 Parts = tuple[tuple[str, int], ...]
+PICKUP_S = 10 * 60  # picking parts up at a warehouse on the way to a job
 
 
 class ProblemError(ValueError):
@@ -193,21 +194,45 @@ class Job:
 
 
 @dataclass(frozen=True, slots=True)
+class Depot:
+    """A warehouse an engineer may pick a job's parts up at, on the way to it."""
+
+    id: str
+    location: Location
+    stock: Parts = ()
+
+    def __post_init__(self) -> None:
+        _check_id("Depot.id", self.id)
+        if not isinstance(self.location, Location):
+            raise ProblemError(f"Depot[{self.id}].location: expected a Location")
+        object.__setattr__(self, "stock", _parts(f"Depot[{self.id}].stock", self.stock,
+                                                 minimum=0))
+
+    def holds(self, parts: Parts) -> bool:
+        stock = dict(self.stock)
+        return all(stock.get(part, 0) >= qty for part, qty in parts)
+
+
+@dataclass(frozen=True, slots=True)
 class Problem:
     engineers: tuple[Engineer, ...]
     jobs: tuple[Job, ...]
     horizon: int  # length of the plan in seconds; every shift ends within it
     parts: str = "prefer"  # one of PARTS_MODES
+    # Warehouses to pick parts up at (their rows follow the engineers' in the matrix).
+    depots: tuple[Depot, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "engineers", tuple(self.engineers))
         object.__setattr__(self, "jobs", tuple(self.jobs))
+        object.__setattr__(self, "depots", tuple(self.depots))
         _check_int("Problem.horizon", self.horizon, minimum=1)
         if self.parts not in PARTS_MODES:
             raise ProblemError(f"Problem.parts: one of {PARTS_MODES}, got {self.parts!r}")
         for field, kind, items in (
             ("engineers", Engineer, self.engineers),
             ("jobs", Job, self.jobs),
+            ("depots", Depot, self.depots),
         ):
             seen: set[str] = set()
             for item in items:

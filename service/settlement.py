@@ -57,6 +57,7 @@ def settle(session: Session, order: WorkOrder, model: DeviceModel, used: Sequenc
             raise SettlementError(f"parts[{i}]: each part once, 1 to {MAX_PART_QTY}")
         lines.append((need.part, need.qty))
     van = stock.van_id(order.engineer_id)
+    _picked_up(session, order, van, lines, by, at)
     for part, qty in lines:  # from the van; a part it lacks refuses the settlement
         try:
             stock.move(session, "consume", part, qty, at=at, by=by, known_parts=None,
@@ -86,6 +87,23 @@ def settle(session: Session, order: WorkOrder, model: DeviceModel, used: Sequenc
         settled_on=local_time(at, tz), coverage=coverage, lines=priced, total_cents=total,
         notes=report.notes, signed_by=report.signed_by or "")
     return settlement, facts
+
+
+def _picked_up(session: Session, order: WorkOrder, van: str,
+               lines: Sequence[tuple[str, int]], by: str, at: int) -> None:
+    """Parts the plan had picked up at a warehouse on the way (reserved there for this
+    job) came along in the van: booked as a transfer before they are used."""
+    assert order.id is not None
+    used = dict(lines)
+    for (location, part), held in sorted(stock.outstanding(session, order.id).items()):
+        take = min(held, used.get(part, 0))
+        if location == van or take <= 0:
+            continue
+        note = f"picked up for work order {order.id}"
+        stock.move(session, "release", part, take, at=at, by=by, known_parts=None,
+                   from_location=location, work_order_id=order.id, note=note)
+        stock.move(session, "transfer", part, take, at=at, by=by, known_parts=None,
+                   from_location=location, to_location=van, note=note)
 
 
 def send_report(session: Session, order: WorkOrder, settlement: Settlement, pdf_path: str,

@@ -192,29 +192,44 @@ def reserve_all(session: Session, work_order_id: int, location: str, needs: Iter
     return short
 
 
+def for_planning(session: Session, open_orders: Collection[int]
+                 ) -> dict[str, dict[str, int]]:
+    """Location -> part -> what it holds for the jobs a plan may (re)assign: on hand,
+    less what jobs not in `open_orders` (under way) hold reserved there."""
+    free: dict[str, dict[str, int]] = defaultdict(dict)
+    for row in session.exec(select(StockLevel).where(col(StockLevel.on_hand) > 0)):
+        free[row.location_id][row.part_number] = row.on_hand - row.reserved
+    for kind, sign in (("reserve", 1), ("release", -1)):
+        for location, part, qty in session.exec(
+                select(StockMovement.from_location, StockMovement.part_number,
+                       func.sum(StockMovement.qty))
+                .where(StockMovement.kind == kind,
+                       col(StockMovement.work_order_id).in_(open_orders))
+                .group_by(col(StockMovement.from_location),
+                          col(StockMovement.part_number))).all():
+            if location is not None and part in free[location]:
+                # Held by a job the plan decides again: free for this plan.
+                free[location][part] += sign * qty
+    return {loc: {p: q for p, q in parts.items() if q > 0} for loc, parts in free.items()}
+
+
 def vans_for_planning(session: Session, open_orders: Collection[int]
                       ) -> dict[str, dict[str, int]]:
-    """Engineer -> part -> what their van holds for the jobs a plan may (re)assign:
-    on hand, less what jobs under way (not in `open_orders`) hold reserved."""
-    vans = {loc.id: loc.engineer_id for loc in session.exec(
-        select(StockLocation).where(StockLocation.kind == "van"))}
-    free: dict[str, dict[str, int]] = defaultdict(dict)
-    for row in session.exec(select(StockLevel).where(col(StockLevel.location_id).in_(vans))):
-        engineer = vans[row.location_id]
-        if engineer is not None and row.on_hand:
-            free[engineer][row.part_number] = row.on_hand - row.reserved
-    for kind, sign in (("reserve", 1), ("release", -1)):
-        for order, location, part, qty in session.exec(
-                select(StockMovement.work_order_id, StockMovement.from_location,
-                       StockMovement.part_number, func.sum(StockMovement.qty))
-                .where(StockMovement.kind == kind, col(StockMovement.from_location).in_(vans))
-                .group_by(col(StockMovement.work_order_id), col(StockMovement.from_location),
-                          col(StockMovement.part_number))).all():
-            engineer = vans[location or ""]
-            if order in open_orders and engineer is not None and part in free[engineer]:
-                # Held by a job the plan decides again: free for this plan.
-                free[engineer][part] += sign * qty
-    return {e: {p: q for p, q in parts.items() if q > 0} for e, parts in free.items()}
+    """Engineer -> part -> what their van holds for this plan (`for_planning`)."""
+    free = for_planning(session, open_orders)
+    return {loc.engineer_id: free[loc.id] for loc in session.exec(
+        select(StockLocation).where(StockLocation.kind == "van"))
+        if loc.engineer_id is not None and free.get(loc.id)}
+
+
+def warehouses_for_planning(session: Session, open_orders: Collection[int]
+                            ) -> list[tuple[StockLocation, dict[str, int]]]:
+    """Warehouses with a place on the map and stock for this plan (`for_planning`)."""
+    free = for_planning(session, open_orders)
+    return [(loc, free[loc.id]) for loc in session.exec(
+        select(StockLocation).where(StockLocation.kind == "warehouse")
+        .order_by(col(StockLocation.id)))
+        if loc.lat is not None and loc.lon is not None and free.get(loc.id)]
 
 
 def reconcile(session: Session) -> list[str]:

@@ -88,8 +88,11 @@ class WorkOrder(SQLModel, table=True):
     # Parts the job needs, JSON [{"part": "<part number>", "qty": 1}, ...] (from the
     # device model's [parts_needed] when it opens; the dispatcher plans by them).
     parts_needed: str = "[]"
-    # The plan's word on the assignment, e.g. "carries RO membrane 75G".
+    # The plan's word on the assignment, e.g. "carries AP-MEM-75G".
     plan_note: str | None = None
+    # The warehouse (stock location) the plan has the engineer pick the parts up at
+    # on the way; None: from the van.
+    pickup_from: str | None = None
 
 
 class WorkOrderEvent(SQLModel, table=True):

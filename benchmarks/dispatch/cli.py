@@ -185,10 +185,14 @@ def field(
     parts: Annotated[bool, typer.Option(
         help="Some jobs need a spare part, vans carry some: the plan minds them and is "
              "compared with a parts-blind plan of the same day.")] = True,
+    warehouses: Annotated[int, typer.Option(
+        help="Warehouses in the city holding every part, for pick-ups on the way "
+             "(with --parts).")] = 0,
 ) -> None:
     """Greedy baseline vs first plan vs plan after TIME_LIMIT, then emergency latency;
     with parts, second visits avoided against the parts-blind plan, and their travel."""
-    problem = city_day(jobs, engineers, seed=seed, lunch=lunch, parts=parts)
+    problem = city_day(jobs, engineers, seed=seed, lunch=lunch, parts=parts,
+                       warehouses=warehouses)
     started = time.monotonic()
     times = travel_matrix(points_of(problem))
     matrix_s = time.monotonic() - started
@@ -218,6 +222,7 @@ def field(
         placed += result.engineer_id is not None
     report: dict[str, object] = {
         "jobs": jobs, "engineers": engineers, "seed": seed, "lunch": lunch,
+        "warehouses": warehouses if parts else 0,
         "matrix_s": round(matrix_s, 2),
         "greedy": {"seconds": round(greedy_s, 2), **plan_stats(problem, greedy, times)},
         "first_plan": {"seconds": round(first_s, 2), **plan_stats(problem, first, times)},

@@ -25,6 +25,8 @@ def second_visits(problem: Problem, plan: Plan) -> int:
         van = vans[route.engineer_id]
         for stop in route.stops:
             need = jobs[stop.job_id].parts
+            if stop.via is not None:  # picked up on the way
+                continue
             if all(van.get(part, 0) >= qty for part, qty in need):
                 for part, qty in need:
                     van[part] -= qty
@@ -37,9 +39,13 @@ def travel_s(problem: Problem, plan: Plan, times: np.ndarray) -> int:
     """Seconds of driving, home to home (rows as in `travel.points_of`)."""
     row = {job.id: k for k, job in enumerate(problem.jobs)}
     n, total = len(problem.jobs), 0
+    depot = {d.id: n + 2 * len(problem.engineers) + k for k, d in enumerate(problem.depots)}
     for e, route in enumerate(plan.routes):
         if route.stops:
-            path = [n + 2 * e, *(row[s.job_id] for s in route.stops), n + 2 * e + 1]
+            path = [n + 2 * e]
+            for stop in route.stops:
+                path += [depot[stop.via], row[stop.job_id]] if stop.via else [row[stop.job_id]]
+            path.append(n + 2 * e + 1)
             total += sum(int(times[a, b]) for a, b in itertools.pairwise(path))
     return total
 
@@ -62,6 +68,7 @@ def compare(problem: Problem, times: np.ndarray, time_limit_s: float,
                   "assigned": assigned[0], "travel_h": round(travel_blind / 3600, 1),
                   "travel_min_per_job": round(travel_blind / 60 / max(1, assigned[0]), 1)},
         "aware": {"second_visits": aware_visits, "assigned": assigned[1],
+                  "pick_ups": sum(1 for r in aware.routes for s in r.stops if s.via),
                   "travel_h": round(travel_aware / 3600, 1),
                   "travel_min_per_job": round(travel_aware / 60 / max(1, assigned[1]), 1)},
         "second_visits_avoided": blind_visits - aware_visits,

@@ -2,22 +2,31 @@
 waiting, skills as allowed vehicles, lunch as break intervals, SLA as a soft
 bound, every job optional at a rank-dependent price; parts counted down per van.
 
-A job restricted to engineers carrying its parts ("prefer") gets a second node, for
-the others, in the same disjunction: visiting it instead costs `miss_cost` (a second
-visit), so it is chosen only when no carrier can fit the job.
+A job that needs parts has a node per way to do it (screen.Variant), all in one
+disjunction: by an engineer carrying the parts; by way of a depot, whose arcs in
+drive there, pick up and drive on; or (prefer) without them, whose arcs out cost
+`miss_cost` (a second visit), so it is chosen only when no other way fits.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from ortools.constraint_solver import pywrapcp
 
-from dispatch.problem import Problem
-from dispatch.solver.screen import Screen, end_row, late_cost, miss_cost, start_row, window
+from dispatch.problem import PICKUP_S, Problem
+from dispatch.solver.screen import (
+    Screen,
+    Variant,
+    end_row,
+    late_cost,
+    miss_cost,
+    start_row,
+    window,
+)
 
 
 @dataclass(frozen=True)
@@ -25,35 +34,48 @@ class Model:
     manager: pywrapcp.RoutingIndexManager
     routing: pywrapcp.RoutingModel
     time: pywrapcp.RoutingDimension
-    # Model node k <-> problem job cand[k]; the first `primary` nodes are each
-    # candidate job's own, the rest its visit without the parts (screen.without).
+    # Model node k <-> problem job cand[k], done the way kinds[k] says ("carried",
+    # "pickup" at depots[k], "without", "blind", or "" for a job needing no parts).
     cand: list[int]
     vehicles: tuple[int, ...]  # vehicle v <-> problem engineer vehicles[v]
     breaks: dict[int, pywrapcp.IntervalVar]  # vehicle -> its lunch
-    primary: int = 0
+    kinds: list[str] = field(default_factory=list)
+    depots: list[int | None] = field(default_factory=list)
 
-    def node_of(self, job: int, carries: bool) -> int | None:
-        """The node visiting `job` by an engineer who carries its parts or not."""
-        if carries or job not in self.cand[self.primary:]:
-            return self.cand.index(job) if job in self.cand[:self.primary] else None
-        return self.primary + self.cand[self.primary:].index(job)
+    def node_of(self, job: int, carries: bool, via: int | None = None) -> int | None:
+        """The node doing `job` the way a stop of a plan did it (None: no such way)."""
+        ways = [k for k, j in enumerate(self.cand) if j == job]
+        if via is not None:
+            ways = [k for k in ways if self.depots[k] == via]
+        elif carries:
+            ways = [k for k in ways if self.kinds[k] in ("", "carried", "blind")]
+        else:
+            ways = [k for k in ways if self.kinds[k] in ("", "without", "blind")]
+        return ways[0] if ways else None
 
 
 def build(problem: Problem, times: np.ndarray, screen: Screen, penalty: Sequence[int]) -> Model:
     jobs, engineers, horizon = problem.jobs, problem.engineers, problem.horizon
     n = len(jobs)
-    primary, vehicles = sorted(screen.allowed), screen.usable
-    without = sorted(screen.without)
-    cand = primary + without
-    # Model nodes: candidate jobs, their visits without parts, then each usable
+    vehicles = screen.usable
+    # Model nodes: each candidate job once per way to do it, then each usable
     # engineer's start and end.
+    ways = [(j, v) for j in sorted(screen.allowed)
+            for v in screen.variants.get(j, (Variant("", screen.allowed[j]),))]
+    cand = [j for j, _v in ways]
     rows = cand + [r for e in vehicles for r in (start_row(e, n), end_row(e, n))]
     travel = times[np.ix_(rows, rows)]
+    for k, (j, way) in enumerate(ways):
+        if way.depot is not None:  # reached by way of the depot: drive there, pick up
+            depot = n + 2 * len(engineers) + way.depot
+            travel[:, k] = times[rows, depot] + PICKUP_S + times[depot, j]
+            travel[k, k] = 0
     service = np.zeros(len(rows), dtype=np.int64)
     service[: len(cand)] = [jobs[j].duration for j in cand]
     cost = travel.copy()
-    if without:  # every arc out of a visit without the parts carries the second visit
-        cost[len(primary):len(cand), :] += miss_cost(problem, vehicles)
+    missed = [k for k, (_j, way) in enumerate(ways) if way.kind == "without"]
+    if missed:  # every arc out of a visit without the parts carries the second visit
+        cost[missed, :] += miss_cost(problem, vehicles)
 
     starts = [len(cand) + 2 * v for v in range(len(vehicles))]
     manager = pywrapcp.RoutingIndexManager(
@@ -74,23 +96,21 @@ def build(problem: Problem, times: np.ndarray, screen: Screen, penalty: Sequence
         time_dim.CumulVar(routing.Start(v)).SetRange(eng.shift_start, eng.shift_end)
         time_dim.CumulVar(routing.End(v)).SetRange(eng.shift_start, eng.shift_end)
     vehicle_of = {e: v for v, e in enumerate(vehicles)}
-    alternative = {j: len(primary) + i for i, j in enumerate(without)}
-    for k, j in enumerate(cand):
+    for k, (j, way) in enumerate(ways):
         job = jobs[j]
         index = manager.NodeToIndex(k)
         time_dim.CumulVar(index).SetRange(*window(job, horizon))
         if job.sla_due is not None:
             time_dim.SetCumulVarSoftUpperBound(index, job.sla_due, late_cost(job))
-        who = screen.allowed[j] if k < len(primary) else screen.without[j]
-        _allow_only(routing, index, [vehicle_of[e] for e in who])
-        if k < len(primary):  # one disjunction per job, over both its nodes
-            nodes = [index] + ([manager.NodeToIndex(alternative[j])] if j in alternative
-                               else [])
-            routing.AddDisjunction(nodes, penalty[j])
+        _allow_only(routing, index, [vehicle_of[e] for e in way.engineers])
+    for j in sorted(screen.allowed):  # one disjunction per job, over all its ways
+        routing.AddDisjunction([manager.NodeToIndex(k) for k, c in enumerate(cand) if c == j],
+                               penalty[j])
     breaks = _lunch_breaks(problem, routing, manager, time_dim, vehicles, service)
-    carried = [j if j in screen.carried else -1 for j in primary] + [-1] * len(without)
+    carried = [j if way.kind == "carried" else -1 for j, way in ways]
     _van_stock(problem, routing, carried, vehicles)
-    return Model(manager, routing, time_dim, cand, vehicles, breaks, len(primary))
+    return Model(manager, routing, time_dim, cand, vehicles, breaks,
+                 [way.kind for _j, way in ways], [way.depot for _j, way in ways])
 
 
 def _van_stock(problem: Problem, routing: pywrapcp.RoutingModel, carried: list[int],

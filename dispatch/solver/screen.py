@@ -33,12 +33,24 @@ class Screen:
     usable: tuple[int, ...]  # engineers who can at least drive start -> end in shift
     allowed: dict[int, tuple[int, ...]]  # job -> engineers who could do it alone
     rejected: dict[int, str]  # job -> reason it never enters the model
-    # Jobs restricted to engineers whose van carries their parts: the model counts
+    # Jobs whose first way is by an engineer carrying the parts: the model counts
     # each van's stock down along its route (model.py).
     carried: frozenset[int] = frozenset()
-    # "prefer": carried jobs that others could still do without the parts, at
-    # `miss_cost` (a second visit), rather than be left out: job -> those engineers.
-    without: dict[int, tuple[int, ...]] = dataclasses.field(default_factory=dict)
+    # Jobs that need parts: the ways they can be done, each a node of the model in
+    # one disjunction (absent: one way, by any engineer in `allowed`).
+    variants: dict[int, tuple[Variant, ...]] = dataclasses.field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Variant:
+    """One way to do a job that needs parts: "carried" (by an engineer whose van
+    holds them), "pickup" (anyone qualified, by way of `depot`), "without" (anyone,
+    at the price of a second visit: "prefer" only), or "blind" (no one within reach
+    carries them and no depot holds them: anyone, "prefer" only)."""
+
+    kind: str
+    engineers: tuple[int, ...]
+    depot: int | None = None
 
 
 def start_row(e: int, n_jobs: int) -> int:
@@ -71,7 +83,7 @@ def screen(problem: Problem, times: np.ndarray) -> Screen:
     allowed: dict[int, tuple[int, ...]] = {}
     rejected: dict[int, str] = {}
     carried: set[int] = set()
-    without: dict[int, tuple[int, ...]] = {}
+    variants: dict[int, tuple[Variant, ...]] = {}
     for j, job in enumerate(jobs):
         skilled = [e for e, eng in enumerate(engineers) if job.skill in eng.skills]
         qualified = [e for e in skilled if engineers[e].level(job.skill) >= job.level]
@@ -90,22 +102,38 @@ def screen(problem: Problem, times: np.ndarray) -> Screen:
         elif not fits:
             rejected[j] = REASON_PINNED if job.pinned_engineer is not None else REASON_WINDOW
         elif job.parts and problem.parts != "ignore":
-            # A carrier who can reach the job in time if there is one: a second visit
-            # costs more than any detour. Else (prefer) anyone qualified.
-            holders = tuple(e for e in fits if engineers[e].carries(job.parts))
-            if holders:
-                allowed[j] = holders
-                carried.add(j)
-                others = tuple(e for e in fits if e not in holders)
-                if others and problem.parts == "prefer":
-                    without[j] = others
-            elif problem.parts == "require":
+            found = _part_variants(problem, job, j, fits, times)
+            if not found:
                 rejected[j] = reason_no_part(job.parts)
             else:
-                allowed[j] = fits
+                variants[j] = found
+                allowed[j] = tuple(sorted({e for v in found for e in v.engineers}))
+                if found[0].kind == "carried":
+                    carried.add(j)
         else:
             allowed[j] = fits
-    return Screen(usable, allowed, rejected, frozenset(carried), without)
+    return Screen(usable, allowed, rejected, frozenset(carried), variants)
+
+
+def _part_variants(problem: Problem, job: Job, j: int, fits: tuple[int, ...],
+                   times: np.ndarray) -> tuple[Variant, ...]:
+    """A carrier who can reach the job in time if there is one (a second visit
+    costs more than any detour), or a pick-up at the depot nearest the job that
+    holds the parts; under "prefer", failing those, anyone qualified."""
+    engineers = problem.engineers
+    holders = tuple(e for e in fits if engineers[e].carries(job.parts))
+    others = tuple(e for e in fits if e not in holders)
+    first_depot = len(problem.jobs) + 2 * len(engineers)
+    stocked = [d for d, depot in enumerate(problem.depots) if depot.holds(job.parts)]
+    depot = min(stocked, key=lambda d: (int(times[first_depot + d, j]), d), default=None)
+    found = []
+    if holders:
+        found.append(Variant("carried", holders))
+    if depot is not None and others:
+        found.append(Variant("pickup", others, depot))
+    if problem.parts == "prefer" and others:
+        found.append(Variant("without" if found else "blind", others))
+    return tuple(found)
 
 
 def _fits_alone(

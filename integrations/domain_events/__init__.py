@@ -22,7 +22,7 @@ track(Case, "case")
 # Every plan rewrites each open order's ETA and route position: alone, plan
 # bookkeeping would flood receivers; it rides along with the next real change.
 track(WorkOrder, "work_order", ignore=("updated_at", "eta", "route_seq", "unassigned_reason",
-                                       "plan_note"))
+                                       "plan_note", "pickup_from"))
 # A job settled at the door: "work_order.settled", its payload the invoice lines.
 track(Settlement, "work_order", created="settled")
 track(Alert, "alert", created="raised")

@@ -1,7 +1,8 @@
 """Parts-aware dispatch: the same day planned parts-blind and parts-aware. The aware
 plan sends an engineer who carries a job's parts whenever one can reach it in time
 (judged by the independent plan checker), says so in its notes, counts each van's
-stock down along the route, and under "require" leaves out a job no carrier can do."""
+stock down along the route, plans a pick-up at a warehouse when only a warehouse
+has the part, and under "require" leaves out a job no one can supply."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ import pytest
 from plan_checker import check_parts, check_plan
 
 from dispatch.heuristics.greedy import greedy_plan
-from dispatch.plan import Plan, Route, Stop, reason_no_part
-from dispatch.problem import Engineer, Job, Location, Problem, ProblemError
+from dispatch.plan import Plan, Route, Stop, Unassigned, reason_no_part
+from dispatch.problem import Depot, Engineer, Job, Location, Problem, ProblemError
 from dispatch.solver import solve
 from dispatch.travel import points_of, travel_matrix
 
@@ -70,8 +71,8 @@ def test_the_aware_plan_differs_only_in_sending_the_part_carriers(day: Problem) 
     assert engineer_of(aware, "prefilter") == "cem"
     notes = {n.job_id: n.text for n in aware.notes}
     assert notes == {"membrane": "carries AP-MEM-75G", "prefilter": "carries AP-PREF-10",
-                     "valve": "sent without AP-VALVE-IN: no engineer within reach "
-                              "carries it"}
+                     "valve": "sent without AP-VALVE-IN: no engineer or warehouse "
+                              "within reach holds it"}
     assert blind.notes == ()
 
 
@@ -130,3 +131,40 @@ def test_the_greedy_start_minds_the_vans_too(day: Problem) -> None:
 def test_bad_parts_input_names_the_field(make: object, message: str) -> None:
     with pytest.raises(ProblemError, match=message):
         make()  # type: ignore[operator]
+
+
+WAREHOUSE = Depot("wh-south", Location(48.1000, 11.5600), (("AP-VALVE-IN", 2),))
+
+
+@pytest.mark.parametrize("mode", ["prefer", "require"])
+def test_a_pick_up_is_planned_when_only_a_warehouse_has_the_part(day: Problem,
+                                                                 mode: str) -> None:
+    stocked = dataclasses.replace(day, parts=mode, depots=(WAREHOUSE,))
+    plan = solve(stocked)
+    assert check_plan(stocked, plan) == []  # the detour's drive and pick-up time included
+    stop = next(s for r in plan.routes for s in r.stops if s.job_id == "valve")
+    assert stop.via == "wh-south"
+    assert {n.job_id: n.text for n in plan.notes}["valve"] == (
+        "picks up AP-VALVE-IN at wh-south on the way")
+    # The jobs a van can supply still go to the carriers, without a detour.
+    assert engineer_of(plan, "membrane") == "ben"
+    assert all(s.via is None for r in plan.routes for s in r.stops if s.job_id != "valve")
+    assert plan.unassigned == ()
+
+
+def test_an_empty_warehouse_is_no_pick_up(day: Problem) -> None:
+    empty = dataclasses.replace(day, parts="require", depots=(
+        dataclasses.replace(WAREHOUSE, stock=(("AP-VALVE-IN", 0),)),))
+    plan = solve(empty)
+    assert check_plan(empty, plan) == []
+    assert [u.job_id for u in plan.unassigned] == ["valve"]
+
+
+def test_the_checker_times_the_detour(day: Problem) -> None:
+    """A pick-up whose arrival ignores the drive to the warehouse is refused."""
+    stocked = dataclasses.replace(day, depots=(WAREHOUSE,))
+    direct = H + 1  # anna leaving at shift start cannot be at Giesing 1 s later
+    bad = Plan((Route("anna", (Stop("valve", direct, direct + 45 * 60, "wh-south"),)),
+                Route("ben", ()), Route("cem", ())),
+               tuple(Unassigned(j.id, "x") for j in day.jobs if j.id != "valve"), 0)
+    assert any("cannot be there before" in e for e in check_plan(stocked, bad))

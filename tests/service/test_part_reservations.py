@@ -1,7 +1,8 @@
 """Parts and the plan in force, on a real database: a stored plan reserves a job's
 parts in its engineer's van and notes why that engineer; reassigning the job releases
 the reservation (and reserves in the new van); a job given back releases it; a job
-under way keeps its parts out of the next plan's reach."""
+under way keeps its parts out of the next plan's reach; a part only a warehouse has
+is reserved there, picked up on the way and used from the van."""
 
 from __future__ import annotations
 
@@ -13,11 +14,14 @@ from service_world import AT_MS, TZ, service_world
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from asset_registry.catalog import load_models
 from asset_registry.parts import PartNeed
 from dispatch.planning import replan
 from foundations.database import session_scope
 from service import stock
 from service.cases import open_case
+from service.job_reports import sign_off
+from service.settlement import settle
 from service.stock_tables import StockLocation, StockMovement
 from service.tables import Engineer, WorkOrder
 from service.work_orders import give_back, pin, set_status
@@ -86,8 +90,8 @@ def test_the_plan_reserves_in_the_carriers_van_and_a_reassignment_releases(
         order = s.get(WorkOrder, order_id)
         assert order is not None
         assert order.engineer_id == "eve"
-        assert order.plan_note == (f"sent without {PART}: no engineer within reach "
-                                   "carries it")
+        assert order.plan_note == (f"sent without {PART}: no engineer or warehouse "
+                                   "within reach holds it")
         release = s.exec(select(StockMovement).where(
             StockMovement.work_order_id == order_id, StockMovement.kind == "release")).one()
         assert (release.from_location, release.qty, release.note) == (
@@ -126,3 +130,52 @@ def test_parts_held_by_a_job_under_way_are_not_offered_to_the_next_plan(
     with Session(engine) as s:
         assert stock.vans_for_planning(s, {o for o in by if o != on_finn[0]}) == {
             "finn": {PART: 1}}
+
+
+def test_a_part_only_a_warehouse_has_is_picked_up_and_used(engine: Engine) -> None:
+    """The plan sends eve by way of the warehouse: the valve is reserved there, and
+    when she settles it moves into her van and is used from it."""
+    valve = "AP-VALVE-IN"
+    with session_scope(engine) as s:
+        s.add(StockLocation(id="wh-2", kind="warehouse", name="South", lat=48.14,
+                            lon=11.58))
+        s.flush()
+        stock.move(s, "receipt", valve, 3, at=AT_MS, by="t", known_parts=None,
+                   to_location="wh-2")
+        _, order = open_case(s, device_id="dev-standard", source="customer",
+                             title="Leak", skill="water-treatment", duration_min=45,
+                             priority=3, at=AT_MS - 60_000,
+                             parts_needed=(PartNeed(valve, 1),))
+        order_id = order.id
+        assert order_id is not None
+    replan(engine, TZ, time_limit_s=1.0, at_ms=AT_MS)
+    with Session(engine) as s:
+        order = s.get(WorkOrder, order_id)
+        assert order is not None and order.engineer_id is not None
+        assert order.pickup_from == "wh-2"
+        assert order.plan_note == f"picks up {valve} at wh-2 on the way"
+        engineer = order.engineer_id
+    assert _held(engine, order_id) == {("wh-2", valve): 1}
+
+    with session_scope(engine) as s:
+        order = s.get(WorkOrder, order_id)
+        assert order is not None
+        for status in ("accepted", "en_route", "on_site"):
+            set_status(s, order, status)
+        sign_off(s, order, "Ms Customer", "signature.png", AT_MS)
+        settle(s, order, load_models()["aquapure-ro500"], [PartNeed(valve, 1)], 30,
+               by="t", at=AT_MS + 3_600_000, tz=TZ)
+    with Session(engine) as s:
+        assert stock.reconcile(s) == []
+        assert stock.outstanding(s, order_id) == {}
+        kinds = [(m.kind, m.from_location, m.to_location) for m in s.exec(
+            select(StockMovement).where(StockMovement.work_order_id == order_id,
+                                        StockMovement.kind != "reserve")
+            .order_by(col(StockMovement.id)))]
+        assert kinds == [("release", "wh-2", None), ("consume", f"van-{engineer}", None)]
+        transfer = s.exec(select(StockMovement).where(
+            StockMovement.kind == "transfer", StockMovement.to_location == f"van-{engineer}",
+            StockMovement.part_number == valve)).one()
+        assert (transfer.from_location, transfer.qty) == ("wh-2", 1)
+        assert (stock.level(s, "wh-2", valve, AT_MS).on_hand,
+                stock.level(s, f"van-{engineer}", valve, AT_MS).on_hand) == (2, 0)

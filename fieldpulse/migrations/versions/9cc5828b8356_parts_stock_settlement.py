@@ -1,5 +1,6 @@
 """Spare parts: stock locations, the movement ledger, levels and replenishment requests;
-settlements; the parts a work order needs and its plan note; the customer's coverage;
+settlements; the parts a work order needs, its plan note and pick-up warehouse; the
+customer's coverage;
 a notification's attachment.
 
 Revision ID: 9cc5828b8356
@@ -102,11 +103,13 @@ def upgrade() -> None:
     with op.batch_alter_table('work_order', schema=None) as batch_op:
         batch_op.add_column(sa.Column('parts_needed', sqlmodel.sql.sqltypes.AutoString(), nullable=False, server_default='[]'))
         batch_op.add_column(sa.Column('plan_note', sqlmodel.sql.sqltypes.AutoString(), nullable=True))
+        batch_op.add_column(sa.Column('pickup_from', sqlmodel.sql.sqltypes.AutoString(), nullable=True))
 
 
 
 def downgrade() -> None:
     with op.batch_alter_table('work_order', schema=None) as batch_op:
+        batch_op.drop_column('pickup_from')
         batch_op.drop_column('plan_note')
         batch_op.drop_column('parts_needed')
 
