@@ -7,6 +7,7 @@ will later rely on, and names the file and field that is wrong.
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -15,6 +16,8 @@ from types import MappingProxyType
 from typing import Any
 
 from asset_registry.command_spec import CommandSpec, CommandSpecError, parse_commands
+from asset_registry.fault_categories import FAULT_CATEGORIES
+from asset_registry.parts import EMPTY, ModelParts, Part, PartNeed, PartsError, parse_parts
 from asset_registry.rule_spec import SEVERITIES, Rule, RuleError, parse_rules
 
 BUILTIN_MODELS_DIR = Path(__file__).with_name("device_models")
@@ -55,6 +58,7 @@ class MaintenancePlan:
     every_run_hours: float | None = None
     run_hours_metric: str | None = None
     priority: int = 1  # below corrective work: a fault is served first
+    parts: tuple[PartNeed, ...] = ()  # `[parts_needed]` "maintenance:<id>"
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +78,8 @@ class DeviceModel:
     maintenance: tuple[MaintenancePlan, ...] = ()
     # What the cloud may ask a device of this model to do (asset_registry.command_spec).
     commands: Mapping[str, CommandSpec] = field(default_factory=lambda: MappingProxyType({}))
+    # Spare parts, which parts a rule / plan / fault needs, the labour rate.
+    parts: ModelParts = EMPTY
 
     def actions_for(self, severity: str) -> tuple[str, ...]:
         return self.actions.get(severity, ())
@@ -143,6 +149,15 @@ def parse_model(raw: Mapping[str, Any], source: str) -> DeviceModel:
             if name not in ACTIONS:
                 raise CatalogError(f"{where}: unknown action '{name}' (known: {ACTIONS})")
         actions[severity] = tuple(names)
+    maintenance = _maintenance(raw.get("maintenance", []), f"{source}: maintenance", raw,
+                               attributes)
+    consumables = {c.get("product") for c in raw.get("consumables", [])
+                   if isinstance(c, dict)}
+    try:
+        parts = parse_parts(raw, source, {r.id for r in rules}, {p.id for p in maintenance},
+                            FAULT_CATEGORIES, {c for c in consumables if isinstance(c, str)})
+    except PartsError as err:
+        raise CatalogError(str(err)) from None
     try:
         commands = parse_commands(raw.get("commands"), f"{source}: commands")
     except CommandSpecError as err:
@@ -156,8 +171,9 @@ def parse_model(raw: Mapping[str, Any], source: str) -> DeviceModel:
         attributes=MappingProxyType(attributes),
         rules=rules,
         actions=MappingProxyType(actions),
-        maintenance=_maintenance(raw.get("maintenance", []), f"{source}: maintenance",
-                                 raw, attributes),
+        maintenance=tuple(dataclasses.replace(p, parts=parts.needed_for("maintenance", p.id))
+                          for p in maintenance),
+        parts=parts,
         commands=commands,
         **_escalation(raw.get("escalation"), f"{source}: escalation"),
     )
@@ -232,4 +248,21 @@ def load_models(paths: Iterable[Path] | None = None) -> dict[str, DeviceModel]:
         if model.id in models:
             raise CatalogError(f"{path.name}: duplicate model id '{model.id}'")
         models[model.id] = model
+    _check_part_numbers(models)
     return models
+
+
+def all_parts(models: Mapping[str, DeviceModel]) -> dict[str, Part]:
+    """Every part of every model by part number (one part per number: checked on load)."""
+    return {n: p for m in models.values() for n, p in m.parts.parts.items()}
+
+
+def _check_part_numbers(models: Mapping[str, DeviceModel]) -> None:
+    """A part number names one part everywhere: stock is counted by number alone."""
+    seen: dict[str, tuple[str, object]] = {}
+    for model in models.values():
+        for number, part in model.parts.parts.items():
+            other = seen.setdefault(number, (model.id, part))
+            if other[1] != part:
+                raise CatalogError(f"part {number}: described differently by models "
+                                   f"{other[0]} and {model.id}")

@@ -12,6 +12,9 @@ class Customer(SQLModel, table=True):
     contact_email: str = ""
     # The service contract: sets the SLA clocks of its cases (dispatch/sla.py).
     contract_level: str = "standard"  # basic | standard | premium
+    # What a visit costs them (service/pricing.py): warranty (nothing), service_contract
+    # (parts only) or chargeable (parts and labour).
+    coverage: str = "chargeable"
     # Who sells to this account: sales opportunities are routed to them (sales/).
     sales_owner_email: str = ""
 

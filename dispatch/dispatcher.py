@@ -23,6 +23,7 @@ from sqlmodel import Session, col, select
 
 from dispatch.plan_store import NOT_PLANNED, PlanSummary
 from dispatch.planning import apply_proposal, place_emergency, propose_plan, replan
+from dispatch.problem import PARTS_MODES
 from dispatch.proposals import KEPT, Proposal
 from foundations.clock import Clock, now_ms
 from foundations.workers import Life, Worker
@@ -41,7 +42,7 @@ class Dispatcher(Worker):
     def __init__(self, engine: Engine, tz: ZoneInfo, period_s: float = 60.0,
                  debounce_s: float = 1.0, time_limit_s: float = 2.0,
                  urgent_poll_s: float = 2.0, clock: Clock = now_ms,
-                 review: bool = False) -> None:
+                 review: bool = False, parts: str = "prefer") -> None:
         super().__init__()
         self._engine, self._tz = engine, tz
         self._clock = clock  # ms epoch "now" of every plan (tests pin it to a shift)
@@ -49,6 +50,9 @@ class Dispatcher(Worker):
         self._urgent_poll_s = urgent_poll_s
         self._lock = threading.Lock()  # one plan is written at a time
         self.review = review
+        if parts not in PARTS_MODES:
+            raise ValueError(f"parts: one of {PARTS_MODES}, got {parts!r}")
+        self.parts = parts  # how plans mind the parts jobs need
         self._proposals: dict[int, Proposal] = {}
         self.last: PlanSummary | None = None
         # The latest plans' changes, newest last: what the console shows as a diff.
@@ -70,7 +74,7 @@ class Dispatcher(Worker):
     def propose(self, made_by: str = "dispatcher") -> Proposal:
         """Solve the open work now and keep the result for review; nothing is stored."""
         proposal = propose_plan(self._engine, self._tz, self._time_limit_s,
-                                at_ms=self._clock(), made_by=made_by)
+                                at_ms=self._clock(), made_by=made_by, parts=self.parts)
         with self._lock:
             self._proposals[proposal.id] = proposal
             for old in sorted(self._proposals)[:-KEPT]:
@@ -143,7 +147,8 @@ class Dispatcher(Worker):
                      proposal.id, len(proposal.changes))
             return
         with self._lock:
-            self.last = replan(self._engine, self._tz, self._time_limit_s, at_ms=self._clock())
+            self.last = replan(self._engine, self._tz, self._time_limit_s, at_ms=self._clock(),
+                               parts=self.parts)
             self.history.append(("replan", self.last))
 
 

@@ -9,6 +9,14 @@ REASON_WINDOW = "window unreachable in any engineer's shift"
 REASON_PINNED = "pinned engineer cannot do it (skill, shift, window or pinned time)"
 
 
+def parts_text(parts: tuple[tuple[str, int], ...]) -> str:
+    return ", ".join(part if qty == 1 else f"{qty} x {part}" for part, qty in parts)
+
+
+def reason_no_part(parts: tuple[tuple[str, int], ...]) -> str:
+    return f"no engineer or warehouse within reach holds {parts_text(parts)}"
+
+
 def reason_no_skill(skill: str) -> str:
     return f"no engineer has skill {skill!r}"
 
@@ -22,6 +30,7 @@ class Stop:
     job_id: str
     arrival: int  # start of service, after any wait for the window
     departure: int  # arrival + duration
+    via: str | None = None  # a depot whose parts were picked up on the way here
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,10 +49,19 @@ class Unassigned:
 
 
 @dataclass(frozen=True, slots=True)
+class Note:
+    """The plan's word on an assigned job, e.g. why this engineer ("carries ...")."""
+
+    job_id: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class Plan:
     routes: tuple[Route, ...]  # one per engineer, in problem order, possibly empty
     unassigned: tuple[Unassigned, ...]  # in problem order
     objective: int  # travel seconds + SLA lateness cost + penalty of every unassigned job
+    notes: tuple[Note, ...] = ()  # for assigned jobs that need parts
 
     def route_of(self, engineer_id: str) -> Route:
         for route in self.routes:

@@ -12,6 +12,7 @@ def plan_stats(problem: Problem, plan: Plan, times: np.ndarray) -> dict[str, obj
     """What a dispatcher compares: work done (by priority), driving, SLA lateness."""
     jobs = {j.id: (k, j) for k, j in enumerate(problem.jobs)}
     n = len(problem.jobs)
+    depot = {d.id: n + 2 * len(problem.engineers) + k for k, d in enumerate(problem.depots)}
     travel = late = 0
     done_by_priority = dict.fromkeys(range(1, 6), 0)
     for e, route in enumerate(plan.routes):
@@ -20,6 +21,9 @@ def plan_stats(problem: Problem, plan: Plan, times: np.ndarray) -> dict[str, obj
         at = n + 2 * e
         for stop in route.stops:
             k, job = jobs[stop.job_id]
+            if stop.via is not None:  # the drive by way of the warehouse
+                travel += int(times[at, depot[stop.via]])
+                at = depot[stop.via]
             travel += int(times[at, k])
             at = k
             done_by_priority[job.priority] += 1

@@ -19,12 +19,14 @@ from sqlmodel import Session, col, select
 from asset_registry.tables import Device, Site
 from dispatch.diff import Change
 from dispatch.plan import Plan, Route, Stop, Unassigned
-from dispatch.problem import Break, Job, Location, Problem
+from dispatch.problem import Break, Depot, Job, Location, Problem
 from dispatch.problem import Engineer as SolverEngineer
 from dispatch.shifts import lunch_break, next_shift_window
 from dispatch.tables import DispatchPlan
 from foundations.database import session_scope
 from service import work_orders
+from service.parts_needed import needs_of
+from service.stock import vans_for_planning, warehouses_for_planning
 from service.tables import OPEN_STATUSES, Engineer, WorkOrder
 
 log = logging.getLogger("fieldpulse.dispatch")
@@ -50,8 +52,10 @@ class PlanSummary:
     changes: tuple[Change, ...] = ()
 
 
-def load_problem(engine: Engine, tz: ZoneInfo, at_ms: int) -> tuple[Problem, list[OpenOrder]]:
-    """Every open work order and every engineer's coming shift, as of `at_ms`."""
+def load_problem(engine: Engine, tz: ZoneInfo, at_ms: int, parts: str = "prefer"
+                 ) -> tuple[Problem, list[OpenOrder]]:
+    """Every open work order and every engineer's coming shift, as of `at_ms`; the
+    parts each order needs and each van holds for them (`parts`: see PARTS_MODES)."""
     now = datetime.fromtimestamp(at_ms / 1000, tz)
     with Session(engine) as session:
         engineers = session.exec(select(Engineer).order_by(col(Engineer.id))).all()
@@ -63,6 +67,11 @@ def load_problem(engine: Engine, tz: ZoneInfo, at_ms: int) -> tuple[Problem, lis
             .order_by(col(WorkOrder.id))
         ).all()]
         busy = _busy_engineers(session, at_ms)
+        open_ids = {wo.id for wo, _lat, _lon in rows if wo.id is not None}
+        vans = vans_for_planning(session, open_ids)
+        depots = tuple(Depot(loc.id, Location(loc.lat or 0.0, loc.lon or 0.0),
+                             tuple(sorted(stock.items())))
+                       for loc, stock in warehouses_for_planning(session, open_ids))
     solver_engineers = []
     for e in engineers:
         shift_start, shift_end = next_shift_window(e.shift_start, e.shift_end, now)
@@ -82,6 +91,7 @@ def load_problem(engine: Engine, tz: ZoneInfo, at_ms: int) -> tuple[Problem, lis
         solver_engineers.append(SolverEngineer(
             id=e.id, skills=e.skill_set(), start=start, end=home,
             shift_start=shift_start, shift_end=shift_end, levels=e.level_pairs(), lunch=lunch,
+            van=tuple(sorted(vans.get(e.id, {}).items())),
         ))
 
     def rel(ms: int | None) -> int | None:
@@ -97,10 +107,13 @@ def load_problem(engine: Engine, tz: ZoneInfo, at_ms: int) -> tuple[Problem, lis
                 sla_due=rel(wo.sla_due), pinned_start=rel(wo.pinned_start),
                 # A pin to an engineer off today stays a pin: the job is left out
                 # with its reason rather than silently given to someone else.
-                pinned_engineer=wo.pinned_engineer_id)
+                pinned_engineer=wo.pinned_engineer_id,
+                parts=tuple((n.part, n.qty) for n in needs_of(wo.parts_needed)))
             for wo, lat, lon in rows
         ),
         horizon=HORIZON_S,
+        parts=parts,
+        depots=depots,
     )
     return problem, rows
 
@@ -119,7 +132,7 @@ def stored_plan(problem: Problem, rows: list[OpenOrder], at_ms: int,
                 and (planned_from is None or wo.eta >= planned_from):
             assert wo.engineer_id is not None
             arrival = max(0, (wo.eta - at_ms) // 1000)
-            stop = Stop(key, arrival, arrival + durations[key])
+            stop = Stop(key, arrival, arrival + durations[key], wo.pickup_from)
             by_engineer[wo.engineer_id].append((wo.route_seq or 0, stop))
             routed.add(key)
     reasons = {str(wo.id): wo.unassigned_reason or NOT_PLANNED for wo, _a, _b in rows}
@@ -143,7 +156,9 @@ def store_plan(engine: Engine, rows: list[OpenOrder], plan: Plan, at_ms: int,
         for route in plan.routes
         for seq, stop in enumerate(route.stops)
     }
+    pickups = {stop.job_id: stop.via for route in plan.routes for stop in route.stops}
     reasons = {u.job_id: u.reason for u in plan.unassigned}
+    notes = {n.job_id: n.text for n in plan.notes}
     with session_scope(engine) as session:
         for wo, _lat, _lon in rows:
             order = session.get(WorkOrder, wo.id)
@@ -151,7 +166,7 @@ def store_plan(engine: Engine, rows: list[OpenOrder], plan: Plan, at_ms: int,
                 continue  # moved on (e.g. engineer started it) while we solved
             engineer_id, seq, eta = assignment.get(str(wo.id), (None, None, None))
             work_orders.plan(session, order, engineer_id, seq, eta, reasons.get(str(wo.id)),
-                             at_ms)
+                             at_ms, notes.get(str(wo.id)), pickups.get(str(wo.id)))
         record = DispatchPlan(created_at=at_ms, assigned=len(assignment),
                               unassigned=len(plan.unassigned), objective=plan.objective)
         session.add(record)

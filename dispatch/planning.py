@@ -33,21 +33,23 @@ log = logging.getLogger("fieldpulse.dispatch")
 
 
 def replan(engine: Engine, tz: ZoneInfo, time_limit_s: float = 2.0,
-           at_ms: int | None = None) -> PlanSummary:
-    """Plan every open work order onto engineers and store the result."""
+           at_ms: int | None = None, parts: str = "prefer") -> PlanSummary:
+    """Plan every open work order onto engineers and store the result (`parts`: how
+    the plan minds the parts jobs need, `problem.PARTS_MODES`)."""
     at_ms = now_ms() if at_ms is None else at_ms
-    problem, rows = load_problem(engine, tz, at_ms)
+    problem, rows = load_problem(engine, tz, at_ms, parts)
     before = stored_plan(problem, rows, at_ms)
     plan = solve(problem, time_limit_s=time_limit_s)
     return store_plan(engine, rows, plan, at_ms, plan_diff(before, plan))
 
 
 def propose_plan(engine: Engine, tz: ZoneInfo, time_limit_s: float = 2.0,
-                 at_ms: int | None = None, made_by: str = "dispatcher") -> Proposal:
+                 at_ms: int | None = None, made_by: str = "dispatcher",
+                 parts: str = "prefer") -> Proposal:
     """Solve like ``replan`` but store nothing: the plan and its changes against the
     stored one, for a dispatcher to review and accept (``apply_proposal``)."""
     at_ms = now_ms() if at_ms is None else at_ms
-    problem, rows = load_problem(engine, tz, at_ms)
+    problem, rows = load_problem(engine, tz, at_ms, parts)
     before = stored_plan(problem, rows, at_ms)
     plan = solve(problem, time_limit_s=time_limit_s)
     times = travel_matrix(points_of(problem))
@@ -67,7 +69,7 @@ def apply_proposal(engine: Engine, tz: ZoneInfo, proposal: Proposal,
                             "min old: its arrival times are out of date; propose again")
     # Loaded as of the proposal's own time, the problem is equal unless the work,
     # the pins or the engineers' day changed.
-    problem, rows = load_problem(engine, tz, proposal.made_at)
+    problem, rows = load_problem(engine, tz, proposal.made_at, proposal.problem.parts)
     if problem != proposal.problem:
         raise StaleProposal(f"proposal {proposal.id} no longer fits: "
                             f"{what_changed(proposal.problem, problem)}; propose again")

@@ -14,6 +14,13 @@ from dataclasses import dataclass
 
 MIN_PRIORITY = 1
 MAX_PRIORITY = 5  # most urgent
+# How plans treat the parts a job needs: "ignore" them (parts-blind); "prefer" an
+# engineer whose van carries them (anyone qualified when no carrier can reach the job);
+# "require" a carrier (else the job stays unassigned).
+PARTS_MODES = ("ignore", "prefer", "require")
+# (part number, quantity) pairs, sorted by part number.
+Parts = tuple[tuple[str, int], ...]
+PICKUP_S = 10 * 60  # picking parts up at a warehouse on the way to a job
 
 
 class ProblemError(ValueError):
@@ -31,6 +38,23 @@ def _check_int(field: str, value: object, minimum: int | None = None) -> None:
 def _check_id(field: str, value: object) -> None:
     if not isinstance(value, str) or not value.strip():
         raise ProblemError(f"{field}: expected a non-empty string, got {value!r}")
+
+
+def _parts(field: str, value: object, minimum: int) -> Parts:
+    """Validated (part, qty) pairs, sorted; a dict is accepted too."""
+    pairs: list[object] = list(value.items()) if isinstance(value, dict) else (
+        list(value) if isinstance(value, tuple | list) else [value])
+    out: dict[str, int] = {}
+    for pair in pairs:
+        if not isinstance(pair, tuple | list) or len(pair) != 2:
+            raise ProblemError(f"{field}: expected (part, quantity) pairs, got {pair!r}")
+        part, qty = pair
+        _check_id(f"{field}[part]", part)
+        _check_int(f"{field}[{part}]", qty, minimum=minimum)
+        if part in out:
+            raise ProblemError(f"{field}: part {part!r} listed twice")
+        out[part] = qty
+    return tuple(sorted(out.items()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,10 +99,13 @@ class Engineer:
     # Skill -> level (1 = basic). A skill missing here but in ``skills`` is level 1.
     levels: tuple[tuple[str, int], ...] = ()
     lunch: Break | None = None
+    # Parts in the van, free for the jobs of this plan.
+    van: Parts = ()
 
     def __post_init__(self) -> None:
         _check_id("Engineer.id", self.id)
         where = f"Engineer[{self.id}]"
+        object.__setattr__(self, "van", _parts(f"{where}.van", self.van, minimum=0))
         # A plain str would silently become a set of letters.
         if isinstance(self.skills, str) or not isinstance(
             self.skills, frozenset | set | list | tuple
@@ -116,6 +143,11 @@ class Engineer:
             return 0
         return dict(self.levels).get(skill, 1)
 
+    def carries(self, parts: Parts) -> bool:
+        """Whether the van holds every part in the quantity asked (each job alone)."""
+        van = dict(self.van)
+        return all(van.get(part, 0) >= qty for part, qty in parts)
+
 
 @dataclass(frozen=True, slots=True)
 class Job:
@@ -133,10 +165,13 @@ class Job:
     # service starting exactly at this time.
     pinned_engineer: str | None = None
     pinned_start: int | None = None
+    # Parts the job needs (a plan that minds parts sends an engineer carrying them).
+    parts: Parts = ()
 
     def __post_init__(self) -> None:
         _check_id("Job.id", self.id)
         where = f"Job[{self.id}]"
+        object.__setattr__(self, "parts", _parts(f"{where}.parts", self.parts, minimum=1))
         if not isinstance(self.location, Location):
             raise ProblemError(f"{where}.location: expected a Location")
         _check_id(f"{where}.skill", self.skill)
@@ -159,18 +194,45 @@ class Job:
 
 
 @dataclass(frozen=True, slots=True)
+class Depot:
+    """A warehouse an engineer may pick a job's parts up at, on the way to it."""
+
+    id: str
+    location: Location
+    stock: Parts = ()
+
+    def __post_init__(self) -> None:
+        _check_id("Depot.id", self.id)
+        if not isinstance(self.location, Location):
+            raise ProblemError(f"Depot[{self.id}].location: expected a Location")
+        object.__setattr__(self, "stock", _parts(f"Depot[{self.id}].stock", self.stock,
+                                                 minimum=0))
+
+    def holds(self, parts: Parts) -> bool:
+        stock = dict(self.stock)
+        return all(stock.get(part, 0) >= qty for part, qty in parts)
+
+
+@dataclass(frozen=True, slots=True)
 class Problem:
     engineers: tuple[Engineer, ...]
     jobs: tuple[Job, ...]
     horizon: int  # length of the plan in seconds; every shift ends within it
+    parts: str = "prefer"  # one of PARTS_MODES
+    # Warehouses to pick parts up at (their rows follow the engineers' in the matrix).
+    depots: tuple[Depot, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "engineers", tuple(self.engineers))
         object.__setattr__(self, "jobs", tuple(self.jobs))
+        object.__setattr__(self, "depots", tuple(self.depots))
         _check_int("Problem.horizon", self.horizon, minimum=1)
+        if self.parts not in PARTS_MODES:
+            raise ProblemError(f"Problem.parts: one of {PARTS_MODES}, got {self.parts!r}")
         for field, kind, items in (
             ("engineers", Engineer, self.engineers),
             ("jobs", Job, self.jobs),
+            ("depots", Depot, self.depots),
         ):
             seen: set[str] = set()
             for item in items:

@@ -74,7 +74,12 @@ def what_changed(old: Problem, new: Problem) -> str:
     moved = sorted(k for k in old_engineers.keys() | new_engineers.keys()
                    if old_engineers.get(k) != new_engineers.get(k))
     if moved:
-        parts.append(f"engineers whose day changed (shift, job under way): {', '.join(moved)}")
+        parts.append(f"engineers whose day changed (shift, job under way, van stock): "
+                     f"{', '.join(moved)}")
+    if old.depots != new.depots:
+        parts.append("warehouse stock changed")
+    if old.parts != new.parts:
+        parts.append(f"parts mode {old.parts} -> {new.parts}")
     return "; ".join(parts) or "nothing"
 
 

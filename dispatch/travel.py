@@ -75,8 +75,13 @@ class GreatCircle:
 
 
 def points_of(problem: Problem) -> list[Location]:
-    """Rows of the travel matrix: jobs first, then each engineer's start, end."""
+    """Rows of the travel matrix: jobs first, then each engineer's start, end, then
+    the depots (`depot_row`)."""
     points = [job.location for job in problem.jobs]
     for engineer in problem.engineers:
         points += [engineer.start, engineer.end]
-    return points
+    return points + [depot.location for depot in problem.depots]
+
+
+def depot_row(problem: Problem, d: int) -> int:
+    return len(problem.jobs) + 2 * len(problem.engineers) + d

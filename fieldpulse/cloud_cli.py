@@ -84,6 +84,9 @@ def run(
     review_plans: Annotated[bool, typer.Option(
         help="Periodic re-plans wait for a dispatcher to accept them in the console "
              "(emergencies still go in at once).")] = False,
+    parts: Annotated[str, typer.Option(
+        help="How plans mind the parts a job needs: 'prefer' an engineer whose van "
+             "carries them, 'require' one, or 'ignore' them.")] = "prefer",
     trusted_proxy: Annotated[list[str] | None, typer.Option(
         help="A reverse proxy (address or network) whose X-Forwarded-For/-Proto the portal "
              "believes; repeat for several. Default: none, the peer is the client.")] = None,
@@ -130,6 +133,7 @@ def run(
               console=console, commands_broker=commands,
               smtp_from=smtp_from, smtp_user=smtp_user, smtp_starttls=smtp_starttls,
               supervisor_email=supervisor_email, dispatch_review=review_plans,
+              dispatch_parts=parts,
               trusted_proxies=tuple(trusted_proxy or ()),
               webhook_allowed_networks=tuple(webhook_allow or ()), **mail)
 

@@ -24,6 +24,9 @@ class Settings:
     dispatch_time_limit_s: float = 2.0
     # Periodic re-plans are proposed for review instead of taking effect at once.
     dispatch_review: bool = False
+    # How plans mind the parts a job needs: "prefer" an engineer whose van carries
+    # them, "require" one (else the job waits), or "ignore" them (parts-blind).
+    dispatch_parts: str = "prefer"
     # Telemetry store: "sql" (readings in the relational database) or
     # "victoriametrics" (line protocol to `victoriametrics_url`).
     telemetry_backend: str = "sql"

@@ -47,6 +47,7 @@ from portal.server import HttpServer
 from rules.service import TICK_S, RulesService
 from sales.worker import SalesWorker
 from service.alert_cases import open_alert_work_order
+from service.first_time_fix import FirstTimeFixCollector
 from service.maintenance_runner import generate_maintenance
 from service.notice_recorder import WorkOrderNotices
 from service.sla_monitor import check_clocks
@@ -72,7 +73,8 @@ class CloudSystem:
         self.engine = engine or open_database(settings)
         tz = settings.tz
         self.dispatcher = Dispatcher(self.engine, tz, time_limit_s=settings.dispatch_time_limit_s,
-                                     review=settings.dispatch_review)
+                                     review=settings.dispatch_review,
+                                     parts=settings.dispatch_parts)
         self.notifications = NotificationDelivery(self.engine,
                                                   notification_sender(settings, self.engine))
         self.rules = RulesService(self.engine, self.models, open_alert_work_order,
@@ -87,6 +89,7 @@ class CloudSystem:
         self._metrics = CollectorRegistry(auto_describe=False)
         self._metrics.register(IngestCollector(self.pipeline.stats, self.consumer.connected.is_set))
         self._metrics.register(HealthCollector(self.health.report))
+        self._metrics.register(FirstTimeFixCollector(self.engine))
         webhook_targets = TargetPolicy(settings.webhook_allowed_networks)
         self.command_link = None if commands_broker is None else CommandLink(
             self.engine, commands_broker, self.models)

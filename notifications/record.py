@@ -14,11 +14,13 @@ PENDING = "pending"
 
 
 def notify(session: Session, *, audience: str, recipient: str, message: str, at: int,
-           alert_id: int | None = None, work_order_id: int | None = None) -> Notification:
+           alert_id: int | None = None, work_order_id: int | None = None,
+           attachment: str | None = None) -> Notification:
     """Record a message for `recipient` (built with `notifications.recipients`).
-    `message`'s first line is its subject."""
+    `message`'s first line is its subject; `attachment`, a file sent with it."""
     notification = Notification(audience=audience, recipient=recipient, message=message,
                                 created_at=at, alert_id=alert_id,
-                                work_order_id=work_order_id, status=PENDING)
+                                work_order_id=work_order_id, status=PENDING,
+                                attachment=attachment)
     session.add(notification)
     return notification

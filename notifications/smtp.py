@@ -11,10 +11,12 @@ import smtplib
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
+from pathlib import Path
 
 from notifications.tables import Notification
 
 SUBJECT_CHARS = 90
+ATTACHMENT_TYPES = {".pdf": ("application", "pdf"), ".png": ("image", "png")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +32,8 @@ class SmtpServer:
 
 
 class EmailSender:
-    """Sends each notification as one plain-text e-mail; raises when it cannot."""
+    """Sends each notification as one plain-text e-mail (with its attachment, if any);
+    raises when it cannot."""
 
     def __init__(self, server: SmtpServer, address_of: Callable[[str], str | None]) -> None:
         self._server = server
@@ -56,6 +59,12 @@ class EmailSender:
         msg["X-FieldPulse-Audience"] = notification.audience
         msg.set_content(f"{notification.message}\n\n-- \nFieldPulse {about} "
                         f"(to the {notification.audience})\n")
+        if notification.attachment:  # a missing file fails the send, visibly
+            path = Path(notification.attachment)
+            maintype, subtype = ATTACHMENT_TYPES.get(path.suffix.lower(),
+                                                     ("application", "octet-stream"))
+            msg.add_attachment(path.read_bytes(), maintype=maintype, subtype=subtype,
+                               filename=path.name)
         server = self._server
         with smtplib.SMTP(server.host, server.port, timeout=server.timeout_s) as smtp:
             if server.starttls:

@@ -24,6 +24,8 @@ class Notification(SQLModel, table=True):
     status: str = Field(default="pending", index=True)
     sent_at: int | None = Field(default=None, sa_type=BigInteger)
     error: str | None = None
+    # A file sent with the message (a path the sender can read), e.g. a service report.
+    attachment: str | None = None
 
 
 class NotificationCursor(SQLModel, table=True):

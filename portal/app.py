@@ -22,6 +22,7 @@ from portal.auth.dependencies import SESSION_COOKIE, LoginRequired, login_url
 from portal.context import PortalContext
 from portal.limits import BodyLimit
 from portal.pages import customer, engineer, login, staff
+from portal.pages import stock as stock_page
 from portal.rendering import render
 from portal.routers import (
     alerts,
@@ -31,12 +32,15 @@ from portal.routers import (
     config_rollouts,
     devices,
     engineers,
+    figures,
     live_events,
     operations,
     opportunities,
     plans,
     qr,
     rule_sets,
+    settlement,
+    stock,
     users,
     webhooks,
     work_orders,
@@ -70,7 +74,8 @@ def create_app(ctx: PortalContext) -> FastAPI:
                    cases.router, work_orders.router,
                    plans.router, engineers.router, users.router, audit.router,
                    webhooks.router, qr.router, rule_sets.router, opportunities.router,
-                   operations.router, live_events.router,
+                   operations.router, live_events.router, stock.router,
+                   settlement.router, figures.router, stock_page.router,
                    staff.router, engineer.router, customer.router, login.router):
         app.include_router(router)
     app.add_exception_handler(LoginRequired, _to_login)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from sqlmodel import Session
 
 from asset_registry.catalog import DeviceModel
+from asset_registry.parts import PartNeed
 
 # A model's action -> the audience it notifies.
 AUDIENCES = {"notify_owner": "owner", "notify_supervisor": "supervisor",
@@ -35,6 +36,7 @@ class WorkOrderRequest:
     skill: str
     duration_min: int
     priority: int
+    parts: tuple[PartNeed, ...] = ()  # what the model says the rule's fault needs
 
 
 # Opens a case and work order inside the caller's session; returns the case id.
@@ -58,11 +60,12 @@ RecordNotice = Callable[[Session, AlertNotice], None]
 
 def work_order_request(model: DeviceModel, *, device_id: str, alert_id: int, message: str,
                        severity: str, description: str = "",
-                       priority: int | None = None) -> WorkOrderRequest:
+                       priority: int | None = None, rule_id: str = "") -> WorkOrderRequest:
     """The work order an alert on a device of `model` calls for: the model's service
     skill and time; its priority by the severity unless a person chose one."""
     return WorkOrderRequest(
         device_id=device_id, alert_id=alert_id, title=f"{model.name}: {message}",
         description=description, skill=model.service_skill,
         duration_min=model.service_minutes,
-        priority=priority or PRIORITY_BY_SEVERITY.get(severity, 3))
+        priority=priority or PRIORITY_BY_SEVERITY.get(severity, 3),
+        parts=model.parts.needed_for("rule", rule_id))

@@ -73,7 +73,7 @@ def raise_alert(session: Session, t: Transition, model: DeviceModel, *, replayed
         elif action == OPEN_WORK_ORDER and not (parent and parent.case_id):
             alert.case_id = open_work_order(session, work_order_request(
                 model, device_id=t.device_id, alert_id=alert.id, message=t.rule.message,
-                severity=t.rule.severity,
+                severity=t.rule.severity, rule_id=t.rule.id,
                 description=f"Alert {alert.id}: {t.rule.id} ({t.rule.condition}) at "
                             f"{t.value:g}"))
             opened += 1

@@ -47,7 +47,8 @@ def open_alert_work_order(session: Session, req: WorkOrderRequest) -> int:
 def _open(session: Session, req: WorkOrderRequest) -> tuple[Case, WorkOrder]:
     return open_case(session, device_id=req.device_id, source=SOURCE, alert_id=req.alert_id,
                      title=req.title, description=req.description, skill=req.skill,
-                     duration_min=req.duration_min, priority=req.priority)
+                     duration_min=req.duration_min, priority=req.priority,
+                     parts_needed=req.parts)
 
 
 def open_alert(session: Session, alert_id: int) -> Alert:
@@ -81,7 +82,7 @@ def case_for_alert(session: Session, alert_id: int, models: Mapping[str, DeviceM
                              "which skill the job needs", 409)
     req = work_order_request(model, device_id=alert.device_id, alert_id=alert_id,
                              message=alert.message, severity=alert.severity,
-                             description=note, priority=priority)
+                             description=note, priority=priority, rule_id=alert.rule_id)
     case, order = _open(session, req)
     alert.case_id = case.id
     session.add(alert)

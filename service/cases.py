@@ -6,13 +6,16 @@ and close cases through `change_case`."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from sqlmodel import Session, col, select
 
 from asset_registry.catalog import DeviceModel
+from asset_registry.parts import PartNeed
 from asset_registry.tables import Customer, Device, Site
 from foundations.clock import now_ms
 from service import sla
+from service.parts_needed import parts_json
 from service.tables import OPEN_STATUSES, Case, WorkOrder, WorkOrderEvent
 from service.work_orders import reprioritise
 
@@ -30,6 +33,7 @@ def open_case(
     session: Session, *, device_id: str, source: str, title: str, skill: str,
     duration_min: int, priority: int, description: str = "", contact: str = "",
     alert_id: int | None = None, at: int | None = None, planned_for: int | None = None,
+    parts_needed: Sequence[PartNeed] = (),
 ) -> tuple[Case, WorkOrder]:
     """Open a service case with one work order, ready for the next plan.
 
@@ -48,7 +52,7 @@ def open_case(
     assert case.id is not None
     order = WorkOrder(case_id=case.id, device_id=device_id, skill=skill,
                       duration_min=duration_min, priority=priority, created_at=at, updated_at=at,
-                      sla_due=due.response_due)
+                      sla_due=due.response_due, parts_needed=parts_json(parts_needed))
     session.add(order)
     session.flush()
     assert order.id is not None

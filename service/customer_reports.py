@@ -12,12 +12,11 @@ from dataclasses import dataclass
 from sqlmodel import Session
 
 from asset_registry.catalog import DeviceModel
+from asset_registry.fault_categories import FAULT_CATEGORIES as FAULT_CATEGORIES
 from service.cases import open_case
 from service.tables import Case, CaseAttachment, WorkOrder
 
 SOURCE = "customer"
-FAULT_CATEGORIES = ("Not working", "Poor performance", "Leak", "Noise or vibration",
-                    "Error on display", "Other")
 PRIORITY = 3
 MAX_PHOTOS = 3
 # The arrival windows offered on the page are this long.
@@ -62,7 +61,8 @@ def report_fault(session: Session, *, device_id: str, model: DeviceModel, catego
     case, order = open_case(
         session, device_id=device_id, source=SOURCE, title=f"Customer report: {category}",
         description=description, contact=contact, skill=model.service_skill,
-        duration_min=model.service_minutes, priority=PRIORITY, at=at)
+        duration_min=model.service_minutes, priority=PRIORITY, at=at,
+        parts_needed=model.parts.needed_for("fault", category))
     if window is not None:
         order.window_start, order.window_end = window
         session.add(order)

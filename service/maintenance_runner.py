@@ -107,6 +107,7 @@ def _open(session: Session, device_id: str, plan: MaintenancePlan, seq: int, due
         description=f"Plan '{plan.id}', visit {seq}: due by "
                     f"{'run-hours' if due.by == 'run_hours' else 'calendar'}.",
         skill=plan.skill, duration_min=plan.duration_min, priority=plan.priority, at=now,
+        parts_needed=plan.parts,
         # Overdue already (a counter past its mark): the contract's terms from now.
         planned_for=due.due_at if due.due_at > now else None)
     session.add(MaintenanceVisit(device_id=device_id, plan_id=plan.id, seq=seq,

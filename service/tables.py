@@ -85,6 +85,14 @@ class WorkOrder(SQLModel, table=True):
     unassigned_reason: str | None = None
     created_at: int = Field(sa_type=BigInteger)
     updated_at: int = Field(sa_type=BigInteger)
+    # Parts the job needs, JSON [{"part": "<part number>", "qty": 1}, ...] (from the
+    # device model's [parts_needed] when it opens; the dispatcher plans by them).
+    parts_needed: str = "[]"
+    # The plan's word on the assignment, e.g. "carries AP-MEM-75G".
+    plan_note: str | None = None
+    # The warehouse (stock location) the plan has the engineer pick the parts up at
+    # on the way; None: from the van.
+    pickup_from: str | None = None
 
 
 class WorkOrderEvent(SQLModel, table=True):
@@ -114,6 +122,25 @@ class JobReport(SQLModel, table=True):
     rating_comment: str = ""
     rated_at: int | None = Field(default=None, sa_type=BigInteger)
     updated_at: int = Field(sa_type=BigInteger)
+
+
+class Settlement(SQLModel, table=True):
+    """The bill of a finished job, settled at the door: priced lines (parts used from
+    the van, labour) under the customer's coverage, and the service report's file.
+    Written once; its insert is the `work_order.settled` domain event."""
+
+    __tablename__ = "settlement"
+    work_order_id: int = Field(primary_key=True, foreign_key="work_order.id")
+    coverage: str  # warranty | service_contract | chargeable
+    # JSON [{"kind": "part"|"labour", "code", "description", "qty", "unit_cents",
+    #        "covered", "total_cents"}, ...]
+    lines: str
+    currency: str = "EUR"
+    total_cents: int
+    labour_minutes: int
+    report_file: str  # the service report PDF, under the uploads folder
+    settled_by: str
+    settled_at: int = Field(sa_type=BigInteger)
 
 
 class CaseAttachment(SQLModel, table=True):

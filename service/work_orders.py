@@ -12,6 +12,7 @@ from __future__ import annotations
 from sqlmodel import Session, select
 
 from foundations.clock import now_ms
+from service import part_reservations
 from service.tables import (
     OPEN_STATUSES,
     WORK_ORDER_STATUSES,
@@ -96,8 +97,9 @@ def give_back(session: Session, order: WorkOrder, reason: str) -> None:
                                note=_give_back_note(order.engineer_id, reason)))
     order.status, order.updated_at = "new", at
     order.engineer_id = order.eta = order.route_seq = order.pinned_engineer_id = None
-    order.unassigned_reason = None
+    order.unassigned_reason = order.plan_note = order.pickup_from = None
     session.add(order)
+    part_reservations.release(session, order, at, "given back")
 
 
 def gave_back(session: Session, order: WorkOrder, engineer_id: str | None,
@@ -143,10 +145,13 @@ def pin(session: Session, order: WorkOrder, engineer_id: str | None,
 
 
 def plan(session: Session, order: WorkOrder, engineer_id: str | None, route_seq: int | None,
-         eta: int | None, reason: str | None, at: int) -> None:
+         eta: int | None, reason: str | None, at: int, plan_note: str | None = None,
+         pickup_from: str | None = None) -> None:
     """The dispatcher's move: the order in an engineer's route (position, ETA), or left
     unplanned with the reason. A change of engineer is an event on its timeline; a
-    new ETA or position alone is plan bookkeeping, no event."""
+    new ETA or position alone is plan bookkeeping, no event. The parts the order
+    needs are reserved in its engineer's van, or at the warehouse `pickup_from` the
+    plan has them picked up at (and released anywhere else)."""
     if engineer_id != order.engineer_id:
         assert order.id is not None
         status = "assigned" if engineer_id else "new"
@@ -154,6 +159,9 @@ def plan(session: Session, order: WorkOrder, engineer_id: str | None, route_seq:
         session.add(WorkOrderEvent(work_order_id=order.id, status=status, at=at, note=note))
         order.status = status
     order.engineer_id, order.route_seq, order.eta = engineer_id, route_seq, eta
-    order.unassigned_reason = reason
+    order.unassigned_reason, order.plan_note = reason, plan_note
+    order.pickup_from = pickup_from if engineer_id else None
     order.updated_at = at
     session.add(order)
+    if order.parts_needed != "[]":
+        part_reservations.follow_plan(session, order, at)

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 
-from dispatch.problem import Break, Engineer, Job, Location, Problem
+from dispatch.problem import Break, Depot, Engineer, Job, Location, Problem
 
 H = 3600
 SKILLS = ("hvac", "electrical", "plumbing", "refrigeration")
 
 
 def city_day(
-    n_jobs: int, n_engineers: int, seed: int = 7, lunch: bool = True, sla: bool = True
+    n_jobs: int, n_engineers: int, seed: int = 7, lunch: bool = True, sla: bool = True,
+    parts: bool = False, warehouses: int = 0,
 ) -> Problem:
     """A day in a ~20 km city: 08:00-17:00 shifts (t=0 is 07:00), mixed skills
-    with levels, some promised windows, some SLA due times, some lunch breaks."""
+    with levels, some promised windows, some SLA due times, some lunch breaks.
+    With `parts`, the same day where some jobs need a spare part and the vans carry
+    some (`with_parts`)."""
     rng = random.Random(seed)
 
     def spot() -> Location:
@@ -53,4 +57,32 @@ def city_day(
                 **window,
             )
         )
-    return Problem(tuple(engineers), tuple(jobs), horizon=12 * H)
+    day = Problem(tuple(engineers), tuple(jobs), horizon=12 * H)
+    return with_parts(day, seed, warehouses=warehouses) if parts else day
+
+
+# Per skill, the spare parts its jobs may need.
+PARTS = {skill: tuple(f"{skill[:4].upper()}-{k}" for k in range(1, 5)) for skill in SKILLS}
+
+
+def with_parts(day: Problem, seed: int, share: float = 0.4, stocked: float = 0.5,
+               warehouses: int = 0) -> Problem:
+    """`day` with a part needed by `share` of the jobs (one of their skill's four),
+    each van holding 1-3 of about `stocked` of its skills' parts, and `warehouses`
+    depots in the city holding 50 of every part. Its own random stream: the day
+    itself is unchanged."""
+    rng = random.Random(seed * 7919 + 1)
+    engineers = tuple(
+        dataclasses.replace(e, van=tuple(sorted(
+            (part, rng.randint(1, 3)) for skill in sorted(e.skills) for part in PARTS[skill]
+            if rng.random() < stocked)))
+        for e in day.engineers)
+    jobs = tuple(
+        dataclasses.replace(j, parts=((rng.choice(PARTS[j.skill]), 1),))
+        if rng.random() < share else j
+        for j in day.jobs)
+    every = tuple(sorted((part, 50) for parts in PARTS.values() for part in parts))
+    depots = tuple(Depot(f"wh{d}", Location(48.05 + rng.random() * 0.18,
+                                            11.40 + rng.random() * 0.30), every)
+                   for d in range(warehouses))
+    return dataclasses.replace(day, engineers=engineers, jobs=jobs, depots=depots)

@@ -12,6 +12,7 @@ whole plan in the background (`dispatch/dispatcher.py`).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -86,7 +87,7 @@ def insert_emergency(
     The plan's ``objective`` is carried over, not recomputed: its penalties
     are the solver's; the background re-optimisation reports a fresh one.
     """
-    new_problem = Problem(problem.engineers, (*problem.jobs, job), problem.horizon)
+    new_problem = dataclasses.replace(problem, jobs=(*problem.jobs, job))
     new_times = extend_times(problem, times, job, travel) if grown_times is None else grown_times
     jobs = new_problem.jobs
     n = len(jobs)

@@ -11,20 +11,20 @@ worth of engineers are solved region by region (regions.py, which says why).
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 from ortools.constraint_solver import pywrapcp
 
 from dispatch.heuristics.greedy import greedy_plan
 from dispatch.plan import (
     REASON_CAPACITY,
+    Note,
     Plan,
     Route,
     Stop,
     Unassigned,
+    parts_text,
 )
-from dispatch.problem import Problem
+from dispatch.problem import PICKUP_S, Problem
 from dispatch.solver.model import Model, build
 from dispatch.solver.regions import REGION, solve_by_regions
 from dispatch.solver.screen import Screen, late_cost, penalties, screen
@@ -90,7 +90,29 @@ def solve(
         routes=tuple(routes[e.id] for e in engineers),
         unassigned=tuple(Unassigned(jobs[j].id, dropped[j]) for j in sorted(dropped)),
         objective=int(objective),
+        notes=part_notes(problem, routes),
     )
+
+
+def part_notes(problem: Problem, routes: dict[str, Route]) -> tuple[Note, ...]:
+    """For each routed job that needs parts: whether its engineer carries them."""
+    if problem.parts == "ignore":
+        return ()
+    jobs = {job.id: job for job in problem.jobs}
+    notes = []
+    for engineer in problem.engineers:
+        for stop in routes[engineer.id].stops:
+            job = jobs[stop.job_id]
+            if not job.parts:
+                continue
+            text = parts_text(job.parts)
+            if stop.via is not None:
+                notes.append(Note(job.id, f"picks up {text} at {stop.via} on the way"))
+                continue
+            notes.append(Note(job.id, f"carries {text}" if engineer.carries(job.parts) else
+                              f"sent without {text}: no engineer or warehouse within reach "
+                              "holds it"))
+    return tuple(sorted(notes, key=lambda n: n.job_id))
 
 
 # Above this many candidate jobs the search starts from the greedy plan
@@ -102,12 +124,17 @@ LARGE = 200
 
 def _routes_of(problem: Problem, plan: Plan, model: Model) -> list[list[int]]:
     """``plan`` as model node numbers per vehicle (jobs outside the model dropped)."""
-    node = {problem.jobs[j].id: k for k, j in enumerate(model.cand)}
+    row = {job.id: j for j, job in enumerate(problem.jobs)}
+    depot = {d.id: k for k, d in enumerate(problem.depots)}
     stops = {r.engineer_id: r.stops for r in plan.routes}
-    return [
-        [node[s.job_id] for s in stops.get(problem.engineers[e].id, ()) if s.job_id in node]
-        for e in model.vehicles
-    ]
+    routes = []
+    for e in model.vehicles:
+        engineer = problem.engineers[e]
+        nodes = (model.node_of(row[s.job_id], engineer.carries(problem.jobs[row[s.job_id]].parts),
+                               depot.get(s.via) if s.via else None)
+                 for s in stops.get(engineer.id, ()))
+        routes.append([k for k in nodes if k is not None])
+    return routes
 
 
 def _solve_model(
@@ -137,12 +164,20 @@ def _solve_model(
 def _cost(problem: Problem, times: np.ndarray, routes: dict[str, Route]) -> int:
     """Travel plus SLA lateness cost, as the routing model counts them."""
     n, row = len(problem.jobs), {j.id: k for k, j in enumerate(problem.jobs)}
+    depot = {d.id: n + 2 * len(problem.engineers) + k for k, d in enumerate(problem.depots)}
     total = 0
     for e, eng in enumerate(problem.engineers):
         stops = routes[eng.id].stops
+        at = n + 2 * e
+        for stop in stops:
+            k = row[stop.job_id]
+            if stop.via is not None:  # by way of the depot
+                total += int(times[at, depot[stop.via]]) + PICKUP_S
+                at = depot[stop.via]
+            total += int(times[at, k])
+            at = k
         if stops:
-            path = [n + 2 * e, *(row[s.job_id] for s in stops), n + 2 * e + 1]
-            total += sum(int(times[a, b]) for a, b in itertools.pairwise(path))
+            total += int(times[at, n + 2 * e + 1])
         for stop in stops:
             job = problem.jobs[row[stop.job_id]]
             if job.sla_due is not None:
@@ -158,11 +193,14 @@ def _read_routes(
         stops = []
         index = solution.Value(routing.NextVar(routing.Start(v)))
         while not routing.IsEnd(index):
-            job = problem.jobs[model.cand[model.manager.IndexToNode(index)]]
+            node = model.manager.IndexToNode(index)
+            job = problem.jobs[model.cand[node]]
             # Min of the cumul is the earliest start consistent with the route
             # (the engineer leaves at shift start and waits on site if early).
             arrival = solution.Min(model.time.CumulVar(index))
-            stops.append(Stop(job.id, arrival, arrival + job.duration))
+            depot = model.depots[node]
+            stops.append(Stop(job.id, arrival, arrival + job.duration,
+                              None if depot is None else problem.depots[depot].id))
             index = solution.Value(routing.NextVar(index))
         lunch = model.breaks.get(v)
         break_start = solution.StartValue(lunch) if lunch is not None and stops else None

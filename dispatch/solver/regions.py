@@ -83,9 +83,11 @@ def solve_by_regions(
         # eats into each share, so later regions are not starved by earlier ones).
         share = max(1.0, (deadline - time.monotonic()) / (len(groups) - left))
         job_rows = sorted(job_rows)
-        rows = job_rows + [r for e in members for r in (n + 2 * e, n + 2 * e + 1)]
+        depots = [n + 2 * len(problem.engineers) + d for d in range(len(problem.depots))]
+        rows = job_rows + [r for e in members for r in (n + 2 * e, n + 2 * e + 1)] + depots
         part = Problem(tuple(problem.engineers[e] for e in members),
-                       tuple(problem.jobs[j] for j in job_rows), problem.horizon)
+                       tuple(problem.jobs[j] for j in job_rows), problem.horizon,
+                       problem.parts, problem.depots)
         part_start = Plan(tuple(by_engineer[problem.engineers[e].id] for e in members), (), 0)
         plan = solve_part(part, times[np.ix_(rows, rows)], part_start, share)
         routes.update({r.engineer_id: r for r in plan.routes})

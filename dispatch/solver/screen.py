@@ -7,12 +7,19 @@ allowed vehicles to these engineers also shrinks the search.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from dispatch.plan import REASON_PINNED, REASON_WINDOW, reason_no_level, reason_no_skill
+from dispatch.plan import (
+    REASON_PINNED,
+    REASON_WINDOW,
+    reason_no_level,
+    reason_no_part,
+    reason_no_skill,
+)
 from dispatch.problem import MAX_PRIORITY, MIN_PRIORITY, Engineer, Job, Problem
 
 # Keep the objective well inside int64: OR-Tools saturates instead of
@@ -26,6 +33,24 @@ class Screen:
     usable: tuple[int, ...]  # engineers who can at least drive start -> end in shift
     allowed: dict[int, tuple[int, ...]]  # job -> engineers who could do it alone
     rejected: dict[int, str]  # job -> reason it never enters the model
+    # Jobs whose first way is by an engineer carrying the parts: the model counts
+    # each van's stock down along its route (model.py).
+    carried: frozenset[int] = frozenset()
+    # Jobs that need parts: the ways they can be done, each a node of the model in
+    # one disjunction (absent: one way, by any engineer in `allowed`).
+    variants: dict[int, tuple[Variant, ...]] = dataclasses.field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Variant:
+    """One way to do a job that needs parts: "carried" (by an engineer whose van
+    holds them), "pickup" (anyone qualified, by way of `depot`), "without" (anyone,
+    at the price of a second visit: "prefer" only), or "blind" (no one within reach
+    carries them and no depot holds them: anyone, "prefer" only)."""
+
+    kind: str
+    engineers: tuple[int, ...]
+    depot: int | None = None
 
 
 def start_row(e: int, n_jobs: int) -> int:
@@ -57,6 +82,8 @@ def screen(problem: Problem, times: np.ndarray) -> Screen:
     )
     allowed: dict[int, tuple[int, ...]] = {}
     rejected: dict[int, str] = {}
+    carried: set[int] = set()
+    variants: dict[int, tuple[Variant, ...]] = {}
     for j, job in enumerate(jobs):
         skilled = [e for e, eng in enumerate(engineers) if job.skill in eng.skills]
         qualified = [e for e in skilled if engineers[e].level(job.skill) >= job.level]
@@ -74,9 +101,39 @@ def screen(problem: Problem, times: np.ndarray) -> Screen:
             rejected[j] = reason_no_level(job.skill, job.level)
         elif not fits:
             rejected[j] = REASON_PINNED if job.pinned_engineer is not None else REASON_WINDOW
+        elif job.parts and problem.parts != "ignore":
+            found = _part_variants(problem, job, j, fits, times)
+            if not found:
+                rejected[j] = reason_no_part(job.parts)
+            else:
+                variants[j] = found
+                allowed[j] = tuple(sorted({e for v in found for e in v.engineers}))
+                if found[0].kind == "carried":
+                    carried.add(j)
         else:
             allowed[j] = fits
-    return Screen(usable, allowed, rejected)
+    return Screen(usable, allowed, rejected, frozenset(carried), variants)
+
+
+def _part_variants(problem: Problem, job: Job, j: int, fits: tuple[int, ...],
+                   times: np.ndarray) -> tuple[Variant, ...]:
+    """A carrier who can reach the job in time if there is one (a second visit
+    costs more than any detour), or a pick-up at the depot nearest the job that
+    holds the parts; under "prefer", failing those, anyone qualified."""
+    engineers = problem.engineers
+    holders = tuple(e for e in fits if engineers[e].carries(job.parts))
+    others = tuple(e for e in fits if e not in holders)
+    first_depot = len(problem.jobs) + 2 * len(engineers)
+    stocked = [d for d, depot in enumerate(problem.depots) if depot.holds(job.parts)]
+    depot = min(stocked, key=lambda d: (int(times[first_depot + d, j]), d), default=None)
+    found = []
+    if holders:
+        found.append(Variant("carried", holders))
+    if depot is not None and others:
+        found.append(Variant("pickup", others, depot))
+    if problem.parts == "prefer" and others:
+        found.append(Variant("without" if found else "blind", others))
+    return tuple(found)
 
 
 def _fits_alone(
@@ -134,14 +191,7 @@ def penalties(problem: Problem, usable: Sequence[int]) -> list[int]:
     """
     n = len(problem.jobs)
     last_end = max((problem.engineers[e].shift_end for e in usable), default=0)
-    base = 1 + sum(
-        problem.engineers[e].shift_end - problem.engineers[e].shift_start for e in usable
-    )
-    base += sum(
-        late_cost(job) * max(0, last_end - job.sla_due)
-        for job in problem.jobs
-        if job.sla_due is not None
-    )
+    base = _base(problem, usable)
     k = MAX_SLA_WEIGHT * n + 1
     span = PINNED_RANK - MIN_PRIORITY
     while k > 2 and (n + 1) * MAX_SLA_WEIGHT * base * k**span > MAX_OBJECTIVE:
@@ -150,6 +200,26 @@ def penalties(problem: Problem, usable: Sequence[int]) -> list[int]:
         base * k ** (rank(job) - MIN_PRIORITY) * sla_weight(job, last_end)
         for job in problem.jobs
     ]
+
+
+def _base(problem: Problem, usable: Sequence[int]) -> int:
+    """More than any plan's travel plus SLA lateness cost can add up to."""
+    last_end = max((problem.engineers[e].shift_end for e in usable), default=0)
+    base = 1 + sum(
+        problem.engineers[e].shift_end - problem.engineers[e].shift_start for e in usable
+    )
+    return base + sum(
+        late_cost(job) * max(0, last_end - job.sla_due)
+        for job in problem.jobs
+        if job.sla_due is not None
+    )
+
+
+def miss_cost(problem: Problem, usable: Sequence[int]) -> int:
+    """What sending an engineer without a job's parts costs ("prefer"): more than any
+    detour or lateness a carrier could add, so a carrier who can fit the job always
+    goes; less than leaving the job out (every drop price is at least the base)."""
+    return _base(problem, usable) - 1
 
 
 def late_cost(job: Job) -> int:

@@ -14,14 +14,17 @@ from integrations.domain_events import outbox
 from integrations.domain_events.tracking import SPECS, TRACKED, Tracking, record_types, track
 from rules.tables import Alert
 from sales.tables import Opportunity
-from service.tables import Case, WorkOrder
+from service.tables import Case, Settlement, WorkOrder
 
 __all__ = ["SPECS", "TRACKED", "Tracking", "record_types", "track"]
 
 track(Case, "case")
 # Every plan rewrites each open order's ETA and route position: alone, plan
 # bookkeeping would flood receivers; it rides along with the next real change.
-track(WorkOrder, "work_order", ignore=("updated_at", "eta", "route_seq", "unassigned_reason"))
+track(WorkOrder, "work_order", ignore=("updated_at", "eta", "route_seq", "unassigned_reason",
+                                       "plan_note", "pickup_from"))
+# A job settled at the door: "work_order.settled", its payload the invoice lines.
+track(Settlement, "work_order", created="settled")
 track(Alert, "alert", created="raised")
 track(Opportunity, "opportunity")
 outbox.install()

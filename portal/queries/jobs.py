@@ -3,6 +3,7 @@ job with its device's readings, alerts, service history and report."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -61,5 +62,6 @@ def job_detail(session: Session, order: WorkOrder, models: Mapping[str, DeviceMo
                     "raised_at": a.raised_at} for a in device_alerts(session, device.id)],
         "history": history,
         "report": as_dict(session.get(JobReport, order.id)),
+        "parts_needed": json.loads(order.parts_needed), "plan_note": order.plan_note,
         "customer_photos": [a.file_name for a in case_attachments(session, order.case_id)],
     }

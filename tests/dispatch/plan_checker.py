@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 
 from dispatch.plan import Plan
-from dispatch.problem import Problem
+from dispatch.problem import PICKUP_S, Depot, Engineer, Job, Problem
 from dispatch.travel import great_circle_seconds
 
 
@@ -29,6 +29,7 @@ def check_plan(problem: Problem, plan: Plan) -> list[str]:
     """Every rule the plan breaks, as readable sentences; [] when it is sound."""
     jobs = {job.id: job for job in problem.jobs}
     engineers = {engineer.id: engineer for engineer in problem.engineers}
+    depots = {depot.id: depot for depot in problem.depots}
     errors: list[str] = []
 
     assigned = [stop.job_id for route in plan.routes for stop in route.stops]
@@ -82,6 +83,15 @@ def check_plan(problem: Problem, plan: Plan) -> list[str]:
             if job.window_end is not None and stop.arrival > job.window_end:
                 errors.append(f"{tag}: arrives {stop.arrival} after window {job.window_end}")
             drive = great_circle_seconds(where, job.location)
+            if stop.via is not None:  # by way of a depot: drive there, pick up, drive on
+                depot = depots.get(stop.via)
+                if depot is None:
+                    errors.append(f"{tag}: picks up at unknown depot {stop.via}")
+                else:
+                    if not depot.holds(job.parts):
+                        errors.append(f"{tag}: depot {stop.via} lacks {job.parts}")
+                    drive = (great_circle_seconds(where, depot.location) + PICKUP_S
+                             + great_circle_seconds(depot.location, job.location))
             earliest = free_at + drive
             if lunch_at is not None and free_at <= lunch_at < stop.arrival:
                 # Lunch in this gap (before leaving, on the way, or on site
@@ -110,4 +120,79 @@ def check_plan(problem: Problem, plan: Plan) -> list[str]:
                 errors.append(
                     f"{engineer.id}: back at {home}, after shift end {engineer.shift_end}"
                 )
+    return errors + check_parts(problem, plan)
+
+
+def check_parts(problem: Problem, plan: Plan) -> list[str]:
+    """Unless the problem ignores parts: no van gives out more than it holds, and a job
+    goes without its parts only when no qualified engineer who still has them after
+    their own route could do that job alone in time, nor pick them up at a depot
+    that holds them on the way (under "require": never). Depot stock is judged
+    per pick-up, not summed over the plan."""
+    if problem.parts == "ignore":
+        return []
+    jobs = {job.id: job for job in problem.jobs}
+    engineers = {engineer.id: engineer for engineer in problem.engineers}
+    left = {e.id: dict(e.van) for e in problem.engineers}
+    without = []
+    for route in plan.routes:
+        for stop in route.stops:
+            job = jobs.get(stop.job_id)
+            if job is None or not job.parts or stop.via is not None:
+                continue  # a pick-up brings its own parts (judged with the drives)
+            van = left.get(route.engineer_id, {})
+            if all(van.get(part, 0) >= qty for part, qty in job.parts):
+                for part, qty in job.parts:
+                    van[part] -= qty
+            else:
+                without.append((job, route.engineer_id))
+    errors = []
+    for job, engineer_id in without:
+        if problem.parts == "require":
+            errors.append(f"job {job.id}: sent to {engineer_id} without its parts")
+            continue
+        able = [e.id for e in problem.engineers if e.id != engineer_id
+                and all(left[e.id].get(part, 0) >= qty for part, qty in job.parts)
+                and reaches_alone(problem, job, engineers[e.id])]
+        able += [f"depot {d.id}" for d in problem.depots if d.holds(job.parts)
+                 and reaches_alone(problem, job, engineers[engineer_id], via=d)]
+        if able:
+            errors.append(f"job {job.id}: {engineer_id} sent without its parts, though "
+                          f"{', '.join(able)} carry them and can reach it in time")
     return errors
+
+
+def reaches_alone(problem: Problem, job: Job, engineer: Engineer,
+                  via: Depot | None = None) -> bool:
+    """Whether the engineer could do this job as their only one today (by way of the
+    depot `via`): qualified, there within its window (or at its pinned time), home
+    by the end of the shift, lunch (if any) before or after it."""
+    if engineer.level(job.skill) < job.level or (
+            job.pinned_engineer is not None and job.pinned_engineer != engineer.id):
+        return False
+    drive = great_circle_seconds(engineer.start, job.location) if via is None else (
+        great_circle_seconds(engineer.start, via.location) + PICKUP_S
+        + great_circle_seconds(via.location, job.location))
+    back = great_circle_seconds(job.location, engineer.end)
+    opens = job.window_start if job.pinned_start is None else job.pinned_start
+    closes = job.pinned_start if job.pinned_start is not None else (
+        problem.horizon if job.window_end is None else min(job.window_end, problem.horizon))
+    lunch = engineer.lunch
+    options = [0] if lunch is None else []
+    if lunch is not None:  # before the job: from home, then drive; or after it
+        options = [max(engineer.shift_start, lunch.earliest) + lunch.duration
+                   - engineer.shift_start if max(engineer.shift_start, lunch.earliest)
+                   <= lunch.latest else -1]
+    for delay in options:
+        if delay < 0:
+            continue
+        start = max(engineer.shift_start + delay + drive, opens)
+        if start <= closes and start + job.duration + back <= engineer.shift_end:
+            return True
+    if lunch is not None:  # lunch after the job
+        start = max(engineer.shift_start + drive, opens)
+        after = max(start + job.duration, lunch.earliest)
+        if start <= closes and after <= lunch.latest \
+                and after + lunch.duration + back <= engineer.shift_end:
+            return True
+    return False

@@ -159,6 +159,38 @@ def _rollout(portal: Portal) -> int:
         assert rollout.id is not None
         return rollout.id
 
+def _settled_job(portal: Portal) -> int:
+    """A job of the 'own' engineer settled at the door (labour only), its report stored."""
+    from zoneinfo import ZoneInfo
+
+    from service import service_report
+    from service.job_reports import sign_off
+    from service.settlement import settle
+
+    order_id = _own_job(portal, "on_site")
+    folder = portal.uploads_dir / "work-orders" / str(order_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    with session_scope(portal.engine) as session:
+        order = session.get(WorkOrder, order_id)
+        assert order is not None
+        sign_off(session, order, "Ms Customer", "signature.png", 1)
+        model = portal.app.state.ctx.models[portal.device("B").model_id]
+        settlement, facts = settle(session, order, model, [], 30, by="matrix", at=2,
+                                   tz=ZoneInfo("UTC"))
+        (folder / settlement.report_file).write_bytes(service_report.render(facts, None))
+    return order_id
+
+
+def _warehouse(portal: Portal) -> str:
+    """A fresh warehouse."""
+    from service.stock_tables import StockLocation
+
+    place = f"wh-matrix-{portal.next_serial()}"
+    with session_scope(portal.engine) as session:
+        session.add(StockLocation(id=place, kind="warehouse", name="Matrix", lat=48.1,
+                                  lon=11.5))
+    return place
+
 
 def get(path: str | Callable[[Portal], str]) -> Callable[[Portal, str], Call]:
     return lambda p, _c: Call("GET", path(p) if callable(path) else path)
@@ -291,6 +323,26 @@ ROUTES: dict[tuple[str, str], Rule] = {
         lambda p, _c, action=action: Call(
             "POST", f"/api/opportunities/{_opportunity(p)}/{action}", json={"note": "matrix"}),
         roles(200, STAFF)) for action in ("offer", "accept", "decline")},
+    # Parts and stock (portal/routers/stock.py): engineers see the catalogue and their van.
+    ("GET", "/api/parts"): Rule(get("/api/parts"), roles(200, ALL)),
+    ("GET", "/api/stock"): Rule(
+        get(lambda p: f"/api/stock?location=van-{p.engineer_id('own')}"), roles(200, OWN)),
+    ("GET", "/api/stock/locations"): Rule(get("/api/stock/locations"), roles(200, STAFF)),
+    ("POST", "/api/stock/locations"): Rule(
+        lambda p, _c: Call("POST", "/api/stock/locations", json={
+            "id": f"wh-{p.next_serial()}", "name": "Matrix", "lat": 48.1, "lon": 11.5}),
+        roles(201, STAFF)),
+    ("GET", "/api/stock/movements"): Rule(get("/api/stock/movements"), roles(200, STAFF)),
+    ("POST", "/api/stock/movements"): Rule(
+        lambda p, _c: Call("POST", "/api/stock/movements", json={
+            "kind": "receipt", "part": "AP-MEM-75G", "qty": 1, "to_location": _warehouse(p)}),
+        roles(201, STAFF)),
+    ("PUT", "/api/stock/thresholds"): Rule(
+        lambda p, _c: Call("PUT", "/api/stock/thresholds", json={
+            "location_id": _warehouse(p), "part": "AP-MEM-75G", "min_qty": 2,
+            "reorder_qty": 5}), roles(200, STAFF)),
+    ("GET", "/api/stock/replenishment"): Rule(
+        get("/api/stock/replenishment"), roles(200, STAFF)),
     ("GET", "/api/plans/routes"): Rule(get("/api/plans/routes"), roles(200, STAFF)),
     ("POST", "/api/plans"): Rule(lambda p, _c: Call("POST", "/api/plans"), roles(202, STAFF)),
     ("POST", "/api/plans/proposals"): Rule(
@@ -334,6 +386,16 @@ ROUTES: dict[tuple[str, str], Rule] = {
                            json={"signed_by": "Ms Customer",
                                  "signature_png": base64.b64encode(PNG).decode()}),
         roles(200, OWN)),
+    # Settlement at the door (portal/routers/settlement.py): a job on site, not signed
+    # off yet, is refused with 409 once the caller may act on it.
+    ("POST", "/api/work-orders/{order_id}/settle"): Rule(
+        lambda p, _c: Call("POST", f"/api/work-orders/{_own_job(p, 'on_site')}/settle",
+                           json={"labour_minutes": 30}), roles(409, OWN)),
+    ("GET", "/api/work-orders/{order_id}/settlement"): Rule(
+        get(lambda p: f"/api/work-orders/{_settled_job(p)}/settlement"), roles(200, OWN)),
+    ("GET", "/api/work-orders/{order_id}/service-report.pdf"): Rule(
+        get(lambda p: f"/api/work-orders/{_settled_job(p)}/service-report.pdf"),
+        roles(200, OWN)),
     ("GET", "/api/work-orders/{order_id}/files/{name}"): Rule(
         get(lambda p: "/api/work-orders/{}/files/{}".format(*p.new_photo(p.engineer_id("own")))),
         roles(200, OWN)),
@@ -354,6 +416,8 @@ ROUTES: dict[tuple[str, str], Rule] = {
         lambda p, _c: Call("POST", "/logout", ok_location="/login"),
         roles(303, ALL, page=True)),
     ("GET", "/dispatch"): Rule(get("/dispatch"), roles(200, STAFF, page=True)),
+    ("GET", "/dispatch/stock"): Rule(get("/dispatch/stock"), roles(200, STAFF, page=True)),
+    ("GET", "/api/service-figures"): Rule(get("/api/service-figures"), roles(200, STAFF)),
     ("GET", "/admin/users"): Rule(get("/admin/users"), roles(200, ("admin",), page=True)),
     ("GET", "/engineer/{engineer_id}"): Rule(
         get(lambda p: f"/engineer/{p.engineer_id('own')}"),
