@@ -50,6 +50,8 @@ PAGE_ERRORS = {
           "Your account does not give access to it. Log in as someone who may, or go back "
           "to the start page."),
     404: ("Nothing here", "This page does not exist, or is not yours to see."),
+    409: ("This could not be done", "Nothing was changed. Go back to the page, and try "
+          "again with what it shows now."),
 }
 
 

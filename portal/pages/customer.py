@@ -22,8 +22,8 @@ from starlette.responses import Response
 
 from asset_registry.catalog import severity_rank
 from asset_registry.tables import Device
-from dispatch.plan_store import HORIZON_S
-from dispatch.planning import offer_windows
+from dispatch.plan_store import HORIZON_S, promise
+from dispatch.planning import offer_windows, window_available
 from foundations.clock import now_ms
 from foundations.database import session_scope
 from portal.auth.audit import record
@@ -45,10 +45,13 @@ router = APIRouter(route_class=GuardedRoute, include_in_schema=False,
                    dependencies=[Depends(public_rate_limit)])
 
 INVALID_CODE = "This code is not valid. Please contact your service provider."
+WINDOW_TAKEN = ("That arrival window can no longer be kept (it was just taken). "
+                "Please go back and pick another, or send the report without one.")
 # The repair's steps in the customer's words.
 STEP_WORDS = {"new": "Reported", "assigned": "Engineer assigned", "accepted": "Engineer confirmed",
               "en_route": "Engineer on the way", "on_site": "Engineer on site",
-              "done": "Repair done", "cannot_complete": "Visit could not be completed"}
+              "done": "Repair done", "cannot_complete": "Visit could not be completed",
+              "window_missed": "Your arrival window cannot be kept — we will contact you"}
 # How a case came to be, in the customer's words.
 SOURCE_WORDS = {"customer": "Reported by you", "alert": "Detected by remote monitoring",
                 "maintenance": "Planned maintenance"}
@@ -100,6 +103,7 @@ def customer_page(token: str, request: Request, ctx: ContextDep, session: Sessio
                  if o.engineer_id and (e := session.get(Engineer, o.engineer_id))}
     reports = {o.id: session.get(JobReport, o.id) for o, _, _ in orders}
     case = session.get(Case, reported) if reported is not None else None
+    now = now_ms()
     return render(request, "customer.html", {
         "token": token, "device": detail, "state": state, "state_class": state_class,
         "alerts": list_alerts(session, state="open", device_id=device.id),
@@ -112,6 +116,8 @@ def customer_page(token: str, request: Request, ctx: ContextDep, session: Sessio
         "sources": SOURCE_WORDS, "other_source": OTHER_SOURCE,
         # Only this device's cases are acknowledged: another number shows nothing.
         "reported": case.id if case is not None and case.device_id == device.id else None,
+        # Whether each arrival window promised is kept, waits for its day, or cannot be.
+        "promises": {o.id: promise(o, now) for o, _, _ in orders},
         "tz": ctx.tz,
     })
 
@@ -175,6 +181,12 @@ async def report_fault(
         promised = _window(window, now)
     except FaultReportError as err:
         raise HTTPException(422, str(err)) from None
+    if promised is not None:
+        model = ctx.models[device.model_id]
+        if not await run_in_threadpool(window_available, ctx.engine, ctx.tz, device.id,
+                                       model.service_skill, model.service_minutes,
+                                       promised[0], promised[1], now):
+            raise HTTPException(409, WINDOW_TAKEN)
     images = await _photos(photos)
     if images and ctx.uploads_dir is None:
         raise HTTPException(503, "photos cannot be kept here; send the report without them")
