@@ -82,7 +82,8 @@ async function drawRoutes() {
     r.stops.forEach((s, k) => {
       L.circleMarker([s.lat, s.lon], { radius: 5, color: colour, fillColor: "#fff", fillOpacity: 1, weight: 2 })
         .bindTooltip(`${esc(r.name)} · stop ${k + 1}: #${s.work_order_id} · ETA ${fmt(s.eta)}${s.pinned ? " · pinned" : ""}`,
-          { permanent: k === 0, direction: "top", className: "eta" })
+          // On hover only: permanent labels covered the devices (and alerts) under them.
+          { direction: "top", className: "eta" })
         .addTo(routeLayer);
     });
   });
