@@ -84,6 +84,7 @@ def test_customer_dispatcher_and_engineer_journeys(
     engineer.fill("#parts input[name=part]", "Inlet hose")
     engineer.click("#parts button[type=submit]")
     expect(engineer.locator("#parts-list")).to_contain_text("1 × Inlet hose")
+    engineer.locator("#signature").scroll_into_view_if_needed()  # (the page is taller)
     box = engineer.locator("#signature").bounding_box()
     assert box is not None
     engineer.mouse.move(box["x"] + 20, box["y"] + 100)
