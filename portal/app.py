@@ -21,7 +21,7 @@ from portal.auth.accounts import principal_for_session
 from portal.auth.dependencies import SESSION_COOKIE, LoginRequired, login_url
 from portal.context import PortalContext
 from portal.limits import BodyLimit
-from portal.pages import customer, engineer, login, staff
+from portal.pages import api_docs, customer, engineer, login, staff
 from portal.rendering import render
 from portal.routers import (
     alerts,
@@ -60,6 +60,8 @@ def create_app(ctx: PortalContext) -> FastAPI:
         title="FieldPulse",
         summary="Devices, alerts, work orders and engineers of a FieldPulse installation.",
         version="0.1.0",
+        # /docs is ours (portal/pages/api_docs.py): Swagger UI bundled, no CDN.
+        docs_url=None,
     )
     app.state.ctx = ctx
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -70,7 +72,8 @@ def create_app(ctx: PortalContext) -> FastAPI:
                    plans.router, engineers.router, users.router, audit.router,
                    webhooks.router, qr.router, rule_sets.router, opportunities.router,
                    operations.router, live_events.router,
-                   staff.router, engineer.router, customer.router, login.router):
+                   staff.router, engineer.router, customer.router, login.router,
+                   api_docs.router):
         app.include_router(router)
     app.add_exception_handler(LoginRequired, _to_login)
     app.add_exception_handler(StarletteHTTPException, _http_error)

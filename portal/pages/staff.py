@@ -27,12 +27,13 @@ def dispatch_console(request: Request, ctx: ContextDep, principal: StaffPage) ->
 
 
 @router.get("/admin/users")
-def admin_users(request: Request, session: SessionDep, principal: AdminPage) -> Response:
+def admin_users(request: Request, ctx: ContextDep, session: SessionDep, principal: AdminPage
+                ) -> Response:
     """Users with their roles, state and API tokens; the page's buttons call the JSON API."""
     tokens: dict[int, list[ApiToken]] = {}
     for token in user_tokens(session):
         tokens.setdefault(token.user_id, []).append(token)
     return render(request, "admin_users.html", {
         "users": list_users(session), "tokens": tokens, "engineers": engineers_by_name(session),
-        "roles": ROLES,
+        "roles": ROLES, "tz": ctx.tz,
     }, principal)
