@@ -58,15 +58,25 @@ SOURCE_WORDS = {"customer": "Reported by you", "alert": "Detected by remote moni
 OTHER_SOURCE = "Service request"
 
 
-def _plain_state(online: bool, worst: str | None) -> tuple[str, str]:
-    """The device's condition in words a customer understands, and a css class."""
+def _plain_state(online: bool, worst: str | None, repairing: bool = False) -> tuple[str, str]:
+    """The device's condition in words a customer understands, and a css class; never
+    "working normally" while a repair of it is under way."""
     if worst and severity_rank(worst) >= severity_rank("high"):
         return "Fault detected — our service team has been alerted", "bad"
     if worst:
         return "Needs attention soon", "warn"
+    if repairing:
+        return "A repair is arranged — follow it below", "info"
     if not online:
         return "Not connected — we cannot see it right now", "offline"
     return "Working normally", "ok"
+
+
+# An open alert in the customer's words: what is affected and how bad it is.
+SEVERITY_WORDS = {"critical": "fault — our service team has been alerted",
+                  "high": "fault — our service team has been alerted",
+                  "medium": "needs attention soon", "low": "worth watching",
+                  "info": "for information"}
 
 
 def _first_name(name: str) -> str:
@@ -97,8 +107,11 @@ def customer_page(token: str, request: Request, ctx: ContextDep, session: Sessio
     device = _device(session, token)
     detail = device_detail(session, device.id, ctx.models)
     assert detail is not None
-    state, state_class = _plain_state(detail.online, detail.worst_severity)
     orders = device_work_orders_with_events(session, device.id)
+    current = [row for row in orders if row[0].status != "done"]
+    state, state_class = _plain_state(detail.online, detail.worst_severity, bool(current))
+    attributes = ctx.models[device.model_id].attributes
+    plain = {key: a.plain_label for key, a in attributes.items()}
     engineers = {o.engineer_id: _first_name(e.name) for o, _, _ in orders
                  if o.engineer_id and (e := session.get(Engineer, o.engineer_id))}
     reports = {o.id: session.get(JobReport, o.id) for o, _, _ in orders}
@@ -106,8 +119,11 @@ def customer_page(token: str, request: Request, ctx: ContextDep, session: Sessio
     now = now_ms()
     return render(request, "customer.html", {
         "token": token, "device": detail, "state": state, "state_class": state_class,
-        "alerts": list_alerts(session, state="open", device_id=device.id),
-        "current": [row for row in orders if row[0].status != "done"],
+        "readings": [(plain.get(v.metric, v.label), v.value, v.unit) for v in detail.latest],
+        "alerts": [(f"{plain.get(a.metric, a.metric)}: {SEVERITY_WORDS.get(a.severity, '')}",
+                    a.severity, a.raised_at)
+                   for a in list_alerts(session, state="open", device_id=device.id)],
+        "current": current,
         "history": [row for row in orders if row[0].status == "done"],
         "engineers": engineers, "reports": reports, "categories": FAULT_CATEGORIES,
         "steps": STEP_WORDS, "step_note": _step_note,
