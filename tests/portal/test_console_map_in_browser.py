@@ -98,3 +98,25 @@ def test_the_map_explains_itself_and_the_worst_device_is_easy_to_reach(
     # Route stops' ETAs show on hover only: no label sits over the devices.
     expect(page.locator(".leaflet-tooltip.eta")).to_have_count(0)
     _shot(page, "console-map-legend-and-inbox")
+
+
+def test_an_action_answer_stays_when_plans_arrive_and_quiet_replans_are_counted(
+        cloud: RunningCloud, page: Page) -> None:  # noqa: F811
+    device = cloud.fleet.devices[0]
+    _alert(cloud, device.id, "high", int(time.time() * 1000))
+    page.set_viewport_size({"width": 1440, "height": 900})
+    page.goto(f"{cloud.base_url}/dispatch")
+    _log_in(page, make_account(cloud.system.engine, "dispatcher"))
+    row = page.locator("#alerts tbody tr").first
+    row.get_by_role("button", name="Ack").click()
+    status = page.locator("#plan-status")
+    expect(status).to_contain_text("acknowledged")
+    # Plans arrive (the dispatcher's runs): said apart, the answer above stays.
+    for _ in range(3):
+        cloud.api.post(f"{cloud.base_url}/api/plans").raise_for_status()
+    expect(page.locator("#plan-live")).to_contain_text("latest plan in force", timeout=15_000)
+    expect(status).to_contain_text("acknowledged")
+    # Nothing to plan: the re-plans changed nothing, and are counted, not listed.
+    expect(page.locator("#plan-changes [data-quiet]")).to_contain_text("changed nothing",
+                                                                       timeout=15_000)
+    expect(page.locator("#plan-changes")).not_to_contain_text("no changes")
