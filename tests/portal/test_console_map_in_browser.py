@@ -120,3 +120,35 @@ def test_an_action_answer_stays_when_plans_arrive_and_quiet_replans_are_counted(
     expect(page.locator("#plan-changes [data-quiet]")).to_contain_text("changed nothing",
                                                                        timeout=15_000)
     expect(page.locator("#plan-changes")).not_to_contain_text("no changes")
+
+
+def test_a_dispatcher_opens_a_case_by_hand_finding_the_device_by_customer(
+        cloud: RunningCloud, page: Page) -> None:  # noqa: F811
+    device = cloud.fleet.devices[-1]
+    site = next(s for s in cloud.fleet.sites if s.id == device.site_id)
+    customer = next(c for c in cloud.fleet.customers if c.id == site.customer_id)
+    page.set_viewport_size({"width": 1440, "height": 900})
+    page.goto(f"{cloud.base_url}/dispatch")
+    _log_in(page, make_account(cloud.system.engine, "dispatcher"))
+    expect(page.locator("#map")).to_have_attribute("data-drawn", str(len(cloud.fleet.devices)))
+    page.get_by_text("Open a case by hand").click()
+    form = page.locator("#new-case-form")
+    # Typed by customer: the list offers that customer's devices, by serial and site.
+    form.get_by_label("Device").fill(customer.name)
+    options = page.locator("#device-options option")
+    assert options.count() >= 1
+    values = [options.nth(k).get_attribute("value") for k in range(options.count())]
+    picked = next(v for v in values if v and v.startswith(device.serial))
+    form.get_by_label("Device").fill(picked)
+    expect(page.locator("#new-case-device")).to_contain_text(site.name)
+    form.get_by_label("What is wrong").fill("Customer phoned: unit leaking")
+    form.get_by_label("Customer's contact").fill("+49 89 555")
+    form.get_by_label("Priority").select_option("4")
+    form.get_by_role("button", name="Open case").click()
+    status = page.locator("#plan-status")
+    expect(status).to_contain_text("opened for")
+    case_id = int((status.text_content() or "").split("case ", 1)[1].split(" ", 1)[0])
+    case = cloud.api.get(f"{cloud.base_url}/api/cases/{case_id}").json()
+    assert (case["device_id"], case["title"], case["contact"], case["source"]) == (
+        device.id, "Customer phoned: unit leaking", "+49 89 555", "api")
+    assert case["work_orders"][0]["priority"] == 4
