@@ -17,9 +17,9 @@ from support import RunningCloud, make_account, wait_until
 NORMAL = {"flow_lpm": 12.0, "tds_ppm": 25.0, "inlet_pressure_bar": 3.2, "filter_hours": 1790.2}
 
 
-def _spread(page: Page) -> float:
+def _spread(browser_page: Page) -> float:
     """How much of the plot's width the mean line covers (0..1)."""
-    return page.evaluate("""() => {
+    return browser_page.evaluate("""() => {
         const line = document.querySelector('figure.chart[data-metric=tds_ppm] polyline');
         const xs = line.getAttribute('points').trim().split(/\\s+/).map((p) => +p.split(',')[0]);
         return (Math.max(...xs) - Math.min(...xs)) / (380 - 44 - 6); }""")
