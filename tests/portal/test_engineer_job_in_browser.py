@@ -13,11 +13,12 @@ import httpx
 from playwright.sync_api import Page, expect
 from sqlmodel import Session, select
 from test_offline_photos_in_browser import _open_job, _png, _sign, page  # noqa: F401
-from test_pages_in_browser import _shot, browser  # noqa: F401 (fixtures)
+from test_pages_in_browser import _log_in, _shot, browser  # noqa: F401 (fixtures)
 
 from portal.auth.dependencies import CSRF_COOKIE
+from service.cases import open_case
 from service.tables import WorkOrder
-from support import RunningCloud
+from support import RunningCloud, make_account
 
 TITLE = "Customer report: Leak"
 
@@ -79,3 +80,33 @@ def test_the_engineer_sees_the_customers_problem_and_only_the_steps_ahead(
     expect(page.locator("#give-back")).to_be_hidden()
     expect(page.locator("#outbox-failed")).to_be_hidden()
     _shot(page, "engineer-job-customer-report-phone")
+
+
+def test_todays_list_loaded_once_before_the_offline_support_opens_offline(
+        cloud: RunningCloud, page: Page) -> None:  # noqa: F811
+    """The list was loaded once, with signal, before the service worker ran (its first
+    visit): no second load with signal, and it still opens in the cellar, and so does
+    the job it lists."""
+    engineer_id = cloud.fleet.engineers[0].id
+    with Session(cloud.system.engine) as s:
+        _, order = open_case(s, device_id=cloud.fleet.devices[0].id, source="customer",
+                             title="Noisy pump", skill="plumbing", duration_min=30, priority=2)
+        order.engineer_id, order.status = engineer_id, "en_route"  # stays theirs
+        s.add(order)
+        s.commit()
+        order_id = order.id
+    url = f"{cloud.base_url}/engineer/{engineer_id}"
+    page.goto(url)
+    _log_in(page, make_account(cloud.system.engine, "engineer", engineer_id))
+    expect(page).to_have_url(url)
+    expect(page.locator("#jobs")).to_contain_text("Noisy pump")
+    # The worker has kept what this first load showed (it says so on the page).
+    page.wait_for_function("() => document.documentElement.dataset.offlineReady !== undefined")
+
+    page.context.set_offline(True)
+    page.reload()
+    expect(page.locator("#jobs")).to_contain_text("Noisy pump")
+    page.get_by_role("link", name="Noisy pump").click()
+    expect(page.locator("#title")).to_have_text("Noisy pump")
+    expect(page).to_have_url(f"{url}/jobs/{order_id}")
+    page.context.set_offline(False)
