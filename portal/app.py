@@ -15,6 +15,7 @@ from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.responses import Response
 
 from portal.auth.accounts import principal_for_session
@@ -64,7 +65,9 @@ def create_app(ctx: PortalContext) -> FastAPI:
         docs_url=None,
     )
     app.state.ctx = ctx
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # Scripts and styles go out gzipped to clients that take it (Leaflet: 148 KB -> ~40 KB).
+    app.mount("/static", GZipMiddleware(StaticFiles(directory=STATIC_DIR), minimum_size=1024),
+              name="static")
     # Every route states who may call it (portal.auth.dependencies); the access test
     # (tests/portal/test_access_matrix.py) fails for a route it does not know.
     # The JSON API, one router per resource (portal/routers), then the HTML pages.
