@@ -307,6 +307,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
         roles(303, ALL, page=True)),
     ("GET", "/dispatch"): Rule(get("/dispatch"), roles(200, STAFF, page=True)),
     ("GET", "/admin/users"): Rule(get("/admin/users"), roles(200, ("admin",), page=True)),
+    ("GET", "/admin/audit"): Rule(get("/admin/audit"), roles(200, ("admin",), page=True)),
     ("GET", "/engineer/{engineer_id}"): Rule(
         get(lambda p: f"/engineer/{p.engineer_id('own')}"),
         roles(200, (*STAFF, "engineer_own"), page=True)),

@@ -6,6 +6,7 @@ engineer sent to the console gets a page saying why, and logs in as another user
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 
@@ -171,3 +172,10 @@ def test_admin_adds_a_user_and_a_revoke_asks_first(served: Served, page: Page) -
     wait_until(lambda: asked, what="the revoke to ask first")
     assert "Revoke token" in asked[0]
     assert _me(served, pat) == 200  # declined: still valid
+
+    # The audit log is a page in local time, not raw JSON with epoch milliseconds.
+    page.get_by_role("link", name="audit log").click()
+    expect(page).to_have_url(f"{served.base_url}/admin/audit")
+    made = page.locator("#audit tr", has_text="user:ops-new-1").filter(has_text="user.create")
+    expect(made).to_have_count(1)
+    expect(made.locator("td").first).to_have_text(re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$"))
