@@ -36,6 +36,8 @@ from simulators.faults import Fault, demo_engineer, fault_schedule, write_labels
 from simulators.fleet import Fleet, generate_fleet
 
 SEED = 7
+# The demo's service desk, as a customer with a code that is not valid is told.
+DEMO_SUPPORT_CONTACT = "service@fieldpulse.example, +49 89 1234 5678"
 TOKEN_FILE = "demo-token.txt"  # in the working directory, git-ignored
 CREDENTIALS_FILE = "demo-credentials.txt"  # in the data directory, git-ignored
 
@@ -119,6 +121,7 @@ def run_demo(data_dir: Path, qr_dir: Path, port: int, sites: int, tile_url: str,
         shutil.rmtree(data_dir)  # every demo starts from a clean, known fleet
     data_dir.mkdir(parents=True)
     settings = Settings(data_dir=data_dir, http_port=port, tile_url=tile_url,
+                        support_contact=DEMO_SUPPORT_CONTACT,
                         qr_dir=qr_dir.resolve())
     with ExitStack() as stack:
         fleet = generate_fleet(seed=SEED, sites=sites)

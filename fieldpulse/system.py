@@ -84,6 +84,7 @@ class CloudSystem:
         webhook_targets = TargetPolicy(settings.webhook_allowed_networks)
         self.app = create_app(PortalContext(
             engine=self.engine, models=self.models, tile_url=settings.tile_url, tz=tz,
+            support_contact=settings.support_contact,
             request_replan=self.dispatcher.request, rules=self.rules,
             broker_connected=self.consumer.connected.is_set,
             ingest_stats=self.pipeline.stats.snapshot, health=self.health.report,

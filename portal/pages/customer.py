@@ -92,11 +92,18 @@ def _step_note(status: str, note: str) -> str:
     return ""
 
 
-def _device(session: Session, token: str) -> Device:
+def invalid_code(support_contact: str) -> str:
+    """What a customer with a wrong or revoked code is told: who to contact."""
+    if support_contact:
+        return f"This code is not valid. Please contact your service provider: {support_contact}."
+    return INVALID_CODE
+
+
+def _device(session: Session, token: str, support_contact: str = "") -> Device:
     device = device_by_token(session, token)
     if device is None:
         # Same answer for a wrong or a revoked token: nothing to learn from it.
-        raise HTTPException(404, INVALID_CODE)
+        raise HTTPException(404, invalid_code(support_contact))
     return device
 
 
@@ -104,7 +111,7 @@ def _device(session: Session, token: str) -> Device:
 def customer_page(token: str, request: Request, ctx: ContextDep, session: SessionDep,
                   reported: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None
                   ) -> Response:
-    device = _device(session, token)
+    device = _device(session, token, ctx.support_contact)
     detail = device_detail(session, device.id, ctx.models)
     assert detail is not None
     orders = device_work_orders_with_events(session, device.id)
@@ -141,7 +148,7 @@ def customer_page(token: str, request: Request, ctx: ContextDep, session: Sessio
 @router.get("/q/{token}/windows")
 def arrival_windows(token: str, ctx: ContextDep, session: SessionDep) -> list[dict[str, int]]:
     """Arrival windows the current plan can keep for a visit to this device."""
-    device = _device(session, token)
+    device = _device(session, token, ctx.support_contact)
     model = ctx.models[device.model_id]
     offers = offer_windows(ctx.engine, ctx.tz, device.id, model.service_skill,
                            model.service_minutes)
@@ -176,7 +183,7 @@ async def _known_code(request: Request) -> None:
             return device_by_token(session, request.path_params["token"]) is not None
 
     if not await run_in_threadpool(known):
-        raise HTTPException(404, INVALID_CODE)
+        raise HTTPException(404, invalid_code(request.app.state.ctx.support_contact))
 
 
 known_code = early(_known_code)
@@ -190,7 +197,7 @@ async def report_fault(
     window: Annotated[str, Form(max_length=40)] = "",
     photos: Annotated[list[UploadFile], File()] = [],  # noqa: B006 (FastAPI's form default)
 ) -> RedirectResponse:
-    device = _device(session, token)
+    device = _device(session, token, ctx.support_contact)
     now = now_ms()
     try:
         customer_reports.check_category(category)
@@ -229,7 +236,7 @@ async def report_fault(
 def rate(token: str, ctx: ContextDep, session: SessionDep,
          work_order_id: Annotated[RowId, Form()], stars: Annotated[int, Form(ge=1, le=5)],
          comment: Annotated[str, Form(max_length=2000)] = "") -> RedirectResponse:
-    device = _device(session, token)
+    device = _device(session, token, ctx.support_contact)
     with session_scope(ctx.engine) as tx:
         order = tx.get(WorkOrder, work_order_id)
         if order is None or order.device_id != device.id:

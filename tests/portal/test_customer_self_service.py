@@ -148,3 +148,13 @@ def test_the_engineer_sees_the_customers_photos(portal: Portal, client: TestClie
     other = portal.accounts["engineer_other"].headers
     assert client.get(f"/api/work-orders/{order_id}/files/{photo}",
                       headers=other).status_code == 403
+
+
+def test_a_code_that_is_not_valid_says_whom_to_contact(portal: Portal, client: TestClient
+                                                        ) -> None:
+    portal.app.state.ctx.support_contact = "service@desk.example, +49 89 1234"
+    page = client.get("/q/not-a-code", headers={"Accept": "text/html"})
+    assert page.status_code == 404
+    assert "This code is not valid" in page.text and "+49 89 1234" in page.text
+    sent = client.post("/q/not-a-code/report", data={"category": "Leak"})
+    assert sent.status_code == 404 and "service@desk.example" in sent.json()["detail"]
