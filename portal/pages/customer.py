@@ -51,7 +51,8 @@ WINDOW_TAKEN = ("That arrival window can no longer be kept (it was just taken). 
 STEP_WORDS = {"new": "Reported", "assigned": "Engineer assigned", "accepted": "Engineer confirmed",
               "en_route": "Engineer on the way", "on_site": "Engineer on site",
               "done": "Repair done", "cannot_complete": "Visit could not be completed",
-              "window_missed": "Your arrival window cannot be kept — we will contact you"}
+              "window_missed": "Your arrival window cannot be kept — we will contact you",
+              "booked": "Arrival window booked"}
 # How a case came to be, in the customer's words.
 SOURCE_WORDS = {"customer": "Reported by you", "alert": "Detected by remote monitoring",
                 "maintenance": "Planned maintenance"}

@@ -61,6 +61,7 @@ def test_a_report_with_photos_and_an_offered_window(portal: Portal, client: Test
                for f in files)
     page = client.get(sent.headers["location"]).text
     assert "your report was received" in page and "Your arrival window" in page
+    assert "Arrival window booked" in page  # on the timeline (and mailed: the notices)
 
 
 def test_a_window_never_offered_or_taken_meanwhile_is_refused_and_a_broken_one_said(
