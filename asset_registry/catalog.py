@@ -41,6 +41,12 @@ class Attribute:
     unit: str
     min: float
     max: float
+    # What the device's owner calls it (the customer's page); the label if not given.
+    customer_label: str = ""
+
+    @property
+    def plain_label(self) -> str:
+        return self.customer_label or self.label
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +124,13 @@ def _require(table: Mapping[str, Any], key: str, kind: type | tuple[type, ...], 
     return value
 
 
+def _optional_text(spec: Mapping[str, Any], key: str, where: str) -> str:
+    value = spec.get(key, "")
+    if not isinstance(value, str):
+        raise CatalogError(f"{where}.{key}: expected a string")
+    return value
+
+
 def parse_model(raw: Mapping[str, Any], source: str) -> DeviceModel:
     model_id = _require(raw, "id", str, source)
     attributes: dict[str, Attribute] = {}
@@ -135,6 +148,7 @@ def parse_model(raw: Mapping[str, Any], source: str) -> DeviceModel:
             unit=_require(spec, "unit", str, where),
             min=low,
             max=high,
+            customer_label=_optional_text(spec, "customer_label", where),
         )
     try:
         rules = parse_rules(raw.get("rules", []), f"{source}: rules", attributes)

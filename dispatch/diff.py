@@ -6,13 +6,18 @@ from dataclasses import dataclass
 
 from dispatch.plan import Plan
 
+# An arrival that shifts by less than this, at the same place in the route, is no
+# move a dispatcher would act on (nor see: times are shown to the minute).
+MOVE_S = 60
+
 
 @dataclass(frozen=True, slots=True)
 class Change:
     engineer_id: str
     added: tuple[str, ...]  # jobs new to this engineer
     removed: tuple[str, ...]  # jobs no longer with this engineer
-    moved: tuple[str, ...]  # still with this engineer, at another time or position
+    # Still with this engineer, at another position or arriving MOVE_S or more apart.
+    moved: tuple[str, ...]
 
     def as_dict(self) -> dict[str, str | list[str]]:
         return {"engineer_id": self.engineer_id, "added": list(self.added),
@@ -29,7 +34,9 @@ def plan_diff(old: Plan, new: Plan) -> tuple[Change, ...]:
         new_stops = {s.job_id: (k, s.arrival) for k, s in enumerate(route.stops)}
         added = tuple(j for j in new_stops if j not in old_stops)
         removed = tuple(j for j in old_stops if j not in new_stops)
-        moved = tuple(j for j in new_stops if j in old_stops and old_stops[j] != new_stops[j])
+        moved = tuple(j for j in new_stops if j in old_stops and (
+            old_stops[j][0] != new_stops[j][0]
+            or abs(old_stops[j][1] - new_stops[j][1]) >= MOVE_S))
         if added or removed or moved:
             changes.append(Change(route.engineer_id, added, removed, moved))
     return tuple(changes)

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 REASON_CAPACITY = "no capacity left in qualified engineers' shifts (day full)"
 REASON_WINDOW = "window unreachable in any engineer's shift"
+# Not a failure: the promised window lies after every qualified engineer's coming shift.
+REASON_LATER_DAY = "window on a later day: planned once that day's shift is next"
 REASON_PINNED = "pinned engineer cannot do it (skill, shift, window or pinned time)"
 
 

@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 
 from asset_registry.tables import Device, Site
 from dispatch.diff import Change
-from dispatch.plan import Plan, Route, Stop, Unassigned
+from dispatch.plan import REASON_LATER_DAY, Plan, Route, Stop, Unassigned
 from dispatch.problem import Break, Depot, Job, Location, Problem
 from dispatch.problem import Engineer as SolverEngineer
 from dispatch.shifts import lunch_break, next_shift_window
@@ -165,8 +165,11 @@ def store_plan(engine: Engine, rows: list[OpenOrder], plan: Plan, at_ms: int,
             if order is None or order.status not in OPEN_STATUSES:
                 continue  # moved on (e.g. engineer started it) while we solved
             engineer_id, seq, eta = assignment.get(str(wo.id), (None, None, None))
+            before = promise(order, at_ms)
             work_orders.plan(session, order, engineer_id, seq, eta, reasons.get(str(wo.id)),
                              at_ms, notes.get(str(wo.id)), pickups.get(str(wo.id)))
+            if before in ("kept", "booked") and promise(order, at_ms) == "broken":
+                work_orders.window_missed(session, order, reasons.get(str(wo.id)) or "", at_ms)
         record = DispatchPlan(created_at=at_ms, assigned=len(assignment),
                               unassigned=len(plan.unassigned), objective=plan.objective)
         session.add(record)
@@ -202,3 +205,20 @@ def _busy_engineers(session: Session, at_ms: int) -> dict[str, tuple[Location, i
         if prev is None or done_s > prev[1]:
             busy[wo.engineer_id] = (Location(lat, lon), done_s)
     return busy
+
+
+def promise(order: WorkOrder, at_ms: int) -> str | None:
+    """How the arrival window promised to the order's customer stands: None (none
+    promised, or the visit has begun), "kept" (an engineer's route arrives within it),
+    "booked" (its day's plan has not been made yet) or "broken" (the plan left it out,
+    or the window passed without an arrival): then the customer must be told."""
+    if order.window_start is None or order.window_end is None \
+            or order.status not in (*OPEN_STATUSES, "en_route"):
+        return None
+    if order.engineer_id is not None and order.eta is not None \
+            and order.window_start <= order.eta <= order.window_end:
+        return "kept"
+    if at_ms <= order.window_end and order.engineer_id is None \
+            and order.unassigned_reason in (None, NOT_PLANNED, REASON_LATER_DAY):
+        return "booked"
+    return "broken"

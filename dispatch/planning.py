@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import numpy as np
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
@@ -21,6 +22,7 @@ from asset_registry.tables import Device, Site
 from dispatch.diff import plan_diff
 from dispatch.heuristics.booking import propose_windows
 from dispatch.heuristics.emergency import extend_times, insert_emergency
+from dispatch.plan import REASON_LATER_DAY, Plan
 from dispatch.plan_stats import plan_stats
 from dispatch.plan_store import OpenOrder, PlanSummary, load_problem, store_plan, stored_plan
 from dispatch.problem import Job, Location, Problem
@@ -133,7 +135,9 @@ def candidates(engine: Engine, tz: ZoneInfo, order_id: int, at_ms: int | None = 
         trial = dataclasses.replace(job, pinned_engineer=engineer.id)
         result = insert_emergency(problem, times, plan, trial, bump=False, grown_times=grown)
         if result.engineer_id is None:
-            out.append(Candidate(engineer.id, drive, None, "no room in today's route"))
+            later = job.pinned_start is None and job.window_start >= engineer.shift_end
+            out.append(Candidate(engineer.id, drive, None, REASON_LATER_DAY if later
+                                 else "no room in today's route"))
             continue
         stop = next(s for s in result.plan.route_of(engineer.id).stops if s.job_id == job.id)
         out.append(Candidate(engineer.id, drive, at_ms + stop.arrival * 1000))
@@ -152,42 +156,101 @@ OFFER_HOURS = ((8, 10), (10, 12), (12, 14), (14, 16), (16, 18))
 
 def offer_windows(engine: Engine, tz: ZoneInfo, device_id: str, skill: str,
                   duration_min: int, at_ms: int | None = None, days: int = 2,
-                  best: int = 3) -> list[WindowOffer]:
+                  best: int = 3, level: int = 1) -> list[WindowOffer]:
     """Arrival windows to offer a customer who reports a fault on `device_id`: the ones
-    the plan of each coming day can absorb without bumping anyone, cheapest extra
-    driving first (heuristics.booking), at least an hour from now. Empty when no
-    engineer with the skill can come."""
+    a qualified engineer's shift of each coming day can take beside everything already
+    planned or promised for that day, without bumping anyone, cheapest extra driving
+    first (heuristics.booking), at least an hour from now. Empty when no qualified
+    engineer can come."""
     at_ms = now_ms() if at_ms is None else at_ms
+    ranked: list[tuple[int, WindowOffer]] = []
+    for day in _booking_days(engine, tz, device_id, skill, duration_min, level, at_ms, days):
+        windows = [w for w in day.windows if w[0] >= (at_ms + 3_600_000 - day.origin) // 1000]
+        ranked += [(o.extra_travel, WindowOffer(day.origin + o.window_start * 1000,
+                                                day.origin + o.window_end * 1000))
+                   for o in propose_windows(day.problem, day.times, day.plan, day.job,
+                                            windows, best=best)]
+    ranked.sort(key=lambda r: (r[0], r[1].start_ms))
+    return sorted((offer for _, offer in ranked[:best]), key=lambda w: w.start_ms)
+
+
+def window_available(engine: Engine, tz: ZoneInfo, device_id: str, skill: str,
+                     duration_min: int, start_ms: int, end_ms: int,
+                     at_ms: int | None = None, level: int = 1) -> bool:
+    """Whether the window (start_ms, end_ms) can still be promised for a visit to
+    `device_id`, as `offer_windows` judges it (another customer may just have taken the
+    room it had when it was offered)."""
+    at_ms = now_ms() if at_ms is None else at_ms
+    for day in _booking_days(engine, tz, device_id, skill, duration_min, level, at_ms, 2):
+        window = ((start_ms - day.origin) // 1000, (end_ms - day.origin) // 1000)
+        if window in day.windows and start_ms >= at_ms + 3_600_000 and propose_windows(
+                day.problem, day.times, day.plan, day.job, [window], best=1):
+            return True
+    return False
+
+
+@dataclass(frozen=True, slots=True)
+class _BookingDay:
+    origin: int  # ms epoch the day's problem counts from
+    problem: Problem
+    times: np.ndarray
+    plan: Plan  # the day's stored stops plus the orders promised a window that day
+    job: Job  # the visit to book
+    windows: tuple[tuple[int, int], ...]  # OFFER_HOURS of that date, after the origin
+
+
+def _booking_days(engine: Engine, tz: ZoneInfo, device_id: str, skill: str,
+                  duration_min: int, level: int, at_ms: int, days: int) -> list[_BookingDay]:
+    """Each coming day as booking sees it: the engineers' shifts of that day, the stops
+    already planned for it, and the orders promised a window on it that no plan has
+    placed yet (a later day's promises are kept only once its shift is next, so each
+    booking must leave room for the ones before it)."""
     with Session(engine) as session:
         site = session.exec(select(Site).join(Device, col(Device.site_id) == Site.id)
                             .where(Device.id == device_id)).first()
     if site is None:
         return []
     job = Job(id="offer", location=Location(site.lat, site.lon), skill=skill,
-              duration=duration_min * 60, priority=3)
+              duration=duration_min * 60, priority=3, level=level)
     today = datetime.fromtimestamp(at_ms / 1000, tz).replace(hour=0, minute=0, second=0,
                                                              microsecond=0)
-    ranked: list[tuple[int, WindowOffer]] = []
+    out = []
     for day in range(days):
         date = today + timedelta(days=day)  # wall-clock days, right across DST
         # Each day is planned from its own start: the engineers' shifts of that day,
         # and the stops already planned for it.
         origin = at_ms if day == 0 else int(date.timestamp() * 1000)
+        day_end = int((date + timedelta(days=1)).timestamp() * 1000)
         problem, rows = load_problem(engine, tz, origin)
-        if not problem.engineers:
+        if not any(e.level(skill) >= level for e in problem.engineers):
             continue
-        windows = []
-        for begin, end in OFFER_HOURS:
-            start = int(date.replace(hour=begin).timestamp() * 1000)
-            stop = int(date.replace(hour=end).timestamp() * 1000)
-            if start >= at_ms + 3_600_000:
-                windows.append(((start - origin) // 1000, (stop - origin) // 1000))
+        bounds = [(int(date.replace(hour=begin).timestamp() * 1000),
+                   int(date.replace(hour=end).timestamp() * 1000)) for begin, end in OFFER_HOURS]
+        windows = tuple(((start - origin) // 1000, (stop - origin) // 1000)
+                        for start, stop in bounds if start >= origin)
         if not windows:
             continue
         plan = stored_plan(problem, rows, origin, planned_from=origin)
-        times = travel_matrix(points_of(problem))
-        ranked += [(o.extra_travel, WindowOffer(origin + o.window_start * 1000,
-                                                origin + o.window_end * 1000))
-                   for o in propose_windows(problem, times, plan, job, windows, best=best)]
-    ranked.sort(key=lambda r: (r[0], r[1].start_ms))
-    return sorted((offer for _, offer in ranked[:best]), key=lambda w: w.start_ms)
+        promised = [str(wo.id) for wo, _lat, _lon in rows
+                    if wo.window_start is not None and origin <= wo.window_start < day_end]
+        problem, times, plan = _with_promises(problem, plan, promised)
+        out.append(_BookingDay(origin, problem, times, plan, job, windows))
+    return out
+
+
+def _with_promises(problem: Problem, plan: Plan, promised: list[str]
+                   ) -> tuple[Problem, np.ndarray, Plan]:
+    """`plan` with every promised order it has not placed put in where it fits, in
+    the order of their windows (without bumping anyone)."""
+    placed = {s.job_id for r in plan.routes for s in r.stops}
+    waiting = sorted((j for j in problem.jobs if j.id in promised and j.id not in placed),
+                     key=lambda j: (j.window_start, j.id))
+    ids = {j.id for j in waiting}
+    base = dataclasses.replace(problem, jobs=tuple(j for j in problem.jobs if j.id not in ids))
+    plan = Plan(plan.routes, tuple(u for u in plan.unassigned if u.job_id not in ids),
+                plan.objective)
+    times = travel_matrix(points_of(base))
+    for job in waiting:
+        result = insert_emergency(base, times, plan, job, bump=False)
+        base, times, plan = result.problem, result.times, result.plan
+    return base, times, plan

@@ -81,6 +81,9 @@ def run(
                              ] = False,
     supervisor_email: Annotated[str, typer.Option(
         help="Where the service supervisor's notifications go.")] = "",
+    support_contact: Annotated[str, typer.Option(
+        help="How customers reach the service desk (phone or e-mail), shown on the page "
+             "a QR code that is not valid opens.")] = "",
     review_plans: Annotated[bool, typer.Option(
         help="Periodic re-plans wait for a dispatcher to accept them in the console "
              "(emergencies still go in at once).")] = False,
@@ -134,6 +137,7 @@ def run(
               smtp_from=smtp_from, smtp_user=smtp_user, smtp_starttls=smtp_starttls,
               supervisor_email=supervisor_email, dispatch_review=review_plans,
               dispatch_parts=parts,
+              support_contact=support_contact,
               trusted_proxies=tuple(trusted_proxy or ()),
               webhook_allowed_networks=tuple(webhook_allow or ()), **mail)
 

@@ -14,7 +14,9 @@ import shutil
 import subprocess
 import sys
 from contextlib import ExitStack
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from rich.console import Console
 from rich.table import Table
@@ -30,10 +32,12 @@ from foundations.clock import now_ms
 from foundations.database import session_scope
 from portal.auth.accounts import create_user, issue_api_token
 from portal.qr_codes import customer_url, write_qr_codes
-from simulators.faults import Fault, fault_schedule, write_labels
+from simulators.faults import Fault, demo_engineer, fault_schedule, write_labels
 from simulators.fleet import Fleet, generate_fleet
 
 SEED = 7
+# The demo's service desk, as a customer with a code that is not valid is told.
+DEMO_SUPPORT_CONTACT = "service@fieldpulse.example, +49 89 1234 5678"
 TOKEN_FILE = "demo-token.txt"  # in the working directory, git-ignored
 CREDENTIALS_FILE = "demo-credentials.txt"  # in the data directory, git-ignored
 
@@ -117,6 +121,7 @@ def run_demo(data_dir: Path, qr_dir: Path, port: int, sites: int, tile_url: str,
         shutil.rmtree(data_dir)  # every demo starts from a clean, known fleet
     data_dir.mkdir(parents=True)
     settings = Settings(data_dir=data_dir, http_port=port, tile_url=tile_url,
+                        support_contact=DEMO_SUPPORT_CONTACT,
                         qr_dir=qr_dir.resolve())
     with ExitStack() as stack:
         fleet = generate_fleet(seed=SEED, sites=sites)
@@ -126,13 +131,17 @@ def run_demo(data_dir: Path, qr_dir: Path, port: int, sites: int, tile_url: str,
         broker, commands = start_broker(stack, settings, engine, console)
         system = CloudSystem(settings, broker, engine=engine, commands_broker=commands)
         written = write_qr_codes(tokens.items(), settings.base_url, qr_dir.resolve())
-        accounts, api_token = create_demo_users(system.engine, fleet.engineers[0].id)
+        faults = fault_schedule(fleet, start_ms=now_ms(), seed=SEED,
+                                first_after_s=15)
+        # The engineer account is one who can take the faults' work now (not simply
+        # the first engineer, whose skills and shift may fit none of it).
+        engineer = next(e for e in fleet.engineers if e.id == demo_engineer(
+            fleet, faults, datetime.now(ZoneInfo(fleet.city.tz))))
+        accounts, api_token = create_demo_users(system.engine, engineer.id)
         _write_secret(Path(TOKEN_FILE).resolve(), api_token + "\n")
         _write_secret(data_dir / CREDENTIALS_FILE,
                       "".join(f"{u}\t{r}\t{p}\n" for u, r, p in accounts))
 
-        faults = fault_schedule(fleet, start_ms=now_ms(), seed=SEED,
-                                first_after_s=15)
         write_labels(faults, data_dir / "faults.jsonl")
         system.start()
         stack.callback(system.stop)
@@ -142,7 +151,7 @@ def run_demo(data_dir: Path, qr_dir: Path, port: int, sites: int, tile_url: str,
 
         _print_welcome(console, settings, fleet, tokens, qr_dir.resolve(), written, faults,
                        data_dir)
-        _print_accounts(console, accounts, data_dir, fleet.engineers[0].name)
+        _print_accounts(console, accounts, data_dir, engineer.name)
         wait_for_signal()
 
 

@@ -18,6 +18,8 @@ class Settings:
     database_url: str | None = None  # default: SQLite file in data_dir
     # Leaflet tile URL template; empty = no background tiles (works offline).
     tile_url: str = ""
+    # How customers reach the service desk (shown when a QR code is not valid).
+    support_contact: str = ""
     # Where rotated device QR codes are written (None: only returned through the API).
     qr_dir: Path | None = None
     timezone: str = "Europe/Berlin"

@@ -100,6 +100,7 @@ class CloudSystem:
                         "through the portal wait, unsent")
         self.app = create_app(PortalContext(
             engine=self.engine, models=self.models, tile_url=settings.tile_url, tz=tz,
+            support_contact=settings.support_contact,
             request_replan=self.dispatcher.request, rules=self.rules,
             on_command_queued=self.command_link.wake if self.command_link else lambda: None,
             broker_connected=self.consumer.connected.is_set,

@@ -29,6 +29,8 @@ class PortalContext:
     engine: Engine
     models: Mapping[str, DeviceModel]
     tile_url: str = ""
+    # How customers reach the service desk: shown to one whose QR code is not valid.
+    support_contact: str = ""
     # Times on the pages are shown in the sites' local time.
     tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
     # Called after a case is opened here, so the dispatcher plans it promptly.

@@ -26,6 +26,14 @@ def _clock(ms: int | None, tz: ZoneInfo | None = None) -> str:
 templates.env.filters["clock"] = _clock
 
 
+def _datetime(ms: int | None, tz: ZoneInfo | None = None) -> str:
+    """A full local date and time (the audit log)."""
+    return datetime.fromtimestamp(ms / 1000, tz).strftime("%Y-%m-%d %H:%M:%S") if ms else "—"
+
+
+templates.env.filters["datetime"] = _datetime
+
+
 def is_https(request: Request) -> bool:
     return request.url.scheme == "https"
 

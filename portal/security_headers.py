@@ -5,9 +5,10 @@
   attribute), show images from the portal itself (and `data:`/`blob:`, the
   engineer app's thumbnails) and from the map's tile server when one is set
   (`--tile-url`: that origin and no other), talk only to the portal, and may not
-  be framed (`frame-ancestors 'none'`) or post forms elsewhere. The API docs
-  (`/docs`, `/redoc`) are FastAPI's pages, which load Swagger UI or ReDoc from
-  their CDN with an inline script: they get a policy of their own for that.
+  be framed (`frame-ancestors 'none'`) or post forms elsewhere. `/docs` is one of
+  these pages (Swagger UI bundled); `/redoc` and `/docs/oauth2-redirect` are
+  FastAPI's, with an inline script (ReDoc from its CDN): they get a policy of
+  their own for that.
 - `X-Frame-Options: DENY` for browsers without `frame-ancestors`,
   `X-Content-Type-Options: nosniff`, `Referrer-Policy: no-referrer` (a customer's
   page has its QR token in the URL), `Permissions-Policy` off for what no page
@@ -23,7 +24,7 @@ from urllib.parse import urlsplit
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-DOCS_PATHS = ("/docs", "/docs/oauth2-redirect", "/redoc")
+DOCS_PATHS = ("/docs/oauth2-redirect", "/redoc")
 STATIC_PREFIX = "/static/"
 DOCS_CDN = "https://cdn.jsdelivr.net"
 

@@ -14,13 +14,15 @@ from sqlmodel import Session
 from asset_registry.catalog import DeviceModel
 from asset_registry.fault_categories import FAULT_CATEGORIES as FAULT_CATEGORIES
 from service.cases import open_case
-from service.tables import Case, CaseAttachment, WorkOrder
+from service.tables import Case, CaseAttachment, WorkOrder, WorkOrderEvent
 
 SOURCE = "customer"
 PRIORITY = 3
 MAX_PHOTOS = 3
 # The arrival windows offered on the page are this long.
 WINDOW_MS = 2 * 3600 * 1000
+# The timeline event of a window chosen with the report (the customer is sent it).
+BOOKED = "booked"
 
 
 class FaultReportError(ValueError):
@@ -66,6 +68,10 @@ def report_fault(session: Session, *, device_id: str, model: DeviceModel, catego
     if window is not None:
         order.window_start, order.window_end = window
         session.add(order)
+        assert order.id is not None
+        # On the timeline, and the customer gets a confirmation (work_order_notices).
+        session.add(WorkOrderEvent(work_order_id=order.id, status=BOOKED, at=at,
+                                   note="arrival window booked"))
     assert case.id is not None
     for photo in photos:
         session.add(CaseAttachment(case_id=case.id, file_name=photo.file_name,

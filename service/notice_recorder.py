@@ -145,7 +145,9 @@ class WorkOrderNotices(Periodic):
             site_address=site.address, qr_token=device.qr_token,
             customer_recipient=recipients.customer(case.contact, customer.contact_email,
                                                    customer.id),
-            engineer_id=order.engineer_id, eta=order.eta, engineer_names=names)
+            engineer_id=order.engineer_id, eta=order.eta, engineer_names=names,
+            window=(order.window_start, order.window_end)
+            if order.window_start is not None and order.window_end is not None else None)
         try:
             return notices_for(facts, before, order_facts, tz=self._tz,
                                base_url=self._base_url)

@@ -14,6 +14,8 @@ customers by the address already known.
   en_route           -                                 on the way, ETA
   done               -                                 done, link to rate the visit
   cannot_complete    - (they gave it back themselves)  will be rescheduled, the reason
+  booked             -                                 the arrival window booked
+  window_missed      -                                 the window promised cannot be kept
 
 A plan that only moves an ETA writes no event, so it mails no one.
 """
@@ -57,6 +59,7 @@ class OrderFacts:
     engineer_id: str | None  # the order's engineer now
     eta: int | None  # ms epoch, the current plan's arrival
     engineer_names: dict[str, str]  # engineer id -> full name, for those involved
+    window: tuple[int, int] | None = None  # the arrival window promised (ms epoch)
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,4 +162,23 @@ def notices_for(event: EventFacts, before: str | None, order: OrderFacts, *,
                  + (f": {reason}" if reason else "."),
                  "It will be rescheduled; we will tell you the new time."]
         notices.append(Notice("customer", order.customer_recipient, "\n".join(lines)))
+    elif event.status == "booked" and order.window is not None:
+        notices.append(Notice("customer", order.customer_recipient, "\n".join([
+            f"Your service visit for {device} is booked",
+            f"An engineer will arrive at {order.site_name} between "
+            f"{local_time(order.window[0], tz)} and "
+            f"{datetime.fromtimestamp(order.window[1] / 1000, tz):%H:%M}.",
+            "We will tell you who is coming, and when they are on the way.",
+            f"Follow the repair: {base_url}/q/{order.qr_token}"])))
+    elif event.status == "window_missed":
+        promised = ""
+        if order.window is not None:
+            promised = f" ({local_time(order.window[0], tz)} to " \
+                f"{datetime.fromtimestamp(order.window[1] / 1000, tz):%H:%M})"
+        notices.append(Notice("customer", order.customer_recipient, "\n".join([
+            f"We cannot keep the arrival window for your {device}",
+            f"We are sorry: the visit at {order.site_name} cannot happen in the window "
+            f"you chose{promised}.",
+            "Our dispatcher will contact you to agree a new time.",
+            f"Follow the repair: {base_url}/q/{order.qr_token}"])))
     return notices

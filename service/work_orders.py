@@ -29,6 +29,9 @@ URGENT_PRIORITY = 5
 ENGINEER_STEPS = ("accepted", "en_route", "on_site", "done")
 # A give-back's event on the timeline; its note is "<engineer>: <reason>".
 CANNOT_COMPLETE = "cannot_complete"
+# A plan could not keep the arrival window promised to the customer (the note: why);
+# the order keeps its status, the customer is told (`service/work_order_notices.py`).
+WINDOW_MISSED = "window_missed"
 
 
 class StatusError(ValueError):
@@ -165,3 +168,11 @@ def plan(session: Session, order: WorkOrder, engineer_id: str | None, route_seq:
     session.add(order)
     if order.parts_needed != "[]":
         part_reservations.follow_plan(session, order, at)
+
+
+def window_missed(session: Session, order: WorkOrder, reason: str, at: int) -> None:
+    """The dispatcher's plan cannot keep the window promised to the customer: a timeline
+    event (the customer is told); the order stays open for the dispatcher to arrange."""
+    assert order.id is not None
+    session.add(WorkOrderEvent(work_order_id=order.id, status=WINDOW_MISSED, at=at,
+                               note=reason))

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
+from datetime import datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -131,3 +132,24 @@ def write_labels(faults: Iterable[Fault], path: Path | str) -> None:
 def read_labels(path: Path | str) -> list[Fault]:
     with Path(path).open(encoding="utf-8") as fh:
         return [Fault.from_dict(json.loads(line)) for line in fh if line.strip()]
+
+
+def demo_engineer(fleet: Fleet, faults: Sequence[Fault], at: datetime,
+                  models: Mapping[str, DeviceModel] | None = None) -> str:
+    """The engineer the demo's engineer account is: one who can take the work the
+    demo's faults open (the skill of the most faulted devices, the work-order-opening
+    ones counted first) and is on shift at `at` (local time) if any such one is."""
+    models = load_models() if models is None else models
+    skill_of = {d.id: models[d.model_id].service_skill for d in fleet.devices}
+    first = [f.device_id for f in faults[:2]]  # the two that open work orders at once
+
+    def fit(k_engineer: tuple[int, Any]) -> tuple[bool, int, bool, int, int]:
+        k, engineer = k_engineer
+        start, end = (time.fromisoformat(engineer.shift_start),
+                      time.fromisoformat(engineer.shift_end))
+        on_shift = start <= at.time() < end if start < end else not end <= at.time() < start
+        urgent = sum(skill_of[d] in engineer.skills for d in first)
+        later = sum(skill_of[f.device_id] in engineer.skills for f in faults)
+        return urgent > 0 and on_shift, urgent, on_shift, later, -k
+
+    return max(enumerate(fleet.engineers), key=fit)[1].id

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dispatch.plan import (
+    REASON_LATER_DAY,
     REASON_PINNED,
     REASON_WINDOW,
     reason_no_level,
@@ -99,6 +100,10 @@ def screen(problem: Problem, times: np.ndarray) -> Screen:
             rejected[j] = reason_no_skill(job.skill)
         elif not any(engineers[e].level(job.skill) >= job.level for e in skilled):
             rejected[j] = reason_no_level(job.skill, job.level)
+        elif not fits and qualified and all(start >= engineers[e].shift_end for e in qualified):
+            # A window after every qualified shift of this plan is a promise for a
+            # later day, planned once that day's shift is the next one.
+            rejected[j] = REASON_LATER_DAY
         elif not fits:
             rejected[j] = REASON_PINNED if job.pinned_engineer is not None else REASON_WINDOW
         elif job.parts and problem.parts != "ignore":

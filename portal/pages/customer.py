@@ -22,8 +22,8 @@ from starlette.responses import Response
 
 from asset_registry.catalog import severity_rank
 from asset_registry.tables import Device
-from dispatch.plan_store import HORIZON_S
-from dispatch.planning import offer_windows
+from dispatch.plan_store import HORIZON_S, promise
+from dispatch.planning import offer_windows, window_available
 from foundations.clock import now_ms
 from foundations.database import session_scope
 from portal.auth.audit import record
@@ -45,25 +45,39 @@ router = APIRouter(route_class=GuardedRoute, include_in_schema=False,
                    dependencies=[Depends(public_rate_limit)])
 
 INVALID_CODE = "This code is not valid. Please contact your service provider."
+WINDOW_TAKEN = ("That arrival window can no longer be kept (it was just taken). "
+                "Please go back and pick another, or send the report without one.")
 # The repair's steps in the customer's words.
 STEP_WORDS = {"new": "Reported", "assigned": "Engineer assigned", "accepted": "Engineer confirmed",
               "en_route": "Engineer on the way", "on_site": "Engineer on site",
-              "done": "Repair done", "cannot_complete": "Visit could not be completed"}
+              "done": "Repair done", "cannot_complete": "Visit could not be completed",
+              "window_missed": "Your arrival window cannot be kept — we will contact you",
+              "booked": "Arrival window booked"}
 # How a case came to be, in the customer's words.
 SOURCE_WORDS = {"customer": "Reported by you", "alert": "Detected by remote monitoring",
                 "maintenance": "Planned maintenance"}
 OTHER_SOURCE = "Service request"
 
 
-def _plain_state(online: bool, worst: str | None) -> tuple[str, str]:
-    """The device's condition in words a customer understands, and a css class."""
+def _plain_state(online: bool, worst: str | None, repairing: bool = False) -> tuple[str, str]:
+    """The device's condition in words a customer understands, and a css class; never
+    "working normally" while a repair of it is under way."""
     if worst and severity_rank(worst) >= severity_rank("high"):
         return "Fault detected — our service team has been alerted", "bad"
     if worst:
         return "Needs attention soon", "warn"
+    if repairing:
+        return "A repair is arranged — follow it below", "info"
     if not online:
         return "Not connected — we cannot see it right now", "offline"
     return "Working normally", "ok"
+
+
+# An open alert in the customer's words: what is affected and how bad it is.
+SEVERITY_WORDS = {"critical": "fault — our service team has been alerted",
+                  "high": "fault — our service team has been alerted",
+                  "medium": "needs attention soon", "low": "worth watching",
+                  "info": "for information"}
 
 
 def _first_name(name: str) -> str:
@@ -79,11 +93,18 @@ def _step_note(status: str, note: str) -> str:
     return ""
 
 
-def _device(session: Session, token: str) -> Device:
+def invalid_code(support_contact: str) -> str:
+    """What a customer with a wrong or revoked code is told: who to contact."""
+    if support_contact:
+        return f"This code is not valid. Please contact your service provider: {support_contact}."
+    return INVALID_CODE
+
+
+def _device(session: Session, token: str, support_contact: str = "") -> Device:
     device = device_by_token(session, token)
     if device is None:
         # Same answer for a wrong or a revoked token: nothing to learn from it.
-        raise HTTPException(404, INVALID_CODE)
+        raise HTTPException(404, invalid_code(support_contact))
     return device
 
 
@@ -91,19 +112,26 @@ def _device(session: Session, token: str) -> Device:
 def customer_page(token: str, request: Request, ctx: ContextDep, session: SessionDep,
                   reported: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None
                   ) -> Response:
-    device = _device(session, token)
+    device = _device(session, token, ctx.support_contact)
     detail = device_detail(session, device.id, ctx.models)
     assert detail is not None
-    state, state_class = _plain_state(detail.online, detail.worst_severity)
     orders = device_work_orders_with_events(session, device.id)
+    current = [row for row in orders if row[0].status != "done"]
+    state, state_class = _plain_state(detail.online, detail.worst_severity, bool(current))
+    attributes = ctx.models[device.model_id].attributes
+    plain = {key: a.plain_label for key, a in attributes.items()}
     engineers = {o.engineer_id: _first_name(e.name) for o, _, _ in orders
                  if o.engineer_id and (e := session.get(Engineer, o.engineer_id))}
     reports = {o.id: session.get(JobReport, o.id) for o, _, _ in orders}
     case = session.get(Case, reported) if reported is not None else None
+    now = now_ms()
     return render(request, "customer.html", {
         "token": token, "device": detail, "state": state, "state_class": state_class,
-        "alerts": list_alerts(session, state="open", device_id=device.id),
-        "current": [row for row in orders if row[0].status != "done"],
+        "readings": [(plain.get(v.metric, v.label), v.value, v.unit) for v in detail.latest],
+        "alerts": [(f"{plain.get(a.metric, a.metric)}: {SEVERITY_WORDS.get(a.severity, '')}",
+                    a.severity, a.raised_at)
+                   for a in list_alerts(session, state="open", device_id=device.id)],
+        "current": current,
         "history": [row for row in orders if row[0].status == "done"],
         "engineers": engineers, "reports": reports, "categories": FAULT_CATEGORIES,
         "steps": STEP_WORDS, "step_note": _step_note,
@@ -112,6 +140,8 @@ def customer_page(token: str, request: Request, ctx: ContextDep, session: Sessio
         "sources": SOURCE_WORDS, "other_source": OTHER_SOURCE,
         # Only this device's cases are acknowledged: another number shows nothing.
         "reported": case.id if case is not None and case.device_id == device.id else None,
+        # Whether each arrival window promised is kept, waits for its day, or cannot be.
+        "promises": {o.id: promise(o, now) for o, _, _ in orders},
         "tz": ctx.tz,
     })
 
@@ -119,7 +149,7 @@ def customer_page(token: str, request: Request, ctx: ContextDep, session: Sessio
 @router.get("/q/{token}/windows")
 def arrival_windows(token: str, ctx: ContextDep, session: SessionDep) -> list[dict[str, int]]:
     """Arrival windows the current plan can keep for a visit to this device."""
-    device = _device(session, token)
+    device = _device(session, token, ctx.support_contact)
     model = ctx.models[device.model_id]
     offers = offer_windows(ctx.engine, ctx.tz, device.id, model.service_skill,
                            model.service_minutes)
@@ -154,7 +184,7 @@ async def _known_code(request: Request) -> None:
             return device_by_token(session, request.path_params["token"]) is not None
 
     if not await run_in_threadpool(known):
-        raise HTTPException(404, INVALID_CODE)
+        raise HTTPException(404, invalid_code(request.app.state.ctx.support_contact))
 
 
 known_code = early(_known_code)
@@ -168,13 +198,19 @@ async def report_fault(
     window: Annotated[str, Form(max_length=40)] = "",
     photos: Annotated[list[UploadFile], File()] = [],  # noqa: B006 (FastAPI's form default)
 ) -> RedirectResponse:
-    device = _device(session, token)
+    device = _device(session, token, ctx.support_contact)
     now = now_ms()
     try:
         customer_reports.check_category(category)
         promised = _window(window, now)
     except FaultReportError as err:
         raise HTTPException(422, str(err)) from None
+    if promised is not None:
+        model = ctx.models[device.model_id]
+        if not await run_in_threadpool(window_available, ctx.engine, ctx.tz, device.id,
+                                       model.service_skill, model.service_minutes,
+                                       promised[0], promised[1], now):
+            raise HTTPException(409, WINDOW_TAKEN)
     images = await _photos(photos)
     if images and ctx.uploads_dir is None:
         raise HTTPException(503, "photos cannot be kept here; send the report without them")
@@ -201,7 +237,7 @@ async def report_fault(
 def rate(token: str, ctx: ContextDep, session: SessionDep,
          work_order_id: Annotated[RowId, Form()], stars: Annotated[int, Form(ge=1, le=5)],
          comment: Annotated[str, Form(max_length=2000)] = "") -> RedirectResponse:
-    device = _device(session, token)
+    device = _device(session, token, ctx.support_contact)
     with session_scope(ctx.engine) as tx:
         order = tx.get(WorkOrder, work_order_id)
         if order is None or order.device_id != device.id:

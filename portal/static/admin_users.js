@@ -52,6 +52,7 @@
       say(result.password ? `New password of ${name}: ${result.password} (shown once)`
         : `Password of ${name} changed; their other sessions ended`);
     } else if (action === "revoke") {
+      if (!confirm(`Revoke token #${button.dataset.tokenId} of ${name}? Whatever uses it stops working now.`)) return;
       await send("DELETE", `/api/tokens/${button.dataset.tokenId}`);
       done(`token #${button.dataset.tokenId} of ${name} revoked`);
     }
@@ -61,6 +62,22 @@
     const button = e.target.closest("[data-user-action]");
     if (!button) return;
     act(button.closest("tr"), button.dataset.userAction, button).catch((err) => say(err.message, true));
+  });
+
+  // A new user: the generated password is shown once, here (never kept for the reload).
+  document.getElementById("add-user").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const form = e.target;
+    const role = form.role.value, engineer = form.engineer_id.value || null;
+    try {
+      if (role === "engineer" && !engineer) throw new Error("pick the engineer record this account sees the jobs of");
+      const made = await send("POST", "/api/users", { username: form.username.value.trim(), role,
+        engineer_id: role === "engineer" ? engineer : null });
+      form.reset();
+      say(`User ${made.username} (${made.role}) added. Password: ${made.password} — shown once; reload the page to manage the new user.`);
+    } catch (err) {
+      say(err.message, true);
+    }
   });
 
   const kept = sessionStorage.getItem("fp-admin-status");

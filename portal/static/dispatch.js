@@ -15,7 +15,8 @@ const tileUrl = mapEl.dataset.tileUrl;
 if (tileUrl) L.tileLayer(tileUrl, { maxZoom: 19 }).addTo(map);
 // 10,000 markers: clustered, added in chunks so the page stays responsive.
 const layer = L.markerClusterGroup({ chunkedLoading: true, iconCreateFunction: clusterIcon,
-  showCoverageOnHover: false, maxClusterRadius: 60 }).addTo(map);
+  showCoverageOnHover: false, maxClusterRadius: 60,
+  zoomToBoundsOnClick: false }).addTo(map); // clicks: dispatch_map.js
 const routeLayer = L.layerGroup().addTo(map);
 const markers = new Map(); // device id -> circle marker, reused across refreshes
 const state = { devices: [], alerts: [], orders: [], engineers: [], names: {}, assignees: [], drawnKey: "" };
@@ -88,6 +89,7 @@ function markerOf(d) {
   m.options.deviceId = d.id;
   m.options.rank = RANK[d.worst_severity] || 0;
   m.options.online = d.online;
+  m.options.siteId = d.site_id;
   m.bindTooltip(`${esc(d.serial)} · ${esc(d.customer_name)}`);
   return m;
 }
@@ -106,6 +108,7 @@ function drawDevices() {
   const shown = state.devices.filter((d) => matches(d, f));
   const key = JSON.stringify(f) + "|" + shown.map((d) => `${d.id}:${d.worst_severity}:${d.online}`).join(",");
   $("#summary").textContent = `${shown.length} of ${state.devices.length} devices · ${state.alerts.length} open alerts`;
+  drawSites(shown);
   if (key === state.drawnKey) return;
   state.drawnKey = key;
   mapEl.dataset.drawn = "";
@@ -142,6 +145,13 @@ function assigneePicker(a) {
     `</select>`;
 }
 
+// A device as people know it: serial, then customer and site (the id only as a fallback).
+function deviceCell(d, id) {
+  if (!d) return `<a href="#" data-open-device="${esc(id)}">${esc(id)}</a>`;
+  return `<a href="#" data-open-device="${esc(id)}">${esc(d.serial)}</a>` +
+    `<div class="muted">${esc(d.customer_name)} · ${esc(d.site_name)}</div>`;
+}
+
 function drawInbox() {
   // A live redraw must not eat a comment being typed: keep open forms and their text.
   const typed = new Map([...document.querySelectorAll("#alerts tr[data-alert]")]
@@ -149,9 +159,12 @@ function drawInbox() {
     .map((tr) => [tr.dataset.alert, tr.querySelector("input[name=note]").value]));
   const focused = document.activeElement?.closest?.("#alerts tr[data-alert]")?.dataset.alert;
   const picking = document.activeElement?.matches?.("#alerts select[name=assignee]");
-  $("#alerts tbody").innerHTML = state.alerts.map((a) =>
+  const devices = new Map(state.devices.map((d) => [d.id, d]));
+  const worstFirst = [...state.alerts].sort((a, b) =>
+    (RANK[b.severity] || 0) - (RANK[a.severity] || 0) || b.raised_at - a.raised_at);
+  $("#alerts tbody").innerHTML = worstFirst.map((a) =>
     `<tr data-alert="${a.id}" class="state-${esc(a.state)}"><td><span class="badge fill-${esc(a.severity)}">${esc(a.severity)}</span></td>` +
-    `<td><a href="#" data-open-device="${esc(a.device_id)}">${esc(a.device_id)}</a></td>` +
+    `<td>${deviceCell(devices.get(a.device_id), a.device_id)}</td>` +
     `<td>${esc(a.message)}${explanation(a)}<div class="muted">${esc(a.state)}${a.assigned_to ? " · assigned to " + esc(a.assigned_to) : ""}${a.case_id ? " · case " + a.case_id : ""}</div></td>` +
     `<td>${fmt(a.raised_at)}</td><td class="actions">${assigneePicker(a)}${alertButtons(a)}</td></tr>`).join("");
   if (picking && focused) document.querySelector(`#alerts tr[data-alert="${focused}"] select[name=assignee]`)?.focus();
@@ -181,10 +194,11 @@ function drawOrders() {
   // Keep what the dispatcher picked in a row (engineer, time) across live redraws.
   const picked = [...document.querySelectorAll("#work-orders tr[data-work-order]")].map((tr) =>
     [tr.dataset.workOrder, tr.querySelector("select[name=engineer]")?.value, tr.querySelector("input[name=start]")?.value]);
+  const devices = new Map(state.devices.map((d) => [d.id, d]));
   const options = state.engineers.map((e) => `<option value="${esc(e.id)}">${esc(e.name)}</option>`).join("");
   $("#work-orders tbody").innerHTML = state.orders.map((w) =>
     `<tr data-work-order="${w.id}" class="status-${esc(w.status)}"><td>${w.id}${w.priority >= 5 ? ' <span class="badge fill-critical">urgent</span>' : ""}</td>` +
-    `<td><a href="#" data-open-device="${esc(w.device_id)}">${esc(w.device_id)}</a></td><td>${esc(w.status.replace("_", " "))}</td>` +
+    `<td>${deviceCell(devices.get(w.device_id), w.device_id)}</td><td>${esc(w.status.replace("_", " "))}</td>` +
     `<td>${w.engineer_id ? `<a href="/engineer/${esc(w.engineer_id)}">${esc(state.names[w.engineer_id] || w.engineer_id)}</a>` : esc(w.unassigned_reason || "unassigned")}` +
     `${w.pinned_engineer_id || w.pinned_start ? ' <span class="pin" title="pinned by the dispatcher">pinned</span>' : ""}</td>` +
     `<td>${fmt(w.eta)}${slaBadge(w)}</td><td class="actions">${orderControls(w, options)}</td></tr>`).join("");
@@ -257,7 +271,7 @@ function startConsole() {
   });
   document.addEventListener("click", (e) => {
     const link = e.target.closest("[data-open-device]");
-    if (link) { e.preventDefault(); openDevice(link.dataset.openDevice); }
+    if (link) { e.preventDefault(); showOnMap(link.dataset.openDevice); openDevice(link.dataset.openDevice); }
   });
   document.addEventListener("change", async (e) => {
     const pick = e.target.closest?.("#alerts select[name=assignee]");

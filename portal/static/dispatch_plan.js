@@ -31,6 +31,7 @@ async function alertAction(row, action) {
   } else {
     if (action === "comment" && !text) throw new Error("type a comment first");
     await send("POST", `/api/alerts/${id}/${action}`, { note: text });  // the server knows who acts
+    notify(`alert ${id} ${{ acknowledge: "acknowledged", close: "closed", comment: "commented" }[action] || action}`);
   }
 }
 
@@ -82,26 +83,33 @@ async function drawRoutes() {
     r.stops.forEach((s, k) => {
       L.circleMarker([s.lat, s.lon], { radius: 5, color: colour, fillColor: "#fff", fillOpacity: 1, weight: 2 })
         .bindTooltip(`${esc(r.name)} · stop ${k + 1}: #${s.work_order_id} · ETA ${fmt(s.eta)}${s.pinned ? " · pinned" : ""}`,
-          { permanent: k === 0, direction: "top", className: "eta" })
+          // On hover only: permanent labels covered the devices (and alerts) under them.
+          { direction: "top", className: "eta" })
         .addTo(routeLayer);
     });
   });
 }
 
 async function drawPlanChanges() {
-  const plans = await getJSON("/api/plans/changes");
+  // Re-plans that changed nothing (the dispatcher's every-minute runs) are counted,
+  // not listed: the list keeps the plans a dispatcher has to read.
+  const all = await getJSON("/api/plans/changes");
+  const plans = all.filter((p) => p.changes.length);
+  const quiet = all.length - plans.length;
   $("#plan-changes").innerHTML = plans.slice(0, 5).map((p) =>
     `<li data-plan="${p.plan_id}"><b>Plan ${p.plan_id}</b> (${esc(p.kind)}): ${p.assigned} assigned, ${p.unassigned} unassigned` +
     (p.changes.length ? `<ul>${p.changes.map((c) => `<li>${esc(state.names[c.engineer_id] || c.engineer_id)}: ` +
       [c.added.length ? `+${c.added.map((j) => "#" + j).join(", ")}` : "",
        c.removed.length ? `−${c.removed.map((j) => "#" + j).join(", ")}` : "",
        c.moved.length ? `moved ${c.moved.map((j) => "#" + j).join(", ")}` : ""].filter(Boolean).join(" · ") + "</li>").join("")}</ul>`
-      : " · no changes") + "</li>").join("");
+      : " · no changes") + "</li>").join("") +
+    (quiet ? `<li class="muted" data-quiet="${quiet}">${quiet} re-plan${quiet === 1 ? "" : "s"} changed nothing</li>` : "");
 }
 
-// A plan was stored (accepted here or elsewhere, or an emergency insertion).
+// A plan was stored (accepted here or elsewhere, or an emergency insertion): said on a
+// line of its own, so it never overwrites what the dispatcher's last action answered.
 function planArrived() {
-  notify(`new plan in force at ${fmt(Date.now())}`);
+  $("#plan-live").textContent = `latest plan in force since ${fmt(Date.now())}`;
 }
 
 async function act(fn) {

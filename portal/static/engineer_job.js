@@ -250,19 +250,57 @@ async function load() {
   list("alerts", job.alerts.map((a) => `${a.severity}: ${a.message} (${a.state})`));
   list("history", job.history.map((h) => `${h.title} — ${h.status}`));
   list("parts-list", job.report.parts.map((p) => `${p.qty} × ${p.part}`));
-  fileLinks("photos", job.report.photos);
-  fileLinks("customer-photos", job.customer_photos);
+  fileLinks("photos", job.report.photos, "Photo of the work");
+  fileLinks("customer-photos", job.customer_photos, "Customer's photo");
+  text("description", job.description || "No description given.");
+  contactLink(job.contact);
   text("signed", job.report.signed_by ? `Signed by ${job.report.signed_by} at ${time(job.report.signed_at)}` : "");
   document.querySelector("textarea[name=notes]").value = job.report.notes;
+  showSteps(job.status, Boolean(job.report.signed_by));
 }
-function fileLinks(id, names) {
-  document.getElementById(id).replaceChildren(...names.map((name) => {
-    const li = document.createElement("li"), a = document.createElement("a");
+// Thumbnails, each opening the full image; named by what they are, not by file name.
+function fileLinks(id, names, what) {
+  const ul = document.getElementById(id);
+  ul.replaceChildren(...names.map((name, k) => {
+    const li = document.createElement("li"), a = document.createElement("a"), img = document.createElement("img");
     a.href = `/api/work-orders/${orderId}/files/${encodeURIComponent(name)}`;
-    a.textContent = name;
+    img.src = a.href;
+    img.alt = `${what} ${k + 1}`;
+    img.loading = "lazy";
+    a.append(img);
     li.append(a);
     return li;
   }));
+}
+// The customer's contact: a phone number to call, an address to write to, or as given.
+function contactLink(contact) {
+  const el = document.getElementById("contact");
+  const value = (contact || "").trim();
+  if (!value) { el.textContent = "none given"; return; }
+  const a = document.createElement("a");
+  a.href = value.includes("@") ? `mailto:${value}` : /^[+\d][\d ()/-]{4,}$/.test(value) ? `tel:${value.replace(/[^+\d]/g, "")}` : "";
+  a.textContent = value;
+  el.replaceChildren(a.href ? a : document.createTextNode(value));
+}
+
+// Only the steps still ahead can be tapped (once done, none), and a signed report's
+// forms are closed, so nothing is queued that the server must refuse.
+const STEP_ORDER = ["accepted", "en_route", "on_site", "done"];
+function showSteps(status, signedOff) {
+  const reached = STEP_ORDER.indexOf(status);
+  for (const b of document.querySelectorAll("[data-status]")) {
+    b.disabled = STEP_ORDER.indexOf(b.dataset.status) <= reached;
+  }
+  const over = status === "done";
+  const note = document.getElementById("status-note");
+  note.hidden = !over;
+  note.textContent = over ? "This job is done: nothing more to report here." : "";
+  document.querySelector("#give-back").closest("details").hidden = over;
+  document.getElementById("report-final").hidden = !signedOff;
+  for (const form of ["parts", "notes", "photo", "sign-off"]) {
+    for (const el of document.getElementById(form).elements) el.disabled = signedOff;
+  }
+  document.getElementById("signature").classList.toggle("closed", signedOff);
 }
 
 const STEP_NAMES = { accepted: "accepted", en_route: "on my way", on_site: "arrived", done: "job done" };
@@ -270,6 +308,7 @@ document.querySelectorAll("[data-status]").forEach((b) => b.addEventListener("cl
   queue("POST", `/api/work-orders/${orderId}/status`, { status: b.dataset.status },
         `Job ${orderId}: ${STEP_NAMES[b.dataset.status]}`);
   text("status", `${b.dataset.status.replace("_", " ")} (sending…)`);
+  showSteps(b.dataset.status, false);
 }));
 document.getElementById("give-back").addEventListener("submit", (e) => {
   e.preventDefault();

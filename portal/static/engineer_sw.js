@@ -41,7 +41,25 @@ self.addEventListener("fetch", (event) => {
   event.respondWith(networkFirst(event.request));
 });
 
-// Logging out forgets what was kept (the page asks before it leaves).
+// Logging out forgets what was kept (the page asks before it leaves). A page loaded
+// before this worker ran was not kept: it sends its own address, its assets and the
+// pages it links to ({ keep: [...] }), fetched and kept now, so it opens offline too.
 self.addEventListener("message", (event) => {
   if (event.data === "forget") event.waitUntil(caches.delete(CACHE));
+  const keep = event.data && Array.isArray(event.data.keep) ? event.data.keep : [];
+  const ours = keep.filter((u) => typeof u === "string" && new URL(u, self.location.origin).origin === self.location.origin);
+  if (ours.length) {
+    event.waitUntil(Promise.all(ours.slice(0, 100).map(keepWithAssets))
+      .then(() => event.source && event.source.postMessage({ kept: ours.length })));
+  }
 });
+
+// A page kept with the scripts and styles it loads (a job page linked from the list
+// needs its own script offline).
+async function keepWithAssets(url) {
+  const response = await networkFirst(new Request(url, { credentials: "same-origin" })).catch(() => null);
+  if (!response || !(response.headers.get("content-type") || "").startsWith("text/html")) return;
+  const html = await response.text();
+  const assets = [...html.matchAll(/(?:src|href)="(\/static\/[^"]+)"/g)].map((m) => m[1]);
+  await Promise.all(assets.map((a) => networkFirst(new Request(a)).catch(() => null)));
+}

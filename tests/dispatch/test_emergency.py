@@ -127,6 +127,14 @@ def test_diff_names_added_removed_and_moved_jobs() -> None:
     assert plan_diff(old, old) == ()
 
 
+def test_an_arrival_shifted_by_seconds_at_the_same_place_is_no_move() -> None:
+    old = Plan((Route("a", (Stop("x", 600, 900), Stop("y", 1200, 1500))),), (), 0)
+    seconds = Plan((Route("a", (Stop("x", 630, 930), Stop("y", 1259, 1559))),), (), 0)
+    assert plan_diff(old, seconds) == ()  # "14:53 -> 14:53" is not a change
+    minutes = Plan((Route("a", (Stop("x", 600, 900), Stop("y", 1260, 1560))),), (), 0)
+    assert plan_diff(old, minutes) == (Change("a", (), (), ("y",)),)
+
+
 def test_checker_catches_an_insertion_that_breaks_a_window(day) -> None:  # type: ignore[no-untyped-def]
     # The checker really looks at the inserted plan: shift the new stop early.
     problem, times, plan = day

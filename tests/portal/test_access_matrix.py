@@ -419,6 +419,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/dispatch/stock"): Rule(get("/dispatch/stock"), roles(200, STAFF, page=True)),
     ("GET", "/api/service-figures"): Rule(get("/api/service-figures"), roles(200, STAFF)),
     ("GET", "/admin/users"): Rule(get("/admin/users"), roles(200, ("admin",), page=True)),
+    ("GET", "/admin/audit"): Rule(get("/admin/audit"), roles(200, ("admin",), page=True)),
     ("GET", "/engineer/{engineer_id}"): Rule(
         get(lambda p: f"/engineer/{p.engineer_id('own')}"),
         roles(200, (*STAFF, "engineer_own"), page=True)),

@@ -6,7 +6,9 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
@@ -59,6 +61,39 @@ def test_a_report_with_photos_and_an_offered_window(portal: Portal, client: Test
                for f in files)
     page = client.get(sent.headers["location"]).text
     assert "your report was received" in page and "Your arrival window" in page
+    assert "Arrival window booked" in page  # on the timeline (and mailed: the notices)
+
+
+def test_a_window_never_offered_or_taken_meanwhile_is_refused_and_a_broken_one_said(
+        portal: Portal, client: TestClient) -> None:
+    url = _url(portal)
+    tz = ZoneInfo("Europe/Berlin")
+    night = (datetime.now(tz) + timedelta(days=1)).replace(hour=2, minute=0, second=0,
+                                                            microsecond=0)
+    start = int(night.timestamp() * 1000)
+    # Two hours long and inside the horizon, but no engineer works at 02:00.
+    refused = client.post(f"{url}/report", data={"category": "Leak",
+                                                 "window": f"{start}-{start + 7_200_000}"})
+    assert refused.status_code == 409 and "pick another" in refused.json()["detail"]
+    as_page = client.post(f"{url}/report", data={"category": "Leak",
+                                                 "window": f"{start}-{start + 7_200_000}"},
+                          headers={"Accept": "text/html"})
+    assert as_page.status_code == 409 and "pick another" in as_page.text
+    [offer, *_] = client.get(f"{url}/windows").json()
+    sent = client.post(f"{url}/report", data={
+        "category": "Leak", "contact": "ana@example.com",
+        "window": f"{offer['start_ms']}-{offer['end_ms']}"})
+    assert sent.status_code == 303, sent.text
+    case_id = int(re.search(r"reported=(\d+)", sent.headers["location"]).group(1))
+    page = client.get(url).text
+    assert 'data-promise="booked"' in page
+    with session_scope(portal.engine) as s:  # the plan could not keep it
+        order = s.exec(select(WorkOrder).where(WorkOrder.case_id == case_id)).one()
+        order.unassigned_reason = "no capacity left in qualified engineers' shifts (day full)"
+        s.add(order)
+    page = client.get(url).text
+    assert 'data-promise="broken"' in page and "We cannot keep the arrival window" in page
+    assert "contact you at ana@example.com" in page
 
 
 def test_bad_reports_are_refused_with_the_reason(portal: Portal, client: TestClient) -> None:
@@ -114,3 +149,13 @@ def test_the_engineer_sees_the_customers_photos(portal: Portal, client: TestClie
     other = portal.accounts["engineer_other"].headers
     assert client.get(f"/api/work-orders/{order_id}/files/{photo}",
                       headers=other).status_code == 403
+
+
+def test_a_code_that_is_not_valid_says_whom_to_contact(portal: Portal, client: TestClient
+                                                        ) -> None:
+    portal.app.state.ctx.support_contact = "service@desk.example, +49 89 1234"
+    page = client.get("/q/not-a-code", headers={"Accept": "text/html"})
+    assert page.status_code == 404
+    assert "This code is not valid" in page.text and "+49 89 1234" in page.text
+    sent = client.post("/q/not-a-code/report", data={"category": "Leak"})
+    assert sent.status_code == 404 and "service@desk.example" in sent.json()["detail"]

@@ -8,6 +8,7 @@ targets, credentials and secrets."""
 from __future__ import annotations
 
 import base64
+import gzip
 import re
 import socket
 import stat
@@ -277,6 +278,22 @@ def test_every_answer_carries_the_security_headers(portal: Portal, client: TestC
     static = client.get("/static/app.css")
     assert static.headers["x-content-type-options"] == "nosniff"
     assert "no-store" not in static.headers.get("cache-control", "")
+
+
+def test_static_scripts_and_styles_go_out_gzipped_to_clients_that_take_it() -> None:
+    app = create_app(PortalContext(engine=make_engine("sqlite://"), models=MODELS))
+    with TestClient(app) as client:
+        plain = client.get("/static/vendor/leaflet/leaflet.js",
+                           headers={"Accept-Encoding": "identity"})
+        with client.stream("GET", "/static/vendor/leaflet/leaflet.js",
+                           headers={"Accept-Encoding": "gzip"}) as packed:
+            sent = b"".join(packed.iter_raw())  # the bytes on the wire
+            headers = packed.headers
+    assert "content-encoding" not in plain.headers
+    assert headers["content-encoding"] == "gzip"
+    assert gzip.decompress(sent) == plain.content
+    assert len(sent) < len(plain.content) // 2
+    assert headers["x-content-type-options"] == "nosniff"
 
 
 def test_the_map_may_load_tiles_from_its_tile_server_and_no_other() -> None:

@@ -84,6 +84,7 @@ def test_customer_dispatcher_and_engineer_journeys(
     engineer.fill("#parts input[name=part]", "Inlet hose")
     engineer.click("#parts button[type=submit]")
     expect(engineer.locator("#parts-list")).to_contain_text("1 × Inlet hose")
+    engineer.locator("#signature").scroll_into_view_if_needed()  # (the page is taller)
     box = engineer.locator("#signature").bounding_box()
     assert box is not None
     engineer.mouse.move(box["x"] + 20, box["y"] + 100)
@@ -100,9 +101,10 @@ def test_customer_dispatcher_and_engineer_journeys(
 
     # 4. The customer sees the completed visit and rates it.
     phone.reload()
-    visit = phone.locator(f"#history .visit[data-work-order='{order['id']}']")
-    expect(visit).to_be_visible()
-    visit.locator("select[name=stars]").select_option("5")
+    expect(phone.locator(f"#history .visit[data-work-order='{order['id']}']")).to_be_visible()
+    # Rated at the top of the page, by tapping a star (formerly a list in the history).
+    visit = phone.locator("#rate")
+    visit.locator(f"label[for='stars-{order['id']}-5']").click()
     visit.locator("input[name=comment]").fill("Fast and friendly")
     visit.locator("button[type=submit]").click()
     expect(phone.locator("#history")).to_contain_text("★★★★★")

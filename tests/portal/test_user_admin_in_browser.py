@@ -6,6 +6,7 @@ engineer sent to the console gets a page saying why, and logs in as another user
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 
@@ -132,3 +133,49 @@ def test_an_engineer_sent_to_the_console_sees_why_and_logs_in_as_someone_else(
     expect(page).to_have_url(f"{served.base_url}/dispatch")
     expect(page.locator("#alerts")).to_be_visible()
 
+
+
+def test_admin_adds_a_user_and_a_revoke_asks_first(served: Served, page: Page) -> None:  # noqa: F811
+    page.goto(f"{served.base_url}/admin/users")
+    _log_in(page, served.portal.accounts["admin"])
+    status = page.locator("#admin-status")
+    form = page.locator("#add-user")
+    form.get_by_label("User name").fill("ops-new-1")
+    form.get_by_label("Role").select_option("dispatcher")
+    form.get_by_role("button", name="Add user").click()
+    expect(status).to_contain_text("User ops-new-1 (dispatcher) added. Password: ")
+    password = (status.text_content() or "").split("Password: ", 1)[1].split(" ", 1)[0]
+    with Session(served.portal.engine) as session:
+        assert authenticate(session, "ops-new-1", password) is not None
+    # An engineer's account needs the engineer record whose jobs it sees.
+    form.get_by_label("User name").fill("ops-new-2")
+    form.get_by_label("Role").select_option("engineer")
+    form.get_by_role("button", name="Add user").click()
+    expect(status).to_have_class("notice error")
+    # The same name twice: the server's reason is shown.
+    form.get_by_label("User name").fill("ops-new-1")
+    form.get_by_label("Role").select_option("admin")
+    form.get_by_role("button", name="Add user").click()
+    expect(status).to_contain_text("exists")
+
+    pat = _account(served, "dispatcher")
+    page.reload()
+    row = page.locator(f'#users tr[data-user="{pat.username}"]')
+    asked: list[str] = []
+
+    def decline(dialog) -> None:  # type: ignore[no-untyped-def]
+        asked.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", decline)
+    row.get_by_role("button", name="Revoke").first.click()
+    wait_until(lambda: asked, what="the revoke to ask first")
+    assert "Revoke token" in asked[0]
+    assert _me(served, pat) == 200  # declined: still valid
+
+    # The audit log is a page in local time, not raw JSON with epoch milliseconds.
+    page.get_by_role("link", name="audit log").click()
+    expect(page).to_have_url(f"{served.base_url}/admin/audit")
+    made = page.locator("#audit tr", has_text="user:ops-new-1").filter(has_text="user.create")
+    expect(made).to_have_count(1)
+    expect(made.locator("td").first).to_have_text(re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$"))

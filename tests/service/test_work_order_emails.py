@@ -367,6 +367,25 @@ def test_a_plan_that_leaves_the_job_unplanned_tells_the_engineer_only() -> None:
     assert all("Expected arrival" not in n.message for n in notices)
 
 
+def test_a_window_chosen_with_the_report_is_confirmed_to_the_customer() -> None:
+    window = (AT_MS, AT_MS + 2 * 3600 * 1000)
+    [notice] = notices_for(EventFacts(2, "booked", "arrival window booked"), None,
+                           replace(FACTS, window=window), tz=TZ, base_url=BASE_URL)
+    assert (notice.audience, notice.recipient) == ("customer", "c@x.example")
+    assert notice.message.startswith("Your service visit for SN (m) is booked")
+    assert "between" in notice.message and f"{BASE_URL}/q/q" in notice.message
+
+
+def test_a_window_the_plan_cannot_keep_tells_the_customer() -> None:
+    window = (AT_MS, AT_MS + 2 * 3600 * 1000)
+    [notice] = notices_for(EventFacts(4, "window_missed", "day full"), None,
+                           replace(FACTS, window=window), tz=TZ, base_url=BASE_URL)
+    assert (notice.audience, notice.recipient) == ("customer", "c@x.example")
+    assert notice.message.startswith("We cannot keep the arrival window for your SN (m)")
+    assert "contact you to agree a new time" in notice.message
+    assert f"{BASE_URL}/q/q" in notice.message
+
+
 def test_the_customer_is_reached_at_the_reporter_if_an_address_else_the_account() -> None:
     assert recipients.customer(" a@b.example ", "acct@x", "c1") == "a@b.example"
     assert recipients.customer("+49 89 1", "acct@x", "c1") == "acct@x"

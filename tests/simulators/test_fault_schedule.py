@@ -59,3 +59,27 @@ def test_a_fleet_with_a_single_model_cannot_open_two_work_orders():
     single = replace(fleet, devices=tuple(d for d in fleet.devices if d.model_id == model_id))
     with pytest.raises(SimulatorError, match="two models"):
         fault_schedule(single, START_MS, seed=1)
+
+
+@pytest.mark.parametrize("hour", [7, 9, 12, 15, 18])
+@pytest.mark.parametrize("seed", [7, 8, 9])
+def test_the_demo_engineer_can_take_the_faults_work_and_is_on_shift_if_anyone_is(
+        seed, hour, fleet, models):
+    from datetime import datetime, time
+    from zoneinfo import ZoneInfo
+
+    from simulators.faults import demo_engineer
+
+    faults = fault_schedule(fleet, START_MS, seed=seed, first_after_s=15)
+    at = datetime(2026, 3, 3, hour, 30, tzinfo=ZoneInfo("Europe/Berlin"))
+    skills = {models[d.model_id].service_skill for d in fleet.devices
+              if d.id in {f.device_id for f in faults[:2]}}
+    chosen = next(e for e in fleet.engineers if e.id == demo_engineer(fleet, faults, at, models))
+    assert skills & set(chosen.skills), "the account's engineer can take an opening fault's job"
+
+    def on_shift(e):
+        return time.fromisoformat(e.shift_start) <= at.time() < time.fromisoformat(e.shift_end)
+
+    qualified = [e for e in fleet.engineers if skills & set(e.skills)]
+    if any(on_shift(e) for e in qualified):
+        assert on_shift(chosen)
