@@ -9,6 +9,12 @@ SQLite in WAL mode, `synchronous=FULL` (a commit survives a power cut, not only
   A batch leaves this table only when acknowledged (or evicted, counted).
 - `meta`: the next `seq` and the eviction counters, in the same transactions
   as the rows they describe, so they can never disagree after a crash.
+- `identity`: the outbox's epoch, a random id made with the database. The cloud
+  keys batches by (gateway, epoch, seq): a gateway whose outbox was lost starts
+  at seq 0 again under a new epoch, and its batches are new, not "already stored".
+  An outbox made before epochs existed keeps sending its old batches without one
+  (the cloud keyed those with the empty epoch) and uses the epoch from
+  `epoch_from_seq` on.
 
 Order: batches are handed out priority first, then oldest `seq` first. Eviction
 (past the byte budget) takes the oldest batch that was never handed to the
@@ -21,6 +27,7 @@ from __future__ import annotations
 import math
 import sqlite3
 import threading
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +50,7 @@ CREATE TABLE IF NOT EXISTS batch (
 -- The sender's order, so handing out the next batches never sorts the whole backlog.
 CREATE INDEX IF NOT EXISTS batch_send_order ON batch (priority DESC, seq);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS identity (epoch TEXT NOT NULL, epoch_from_seq INTEGER NOT NULL);
 """
 
 
@@ -52,12 +60,18 @@ class PendingBatch:
     priority: int
     readings: int
     body: bytes  # the JSON array of readings; the envelope is added when published
+    epoch: str | None = None  # None: a batch made before this outbox had an epoch
 
 
-def envelope(gateway_id: str, seq: int, sent_ms: int, body: bytes) -> bytes:
-    """The telemetry payload around a stored readings array (contract v1)."""
-    head = orjson.dumps({"v": 1, "gw": gateway_id, "seq": seq, "sent": sent_ms})
-    return head[:-1] + b',"readings":' + body + b"}"
+def envelope(gateway_id: str, seq: int, sent_ms: int, body: bytes,
+             epoch: str | None = None) -> bytes:
+    """The telemetry payload around a stored readings array (contract v1). `sent` stays
+    right before `readings`: the cloud's content digest starts after it."""
+    head: dict[str, object] = {"v": 1, "gw": gateway_id}
+    if epoch is not None:
+        head["epoch"] = epoch
+    head |= {"seq": seq, "sent": sent_ms}
+    return orjson.dumps(head)[:-1] + b',"readings":' + body + b"}"
 
 
 def _encode(readings: Sequence[Reading]) -> tuple[list[bytes], int]:
@@ -88,6 +102,13 @@ class Outbox:
             self._db.execute("INSERT OR IGNORE INTO meta VALUES ('next_seq', ?)", (first_seq,))
             for key in ("evicted_readings", "evicted_batches", "dropped_values"):
                 self._db.execute("INSERT OR IGNORE INTO meta VALUES (?, 0)", (key,))
+            if self._db.execute("SELECT 1 FROM identity").fetchone() is None:
+                # New, or made before epochs: batches from the next seq on carry one.
+                next_seq = self._scalar("SELECT value FROM meta WHERE key = 'next_seq'")
+                self._db.execute("INSERT INTO identity VALUES (?, ?)",
+                                 (uuid.uuid4().hex, next_seq))
+            self.epoch, self.epoch_from_seq = self._db.execute(
+                "SELECT epoch, epoch_from_seq FROM identity").fetchone()
         self._recount()
         self.generation = 0  # grows with every new batch: tells the sender to look again
 
@@ -145,6 +166,10 @@ class Outbox:
     @property
     def batch_bytes(self) -> int:
         return self._bytes
+
+    def epoch_of(self, seq: int) -> str | None:
+        """The epoch batch `seq` was (or is) sent with; None for one made before epochs."""
+        return self.epoch if seq >= self.epoch_from_seq else None
 
     # -- sampler side ---------------------------------------------------------------
 
@@ -221,7 +246,8 @@ class Outbox:
             rows = self._db.execute(
                 "SELECT seq, priority, readings, body FROM batch ORDER BY priority DESC, seq "
                 "LIMIT ?", (limit + len(skip),)).fetchall()
-        return [PendingBatch(*row) for row in rows if row[0] not in skip][:limit]
+        return [PendingBatch(row[0], row[1], row[2], row[3], self.epoch_of(row[0]))
+                for row in rows if row[0] not in skip][:limit]
 
     def mark_sent(self, seqs: Sequence[int]) -> None:
         """Record, before publishing, that these batches may reach the broker."""
@@ -229,7 +255,8 @@ class Outbox:
             self._db.executemany("UPDATE batch SET sent = 1 WHERE seq = ?", [(s,) for s in seqs])
 
     def acknowledge(self, seqs: Sequence[int]) -> None:
-        """The broker has these batches: they leave the outbox."""
+        """The cloud (or, for a cloud that does not ack, the broker) has these batches:
+        they leave the outbox."""
         with self._lock, self._tx():
             for seq in seqs:
                 row = self._db.execute("DELETE FROM batch WHERE seq = ? RETURNING readings, "

@@ -32,6 +32,10 @@ TOPICS: Final[dict[Kind, TopicSpec]] = {
         # Not retained: a command must not run again when a gateway reconnects.
         TopicSpec("cmd", "cmd", "cloud->gateway", qos=1, retain=False),
         TopicSpec("cmd_ack", "cmd/ack", "gateway->cloud", qos=1, retain=False),
+        # The cloud's word that telemetry batches are committed to its store (or kept as
+        # dead letters): only then does the gateway delete them. Not retained: a gateway
+        # that missed one sends the batch again, and the dedupe answers it once more.
+        TopicSpec("ack", "ack", "cloud->gateway", qos=1, retain=False),
     )
 }
 _KIND_BY_SUFFIX: Final = {spec.suffix: spec.kind for spec in TOPICS.values()}
@@ -67,6 +71,10 @@ def cmd_topic(gateway_id: str) -> str:
 
 def cmd_ack_topic(gateway_id: str) -> str:
     return topic_for("cmd_ack", gateway_id)
+
+
+def ack_topic(gateway_id: str) -> str:
+    return topic_for("ack", gateway_id)
 
 
 def parse_topic(topic: str) -> tuple[str, Kind] | None:

@@ -23,6 +23,7 @@ import numpy as np
 
 from asset_registry.catalog import DeviceModel
 from firmware_contracts.kinds import (
+    EPOCH_PATTERN,
     ID_PATTERN,
     MAX_JSON_INT,
     MAX_METRICS,
@@ -38,7 +39,9 @@ EARLIEST_TS_MS = 1_577_836_800_000
 
 _METRIC = re.compile(METRIC_PATTERN.replace("$", r"\Z"))
 _ID = re.compile(ID_PATTERN.replace("$", r"\Z"))
+_EPOCH = re.compile(EPOCH_PATTERN.replace("$", r"\Z"))
 _TOP_KEYS = frozenset({"v", "gw", "seq", "sent", "readings"})
+_TOP_KEYS_WITH_EPOCH = _TOP_KEYS | {"epoch"}
 
 
 def valid_id(value: str) -> bool:
@@ -135,7 +138,11 @@ def fast_accept(
     must hold only ids that match the contract's id pattern (the directory
     guarantees it), and `gateway_id` comes from a parsed topic.
     """
-    if doc.keys() != _TOP_KEYS or doc["gw"] != gateway_id:
+    keys = doc.keys()
+    if keys != _TOP_KEYS and not (keys == _TOP_KEYS_WITH_EPOCH and type(doc["epoch"]) is str
+                                  and _EPOCH.match(doc["epoch"])):
+        return None
+    if doc["gw"] != gateway_id:
         return None
     if type(doc["v"]) is not int or doc["v"] != 1 or not _count(doc["seq"]) \
             or not _count(doc["sent"]):

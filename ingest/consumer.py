@@ -4,8 +4,9 @@ paho's network thread only enqueues; one worker thread takes whatever has
 arrived (up to a group limit), runs it through the pipeline as one transaction,
 then acknowledges each message (manual ack). Nothing is acknowledged before it
 is committed, so a crash loses nothing: the broker redelivers the unacknowledged
-messages to the persistent session and dedupe by (gateway, seq) skips what was
-already stored.
+messages to the persistent session and dedupe by (gateway, epoch, seq) skips what
+was already stored. Then each gateway is told which of its batches are committed
+(`ingest.acks`): only that lets it delete them from its outbox.
 
 Flow control, two layers: the CONNECT packet's Receive Maximum asks the broker
 to send at most that many unacknowledged QoS 1 messages, and the hand-off queue
@@ -44,6 +45,8 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from firmware_contracts.topics import STATUS_FILTER, TELEMETRY_FILTER, parse_topic
 from foundations.workers import Life, Worker
+from ingest.acks import ack_messages
+from ingest.group_items import Outcome
 from ingest.pipeline import IngestPipeline
 from ingest.telemetry_store import StoreError
 
@@ -271,26 +274,29 @@ class IngestConsumer(Worker):
 
     def _process(self, group: list[_Message]) -> bool:
         try:
-            self._pipeline.handle_many([(m.topic, m.payload) for m in group],
-                                       redelivered={i for i, m in enumerate(group) if m.dup})
+            outcomes = self._pipeline.handle_many(
+                [(m.topic, m.payload) for m in group],
+                redelivered={i for i, m in enumerate(group) if m.dup})
         except Exception:
             log.exception("event=group_failed messages=%d; retrying one by one", len(group))
             for msg in group:
-                if not self._process_alone(msg):
+                outcome = self._process_alone(msg)
+                if outcome is None:
                     return False
                 self._ack(msg)
+                self._acknowledge_to_gateways([outcome])
             return True
         for msg in group:
             self._ack(msg)
+        self._acknowledge_to_gateways(outcomes)
         return True
 
-    def _process_alone(self, msg: _Message) -> bool:
+    def _process_alone(self, msg: _Message) -> Outcome | None:
         attempt = 0
         while True:
             attempt += 1
             try:
-                self._pipeline.handle(msg.topic, msg.payload)
-                return True
+                return self._pipeline.handle(msg.topic, msg.payload)
             except TRANSIENT_ERRORS as exc:
                 log.warning("event=store_unavailable topic=%s attempt=%d error=%r",
                             msg.topic, attempt, exc)
@@ -301,12 +307,19 @@ class IngestConsumer(Worker):
                     # A bug for this message: keep it as a dead letter and go on (if even
                     # that fails, the database is down: keep retrying).
                     try:
-                        self._pipeline.dead_letter_failure(msg.topic, msg.payload, exc)
-                        return True
+                        return self._pipeline.dead_letter_failure(msg.topic, msg.payload, exc)
                     except Exception as dl_exc:
                         log.warning("event=dead_letter_failed error=%r", dl_exc)
             if self._stopping.wait(min(self._tuning.retry_backoff_s * attempt, 5.0)):
-                return False
+                return None
+
+    def _acknowledge_to_gateways(self, outcomes: list[Outcome]) -> None:
+        """After the commit: tell each gateway which of its batches it may delete. An ack
+        lost on the way (we crash, the broker drops it) only makes the gateway send the
+        batch again, and the dedupe acks it again."""
+        for topic, payload in ack_messages(outcomes):
+            self._client.publish(topic, payload, qos=1)
+            self._pipeline.stats.count_acks(payload.count(b'"seq"'))
 
     def _ack(self, msg: _Message) -> None:
         # A message from an earlier connection is redelivered on this one; its old mid

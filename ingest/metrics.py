@@ -35,8 +35,11 @@ class IngestCollector(Collector):
 
         yield counter("batches_received", "Telemetry batches received.", s["batches_received"])
         yield counter("batches_stored", "Telemetry batches stored.", s["batches_stored"])
-        yield counter("batches_duplicate", "Batches skipped as already stored (gateway, seq).",
+        yield counter("batches_duplicate",
+                      "Batches skipped as already stored (gateway, epoch, seq).",
                       s["batches_duplicate"])
+        yield counter("batches_acked", "Batches acknowledged to their gateways after commit.",
+                      s["batches_acked"])
         yield counter("readings_received", "Readings received in decodable batches.",
                       s["readings_received"])
         yield counter("readings_stored", "Readings stored.", s["readings_stored"])

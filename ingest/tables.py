@@ -48,10 +48,13 @@ class LatestValue(SQLModel, table=True):
 
 
 class IngestedBatch(SQLModel, table=True):
-    """One row per telemetry batch stored: the dedupe key is (gateway, seq)."""
+    """One row per telemetry batch stored: the dedupe key is (gateway, epoch, seq)."""
 
     __tablename__ = "ingested_batch"
     gateway_id: str = Field(primary_key=True)
+    # The gateway outbox's epoch (contract v1, optional): a reinstalled gateway starts a new
+    # one, so its seq 0 is a new batch. '' for batches sent without one (older gateways).
+    epoch: str = Field(default="", primary_key=True, max_length=64)
     seq: int = Field(primary_key=True, sa_type=BigInteger)
     received_at: int = Field(sa_type=BigInteger)
     readings: int
