@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sqlite3
 from pathlib import Path
 
 import orjson
@@ -125,3 +126,39 @@ def test_envelope_is_a_valid_telemetry_payload() -> None:
     body = b"[" + orjson.dumps({"dev": "d1", "ts": 5, "m": {"x": 1.5}}) + b"]"
     doc = load("telemetry", envelope("gw-7", 12, 1000, body))
     assert (doc["gw"], doc["seq"], doc["sent"]) == ("gw-7", 12, 1000)
+
+
+def test_an_outbox_has_an_epoch_for_life_and_a_new_one_gets_another(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.sqlite3", max_bytes=1 << 20)
+    epoch = box.epoch
+    box.stage(readings(1))
+    box.close_batches(10)
+    (pending,) = box.next_batches(10)
+    assert pending.epoch == epoch and box.epoch_from_seq == 0
+    doc = load("telemetry", envelope("gw-1", pending.seq, 1, pending.body, pending.epoch))
+    assert doc["epoch"] == epoch
+    box.close()
+    assert Outbox(tmp_path / "o.sqlite3", max_bytes=1 << 20).epoch == epoch
+    lost = Outbox(tmp_path / "new.sqlite3", max_bytes=1 << 20)  # the file was lost
+    assert lost.epoch != epoch and lost.next_seq == 0
+
+
+def test_an_outbox_made_before_epochs_sends_its_old_batches_without_one(
+        tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.sqlite3", max_bytes=1 << 20)
+    box.stage(readings(1))
+    box.close_batches(10)
+    box.close()
+    # What an agent before epochs left: no identity table.
+
+    db = sqlite3.connect(tmp_path / "o.sqlite3")
+    db.execute("DROP TABLE identity")
+    db.commit()
+    db.close()
+    upgraded = Outbox(tmp_path / "o.sqlite3", max_bytes=1 << 20)
+    upgraded.stage(readings(2))
+    upgraded.close_batches(10)
+    old, new = upgraded.next_batches(10)
+    assert (old.seq, old.epoch) == (0, None)  # the cloud stored it under the empty epoch
+    assert (new.seq, new.epoch) == (1, upgraded.epoch) and upgraded.epoch_from_seq == 1
+    assert "epoch" not in orjson.loads(envelope("gw-1", old.seq, 1, old.body, old.epoch))
