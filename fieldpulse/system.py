@@ -33,7 +33,7 @@ from foundations.database import reachable
 from foundations.health import Health
 from foundations.health_metrics import HealthCollector
 from foundations.workers import Periodic, Supervisor
-from ingest.consumer import BrokerAddress
+from ingest.consumer import BrokerAddress, ConsumerTuning
 from ingest.metrics import IngestCollector
 from integrations.webhooks.targets import TargetPolicy
 from integrations.webhooks.worker import WebhookWorker
@@ -137,7 +137,8 @@ class IngestWorker:
 
     def __init__(self, settings: Settings, broker: BrokerAddress,
                  models: Mapping[str, DeviceModel] | None = None,
-                 engine: Engine | None = None, evaluate_rules: bool = True) -> None:
+                 engine: Engine | None = None, evaluate_rules: bool = True,
+                 tuning: ConsumerTuning | None = None) -> None:
         self.models = dict(models or load_models())
         self.engine = engine or open_database(settings)
         # Rules evaluate this worker's readings; their timers (no-data, escalation) and
@@ -145,7 +146,8 @@ class IngestWorker:
         self.rules = RulesService(self.engine, self.models, open_alert_work_order,
                                   record_notice=record_alert_notice, tz=settings.tz)
         self.ingest = Ingest(settings, broker, self.engine, self.models,
-                             on_readings=self.rules.on_blocks if evaluate_rules else None)
+                             on_readings=self.rules.on_blocks if evaluate_rules else None,
+                             tuning=tuning)
         # Rule edits made through the portal (another process) are picked up here.
         reload = [Periodic("rule-versions", self.rules.reload_rules, RULES_RELOAD_S)
                   ] if evaluate_rules else []

@@ -124,6 +124,9 @@ class ConsumerTuning:
     # A message that fails alone this many times is dead-lettered as an ingest error.
     attempts: int = 3
     retry_backoff_s: float = 0.5
+    # Ack each committed batch to its gateway (`ingest.acks`). Off only to measure what the
+    # acks cost (`fieldpulse bench ingest`): gateways with `cloud_acks` would re-send forever.
+    acknowledge_gateways: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -317,6 +320,8 @@ class IngestConsumer(Worker):
         """After the commit: tell each gateway which of its batches it may delete. An ack
         lost on the way (we crash, the broker drops it) only makes the gateway send the
         batch again, and the dedupe acks it again."""
+        if not self._tuning.acknowledge_gateways:
+            return
         for topic, payload in ack_messages(outcomes):
             self._client.publish(topic, payload, qos=1)
             self._pipeline.stats.count_acks(payload.count(b'"seq"'))
