@@ -45,6 +45,9 @@ class AgentConfig:
     batch_max_age_s: float = 2.0
     # The outbox's disk budget (batch payload bytes); past it the oldest batches go.
     outbox_max_bytes: int = 64 * 1024 * 1024
+    # A hard cap on the outbox's database file (SQLite max_page_count): past it, as on a
+    # full disk, the oldest unsent batches are evicted. None: twice the budget + 4 MiB.
+    outbox_max_file_bytes: int | None = None
     # Batches published and not yet acknowledged, at most: bounds paho's memory
     # and keeps the drain order strict while still filling the link.
     inflight_window: int = 32
@@ -76,6 +79,12 @@ class AgentConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(f"{name} must be an integer >= 1, got {value!r}")
+        if self.outbox_max_file_bytes is not None and (
+                isinstance(self.outbox_max_file_bytes, bool)
+                or not isinstance(self.outbox_max_file_bytes, int)
+                or self.outbox_max_file_bytes < 64 * 1024):
+            raise ConfigError("max_file_bytes must be an integer >= 65536, got "
+                              f"{self.outbox_max_file_bytes!r}")
         if self.batch_max_readings > 10_000:
             raise ConfigError("batch_max_readings must be <= 10000 (the contract's batch limit)")
         if self.reconnect_min_s > self.reconnect_max_s:
@@ -119,7 +128,7 @@ _SECTIONS: dict[str, dict[str, str]] = {
                  "batch_max_age_s": "batch_max_age_s"},
     "outbox": {"max_bytes": "outbox_max_bytes", "inflight_window": "inflight_window",
                "inflight_max_bytes": "inflight_max_bytes", "cloud_acks": "cloud_acks",
-               "ack_timeout_s": "ack_timeout_s"},
+               "ack_timeout_s": "ack_timeout_s", "max_file_bytes": "outbox_max_file_bytes"},
 }
 _PATHS = {"state_dir", "tls_ca_file", "tls_cert_file", "tls_key_file"}
 _TYPES = {f.name: f.type for f in fields(AgentConfig)}

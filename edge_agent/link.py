@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import random
+import sqlite3
 import ssl
 import threading
 import time
@@ -198,7 +199,8 @@ class Link:
                 if client.loop(timeout=0.05) != MQTTErrorCode.MQTT_ERR_SUCCESS:
                     break
                 self._pump(client)
-            self._outbox.acknowledge(self._acked)
+            if self._outbox.acknowledge(self._acked):
+                self._acked = []
             info = client.publish(status_topic(self._config.gateway_id),
                                   self._status("offline"), qos=1, retain=True)
             while not info.is_published() and time.monotonic() < deadline + 1.0:
@@ -278,8 +280,14 @@ class Link:
     # -- publishing ------------------------------------------------------------------
 
     def _pump(self, client: mqtt.Client) -> None:
-        if self._acked:
-            self._outbox.acknowledge(self._acked)
+        try:
+            self._publish_more(client)
+        except sqlite3.OperationalError as exc:  # a full disk: the outbox makes room itself
+            log.warning("gateway %s: outbox write failed (%s); retried", self._config.gateway_id,
+                        exc)
+
+    def _publish_more(self, client: mqtt.Client) -> None:
+        if self._acked and self._outbox.acknowledge(self._acked):
             self._acked = []
         now = time.monotonic()
         self._refused = {s: t for s, t in self._refused.items() if t > now}
@@ -301,10 +309,10 @@ class Link:
         skip = self.window.seqs() | set(self._refused)
         batches = self._outbox.next_batches(room, skip=skip)
         self._seen_generation, self._more = generation, len(batches) == room
-        batches = self._within_bytes(batches)
+        marked = self._outbox.mark_sent([b.seq for b in self._within_bytes(batches)])
+        batches = [b for b in batches if b.seq in marked]
         if not batches:
             return
-        self._outbox.mark_sent([b.seq for b in batches])
         sent_ms = int(time.time() * 1000)
         for batch in batches:
             payload = envelope(self._config.gateway_id, batch.seq, sent_ms, batch.body,

@@ -185,6 +185,10 @@ class Status(WireModel):
         default=None,
         description="Readings dropped because the outbox was full, counted since first start.",
     )
+    lost: Count | SkipJsonSchema[None] = Field(
+        default=None, description="Readings sampled that could not be kept at all (the disk "
+        "full with nothing left to evict, and the memory buffer full), since first start.",
+    )
     config_version: Count | SkipJsonSchema[None] = Field(
         default=None, description="Version of the remote config the gateway runs (0: local)."
     )

@@ -24,7 +24,7 @@ __all__ = ["ContractError", "decode", "detect_kind", "load", "validate"]
 _MARKERS: Final[tuple[tuple[Kind, frozenset[str]], ...]] = (
     ("telemetry", frozenset({"readings", "seq", "sent", "epoch"})),
     ("ack", frozenset({"acks"})),
-    ("status", frozenset({"state", "ts", "fw", "devices", "backlog", "evicted",
+    ("status", frozenset({"state", "ts", "fw", "devices", "backlog", "evicted", "lost",
                           "config_version", "config_error"})),
     ("cmd", frozenset({"cmd", "args"})),
     ("cmd_ack", frozenset({"ok", "result", "error"})),

@@ -7,7 +7,9 @@ by itself; nothing here judges time, only counts.
 
 from __future__ import annotations
 
+import os
 import signal
+import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -131,9 +133,52 @@ def full_outbox(root: Path, scale: Scale) -> Tally:
         rig.stop()
 
 
+def full_disk(root: Path, scale: Scale) -> Tally:
+    """The outbox's disk fills up (a 512 KiB tmpfs, with a byte budget far above it, as a
+    misconfigured Pi would have): SQLite says "database or disk is full", the agent evicts
+    the oldest unsent batches, counted, and keeps sampling; nothing crashes. Without the
+    right to mount (not root) the database file's cap (`max_file_bytes`) stands in."""
+    disk = 512 << 10
+    rig = ChaosRig(root, scale.gateways, agent={
+        **_agent(scale, max_bytes=64 << 20),
+        "sampling": {"sample_period_s": 0.01, "batch_max_readings": 50, "batch_max_age_s": 0.2},
+    })
+    mounted = [gw for gw in rig.gateways if mount_tmpfs(gw.state_dir, disk)]
+    if not mounted:
+        rig.agent_settings["outbox"]["max_file_bytes"] = disk
+    try:
+        rig.start()
+        wait_for(lambda: rig.stored() > 0, 60, "the first readings stored")
+        rig.broker.stop()
+        wait_for(lambda: all(gw.evicted() > 0 for gw in rig.gateways), 120,
+                 "every outbox to evict on its full disk")
+        time.sleep(scale.stream_s)
+        alive = sum(gw.process is not None and gw.process.poll() is None
+                    for gw in rig.gateways)
+        rig.broker.start()
+        tally = _finish(rig, scale)
+        tally.extra |= {"agents_alive": alive, "real_disk_full": int(bool(mounted))}
+        return tally
+    finally:
+        rig.stop()
+        for gw in mounted:
+            subprocess.run(["umount", str(gw.state_dir)], check=False)
+
+
+def mount_tmpfs(path: Path, size: int) -> bool:
+    """A small filesystem of its own at `path`; False without the right to mount."""
+    path.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() != 0:
+        return False
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+                          capture_output=True, check=False)
+    return done.returncode == 0
+
+
 SCENARIOS: dict[str, Callable[[Path, Scale], Tally]] = {
     "kill_cloud_then_broker": kill_cloud_then_broker,
     "overload": overload,
     "lost_outbox": lost_outbox,
     "full_outbox": full_outbox,
+    "full_disk": full_disk,
 }

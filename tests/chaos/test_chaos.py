@@ -7,10 +7,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from testing_support.chaos_scenarios import (
     Scale,
+    full_disk,
     full_outbox,
     kill_cloud_then_broker,
     lost_outbox,
@@ -52,5 +51,9 @@ def test_a_full_outbox_evicts_the_oldest_counted_exactly(tmp_path: Path) -> None
     assert tally.evicted == tally.evictions_counted > 0
 
 
-if __name__ == "__main__":  # pragma: no cover
-    pytest.main([__file__])
+
+def test_a_full_disk_evicts_counted_and_the_agents_keep_running(tmp_path: Path) -> None:
+    tally = full_disk(tmp_path, SMALL)
+    assert_nothing_lost_nothing_twice(tally)
+    assert tally.evicted == tally.evictions_counted > 0
+    assert tally.extra["agents_alive"] == SMALL.gateways

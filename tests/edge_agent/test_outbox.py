@@ -162,3 +162,47 @@ def test_an_outbox_made_before_epochs_sends_its_old_batches_without_one(
     assert (old.seq, old.epoch) == (0, None)  # the cloud stored it under the empty epoch
     assert (new.seq, new.epoch) == (1, upgraded.epoch) and upgraded.epoch_from_seq == 1
     assert "epoch" not in orjson.loads(envelope("gw-1", old.seq, 1, old.body, old.epoch))
+
+
+def test_a_full_disk_evicts_the_oldest_then_holds_samples_in_memory_and_counts(
+        tmp_path: Path) -> None:
+    """SQLite's max_page_count makes "database or disk is full" on demand: the disk of a
+    Pi with no space left. The outbox never raises, and every reading is accounted for."""
+    box = Outbox(tmp_path / "o.sqlite3", max_bytes=1 << 30, max_file_bytes=40 * 4096,
+                 spill_readings=50)
+    devs = tuple(f"d{i}" for i in range(10))
+    produced = 0
+    for ts in range(400):
+        box.stage(readings(ts, devs))
+        box.close_batches(50)
+        produced += len(devs)
+    assert box.evicted_readings > 0  # the oldest made room, counted
+    assert box.lost_readings == 0 and box.spilled_readings == 0
+    assert box.backlog_readings + box.evicted_readings == produced
+
+    # Everything left was handed to the broker and the rest is staged (not yet a batch):
+    # nothing may be evicted, samples wait in memory, and past the spill's bound the
+    # oldest of them are lost, counted.
+    sent = [b.seq for b in box.next_batches(10_000)]
+    box.mark_sent(sent)
+    ts = 400
+    while box.lost_readings == 0 and ts < 2000:
+        box.stage(readings(ts, devs))
+        produced += len(devs)
+        ts += 1
+    # Newer batches never handed out may go; none that may be in the cloud.
+    assert set(sent) <= {b.seq for b in box.next_batches(10_000)}
+    assert 0 < box.spilled_readings <= 50 and box.lost_readings > 0
+    assert (box.backlog_readings + box.evicted_readings + box.lost_readings) == produced
+
+    # The cloud acks what was sent: room again, the memory is written, the loss saved.
+    box.acknowledge([b.seq for b in box.next_batches(10_000)])
+    box.stage(readings(ts, devs))
+    box.close_batches(50)
+    produced += len(devs)
+    assert box.spilled_readings == 0
+    kept = [r["ts"] for b in drain(box) for r in b["readings"] if r["dev"] == "d0"]
+    assert kept == sorted(kept) and kept[-1] == ts  # in order, the newest kept
+    lost = box.lost_readings
+    box.close()
+    assert Outbox(tmp_path / "o.sqlite3", max_bytes=1 << 30).lost_readings == lost > 0
