@@ -86,3 +86,17 @@ def parse_topic(topic: str) -> tuple[str, Kind] | None:
     if kind is None or not _GATEWAY_ID.match(gateway_id):
         return None
     return gateway_id, kind
+
+
+def topic_problem(topic: str) -> ContractError | None:
+    """Why a topic of our scheme cannot be parsed (`fp/v1/gw/gw.bad/telemetry`: the gateway
+    id), so the cloud can dead-letter what a subscription's `+` let through; None for a
+    valid topic or one outside the scheme."""
+    if not topic.startswith(PREFIX + "/") or parse_topic(topic) is not None:
+        return None
+    gateway_id, _, suffix = topic.removeprefix(PREFIX + "/").partition("/")
+    kind = _KIND_BY_SUFFIX.get(suffix)
+    if kind is None:
+        return None
+    return ContractError(kind, "topic", f"gateway id {gateway_id!r} in the topic must match "
+                         f"pattern {ID_PATTERN}")

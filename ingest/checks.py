@@ -168,6 +168,8 @@ def fast_accept(
         ts_min, ts_max = min(stamps), max(stamps)
         if ts_min < EARLIEST_TS_MS or ts_max > now_ms + MAX_FUTURE_MS:
             return None
+        if len(set(zip(devs, stamps, strict=True))) != len(devs):
+            return None  # one device read twice at one instant: the slow path names it
         infos = {}
         for dev in set(devs):
             info = devices.get(dev)
@@ -296,11 +298,18 @@ def check_readings(
 ) -> tuple[list[AcceptedReading], list[Reject]]:
     accepted: list[AcceptedReading] = []
     rejects: list[Reject] = []
+    seen: set[tuple[str, int]] = set()
     for i, reading in enumerate(readings):
         reject = _check_one(i, gateway_id, reading, devices, now_ms)
+        if reject is None and (reading["dev"], reading["ts"]) in seen:
+            # A device has one value per metric at one instant; a second would be stored
+            # beside the first and counted twice.
+            reject = Reject("duplicate_reading", f"readings[{i}].ts", "this device already "
+                            "has a reading at this ts in this batch", reading)
         if reject is not None:
             rejects.append(reject)
             continue
+        seen.add((reading["dev"], reading["ts"]))
         info = devices[reading["dev"]]
         metrics = {k: float(v) for k, v in reading["m"].items()}
         accepted.append(AcceptedReading(reading["dev"], info.model.id, int(reading["ts"]), metrics))

@@ -118,6 +118,9 @@ def ingest_client_id(partition: Partition) -> str:
 class ConsumerTuning:
     # Unacknowledged messages the broker may send us (MQTT 5 Receive Maximum).
     receive_maximum: int = 400
+    # Payload bytes the hand-off queue holds at most (beside `receive_maximum` messages):
+    # 400 batches of 10,000 readings would otherwise be gigabytes in memory.
+    queue_bytes: int = 64 * 1024 * 1024
     # One transaction takes at most this many messages / payload bytes.
     group_messages: int = 64
     group_bytes: int = 4 * 1024 * 1024
@@ -161,6 +164,8 @@ class IngestConsumer(Worker):
         self._partition = partition
         self._tuning = tuning
         self._queue: queue.Queue[_Message] = queue.Queue(maxsize=tuning.receive_maximum)
+        self._queued_bytes = 0  # payload bytes in the queue, under `_room`
+        self._room = threading.Condition()
         self._stopping = threading.Event()
         self._generation = 0
         self._client = mqtt.Client(
@@ -244,6 +249,13 @@ class IngestConsumer(Worker):
             return
         item = _Message(msg.topic, bytes(msg.payload), msg.mid, msg.qos, self._generation,
                         bool(msg.dup))
+        # Bounded in bytes too: wait (the network thread stops reading, TCP pushes back)
+        # until the worker has taken enough; a message alone always fits.
+        with self._room:
+            while (self._queued_bytes and self._queued_bytes + len(item.payload)
+                   > self._tuning.queue_bytes and not self._stopping.is_set()):
+                self._room.wait(0.2)
+            self._queued_bytes += len(item.payload)
         while not self._stopping.is_set():
             try:
                 self._queue.put(item, timeout=0.2)
@@ -266,6 +278,9 @@ class IngestConsumer(Worker):
                 break
             group.append(msg)
             size += len(msg.payload)
+        with self._room:
+            self._queued_bytes -= size
+            self._room.notify_all()
         return group
 
     def run(self, life: Life) -> None:

@@ -74,7 +74,7 @@ class DeadLetter(SQLModel, table=True):
     gateway_id: str | None = None
     # The category the rejects are counted by: contract, payload_too_large,
     # unknown_device, foreign_device, unknown_metric, out_of_range, future_timestamp,
-    # ancient_timestamp, conflicting_duplicate, ingest_error.
+    # ancient_timestamp, conflicting_duplicate, duplicate_reading, invalid_topic, ingest_error.
     kind: str = Field(default="", index=True)
     reason: str
     field: str = ""
