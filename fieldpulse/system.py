@@ -34,6 +34,7 @@ from foundations.health import Health
 from foundations.health_metrics import HealthCollector
 from foundations.workers import Periodic, Supervisor
 from ingest.consumer import BrokerAddress, ConsumerTuning
+from ingest.gaps import gap_totals
 from ingest.metrics import IngestCollector
 from integrations.webhooks.targets import TargetPolicy
 from integrations.webhooks.worker import WebhookWorker
@@ -79,7 +80,8 @@ class CloudSystem:
         self.health = Health(probes={"broker": self.consumer.connected.is_set,
                                      "database": lambda: reachable(self.engine)})
         self._metrics = CollectorRegistry(auto_describe=False)
-        self._metrics.register(IngestCollector(self.pipeline.stats, self.consumer.connected.is_set))
+        self._metrics.register(IngestCollector(self.pipeline.stats, self.consumer.connected.is_set,
+                                               gaps=self._gap_totals))
         self._metrics.register(HealthCollector(self.health.report))
         webhook_targets = TargetPolicy(settings.webhook_allowed_networks)
         self.app = create_app(PortalContext(
@@ -115,6 +117,10 @@ class CloudSystem:
     def _plan_maintenance(self) -> None:
         if generate_maintenance(self.engine, self.models, now_ms()):
             self.dispatcher.request()  # the dispatcher plans the visits with the rest
+
+    def _gap_totals(self) -> dict[tuple[str, str], int]:
+        with self.engine.connect() as conn:
+            return gap_totals(conn)
 
     def metrics(self) -> bytes:
         return generate_latest(self._metrics)

@@ -48,6 +48,7 @@ from ingest.checks import (
 )
 from ingest.dedupe import batch_epoch, mark_duplicates, mark_known_rejects
 from ingest.device_directory import DeviceDirectory
+from ingest.gaps import record_gaps
 from ingest.group_items import GroupItem, Outcome
 from ingest.reading_blocks import (
     ReadingBlock,
@@ -133,6 +134,7 @@ class IngestPipeline:
             for item in items:
                 if item.kind == "status":
                     self._write_status(conn, item, received)
+                    record_gaps(conn, item.gateway_id, item.doc, received)
         return self._account(items, self._clock())
 
     # -- step 1: pure checks ------------------------------------------------------------

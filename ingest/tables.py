@@ -79,3 +79,21 @@ class DeadLetter(SQLModel, table=True):
     reason: str
     field: str = ""
     payload: str
+
+
+class GatewayGap(SQLModel, table=True):
+    """Readings a gateway reports it dropped (`evicted` from a full outbox, `lost` when even
+    its memory was full), recorded when its status shows the count grew: how many, and
+    between which two statuses (gateway clock, ms). The gateway's count is cumulative;
+    `total` keeps it, so the next status yields only the difference. Kept in the database,
+    so a gap stays visible after the gateway's retained status is overwritten."""
+
+    __tablename__ = "gateway_gap"
+    id: int | None = Field(default=None, primary_key=True)
+    gateway_id: str = Field(index=True)
+    kind: str  # evicted | lost
+    readings: int
+    total: int = Field(sa_type=BigInteger)
+    since_ts: int | None = Field(default=None, sa_type=BigInteger)
+    until_ts: int = Field(sa_type=BigInteger)
+    received_at: int = Field(sa_type=BigInteger)
