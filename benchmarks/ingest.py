@@ -77,7 +77,8 @@ def _publisher(port: int, auth: tuple[str, str],
                 time.sleep(pause)
         for gw, devices in gateways.items():
             now = int(time.time() * 1000)
-            readings = [{"dev": devices[i % len(devices)][0], "ts": now,
+            # One reading per device and instant (a second would be a duplicate_reading).
+            readings = [{"dev": devices[i % len(devices)][0], "ts": now - i // len(devices),
                          "m": devices[i % len(devices)][1]} for i in range(per_batch)]
             body = orjson.dumps({"v": 1, "gw": gw, "seq": seq, "sent": now,
                                  "readings": readings})
