@@ -14,6 +14,12 @@ One run, side by side on this machine, against a real Mosquitto started here:
    is that over the live rate (devices x metrics... per second, in readings).
 3. Live: once drained, the agent's RSS and CPU time are read with psutil over
    `live_s` seconds of steady streaming (CPU % of one core).
+
+The drain runs twice in the same run: with end-to-end acks (the subscriber acks
+each batch on the gateway's ack topic as the cloud does after its commit, so what
+is measured is the agent's side of the protocol and the round trip), and the
+previous way (`cloud_acks = false`: the broker's PUBACK deletes). `ack_cost_ratio`
+is the drain rate with acks over the rate without.
 """
 
 from __future__ import annotations
@@ -38,14 +44,16 @@ TARGETS = {"rss_mb": 60.0, "cpu_pct": 5.0, "drain_ratio": 20.0}
 class _Counter:
     """Counts telemetry readings by seq (first arrival only, as ingest would)."""
 
-    def __init__(self, port: int, gateway_id: str, auth: tuple[str, str]) -> None:
+    def __init__(self, port: int, gateway_id: str, auth: tuple[str, str],
+                 ack: bool = False) -> None:
         import paho.mqtt.client as mqtt
         from paho.mqtt.enums import CallbackAPIVersion
 
         self.first_at: dict[int, float] = {}
         self.readings: dict[int, int] = {}
         self.ready = threading.Event()
-        self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-counter",
+        self._ack = ack
+        self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=auth[0],
                                    protocol=mqtt.MQTTv5)
         self._client.username_pw_set(*auth)
         self._client.on_connect = lambda c, *_: c.subscribe(
@@ -60,6 +68,12 @@ class _Counter:
         if doc["seq"] not in self.first_at:
             self.first_at[doc["seq"]] = time.monotonic()
             self.readings[doc["seq"]] = len(doc["readings"])
+        if self._ack:  # as the cloud does once the batch is committed
+            entry = {"seq": doc["seq"], "outcome": "stored"}
+            if "epoch" in doc:
+                entry["epoch"] = doc["epoch"]
+            self._client.publish(msg.topic.removesuffix("telemetry") + "ack",
+                                 orjson.dumps({"v": 1, "gw": doc["gw"], "acks": [entry]}), qos=1)
 
     def close(self) -> None:
         self._client.disconnect()
@@ -85,30 +99,34 @@ def _fill_backlog(state_dir: Path, devices: int, metrics: int, seconds: int,
     return batches, readings
 
 
-def run_bench(devices: int, metrics: int, outage_s: int, live_s: float) -> dict:
+def _run_agent(work: Path, broker, devices: int, metrics: int, outage_s: int,
+               live_s: float, cloud_acks: bool) -> dict:
+    """One phase: fill the backlog, start the agent, time the drain; `live_s` > 0: then
+    measure the agent's RSS and CPU while it streams live."""
     import psutil
 
-    from fieldpulse.broker import MosquittoBroker
     from testing_support.broker_logins import login, password_file
 
-    work = Path(tempfile.mkdtemp(prefix="fp-bench-edge-"))
-    broker = MosquittoBroker(work / "broker").start()
     gateway_id, batch = "gw-bench", 100
-    config = work / "gateway.json"
+    phase = work / ("acks" if cloud_acks else "puback")
+    config = phase / "gateway.json"
+    phase.mkdir(parents=True)
     config.write_text(json.dumps({
-        "gateway_id": gateway_id, "state_dir": str(work / "edge"),
+        "gateway_id": gateway_id, "state_dir": str(phase / "edge"),
         "broker": {"port": broker.port, "username": gateway_id,
-                   "password_file": str(password_file(broker, gateway_id, work))},
+                   "password_file": str(password_file(broker, gateway_id, phase))},
         "sampling": {"sample_period_s": 1.0, "batch_max_readings": batch,
                      "batch_max_age_s": 2.0},
-        "outbox": {"max_bytes": 512 * 1024 * 1024},
+        "outbox": {"max_bytes": 512 * 1024 * 1024, "cloud_acks": cloud_acks},
     }))
-    backlog_batches, backlog = _fill_backlog(work / "edge", devices, metrics, outage_s, batch,
+    backlog_batches, backlog = _fill_backlog(phase / "edge", devices, metrics, outage_s, batch,
                                              512 * 1024 * 1024)
-    counter = _Counter(broker.port, gateway_id, login(broker, "fieldpulse-bench-counter"))
+    counter = _Counter(broker.port, gateway_id,
+                       login(broker, f"fieldpulse-bench-{phase.name}"), ack=cloud_acks)
     counter.ready.wait(10)
     proc = subprocess.Popen([sys.executable, "-m", "benchmarks.edge_worker", str(config),
                              str(devices), str(metrics)], env=checkout_env())
+    result: dict = {}
     try:
         agent = psutil.Process(proc.pid)
         deadline = time.monotonic() + 300
@@ -118,27 +136,43 @@ def run_bench(devices: int, metrics: int, outage_s: int, live_s: float) -> dict:
             time.sleep(0.05)
         times = [counter.first_at[s] for s in range(backlog_batches)]
         drain_s = max(max(times) - min(times), 1e-3)
-        live_rate = devices / 1.0  # readings per second: one per device per 1 s sample
-        time.sleep(2.0)  # settle: the last live batches after the drain
-        cpu0, t0 = agent.cpu_times(), time.monotonic()
-        live0 = sum(n for s, n in counter.readings.items() if s >= backlog_batches)
-        time.sleep(live_s)
-        cpu1, t1 = agent.cpu_times(), time.monotonic()
-        live1 = sum(n for s, n in counter.readings.items() if s >= backlog_batches)
-        rss_mb = agent.memory_info().rss / 1e6
-        cpu_s = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
+        result = {"backlog_readings": backlog, "backlog_batches": backlog_batches,
+                  "drain_s": round(drain_s, 3), "drain_readings_per_s": round(backlog / drain_s)}
+        if live_s > 0:
+            time.sleep(2.0)  # settle: the last live batches after the drain
+            cpu0, t0 = agent.cpu_times(), time.monotonic()
+            live0 = sum(n for s, n in counter.readings.items() if s >= backlog_batches)
+            time.sleep(live_s)
+            cpu1, t1 = agent.cpu_times(), time.monotonic()
+            live1 = sum(n for s, n in counter.readings.items() if s >= backlog_batches)
+            cpu_s = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
+            result |= {"live_readings_per_s": round((live1 - live0) / (t1 - t0), 1),
+                       "rss_mb": round(agent.memory_info().rss / 1e6, 1),
+                       "cpu_pct": round(100 * cpu_s / (t1 - t0), 2)}
     finally:
         proc.terminate()
         proc.wait(timeout=20)
         counter.close()
+    return result
+
+
+def run_bench(devices: int, metrics: int, outage_s: int, live_s: float) -> dict:
+    from fieldpulse.broker import MosquittoBroker
+
+    work = Path(tempfile.mkdtemp(prefix="fp-bench-edge-"))
+    broker = MosquittoBroker(work / "broker").start()
+    try:
+        before = _run_agent(work, broker, devices, metrics, outage_s, 0, cloud_acks=False)
+        acked = _run_agent(work, broker, devices, metrics, outage_s, live_s, cloud_acks=True)
+    finally:
         broker.stop()
+    live_rate = devices / 1.0  # readings per second: one per device per 1 s sample
     return {
-        "devices": devices, "metrics": metrics, "outage_s": outage_s,
-        "backlog_readings": backlog, "backlog_batches": backlog_batches,
-        "drain_s": round(drain_s, 3), "drain_readings_per_s": round(backlog / drain_s),
-        "live_readings_per_s": round((live1 - live0) / (t1 - t0), 1),
-        "drain_ratio": round(backlog / drain_s / live_rate, 1),
-        "rss_mb": round(rss_mb, 1), "cpu_pct": round(100 * cpu_s / (t1 - t0), 2),
+        "devices": devices, "metrics": metrics, "outage_s": outage_s, **acked,
+        "drain_ratio": round(acked["drain_readings_per_s"] / live_rate, 1),
+        "puback_drain_readings_per_s": before["drain_readings_per_s"],
+        "ack_cost_ratio": round(acked["drain_readings_per_s"]
+                                / before["drain_readings_per_s"], 3),
         "live_s": live_s,
     }
 
@@ -168,4 +202,7 @@ def bench_edge(
     table.add_row("drain rate / live rate", f"{result['drain_ratio']} x",
                   f">= {TARGETS['drain_ratio']:g} x")
     table.add_row("live rate received", f"{result['live_readings_per_s']} readings/s", "")
+    table.add_row("drain without cloud acks (PUBACK deletes)",
+                  f"{result['puback_drain_readings_per_s']} readings/s", "")
+    table.add_row("drain with acks / without", f"{result['ack_cost_ratio']}", "")
     Console().print(table)

@@ -77,7 +77,8 @@ def _publisher(port: int, auth: tuple[str, str],
                 time.sleep(pause)
         for gw, devices in gateways.items():
             now = int(time.time() * 1000)
-            readings = [{"dev": devices[i % len(devices)][0], "ts": now,
+            # One reading per device and instant (a second would be a duplicate_reading).
+            readings = [{"dev": devices[i % len(devices)][0], "ts": now - i // len(devices),
                          "m": devices[i % len(devices)][1]} for i in range(per_batch)]
             body = orjson.dumps({"v": 1, "gw": gw, "seq": seq, "sent": now,
                                  "readings": readings})
@@ -175,15 +176,17 @@ def measure_ceiling(tmp: Path, work: Workload, publishers: int) -> float:
 
 def measure_ingest(tmp: Path, work: Workload, publishers: int, backend: str,
                    fleet: Any, stack: ExitStack, rules: bool = True,
-                   rate: float | None = None) -> dict[str, float]:
+                   rate: float | None = None, acks: bool = True) -> dict[str, float]:
     from asset_registry.catalog import load_models
     from fieldpulse.fleet_import import import_fleet
     from fieldpulse.settings import Settings
     from fieldpulse.system import IngestWorker, open_database
+    from ingest.consumer import ConsumerTuning
     from testing_support.broker_logins import address
     from testing_support.servers import PostgresServer, VictoriaMetricsServer
 
-    data_dir = tmp / f"data-{backend}-{'rules' if rules else 'norules'}-{rate or 'max'}"
+    data_dir = tmp / (f"data-{backend}-{'rules' if rules else 'norules'}-{rate or 'max'}"
+                      f"{'' if acks else '-noacks'}")
     database_url = None
     vm_url = ""
     if backend == "postgresql":
@@ -201,8 +204,9 @@ def measure_ingest(tmp: Path, work: Workload, publishers: int, backend: str,
     try:
         engine = open_database(settings)
         import_fleet(engine, fleet)
-        worker = IngestWorker(settings, address(broker),
-                              models=load_models(), engine=engine, evaluate_rules=rules)
+        worker = IngestWorker(settings, address(broker), models=load_models(), engine=engine,
+                              evaluate_rules=rules,
+                              tuning=ConsumerTuning(acknowledge_gateways=acks))
         stats = worker.ingest.pipeline.stats
         stats.lag_samples = []
         worker.start()
@@ -276,6 +280,12 @@ def bench_ingest(
                                        fleet, stack, rate=rate)
                 measured[name].update(paced_rate=rate, paced_p50_ms=paced["p50_ms"],
                                       paced_p99_ms=paced["p99_ms"])
+            if "sqlite" in backends:
+                # What the end-to-end acks cost ingest: the same phase without them.
+                console.print("measuring (b) ingest into sqlite without acks to gateways ...")
+                measured["sqlite_without_acks"] = measure_ingest(
+                    tmp, work, publishers, "sqlite", fleet, stack, acks=False)
+                backends = [*backends, "sqlite_without_acks"]
             if without_rules:
                 console.print("measuring (b) ingest into sqlite, rules off ...")
                 measured["sqlite_without_rules"] = measure_ingest(
@@ -295,6 +305,10 @@ def bench_ingest(
                     result[name].update(paced_rate=m["paced_rate"],
                                         paced_p50_ms=m["paced_p50_ms"],
                                         paced_p99_ms=m["paced_p99_ms"])
+            if "sqlite_without_acks" in measured:
+                result["acks_cost_ratio"] = round(
+                    measured["sqlite"]["readings_per_s"]
+                    / measured["sqlite_without_acks"]["readings_per_s"], 3)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     if json_output:
@@ -314,3 +328,5 @@ def bench_ingest(
         table.add_row(f"(b) {name}", f"{r['readings_per_s']:,}", f"{r['ratio']:.3f}",
                       f"{r['p50_ms']:.0f}", f"{r['p99_ms']:.0f}", *paced)
     Console(width=max(console.width, 110)).print(table)
+    if "acks_cost_ratio" in result:
+        Console().print(f"SQLite with acks to gateways / without: {result['acks_cost_ratio']}")

@@ -51,7 +51,8 @@ class EdgeAgent:
         self._started = time.monotonic()
         config.state_dir.mkdir(parents=True, exist_ok=True)
         self.outbox = Outbox(config.state_dir / "outbox.sqlite3", config.outbox_max_bytes,
-                             first_seq=_legacy_seq(config.state_dir))
+                             first_seq=_legacy_seq(config.state_dir),
+                             max_file_bytes=config.outbox_max_file_bytes)
         self._devices = list(driver.device_ids())
         self._applied = AppliedConfigFile(config.state_dir / "remote-config.json")
         self.settings = self._applied.load(self._devices) or RunSettings.local(config)
@@ -74,6 +75,7 @@ class EdgeAgent:
         if state == "online":
             doc |= {"devices": self._devices, "backlog": self.outbox.backlog_readings,
                     "evicted": self.outbox.evicted_readings,
+                    "lost": self.outbox.lost_readings,
                     "config_version": self.settings.version}
             if self.remote.last_error:
                 doc["config_error"] = self.remote.last_error[:1024]

@@ -45,9 +45,20 @@ class AgentConfig:
     batch_max_age_s: float = 2.0
     # The outbox's disk budget (batch payload bytes); past it the oldest batches go.
     outbox_max_bytes: int = 64 * 1024 * 1024
+    # A hard cap on the outbox's database file (SQLite max_page_count): past it, as on a
+    # full disk, the oldest unsent batches are evicted. None: twice the budget + 4 MiB.
+    outbox_max_file_bytes: int | None = None
     # Batches published and not yet acknowledged, at most: bounds paho's memory
     # and keeps the drain order strict while still filling the link.
     inflight_window: int = 32
+    # ... and at most this many payload bytes: a window of 10,000-reading batches must not
+    # fill the broker's queue for the cloud (Mosquitto drops past max_queued_bytes).
+    inflight_max_bytes: int = 2 * 1024 * 1024
+    # Keep a batch until the cloud acks it on fp/v1/gw/{id}/ack (after its commit); false
+    # for a cloud that does not ack yet: then the broker's PUBACK deletes it, as before.
+    cloud_acks: bool = True
+    # A batch the cloud has not acked this long after it was published is sent again.
+    ack_timeout_s: float = 30.0
     status_interval_s: float = 60.0
     # Anything driver-specific (register maps, simulator settings) stays opaque here.
     driver: dict[str, Any] = field(default_factory=dict)
@@ -58,15 +69,22 @@ class AgentConfig:
         except ContractError as exc:
             raise ConfigError(f"gateway_id {self.gateway_id!r}: {exc}") from None
         positive = ("sample_period_s", "batch_max_age_s", "reconnect_min_s", "reconnect_max_s",
-                    "status_interval_s")
+                    "status_interval_s", "ack_timeout_s")
         for name in positive:
             value = getattr(self, name)
             if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
                 raise ConfigError(f"{name} must be a number > 0, got {value!r}")
-        for name in ("batch_max_readings", "outbox_max_bytes", "inflight_window", "keepalive_s"):
+        for name in ("batch_max_readings", "outbox_max_bytes", "inflight_window",
+                     "inflight_max_bytes", "keepalive_s"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(f"{name} must be an integer >= 1, got {value!r}")
+        if self.outbox_max_file_bytes is not None and (
+                isinstance(self.outbox_max_file_bytes, bool)
+                or not isinstance(self.outbox_max_file_bytes, int)
+                or self.outbox_max_file_bytes < 64 * 1024):
+            raise ConfigError("max_file_bytes must be an integer >= 65536, got "
+                              f"{self.outbox_max_file_bytes!r}")
         if self.batch_max_readings > 10_000:
             raise ConfigError("batch_max_readings must be <= 10000 (the contract's batch limit)")
         if self.reconnect_min_s > self.reconnect_max_s:
@@ -108,7 +126,9 @@ _SECTIONS: dict[str, dict[str, str]] = {
                "reconnect_max_s": "reconnect_max_s"},
     "sampling": {"sample_period_s": "sample_period_s", "batch_max_readings": "batch_max_readings",
                  "batch_max_age_s": "batch_max_age_s"},
-    "outbox": {"max_bytes": "outbox_max_bytes", "inflight_window": "inflight_window"},
+    "outbox": {"max_bytes": "outbox_max_bytes", "inflight_window": "inflight_window",
+               "inflight_max_bytes": "inflight_max_bytes", "cloud_acks": "cloud_acks",
+               "ack_timeout_s": "ack_timeout_s", "max_file_bytes": "outbox_max_file_bytes"},
 }
 _PATHS = {"state_dir", "tls_ca_file", "tls_cert_file", "tls_key_file"}
 _TYPES = {f.name: f.type for f in fields(AgentConfig)}
@@ -156,6 +176,6 @@ def _put(out: dict[str, Any], section: str, key: str, value: Any, base: Path) ->
     elif name in ("broker_host", "username", "password", "firmware", "gateway_id"):
         if not isinstance(value, str):
             raise ConfigError(f"{dotted}: expected a string, got {value!r}")
-    elif name == "tls" and not isinstance(value, bool):
+    elif name in ("tls", "cloud_acks") and not isinstance(value, bool):
         raise ConfigError(f"{dotted}: expected true or false, got {value!r}")
     out[name] = value

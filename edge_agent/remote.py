@@ -172,7 +172,7 @@ class RemoteControl:
             self.ack(command_id, True, {
                 "uptime_s": round(agent.uptime_s, 1), "fw": agent.config.firmware,
                 "backlog": agent.outbox.backlog_readings,
-                "evicted": agent.outbox.evicted_readings,
+                "evicted": agent.outbox.evicted_readings, "lost": agent.outbox.lost_readings,
                 "config_version": agent.settings.version,
                 "driver_errors": agent.driver_errors,
                 "dropped_values": agent.outbox.dropped_values,

@@ -104,6 +104,7 @@ def acl_text(cloud_users: Iterable[str]) -> str:
         f"pattern write {gw}/cmd/ack",
         f"pattern read {gw}/config",
         f"pattern read {gw}/cmd",
+        f"pattern read {gw}/ack",
         "",
         f"# The cloud's accounts ({CLOUD_PREFIX}…: ingest, config and commands) reach",
         "# every gateway's topics.",

@@ -35,7 +35,8 @@ from foundations.database import reachable
 from foundations.health import Health
 from foundations.health_metrics import HealthCollector
 from foundations.workers import Periodic, Supervisor
-from ingest.consumer import BrokerAddress
+from ingest.consumer import BrokerAddress, ConsumerTuning
+from ingest.gaps import gap_totals
 from ingest.metrics import IngestCollector
 from integrations.webhooks.targets import TargetPolicy
 from integrations.webhooks.worker import WebhookWorker
@@ -87,7 +88,8 @@ class CloudSystem:
         self.health = Health(probes={"broker": self.consumer.connected.is_set,
                                      "database": lambda: reachable(self.engine)})
         self._metrics = CollectorRegistry(auto_describe=False)
-        self._metrics.register(IngestCollector(self.pipeline.stats, self.consumer.connected.is_set))
+        self._metrics.register(IngestCollector(self.pipeline.stats, self.consumer.connected.is_set,
+                                               gaps=self._gap_totals))
         self._metrics.register(HealthCollector(self.health.report))
         self._metrics.register(FirstTimeFixCollector(self.engine))
         webhook_targets = TargetPolicy(settings.webhook_allowed_networks)
@@ -135,6 +137,10 @@ class CloudSystem:
         if generate_maintenance(self.engine, self.models, now_ms()):
             self.dispatcher.request()  # the dispatcher plans the visits with the rest
 
+    def _gap_totals(self) -> dict[tuple[str, str], int]:
+        with self.engine.connect() as conn:
+            return gap_totals(conn)
+
     def metrics(self) -> bytes:
         return generate_latest(self._metrics)
 
@@ -156,7 +162,8 @@ class IngestWorker:
 
     def __init__(self, settings: Settings, broker: BrokerAddress,
                  models: Mapping[str, DeviceModel] | None = None,
-                 engine: Engine | None = None, evaluate_rules: bool = True) -> None:
+                 engine: Engine | None = None, evaluate_rules: bool = True,
+                 tuning: ConsumerTuning | None = None) -> None:
         self.models = dict(models or load_models())
         self.engine = engine or open_database(settings)
         # Rules evaluate this worker's readings; their timers (no-data, escalation) and
@@ -164,7 +171,8 @@ class IngestWorker:
         self.rules = RulesService(self.engine, self.models, open_alert_work_order,
                                   record_notice=record_alert_notice, tz=settings.tz)
         self.ingest = Ingest(settings, broker, self.engine, self.models,
-                             on_readings=self.rules.on_blocks if evaluate_rules else None)
+                             on_readings=self.rules.on_blocks if evaluate_rules else None,
+                             tuning=tuning)
         # Rule edits made through the portal (another process) are picked up here.
         reload = [Periodic("rule-versions", self.rules.reload_rules, RULES_RELOAD_S)
                   ] if evaluate_rules else []

@@ -88,7 +88,9 @@ def _check_file(console: Console, path: Path, kind: str | None) -> int:
 def _summary(kind: Kind | str, doc: dict[str, Any]) -> str:
     if kind == "telemetry":
         count = len(doc["readings"])
-        return f"{count} reading{'' if count == 1 else 's'}, gw {doc['gw']}, seq {doc['seq']}"
+        epoch = f", epoch {doc['epoch']}" if "epoch" in doc else ""
+        return (f"{count} reading{'' if count == 1 else 's'}, gw {doc['gw']}{epoch}, "
+                f"seq {doc['seq']}")
     if kind == "status":
         if doc["state"] == "online":
             return f"gw {doc['gw']} online, fw {doc['fw']}, {len(doc['devices'])} devices"
@@ -97,4 +99,6 @@ def _summary(kind: Kind | str, doc: dict[str, Any]) -> str:
         return f"version {doc['version']}"
     if kind == "cmd":
         return f"{doc['cmd']}, id {doc['id']}"
+    if kind == "ack":
+        return f"gw {doc['gw']}, {len(doc['acks'])} batches acknowledged"
     return f"{'ok' if doc['ok'] else 'failed'}, id {doc['id']}"

@@ -22,7 +22,9 @@ from pydantic import (
 from pydantic.json_schema import SkipJsonSchema
 
 from firmware_contracts.kinds import (
+    EPOCH_PATTERN,
     ID_PATTERN,
+    MAX_ACKS,
     MAX_CONFIG_VERSION,
     MAX_JSON_INT,
     MAX_METRICS,
@@ -60,6 +62,9 @@ EpochMs = Annotated[
 ]
 PositiveSeconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 Identifier = Annotated[str, Field(pattern=ID_PATTERN)]
+Epoch = Annotated[str, Field(pattern=EPOCH_PATTERN, description=(
+    "The gateway outbox's epoch: a random id made when the outbox was created. The cloud's "
+    "dedupe key is (gw, epoch, seq); a batch without it is keyed with the empty epoch."))]
 MetricName = Annotated[str, Field(pattern=METRIC_PATTERN)]
 MetricValue = Annotated[float, Field(allow_inf_nan=False)]
 
@@ -114,11 +119,32 @@ class Telemetry(WireModel):
 
     v: SchemaVersion
     gw: Identifier = Field(description="Gateway id; the same as in the topic.")
+    epoch: Epoch | SkipJsonSchema[None] = None
     seq: Count = Field(
         description="Per-gateway batch sequence, strictly increasing, kept across restarts."
     )
     sent: EpochMs
     readings: list[Reading] = Field(min_length=1, max_length=MAX_READINGS)
+
+
+class BatchAck(WireModel):
+    """One telemetry batch the cloud has committed: stored, a duplicate of one stored, or
+    kept as a dead letter. Either way the gateway may delete it."""
+
+    seq: Count
+    epoch: Epoch | SkipJsonSchema[None] = Field(
+        default=None, description="The batch's epoch; absent when the batch had none."
+    )
+    outcome: Literal["stored", "duplicate", "dead_lettered"]
+
+
+class Ack(WireModel):
+    """The cloud's acknowledgement on fp/v1/gw/{gateway_id}/ack, published only after the
+    batches it names are committed."""
+
+    v: SchemaVersion
+    gw: Identifier
+    acks: list[BatchAck] = Field(min_length=1, max_length=MAX_ACKS)
 
 
 ONLINE_REQUIRED: Final = ("fw", "devices")
@@ -158,6 +184,10 @@ class Status(WireModel):
     evicted: Count | SkipJsonSchema[None] = Field(
         default=None,
         description="Readings dropped because the outbox was full, counted since first start.",
+    )
+    lost: Count | SkipJsonSchema[None] = Field(
+        default=None, description="Readings sampled that could not be kept at all (the disk "
+        "full with nothing left to evict, and the memory buffer full), since first start.",
     )
     config_version: Count | SkipJsonSchema[None] = Field(
         default=None, description="Version of the remote config the gateway runs (0: local)."
@@ -275,4 +305,5 @@ MODELS: Final[dict[Kind, type[WireModel]]] = {
     "config": Config,
     "cmd": Command,
     "cmd_ack": CommandAck,
+    "ack": Ack,
 }

@@ -25,6 +25,7 @@ TITLES: Final[dict[Kind, str]] = {
     "config": "FieldPulse gateway config",
     "cmd": "FieldPulse gateway command",
     "cmd_ack": "FieldPulse command acknowledgement",
+    "ack": "FieldPulse telemetry acknowledgement",
 }
 
 

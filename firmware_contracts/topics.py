@@ -32,6 +32,10 @@ TOPICS: Final[dict[Kind, TopicSpec]] = {
         # Not retained: a command must not run again when a gateway reconnects.
         TopicSpec("cmd", "cmd", "cloud->gateway", qos=1, retain=False),
         TopicSpec("cmd_ack", "cmd/ack", "gateway->cloud", qos=1, retain=False),
+        # The cloud's word that telemetry batches are committed to its store (or kept as
+        # dead letters): only then does the gateway delete them. Not retained: a gateway
+        # that missed one sends the batch again, and the dedupe answers it once more.
+        TopicSpec("ack", "ack", "cloud->gateway", qos=1, retain=False),
     )
 }
 _KIND_BY_SUFFIX: Final = {spec.suffix: spec.kind for spec in TOPICS.values()}
@@ -69,6 +73,10 @@ def cmd_ack_topic(gateway_id: str) -> str:
     return topic_for("cmd_ack", gateway_id)
 
 
+def ack_topic(gateway_id: str) -> str:
+    return topic_for("ack", gateway_id)
+
+
 def parse_topic(topic: str) -> tuple[str, Kind] | None:
     """`fp/v1/gw/gw-001/cmd/ack` -> ("gw-001", "cmd_ack"); None for any other topic."""
     if not topic.startswith(PREFIX + "/"):
@@ -78,3 +86,17 @@ def parse_topic(topic: str) -> tuple[str, Kind] | None:
     if kind is None or not _GATEWAY_ID.match(gateway_id):
         return None
     return gateway_id, kind
+
+
+def topic_problem(topic: str) -> ContractError | None:
+    """Why a topic of our scheme cannot be parsed (`fp/v1/gw/gw.bad/telemetry`: the gateway
+    id), so the cloud can dead-letter what a subscription's `+` let through; None for a
+    valid topic or one outside the scheme."""
+    if not topic.startswith(PREFIX + "/") or parse_topic(topic) is not None:
+        return None
+    gateway_id, _, suffix = topic.removeprefix(PREFIX + "/").partition("/")
+    kind = _KIND_BY_SUFFIX.get(suffix)
+    if kind is None:
+        return None
+    return ContractError(kind, "topic", f"gateway id {gateway_id!r} in the topic must match "
+                         f"pattern {ID_PATTERN}")

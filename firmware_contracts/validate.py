@@ -22,8 +22,9 @@ __all__ = ["ContractError", "decode", "detect_kind", "load", "validate"]
 # Checked in order, first hit wins: each kind is told by the fields only it has, so a
 # document that is missing one of them is still recognised and its error named.
 _MARKERS: Final[tuple[tuple[Kind, frozenset[str]], ...]] = (
-    ("telemetry", frozenset({"readings", "seq", "sent"})),
-    ("status", frozenset({"state", "ts", "fw", "devices", "backlog", "evicted",
+    ("telemetry", frozenset({"readings", "seq", "sent", "epoch"})),
+    ("ack", frozenset({"acks"})),
+    ("status", frozenset({"state", "ts", "fw", "devices", "backlog", "evicted", "lost",
                           "config_version", "config_error"})),
     ("cmd", frozenset({"cmd", "args", "dev", "expires"})),
     ("cmd_ack", frozenset({"ok", "result", "error", "stage"})),

@@ -23,6 +23,7 @@ import numpy as np
 
 from asset_registry.catalog import DeviceModel
 from firmware_contracts.kinds import (
+    EPOCH_PATTERN,
     ID_PATTERN,
     MAX_JSON_INT,
     MAX_METRICS,
@@ -38,7 +39,9 @@ EARLIEST_TS_MS = 1_577_836_800_000
 
 _METRIC = re.compile(METRIC_PATTERN.replace("$", r"\Z"))
 _ID = re.compile(ID_PATTERN.replace("$", r"\Z"))
+_EPOCH = re.compile(EPOCH_PATTERN.replace("$", r"\Z"))
 _TOP_KEYS = frozenset({"v", "gw", "seq", "sent", "readings"})
+_TOP_KEYS_WITH_EPOCH = _TOP_KEYS | {"epoch"}
 
 
 def valid_id(value: str) -> bool:
@@ -135,7 +138,11 @@ def fast_accept(
     must hold only ids that match the contract's id pattern (the directory
     guarantees it), and `gateway_id` comes from a parsed topic.
     """
-    if doc.keys() != _TOP_KEYS or doc["gw"] != gateway_id:
+    keys = doc.keys()
+    if keys != _TOP_KEYS and not (keys == _TOP_KEYS_WITH_EPOCH and type(doc["epoch"]) is str
+                                  and _EPOCH.match(doc["epoch"])):
+        return None
+    if doc["gw"] != gateway_id:
         return None
     if type(doc["v"]) is not int or doc["v"] != 1 or not _count(doc["seq"]) \
             or not _count(doc["sent"]):
@@ -161,6 +168,8 @@ def fast_accept(
         ts_min, ts_max = min(stamps), max(stamps)
         if ts_min < EARLIEST_TS_MS or ts_max > now_ms + MAX_FUTURE_MS:
             return None
+        if len(set(zip(devs, stamps, strict=True))) != len(devs):
+            return None  # one device read twice at one instant: the slow path names it
         infos = {}
         for dev in set(devs):
             info = devices.get(dev)
@@ -289,11 +298,18 @@ def check_readings(
 ) -> tuple[list[AcceptedReading], list[Reject]]:
     accepted: list[AcceptedReading] = []
     rejects: list[Reject] = []
+    seen: set[tuple[str, int]] = set()
     for i, reading in enumerate(readings):
         reject = _check_one(i, gateway_id, reading, devices, now_ms)
+        if reject is None and (reading["dev"], reading["ts"]) in seen:
+            # A device has one value per metric at one instant; a second would be stored
+            # beside the first and counted twice.
+            reject = Reject("duplicate_reading", f"readings[{i}].ts", "this device already "
+                            "has a reading at this ts in this batch", reading)
         if reject is not None:
             rejects.append(reject)
             continue
+        seen.add((reading["dev"], reading["ts"]))
         info = devices[reading["dev"]]
         metrics = {k: float(v) for k, v in reading["m"].items()}
         accepted.append(AcceptedReading(reading["dev"], info.model.id, int(reading["ts"]), metrics))

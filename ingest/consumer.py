@@ -4,8 +4,9 @@ paho's network thread only enqueues; one worker thread takes whatever has
 arrived (up to a group limit), runs it through the pipeline as one transaction,
 then acknowledges each message (manual ack). Nothing is acknowledged before it
 is committed, so a crash loses nothing: the broker redelivers the unacknowledged
-messages to the persistent session and dedupe by (gateway, seq) skips what was
-already stored.
+messages to the persistent session and dedupe by (gateway, epoch, seq) skips what
+was already stored. Then each gateway is told which of its batches are committed
+(`ingest.acks`): only that lets it delete them from its outbox.
 
 Flow control, two layers: the CONNECT packet's Receive Maximum asks the broker
 to send at most that many unacknowledged QoS 1 messages, and the hand-off queue
@@ -44,6 +45,8 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from firmware_contracts.topics import STATUS_FILTER, TELEMETRY_FILTER, parse_topic
 from foundations.workers import Life, Worker
+from ingest.acks import ack_messages
+from ingest.group_items import Outcome
 from ingest.pipeline import IngestPipeline
 from ingest.telemetry_store import StoreError
 
@@ -115,12 +118,18 @@ def ingest_client_id(partition: Partition) -> str:
 class ConsumerTuning:
     # Unacknowledged messages the broker may send us (MQTT 5 Receive Maximum).
     receive_maximum: int = 400
+    # Payload bytes the hand-off queue holds at most (beside `receive_maximum` messages):
+    # 400 batches of 10,000 readings would otherwise be gigabytes in memory.
+    queue_bytes: int = 64 * 1024 * 1024
     # One transaction takes at most this many messages / payload bytes.
     group_messages: int = 64
     group_bytes: int = 4 * 1024 * 1024
     # A message that fails alone this many times is dead-lettered as an ingest error.
     attempts: int = 3
     retry_backoff_s: float = 0.5
+    # Ack each committed batch to its gateway (`ingest.acks`). Off only to measure what the
+    # acks cost (`fieldpulse bench ingest`): gateways with `cloud_acks` would re-send forever.
+    acknowledge_gateways: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +164,8 @@ class IngestConsumer(Worker):
         self._partition = partition
         self._tuning = tuning
         self._queue: queue.Queue[_Message] = queue.Queue(maxsize=tuning.receive_maximum)
+        self._queued_bytes = 0  # payload bytes in the queue, under `_room`
+        self._room = threading.Condition()
         self._stopping = threading.Event()
         self._generation = 0
         self._client = mqtt.Client(
@@ -238,6 +249,13 @@ class IngestConsumer(Worker):
             return
         item = _Message(msg.topic, bytes(msg.payload), msg.mid, msg.qos, self._generation,
                         bool(msg.dup))
+        # Bounded in bytes too: wait (the network thread stops reading, TCP pushes back)
+        # until the worker has taken enough; a message alone always fits.
+        with self._room:
+            while (self._queued_bytes and self._queued_bytes + len(item.payload)
+                   > self._tuning.queue_bytes and not self._stopping.is_set()):
+                self._room.wait(0.2)
+            self._queued_bytes += len(item.payload)
         while not self._stopping.is_set():
             try:
                 self._queue.put(item, timeout=0.2)
@@ -260,6 +278,9 @@ class IngestConsumer(Worker):
                 break
             group.append(msg)
             size += len(msg.payload)
+        with self._room:
+            self._queued_bytes -= size
+            self._room.notify_all()
         return group
 
     def run(self, life: Life) -> None:
@@ -271,26 +292,29 @@ class IngestConsumer(Worker):
 
     def _process(self, group: list[_Message]) -> bool:
         try:
-            self._pipeline.handle_many([(m.topic, m.payload) for m in group],
-                                       redelivered={i for i, m in enumerate(group) if m.dup})
+            outcomes = self._pipeline.handle_many(
+                [(m.topic, m.payload) for m in group],
+                redelivered={i for i, m in enumerate(group) if m.dup})
         except Exception:
             log.exception("event=group_failed messages=%d; retrying one by one", len(group))
             for msg in group:
-                if not self._process_alone(msg):
+                outcome = self._process_alone(msg)
+                if outcome is None:
                     return False
                 self._ack(msg)
+                self._acknowledge_to_gateways([outcome])
             return True
         for msg in group:
             self._ack(msg)
+        self._acknowledge_to_gateways(outcomes)
         return True
 
-    def _process_alone(self, msg: _Message) -> bool:
+    def _process_alone(self, msg: _Message) -> Outcome | None:
         attempt = 0
         while True:
             attempt += 1
             try:
-                self._pipeline.handle(msg.topic, msg.payload)
-                return True
+                return self._pipeline.handle(msg.topic, msg.payload)
             except TRANSIENT_ERRORS as exc:
                 log.warning("event=store_unavailable topic=%s attempt=%d error=%r",
                             msg.topic, attempt, exc)
@@ -301,12 +325,21 @@ class IngestConsumer(Worker):
                     # A bug for this message: keep it as a dead letter and go on (if even
                     # that fails, the database is down: keep retrying).
                     try:
-                        self._pipeline.dead_letter_failure(msg.topic, msg.payload, exc)
-                        return True
+                        return self._pipeline.dead_letter_failure(msg.topic, msg.payload, exc)
                     except Exception as dl_exc:
                         log.warning("event=dead_letter_failed error=%r", dl_exc)
             if self._stopping.wait(min(self._tuning.retry_backoff_s * attempt, 5.0)):
-                return False
+                return None
+
+    def _acknowledge_to_gateways(self, outcomes: list[Outcome]) -> None:
+        """After the commit: tell each gateway which of its batches it may delete. An ack
+        lost on the way (we crash, the broker drops it) only makes the gateway send the
+        batch again, and the dedupe acks it again."""
+        if not self._tuning.acknowledge_gateways:
+            return
+        for topic, payload in ack_messages(outcomes):
+            self._client.publish(topic, payload, qos=1)
+            self._pipeline.stats.count_acks(payload.count(b'"seq"'))
 
     def _ack(self, msg: _Message) -> None:
         # A message from an earlier connection is redelivered on this one; its old mid

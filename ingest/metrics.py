@@ -18,10 +18,14 @@ from ingest.stats import LAG_BUCKETS_MS, IngestStats
 
 class IngestCollector(Collector):
     def __init__(self, stats: IngestStats, connected: Callable[[], bool] = lambda: False,
-                 worker: str = "0") -> None:
+                 worker: str = "0",
+                 gaps: Callable[[], dict[tuple[str, str], int]] | None = None) -> None:
         self._stats = stats
         self._connected = connected
         self._worker = worker
+        # (gateway, evicted|lost) -> readings, read from the database (`ingest.gaps`) at
+        # scrape time: kept across restarts, and whichever worker recorded them.
+        self._gaps = gaps
 
     def collect(self) -> Iterator[Metric]:
         s = self._stats.snapshot()
@@ -35,8 +39,11 @@ class IngestCollector(Collector):
 
         yield counter("batches_received", "Telemetry batches received.", s["batches_received"])
         yield counter("batches_stored", "Telemetry batches stored.", s["batches_stored"])
-        yield counter("batches_duplicate", "Batches skipped as already stored (gateway, seq).",
+        yield counter("batches_duplicate",
+                      "Batches skipped as already stored (gateway, epoch, seq).",
                       s["batches_duplicate"])
+        yield counter("batches_acked", "Batches acknowledged to their gateways after commit.",
+                      s["batches_acked"])
         yield counter("readings_received", "Readings received in decodable batches.",
                       s["readings_received"])
         yield counter("readings_stored", "Readings stored.", s["readings_stored"])
@@ -61,6 +68,14 @@ class IngestCollector(Collector):
                                "1 while subscribed to the broker.", labels=labels)
         up.add_metric(w, 1.0 if self._connected() else 0.0)
         yield up
+        if self._gaps is not None:
+            gaps = CounterMetricFamily(
+                "fieldpulse_gateway_gap_readings",
+                "Readings gateways report they dropped: evicted from a full outbox, or lost.",
+                labels=["gateway", "kind"])
+            for (gateway_id, kind), readings in sorted(self._gaps().items()):
+                gaps.add_metric([gateway_id, kind], float(readings))
+            yield gaps
 
 
 def make_registry(collector: IngestCollector) -> CollectorRegistry:

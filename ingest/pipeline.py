@@ -4,15 +4,15 @@ The pipeline is transport-free: the consumer feeds it a group of (topic, payload
 messages and acks them only after `handle_many` returns. One group is one
 database transaction (several batches per commit is what makes SQLite fast), so
 a crash before the commit means the broker redelivers the whole group, and the
-(gateway, seq) key makes each redelivered batch a no-op.
+(gateway, epoch, seq) key makes each redelivered batch a no-op. The outcomes name each
+batch's key: the consumer acks them to their gateways once this has committed.
 
 Order inside a group, and why:
 1. decode + validate + registry checks, no I/O (`fast_accept`, or the schema and
    `check_readings` when anything is off, to name the field);
-2. drop batches already stored (read-only queries): the same (gateway, seq) with
-   the same content digest is a duplicate; with another digest it is a conflict,
-   dead-lettered as `conflicting_duplicate` (whoever claims a gateway's next seq
-   numbers must not make its real batches vanish unseen);
+2. drop batches already stored (read-only queries, `ingest.dedupe`): the same
+   (gateway, epoch, seq) with the same content digest is a duplicate; with another
+   digest it is a conflict, dead-lettered as `conflicting_duplicate`;
 3. hand the new readings to the rules (`on_readings`), which commit alerts in
    their own transaction. Before our commit on purpose: a crash between the two
    redelivers the readings, and the rules' hysteresis state (reloaded from the
@@ -24,16 +24,16 @@ Order inside a group, and why:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, field
 
 import orjson
 from sqlalchemy import Connection, Engine, update
 from sqlmodel import col
 
 from asset_registry.tables import Device, Gateway
-from firmware_contracts.topics import parse_topic
+from firmware_contracts.topics import parse_topic, topic_problem
 from firmware_contracts.validate import ContractError, decode, validate
 from foundations.clock import now_ms
 from foundations.database import table_of
@@ -41,15 +41,15 @@ from ingest.batch_identity import batch_digest
 from ingest.checks import (
     MAX_FUTURE_MS,
     AcceptedBatch,
-    AcceptedReading,
-    Json,
     ModelColumns,
-    Reject,
     check_readings,
     fast_accept,
     timestamp_problem,
 )
+from ingest.dedupe import batch_epoch, mark_duplicates, mark_known_rejects
 from ingest.device_directory import DeviceDirectory
+from ingest.gaps import record_gaps
+from ingest.group_items import GroupItem, Outcome
 from ingest.reading_blocks import (
     ReadingBlock,
     blocks_from_readings,
@@ -72,32 +72,6 @@ MAX_PAYLOAD_BYTES = 8 * 1024 * 1024
 # A dead letter keeps at most this much of the payload (a huge array stays readable).
 DEAD_LETTER_PAYLOAD_CHARS = 64 * 1024
 
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    kind: str  # stored | duplicate | rejected | status | ignored
-    stored: int = 0
-    rejected: int = 0
-
-
-@dataclass(slots=True)
-class _Item:
-    """One message on its way through a group."""
-
-    topic: str
-    gateway_id: str = ""
-    kind: str = "ignored"  # telemetry | status | rejected | ignored
-    doc: Json = field(default_factory=dict)
-    # The fast path's whole-batch acceptance, or the slow path's accepted readings.
-    accepted: AcceptedBatch | list[AcceptedReading] = field(default_factory=list)
-    rejects: list[Reject] = field(default_factory=list)
-    raw: bool = False  # every reading accepted: the payload can be stored as is
-    error: ContractError | None = None
-    reason: str = ""
-    payload: bytes = b""
-    duplicate: bool = False
-    digest: str = ""  # of a telemetry batch's content (`batch_digest`)
 
 
 class IngestPipeline:
@@ -130,11 +104,13 @@ class IngestPipeline:
         received = self._clock()
         items = [self._prepare(topic, payload, received) for topic, payload in messages]
         with self._engine.connect() as conn:
-            self._mark_duplicates(conn, items)
+            mark_duplicates(conn, self._mark, items)
             replayed = set(redelivered) | {k for k, item in enumerate(items)
                                            if item.error is not None
                                            and item.error.kind == "status"}
-            self._mark_known_rejects(conn, [items[i] for i in sorted(replayed)])
+            again = [items[i] for i in sorted(replayed)]
+            mark_known_rejects(conn, self._mark, again,
+                               {id(i): _kept_payload(i.payload) for i in again})
         columns: list[ModelColumns] = []
         slow: list[ReadingBlock] = []
         batches: list[StoredBatch] = []
@@ -158,16 +134,21 @@ class IngestPipeline:
             for item in items:
                 if item.kind == "status":
                     self._write_status(conn, item, received)
+                    record_gaps(conn, item.gateway_id, item.doc, received)
         return self._account(items, self._clock())
 
     # -- step 1: pure checks ------------------------------------------------------------
 
-    def _prepare(self, topic: str, payload: bytes, received: int) -> _Item:
+    def _prepare(self, topic: str, payload: bytes, received: int) -> GroupItem:
         parsed = parse_topic(topic)
         if parsed is None:
-            return _Item(topic)
+            bad_topic = topic_problem(topic)  # `+` matched an id no gateway can have
+            if bad_topic is None:
+                return GroupItem(topic)
+            return GroupItem(topic, kind="rejected", reason="invalid_topic", error=bad_topic,
+                             payload=payload)
         gateway_id, kind = parsed
-        item = _Item(topic, gateway_id, payload=payload)
+        item = GroupItem(topic, gateway_id, payload=payload)
         if len(payload) > MAX_PAYLOAD_BYTES:
             item.kind, item.reason = "rejected", "payload_too_large"
             item.error = ContractError(kind, "$", f"payload of {len(payload)} bytes exceeds "
@@ -176,10 +157,13 @@ class IngestPipeline:
         try:
             doc = decode(kind, payload)
             if kind == "telemetry":
+                item.read_key(doc)
                 accepted = fast_accept(gateway_id, doc, self._directory.current(), received)
                 if accepted is not None:
                     item.kind, item.doc, item.accepted = "telemetry", doc, accepted
-                    item.raw, item.digest = True, batch_digest(payload, doc)
+                    # Stored as received only when compact: whitespace (padding) would be
+                    # stored byte for byte. No id or metric name holds any, so any is padding.
+                    item.raw, item.digest = _compact(payload), batch_digest(payload, doc)
                     return item
             validate(kind, doc)
             if doc.get("gw") != gateway_id:
@@ -204,55 +188,12 @@ class IngestPipeline:
                 item.kind, item.doc = "status", doc
         return item
 
-    # -- step 2: dedupe -------------------------------------------------------------------
-
-    def _mark_duplicates(self, conn: Connection, items: list[_Item]) -> None:
-        """One query per gateway in the group for the batches it already stored. A batch
-        stored before with other content is a conflict: rejected, not a duplicate."""
-        wanted: dict[str, set[int]] = {}
-        for item in items:
-            if item.kind == "telemetry":
-                wanted.setdefault(item.gateway_id, set()).add(item.doc["seq"])
-        # (gateway, seq) -> digest of what was stored (None: stored before digests were)
-        stored: dict[tuple[str, int], str | None] = {}
-        for gateway_id, seqs in wanted.items():
-            marks = ", ".join([self._mark] * len(seqs))
-            rows = conn.exec_driver_sql(
-                f"SELECT seq, payload_hash FROM ingested_batch WHERE gateway_id = {self._mark} "
-                f"AND seq IN ({marks})", (gateway_id, *seqs))
-            stored.update(((gateway_id, seq), digest) for seq, digest in rows)
-        for item in items:
-            if item.kind != "telemetry":
-                continue
-            key = (item.gateway_id, item.doc["seq"])
-            if key not in stored:
-                stored[key] = item.digest  # later copies in this group compare with it
-                continue
-            first = stored[key]
-            if first is None or first == item.digest:
-                item.duplicate = True
-            else:
-                item.kind, item.reason = "rejected", "conflicting_duplicate"
-                item.error = ContractError(
-                    "telemetry", "seq", f"seq {key[1]} of gateway '{key[0]}' was already "
-                    "stored with other content; this batch was not stored")
-
-    def _mark_known_rejects(self, conn: Connection, items: list[_Item]) -> None:
-        """A redelivered message that was rejected before already has its dead letter."""
-        for item in items:
-            if item.kind != "rejected" or item.error is None:
-                continue
-            kept = conn.exec_driver_sql(
-                f"SELECT 1 FROM dead_letter WHERE topic = {self._mark} AND payload = "
-                f"{self._mark} LIMIT 1",
-                (item.topic, _kept_payload(item.payload))).first()
-            item.duplicate = kept is not None
-
     # -- step 4: the transaction ------------------------------------------------------------
 
     @staticmethod
-    def _write_batches(conn: Connection, items: list[_Item], received: int) -> None:
-        rows = [{"gateway_id": i.gateway_id, "seq": i.doc["seq"], "received_at": received,
+    def _write_batches(conn: Connection, items: list[GroupItem], received: int) -> None:
+        rows = [{"gateway_id": i.gateway_id, "epoch": batch_epoch(i), "seq": i.doc["seq"],
+                 "received_at": received,
                  "readings": len(i.accepted), "rejected": len(i.rejects),
                  "payload_hash": i.digest}
                 for i in items if i.kind == "telemetry" and not i.duplicate]
@@ -260,15 +201,16 @@ class IngestPipeline:
             conn.execute(table_of(IngestedBatch).insert(), rows)
 
     @staticmethod
-    def _write_dead_letters(conn: Connection, items: list[_Item], received: int) -> None:
+    def _write_dead_letters(conn: Connection, items: list[GroupItem], received: int) -> None:
         rows = []
         for i in items:
             if i.kind == "rejected" and i.error is not None and not i.duplicate:
                 log.warning("event=dead_letter topic=%s reason=%s error=%s",
                             i.topic, i.reason, i.error)
                 rows.append({
-                    "received_at": received, "topic": i.topic, "gateway_id": i.gateway_id,
-                    "kind": i.reason, "reason": str(i.error), "field": i.error.field,
+                    "received_at": received, "topic": i.topic,
+                    "gateway_id": i.gateway_id or None, "kind": i.reason,
+                    "reason": str(i.error), "field": i.error.field,
                     "payload": _kept_payload(i.payload),
                 })
             elif i.kind == "telemetry" and not i.duplicate:
@@ -308,7 +250,7 @@ class IngestPipeline:
             f"OR last_seen < {mark} THEN {mark} ELSE last_seen END WHERE id = {mark}", newest)
 
     @staticmethod
-    def _write_status(conn: Connection, item: _Item, received: int) -> None:
+    def _write_status(conn: Connection, item: GroupItem, received: int) -> None:
         doc = item.doc
         online = doc["state"] == "online"
         # A retained status replayed on resubscribe must not undo a newer one; a stored
@@ -327,7 +269,7 @@ class IngestPipeline:
 
     # -- after the commit: counters ------------------------------------------------------
 
-    def _account(self, items: list[_Item], stored_at: int) -> list[Outcome]:
+    def _account(self, items: list[GroupItem], stored_at: int) -> list[Outcome]:
         out: list[Outcome] = []
         stats = self.stats
         with stats.lock:
@@ -339,7 +281,7 @@ class IngestPipeline:
                     if i.duplicate:
                         stats.batches_duplicate += 1
                         stats.readings_duplicate += n
-                        out.append(Outcome("duplicate"))
+                        out.append(i.outcome("duplicate"))
                         continue
                     stats.batches_stored += 1
                     stats.readings_stored += n
@@ -350,11 +292,11 @@ class IngestPipeline:
                         stats.observe_lag(stored_at - newest, n)
                     for reject in i.rejects:
                         stats.count_reject_locked(reject.kind, readings=1)
-                    out.append(Outcome("stored", stored=n, rejected=len(i.rejects)))
+                    out.append(i.outcome("stored", stored=n, rejected=len(i.rejects)))
                 elif i.kind == "rejected" and i.duplicate:
                     if i.topic.endswith("/telemetry"):
                         stats.batches_duplicate += 1
-                    out.append(Outcome("duplicate"))
+                    out.append(i.outcome("duplicate"))
                 elif i.kind == "rejected":
                     # A conflicting duplicate's readings were decoded, and none is stored.
                     conflicting = (len(i.accepted) + len(i.rejects)
@@ -364,7 +306,7 @@ class IngestPipeline:
                         stats.batches_rejected += 1
                         stats.readings_received += conflicting
                     stats.count_reject_locked(i.reason, readings=conflicting)
-                    out.append(Outcome("rejected", rejected=conflicting))
+                    out.append(i.outcome("rejected", rejected=conflicting))
                 elif i.kind == "status":
                     stats.status_messages += 1
                     out.append(Outcome("status"))
@@ -372,9 +314,14 @@ class IngestPipeline:
                     out.append(Outcome("ignored"))
         return out
 
-    def dead_letter_failure(self, topic: str, payload: bytes, err: Exception) -> None:
-        """Keep a message that could not be processed even alone (a bug, not bad input)."""
+    def dead_letter_failure(self, topic: str, payload: bytes, err: Exception) -> Outcome:
+        """Keep a message that could not be processed even alone (a bug, not bad input).
+        The outcome names the batch's key when it can be read, so the gateway is acked."""
         parsed = parse_topic(topic)
+        item = GroupItem(topic, parsed[0] if parsed else "")
+        if parsed is not None and parsed[1] == "telemetry":
+            with contextlib.suppress(ContractError):
+                item.read_key(decode("telemetry", payload))
         with self._engine.begin() as conn:
             conn.execute(table_of(DeadLetter).insert(), [{
                 "received_at": self._clock(), "topic": topic,
@@ -383,6 +330,12 @@ class IngestPipeline:
                 "payload": _kept_payload(payload),
             }])
         self.stats.count_reject("ingest_error")
+        return item.outcome("rejected")
+
+
+def _compact(payload: bytes) -> bool:
+    """No whitespace outside strings: what a gateway's JSON encoder writes (C-speed scans)."""
+    return not (b" " in payload or b"\n" in payload or b"\t" in payload or b"\r" in payload)
 
 
 def _kept_payload(payload: bytes) -> str:

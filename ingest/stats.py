@@ -30,6 +30,7 @@ class StatsSnapshot(TypedDict):
     readings_rejected: int
     readings_duplicate: int
     status_messages: int
+    batches_acked: int
     rejected_by_reason: dict[str, int]
     lag_counts: list[int]
     lag_sum_ms: float
@@ -46,6 +47,8 @@ class IngestStats:
     readings_rejected: int = 0
     readings_duplicate: int = 0
     status_messages: int = 0
+    # Batches named in acks published to gateways (after their commit).
+    batches_acked: int = 0
     rejected_by_reason: Counter[str] = field(default_factory=Counter)
     # Readings per lag bucket, and the sum of lags weighted by readings (ms).
     lag_counts: list[int] = field(default_factory=lambda: [0] * len(LAG_BUCKETS_MS))
@@ -61,6 +64,10 @@ class IngestStats:
     def count_reject_locked(self, reason_kind: str, readings: int = 0) -> None:
         self.rejected_by_reason[reason_kind] += 1
         self.readings_rejected += readings
+
+    def count_acks(self, batches: int) -> None:
+        with self.lock:
+            self.batches_acked += batches
 
     def observe_lag(self, lag_ms: int, readings: int) -> None:
         """Record one batch's lag for its readings (call with `lock` held)."""
@@ -81,6 +88,7 @@ class IngestStats:
                 "readings_rejected": self.readings_rejected,
                 "readings_duplicate": self.readings_duplicate,
                 "status_messages": self.status_messages,
+                "batches_acked": self.batches_acked,
                 "rejected_by_reason": dict(self.rejected_by_reason),
                 "lag_counts": list(self.lag_counts),
                 "lag_sum_ms": self.lag_sum_ms,

@@ -48,10 +48,13 @@ class LatestValue(SQLModel, table=True):
 
 
 class IngestedBatch(SQLModel, table=True):
-    """One row per telemetry batch stored: the dedupe key is (gateway, seq)."""
+    """One row per telemetry batch stored: the dedupe key is (gateway, epoch, seq)."""
 
     __tablename__ = "ingested_batch"
     gateway_id: str = Field(primary_key=True)
+    # The gateway outbox's epoch (contract v1, optional): a reinstalled gateway starts a new
+    # one, so its seq 0 is a new batch. '' for batches sent without one (older gateways).
+    epoch: str = Field(default="", primary_key=True, max_length=64)
     seq: int = Field(primary_key=True, sa_type=BigInteger)
     received_at: int = Field(sa_type=BigInteger)
     readings: int
@@ -71,8 +74,26 @@ class DeadLetter(SQLModel, table=True):
     gateway_id: str | None = None
     # The category the rejects are counted by: contract, payload_too_large,
     # unknown_device, foreign_device, unknown_metric, out_of_range, future_timestamp,
-    # ancient_timestamp, conflicting_duplicate, ingest_error.
+    # ancient_timestamp, conflicting_duplicate, duplicate_reading, invalid_topic, ingest_error.
     kind: str = Field(default="", index=True)
     reason: str
     field: str = ""
     payload: str
+
+
+class GatewayGap(SQLModel, table=True):
+    """Readings a gateway reports it dropped (`evicted` from a full outbox, `lost` when even
+    its memory was full), recorded when its status shows the count grew: how many, and
+    between which two statuses (gateway clock, ms). The gateway's count is cumulative;
+    `total` keeps it, so the next status yields only the difference. Kept in the database,
+    so a gap stays visible after the gateway's retained status is overwritten."""
+
+    __tablename__ = "gateway_gap"
+    id: int | None = Field(default=None, primary_key=True)
+    gateway_id: str = Field(index=True)
+    kind: str  # evicted | lost
+    readings: int
+    total: int = Field(sa_type=BigInteger)
+    since_ts: int | None = Field(default=None, sa_type=BigInteger)
+    until_ts: int = Field(sa_type=BigInteger)
+    received_at: int = Field(sa_type=BigInteger)

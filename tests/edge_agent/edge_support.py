@@ -149,8 +149,11 @@ def publish(broker: MosquittoBroker, topic: str, payload: bytes, retain: bool = 
 
 
 def agent_config(tmp_path: Path, gateway_id: str, broker: MosquittoBroker | int,
-                 **overrides) -> AgentConfig:
-    """A gateway's config; on a broker, with the gateway's own account (or `overrides`)."""
+                 cloud_acks: bool = False, **overrides) -> AgentConfig:
+    """A gateway's config; on a broker, with the gateway's own account (or `overrides`).
+
+    `cloud_acks`: a cloud runs and acks what it stored. Tests with a broker and no cloud
+    keep the PUBACK behaviour (a cloud that does not ack), or nothing would ever leave."""
     login_as: dict[str, str] = {}
     if isinstance(broker, MosquittoBroker):
         user, password = login(broker, gateway_id)
@@ -159,7 +162,7 @@ def agent_config(tmp_path: Path, gateway_id: str, broker: MosquittoBroker | int,
     base = AgentConfig(gateway_id=gateway_id, state_dir=tmp_path / "edge", broker_port=port,
                        sample_period_s=0.1, batch_max_readings=20, batch_max_age_s=0.3,
                        reconnect_min_s=0.2, reconnect_max_s=1.0, status_interval_s=1.0,
-                       **login_as)
+                       cloud_acks=cloud_acks, **login_as)
     return replace(base, **overrides)
 
 

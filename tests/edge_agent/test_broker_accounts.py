@@ -89,6 +89,27 @@ def test_a_gateway_cannot_publish_as_another_or_read_its_commands(secured) -> No
             s.close()
 
 
+def test_a_gateway_reads_only_its_own_acks_and_cannot_forge_them(secured) -> None:
+    broker, _, passwords = secured
+    cloud = Session(broker.port, CLOUD_USER, passwords[CLOUD_USER])
+    gw_a = Session(broker.port, "gw-a", passwords["gw-a"])
+    gw_b = Session(broker.port, "gw-b", passwords["gw-b"])
+    try:
+        gw_a.subscribe("fp/v1/gw/gw-a/ack", "fp/v1/gw/gw-b/ack")
+        gw_b.subscribe("fp/v1/gw/gw-b/ack")
+        # An ack forged by another gateway would delete batches the cloud never stored.
+        assert gw_a.publish("fp/v1/gw/gw-b/ack", b"forged").is_failure
+        assert gw_b.publish("fp/v1/gw/gw-b/ack", b"self-made").is_failure
+        cloud.publish("fp/v1/gw/gw-b/ack", b"for b")
+        cloud.publish("fp/v1/gw/gw-a/ack", b"for a")
+        wait_until(lambda: gw_a.received and gw_b.received, what="the acks")
+        assert gw_a.received == [("fp/v1/gw/gw-a/ack", b"for a")]
+        assert gw_b.received == [("fp/v1/gw/gw-b/ack", b"for b")]
+    finally:
+        for s in (cloud, gw_a, gw_b):
+            s.close()
+
+
 def test_new_accounts_load_on_sighup_without_dropping_connected_clients(secured) -> None:
     broker, accounts, passwords = secured
     cloud = Session(broker.port, CLOUD_USER, passwords[CLOUD_USER])

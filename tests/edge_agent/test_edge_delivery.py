@@ -72,7 +72,8 @@ def test_broker_down_for_30_s_every_reading_is_stored_once_and_in_order(
     gw_id, values = gateway
     recorder = Recorder(mosquitto, [f"fp/v1/gw/{gw_id}/telemetry"])
     driver = LedgerDriver(values, tmp_path / "ledger")
-    agent = EdgeAgent(agent_config(tmp_path, gw_id, mosquitto, sample_period_s=0.2), driver)
+    agent = EdgeAgent(agent_config(tmp_path, gw_id, mosquitto, cloud_acks=True,
+                                   sample_period_s=0.2), driver)
     try:
         with running(agent):
             wait_until(lambda: len(recorder.telemetry()) >= 3, what="streaming")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sqlite3
 from pathlib import Path
 
 import orjson
@@ -125,3 +126,83 @@ def test_envelope_is_a_valid_telemetry_payload() -> None:
     body = b"[" + orjson.dumps({"dev": "d1", "ts": 5, "m": {"x": 1.5}}) + b"]"
     doc = load("telemetry", envelope("gw-7", 12, 1000, body))
     assert (doc["gw"], doc["seq"], doc["sent"]) == ("gw-7", 12, 1000)
+
+
+def test_an_outbox_has_an_epoch_for_life_and_a_new_one_gets_another(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.sqlite3", max_bytes=1 << 20)
+    epoch = box.epoch
+    box.stage(readings(1))
+    box.close_batches(10)
+    (pending,) = box.next_batches(10)
+    assert pending.epoch == epoch and box.epoch_from_seq == 0
+    doc = load("telemetry", envelope("gw-1", pending.seq, 1, pending.body, pending.epoch))
+    assert doc["epoch"] == epoch
+    box.close()
+    assert Outbox(tmp_path / "o.sqlite3", max_bytes=1 << 20).epoch == epoch
+    lost = Outbox(tmp_path / "new.sqlite3", max_bytes=1 << 20)  # the file was lost
+    assert lost.epoch != epoch and lost.next_seq == 0
+
+
+def test_an_outbox_made_before_epochs_sends_its_old_batches_without_one(
+        tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.sqlite3", max_bytes=1 << 20)
+    box.stage(readings(1))
+    box.close_batches(10)
+    box.close()
+    # What an agent before epochs left: no identity table.
+
+    db = sqlite3.connect(tmp_path / "o.sqlite3")
+    db.execute("DROP TABLE identity")
+    db.commit()
+    db.close()
+    upgraded = Outbox(tmp_path / "o.sqlite3", max_bytes=1 << 20)
+    upgraded.stage(readings(2))
+    upgraded.close_batches(10)
+    old, new = upgraded.next_batches(10)
+    assert (old.seq, old.epoch) == (0, None)  # the cloud stored it under the empty epoch
+    assert (new.seq, new.epoch) == (1, upgraded.epoch) and upgraded.epoch_from_seq == 1
+    assert "epoch" not in orjson.loads(envelope("gw-1", old.seq, 1, old.body, old.epoch))
+
+
+def test_a_full_disk_evicts_the_oldest_then_holds_samples_in_memory_and_counts(
+        tmp_path: Path) -> None:
+    """SQLite's max_page_count makes "database or disk is full" on demand: the disk of a
+    Pi with no space left. The outbox never raises, and every reading is accounted for."""
+    box = Outbox(tmp_path / "o.sqlite3", max_bytes=1 << 30, max_file_bytes=40 * 4096,
+                 spill_readings=50)
+    devs = tuple(f"d{i}" for i in range(10))
+    produced = 0
+    for ts in range(400):
+        box.stage(readings(ts, devs))
+        box.close_batches(50)
+        produced += len(devs)
+    assert box.evicted_readings > 0  # the oldest made room, counted
+    assert box.lost_readings == 0 and box.spilled_readings == 0
+    assert box.backlog_readings + box.evicted_readings == produced
+
+    # Everything left was handed to the broker and the rest is staged (not yet a batch):
+    # nothing may be evicted, samples wait in memory, and past the spill's bound the
+    # oldest of them are lost, counted.
+    sent = [b.seq for b in box.next_batches(10_000)]
+    box.mark_sent(sent)
+    ts = 400
+    while box.lost_readings == 0 and ts < 2000:
+        box.stage(readings(ts, devs))
+        produced += len(devs)
+        ts += 1
+    # Newer batches never handed out may go; none that may be in the cloud.
+    assert set(sent) <= {b.seq for b in box.next_batches(10_000)}
+    assert 0 < box.spilled_readings <= 50 and box.lost_readings > 0
+    assert (box.backlog_readings + box.evicted_readings + box.lost_readings) == produced
+
+    # The cloud acks what was sent: room again, the memory is written, the loss saved.
+    box.acknowledge([b.seq for b in box.next_batches(10_000)])
+    box.stage(readings(ts, devs))
+    box.close_batches(50)
+    produced += len(devs)
+    assert box.spilled_readings == 0
+    kept = [r["ts"] for b in drain(box) for r in b["readings"] if r["dev"] == "d0"]
+    assert kept == sorted(kept) and kept[-1] == ts  # in order, the newest kept
+    lost = box.lost_readings
+    box.close()
+    assert Outbox(tmp_path / "o.sqlite3", max_bytes=1 << 30).lost_readings == lost > 0

@@ -69,7 +69,7 @@ def test_subscription_filters_match_their_topics_only() -> None:
         "fp/v1/gw/#",
         "fp/v1/gw/gw-001/telemetry/extra",
         "fp/v1/gw/gw-001/cmd/ack/extra",
-        "fp/v1/gw/gw-001/ack",
+        "fp/v1/gw/gw-001/ack/extra",  # .../ack alone is the cloud's ack topic now
         "fp/v1/gw/gw 001/status",
         "xfp/v1/gw/gw-001/status",
         "/fp/v1/gw/gw-001/status",

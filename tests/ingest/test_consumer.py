@@ -125,9 +125,11 @@ def test_metrics_endpoint_exposes_counters_rejects_by_reason_and_lag(running: Ru
     device = fleet.devices_of(gw.id)[0]
     good = normal_metrics(MODELS[device.model_id])
     now = int(time.time() * 1000)
+    # Three instants: one device twice at one instant is a duplicate_reading now.
+    three = [{"dev": device.id, "ts": now + i, "m": good} for i in range(3)]
     running.publisher.publish_all([
-        (topic(gw.id), batch(gw.id, 1, [{"dev": device.id, "ts": now, "m": good}] * 3)),
-        (topic(gw.id), batch(gw.id, 1, [{"dev": device.id, "ts": now, "m": good}] * 3)),
+        (topic(gw.id), batch(gw.id, 1, three)),
+        (topic(gw.id), batch(gw.id, 1, three)),
         (topic(gw.id), batch(gw.id, 2, [{"dev": "dev-nobody", "ts": now, "m": good}])),
     ])
     wait_until(lambda: running.pipeline.stats.batches_received >= 3, what="3 batches")
