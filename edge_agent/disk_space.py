@@ -76,3 +76,20 @@ def fit_to_disk(db: sqlite3.Connection, path: Path, budget: int, max_pages: int)
     headroom = max(0, 3 * wal_pages * PAGE - wal_size) + (32 << 10) + RESERVE_BYTES
     by_disk = pages + max(0, free - headroom) // PAGE
     db.execute(f"PRAGMA max_page_count={max(pages, min(max_pages, by_disk))}")
+
+
+def sqlite_bytes(db: sqlite3.Connection, path: Path) -> int:
+    """What SQLite keeps on disk for the database at `path`: its pages in use (free pages
+    are reused, never handed back: room, not data), the WAL and its shared-memory index
+    as they are on disk. Inside a transaction, the pages count its changes already."""
+    page_count, free, page = (int(db.execute(f"PRAGMA {p}").fetchone()[0])
+                              for p in ("page_count", "freelist_count", "page_size"))
+    return (page_count - free) * page + sum(_size(path.with_name(path.name + suffix))
+                                            for suffix in ("-wal", "-shm"))
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0

@@ -17,7 +17,8 @@ SQLite in WAL mode, `synchronous=FULL` (a commit survives a power cut, not only
   `epoch_from_seq` on.
 
 Order: batches are handed out priority first, then oldest `seq` first. Eviction
-(past the byte budget) takes the oldest batch that was never handed to the
+(past the byte budget, which counts SQLite's pages in use, WAL and shared memory:
+`disk_bytes`) takes the oldest batch that was never handed to the
 broker: a batch that may have reached it cannot be counted as lost, because it
 may well be stored in the cloud.
 
@@ -42,7 +43,7 @@ from pathlib import Path
 
 import orjson
 
-from edge_agent.disk_space import PAGE, DiskReserve, fit_to_disk
+from edge_agent.disk_space import PAGE, DiskReserve, fit_to_disk, sqlite_bytes
 from edge_agent.drivers import Reading
 from edge_agent.memory_spill import EncodedSample, MemorySpill
 from edge_agent.sqlite_tx import Transaction, disk_full
@@ -325,8 +326,13 @@ class Outbox:
         self.generation += 1
         return made
 
+    def disk_bytes(self) -> int:
+        """What the byte budget counts (`disk_space.sqlite_bytes`)."""
+        return sqlite_bytes(self._db, self._path)
+
     def _evict_over_budget(self) -> None:
-        while self._bytes > self.max_bytes and self._evict_oldest():
+        # Rows share pages: an eviction may free none, so measure again after each.
+        while self.disk_bytes() > self.max_bytes and self._evict_oldest():
             pass
 
     def _evict_oldest(self) -> bool:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections import Counter
 from collections.abc import Callable, Collection, Sequence
 
 import orjson
@@ -46,6 +47,7 @@ from ingest.checks import (
     fast_accept,
     timestamp_problem,
 )
+from ingest.counters import add_counts, saved_counts
 from ingest.dedupe import batch_epoch, mark_duplicates, mark_known_rejects
 from ingest.device_directory import DeviceDirectory
 from ingest.gaps import record_gaps
@@ -57,7 +59,7 @@ from ingest.reading_blocks import (
     join_model_columns,
     latest_per_device,
 )
-from ingest.stats import IngestStats
+from ingest.stats import REJECTED, IngestStats
 from ingest.tables import DeadLetter, IngestedBatch
 from ingest.telemetry_store import StoredBatch, TelemetryStore
 
@@ -87,7 +89,11 @@ class IngestPipeline:
         self._engine, self._directory, self._store = engine, directory, store
         self._on_readings, self._clock = on_readings, clock
         self._mark = "%s" if engine.dialect.name == "postgresql" else "?"
-        self.stats = stats or IngestStats()
+        if stats is None:  # counting on from what was saved (`ingest.counters`)
+            stats = IngestStats()
+            with engine.connect() as conn:
+                stats.add(saved_counts(conn))
+        self.stats = stats
 
     @property
     def store(self) -> TelemetryStore:
@@ -126,16 +132,25 @@ class IngestPipeline:
         fresh = concat_blocks([*join_model_columns(columns), *slow])
         if fresh and self._on_readings is not None:
             self._on_readings(fresh)
-        with self._engine.begin() as conn:
-            self._store.write(conn, batches)
-            self._write_batches(conn, items, received)
-            self._write_dead_letters(conn, items, received)
-            self._write_device_state(conn, fresh)
-            for item in items:
-                if item.kind == "status":
-                    self._write_status(conn, item, received)
-                    record_gaps(conn, item.gateway_id, item.doc, received)
-        return self._account(items, self._clock())
+        counts, outcomes, lags = self._tally(items)
+        unsaved = self.stats.take_unsaved()
+        try:
+            with self._engine.begin() as conn:
+                self._store.write(conn, batches)
+                self._write_batches(conn, items, received)
+                self._write_dead_letters(conn, items, received)
+                self._write_device_state(conn, fresh)
+                for item in items:
+                    if item.kind == "status":
+                        self._write_status(conn, item, received)
+                        record_gaps(conn, item.gateway_id, item.doc, received)
+                add_counts(conn, counts + unsaved)
+        except BaseException:
+            self.stats.keep_unsaved(unsaved)
+            raise
+        self.stats.add(counts)
+        self.stats.observe_lags(self._clock(), lags)
+        return outcomes
 
     # -- step 1: pure checks ------------------------------------------------------------
 
@@ -267,52 +282,57 @@ class IngestPipeline:
                          .values(online=online))
         log.info("event=gateway_status gateway=%s state=%s", item.gateway_id, doc["state"])
 
-    # -- after the commit: counters ------------------------------------------------------
+    # -- counters: saved with the group, added to `stats` after its commit ----------------
 
-    def _account(self, items: list[GroupItem], stored_at: int) -> list[Outcome]:
+    @staticmethod
+    def _tally(items: list[GroupItem]
+               ) -> tuple[Counter[str], list[Outcome], list[tuple[int, int]]]:
+        """The group's counts (named as `ingest.stats.COUNTER_FIELDS`), each message's
+        outcome, and (newest reading's ts, readings) per stored batch, for the lag."""
+        c: Counter[str] = Counter()
         out: list[Outcome] = []
-        stats = self.stats
-        with stats.lock:
-            for i in items:
-                if i.kind == "telemetry":
-                    stats.batches_received += 1
-                    n = len(i.accepted)
-                    stats.readings_received += n + len(i.rejects)
-                    if i.duplicate:
-                        stats.batches_duplicate += 1
-                        stats.readings_duplicate += n
-                        out.append(i.outcome("duplicate"))
-                        continue
-                    stats.batches_stored += 1
-                    stats.readings_stored += n
-                    if n:
-                        accepted = i.accepted
-                        newest = (accepted.ts_max if isinstance(accepted, AcceptedBatch)
-                                  else max(r.ts for r in accepted))
-                        stats.observe_lag(stored_at - newest, n)
-                    for reject in i.rejects:
-                        stats.count_reject_locked(reject.kind, readings=1)
-                    out.append(i.outcome("stored", stored=n, rejected=len(i.rejects)))
-                elif i.kind == "rejected" and i.duplicate:
-                    if i.topic.endswith("/telemetry"):
-                        stats.batches_duplicate += 1
+        lags: list[tuple[int, int]] = []
+        for i in items:
+            if i.kind == "telemetry":
+                c["batches_received"] += 1
+                n = len(i.accepted)
+                c["readings_received"] += n + len(i.rejects)
+                if i.duplicate:
+                    c["batches_duplicate"] += 1
+                    c["readings_duplicate"] += n
                     out.append(i.outcome("duplicate"))
-                elif i.kind == "rejected":
-                    # A conflicting duplicate's readings were decoded, and none is stored.
-                    conflicting = (len(i.accepted) + len(i.rejects)
-                                   if i.reason == "conflicting_duplicate" else 0)
-                    if i.topic.endswith("/telemetry"):
-                        stats.batches_received += 1
-                        stats.batches_rejected += 1
-                        stats.readings_received += conflicting
-                    stats.count_reject_locked(i.reason, readings=conflicting)
-                    out.append(i.outcome("rejected", rejected=conflicting))
-                elif i.kind == "status":
-                    stats.status_messages += 1
-                    out.append(Outcome("status"))
-                else:
-                    out.append(Outcome("ignored"))
-        return out
+                    continue
+                c["batches_stored"] += 1
+                c["readings_stored"] += n
+                if n:
+                    accepted = i.accepted
+                    lags.append((accepted.ts_max if isinstance(accepted, AcceptedBatch)
+                                 else max(r.ts for r in accepted), n))
+                for reject in i.rejects:
+                    c[REJECTED + reject.kind] += 1
+                    c["readings_rejected"] += 1
+                out.append(i.outcome("stored", stored=n, rejected=len(i.rejects)))
+            elif i.kind == "rejected" and i.duplicate:
+                if i.topic.endswith("/telemetry"):
+                    c["batches_duplicate"] += 1
+                out.append(i.outcome("duplicate"))
+            elif i.kind == "rejected":
+                # A conflicting duplicate's readings were decoded, and none is stored.
+                conflicting = (len(i.accepted) + len(i.rejects)
+                               if i.reason == "conflicting_duplicate" else 0)
+                if i.topic.endswith("/telemetry"):
+                    c["batches_received"] += 1
+                    c["batches_rejected"] += 1
+                    c["readings_received"] += conflicting
+                c[REJECTED + i.reason] += 1
+                c["readings_rejected"] += conflicting
+                out.append(i.outcome("rejected", rejected=conflicting))
+            elif i.kind == "status":
+                c["status_messages"] += 1
+                out.append(Outcome("status"))
+            else:
+                out.append(Outcome("ignored"))
+        return c, out, lags
 
     def dead_letter_failure(self, topic: str, payload: bytes, err: Exception) -> Outcome:
         """Keep a message that could not be processed even alone (a bug, not bad input).
@@ -329,7 +349,8 @@ class IngestPipeline:
                 "reason": f"ingest failed: {type(err).__name__}: {err}", "field": "$",
                 "payload": _kept_payload(payload),
             }])
-        self.stats.count_reject("ingest_error")
+            add_counts(conn, {REJECTED + "ingest_error": 1})
+        self.stats.add({REJECTED + "ingest_error": 1})
         return item.outcome("rejected")
 
 

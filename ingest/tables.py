@@ -97,3 +97,13 @@ class GatewayGap(SQLModel, table=True):
     since_ts: int | None = Field(default=None, sa_type=BigInteger)
     until_ts: int = Field(sa_type=BigInteger)
     received_at: int = Field(sa_type=BigInteger)
+
+
+class IngestCounter(SQLModel, table=True):
+    """One of ingest's counters (`ingest.stats`), added to in the same transaction as what
+    it counts, so `/api/ingest/stats` and `/metrics` continue across restarts. Names are
+    `IngestStats`' fields, and `rejected:<kind>` per reason."""
+
+    __tablename__ = "ingest_counter"
+    name: str = Field(primary_key=True, max_length=100)
+    value: int = Field(sa_type=BigInteger)

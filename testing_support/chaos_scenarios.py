@@ -120,7 +120,7 @@ def lost_outbox(root: Path, scale: Scale) -> Tally:
 def full_outbox(root: Path, scale: Scale) -> Tally:
     """The broker is away long enough for the outboxes to pass their byte budget: the oldest
     batches never handed to the broker are evicted, counted exactly; the rest is stored."""
-    rig = ChaosRig(root, scale.gateways, agent=_agent(scale, max_bytes=8000)).start()
+    rig = ChaosRig(root, scale.gateways, agent=_agent(scale, max_bytes=160 << 10)).start()
     try:
         wait_for(lambda: rig.stored() > 0, 60, "the first readings stored")
         rig.broker.stop()

@@ -18,7 +18,8 @@ from portal.auth.dependencies import GuardedRoute, staff_only
 from portal.context import ContextDep, SessionDep
 from portal.device_list_cache import device_list_cache, response_for
 from portal.queries.devices import DeviceFilter, device_detail
-from portal.schemas.devices import BucketPublic, DeviceDetail, DevicePublic, SeriesPublic
+from portal.queries.gaps import device_gaps
+from portal.schemas.devices import BucketPublic, DeviceDetail, DevicePublic, GapPublic, SeriesPublic
 
 router = APIRouter(route_class=GuardedRoute, tags=["devices"], dependencies=[Depends(staff_only)])
 
@@ -52,6 +53,16 @@ def device(device_id: str, ctx: ContextDep, session: SessionDep) -> DeviceDetail
     if detail is None:
         raise HTTPException(404, f"no device '{device_id}'")
     return detail
+
+
+@router.get("/api/devices/{device_id}/gaps")
+def gaps(device_id: str, session: SessionDep) -> list[GapPublic]:
+    """Readings the device's gateway dropped before the cloud had them (evicted from its
+    full outbox, or lost), newest first: where the device's charts have no data."""
+    found = device_gaps(session, device_id)
+    if found is None:
+        raise HTTPException(404, f"no device '{device_id}'")
+    return found
 
 
 def step_for(hours: int) -> int:

@@ -52,3 +52,16 @@ class SeriesPublic(BaseModel):
     end: int
     step_ms: int
     buckets: list[BucketPublic]
+
+
+class GapPublic(BaseModel):
+    """Readings the device's gateway dropped before the cloud had them: `evicted` from a
+    full outbox, `lost` when even its memory was full. The gateway's readings, so its
+    devices share the gap; times on the gateway's clock (ms), `since_ts` None when the
+    gap began before the first status the cloud kept."""
+
+    gateway_id: str
+    kind: str
+    readings: int
+    since_ts: int | None
+    until_ts: int

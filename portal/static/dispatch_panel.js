@@ -35,6 +35,7 @@ async function refreshPanel(withCharts = false) {
   $("#device-orders tbody").innerHTML = orders.length ? orders.map((w) =>
     `<tr><td>#${w.id}</td><td>${esc(w.status.replace("_", " "))}</td><td>${esc(state.names[w.engineer_id] || w.engineer_id || "unassigned")}</td><td>${fmt(w.eta)}</td></tr>`).join("")
     : `<tr><td class="muted">No work orders.</td></tr>`;
+  await drawGaps(id);
   if (withCharts) await drawCharts(id, d, alerts);
 }
 

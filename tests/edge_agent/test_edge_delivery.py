@@ -155,7 +155,7 @@ def test_killed_with_kill_9_and_restarted_nothing_lost_nothing_twice(
 def test_past_the_disk_budget_the_oldest_are_evicted_and_the_count_is_reported(
         mosquitto, gateway, tmp_path: Path) -> None:
     gw_id, values = gateway
-    config = agent_config(tmp_path, gw_id, mosquitto, outbox_max_bytes=6000,
+    config = agent_config(tmp_path, gw_id, mosquitto, outbox_max_bytes=160 << 10,
                           sample_period_s=0.02)
     mosquitto.stop()  # a long outage from the start
     driver = LedgerDriver(values, tmp_path / "ledger")

@@ -201,6 +201,8 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/devices"): Rule(get("/api/devices"), roles(200, STAFF)),
     ("GET", "/api/devices/{device_id}"): Rule(
         get(lambda p: f"/api/devices/{_b(p)}"), roles(200, STAFF)),
+    ("GET", "/api/devices/{device_id}/gaps"): Rule(
+        get(lambda p: f"/api/devices/{_b(p)}/gaps"), roles(200, STAFF)),
     ("GET", "/api/alerts"): Rule(get("/api/alerts"), roles(200, STAFF)),
     # Commands to devices: engineers run read-only diagnostics on their own jobs' devices.
     ("POST", "/api/devices/{device_id}/commands"): Rule(
