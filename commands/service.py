@@ -19,7 +19,7 @@ import orjson
 from sqlmodel import Session, col, select
 
 from asset_registry.catalog import DeviceModel
-from asset_registry.command_spec import CommandSpecError, validate_params
+from asset_registry.command_spec import CommandSpec, CommandSpecError, validate_params
 from asset_registry.tables import Device
 from commands import states
 from commands.tables import DeviceCommand, DeviceCommandEvent
@@ -114,6 +114,18 @@ def create_command(session: Session, models: Mapping[str, DeviceModel], caller: 
     session.flush()
     _event(session, command, states.QUEUED, now, f"by {caller.username}")
     return command
+
+
+def available_commands(session: Session, models: Mapping[str, DeviceModel], caller: Caller,
+                       device_id: str) -> tuple[DeviceModel | None, list[tuple[CommandSpec, bool]]]:
+    """The device's model and its commands, each with whether `caller` may send it (the
+    same rule as `create_command`: the console offers only what would be accepted)."""
+    device = _device(session, caller, device_id)
+    model = models.get(device.model_id)
+    if model is None:
+        return None, []
+    return model, [(spec, spec.read_only or caller.role in STAFF)
+                   for spec in model.commands.values()]
 
 
 def command_for(session: Session, caller: Caller, command_id: str) -> DeviceCommand:

@@ -47,3 +47,20 @@ class CommandPublic(BaseModel):
     result: dict[str, Any] | None  # the device's answer, once it came
     error: str | None
     history: list[CommandEventPublic]
+
+
+class ParamSpecPublic(BaseModel):
+    name: str
+    type: str  # metrics: a list of `choices` | number, within `min`..`max`
+    required: bool
+    min: float | None
+    max: float | None
+    choices: list[str]  # the model's metrics, for a `metrics` parameter
+
+
+class CommandSpecPublic(BaseModel):
+    name: str
+    label: str
+    kind: str  # diagnostic (read-only) | control
+    allowed: bool  # the caller may send it
+    params: list[ParamSpecPublic]

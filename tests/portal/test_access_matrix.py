@@ -208,6 +208,8 @@ ROUTES: dict[tuple[str, str], Rule] = {
         roles(201, OWN)),
     ("GET", "/api/devices/{device_id}/commands"): Rule(
         get(lambda p: f"/api/devices/{_b(p)}/commands"), roles(200, OWN)),
+    ("GET", "/api/devices/{device_id}/command-specs"): Rule(
+        get(lambda p: f"/api/devices/{_b(p)}/command-specs"), roles(200, OWN)),
     ("GET", "/api/commands/{command_id}"): Rule(
         get(lambda p: f"/api/commands/{_command(p)}"), roles(200, OWN)),
     # Configuration rollouts: dispatchers and admins.
