@@ -23,6 +23,7 @@ from asset_registry.command_spec import CommandSpec, CommandSpecError, validate_
 from asset_registry.tables import Device
 from commands import states
 from commands.tables import DeviceCommand, DeviceCommandEvent
+from rules.tables import Alert, AlertEvent
 from service.tables import WorkOrder
 
 DEFAULT_EXPIRES_S = 300
@@ -81,13 +82,23 @@ def _event(session: Session, command: DeviceCommand, status: str, at: int,
            note: str = "") -> None:
     session.add(DeviceCommandEvent(command_id=command.id, status=status, at=at,
                                    note=note[:2000]))
+    if command.alert_id is not None:  # the alert's trail tells the diagnosis too
+        text = f"{command.name} {status} ({command.id})" + (f": {note}" if note else "")
+        session.add(AlertEvent(alert_id=command.alert_id, action="command",
+                               by=command.created_by, at=at, note=text[:2000]))
 
 
 def create_command(session: Session, models: Mapping[str, DeviceModel], caller: Caller,
                    device_id: str, name: str, params: Mapping[str, Any],
-                   expires_in_s: object, now: int) -> DeviceCommand:
-    """A new queued command (added to `session`; the caller commits), or CommandError."""
+                   expires_in_s: object, now: int, alert_id: int | None = None
+                   ) -> DeviceCommand:
+    """A new queued command (added to `session`; the caller commits), or CommandError.
+    `alert_id`: the device's alert it was sent from."""
     device = _device(session, caller, device_id)
+    if alert_id is not None:
+        alert = session.get(Alert, alert_id)
+        if alert is None or alert.device_id != device.id:
+            raise CommandError(f"alert {alert_id} is not an alert of device '{device.id}'")
     model = models.get(device.model_id)
     spec = model.commands.get(name) if model else None
     if model is None or spec is None:
@@ -109,7 +120,7 @@ def create_command(session: Session, models: Mapping[str, DeviceModel], caller: 
         id=new_command_id(), device_id=device.id, gateway_id=device.gateway_id, name=name,
         params=orjson.dumps(clean).decode(), status=states.QUEUED, created_by=caller.username,
         created_at=now, updated_at=now, expires_at=now + int(expires_in_s * 1000),
-        next_send_at=now)
+        next_send_at=now, alert_id=alert_id)
     session.add(command)
     session.flush()
     _event(session, command, states.QUEUED, now, f"by {caller.username}")

@@ -52,6 +52,7 @@ def _public(session: Session, command: DeviceCommand) -> CommandPublic:
         created_by=command.created_by, created_at=command.created_at,
         expires_at=command.expires_at, updated_at=command.updated_at,
         attempts=command.attempts, result=decoded(command.result), error=command.error,
+        alert_id=command.alert_id,
         history=[CommandEventPublic(status=e.status, at=e.at, note=e.note)
                  for e in history(session, command.id)])
 
@@ -65,7 +66,8 @@ def send_command(device_id: str, body: CommandIn, ctx: ContextDep, principal: Jo
     with session_scope(ctx.engine) as session:
         try:
             command = create_command(session, ctx.models, _caller(principal), device_id,
-                                     body.command, body.params, body.expires_in_s, now_ms())
+                                     body.command, body.params, body.expires_in_s, now_ms(),
+                                     body.alert_id)
         except CommandError as exc:
             raise HTTPException(exc.status, str(exc)) from None
         record(session, principal.actor, "command.send", f"device:{device_id}",

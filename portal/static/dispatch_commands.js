@@ -2,16 +2,24 @@
 // (GET /api/devices/{id}/command-specs), a form per command the user may send, and the
 // device's recent commands with their status history, polled until each has ended.
 // A read_now shows its values; a stream redraws the charts while its readings arrive.
+// Opened from an alert ("Diagnose"), the commands carry its id and its timeline is shown.
 "use strict";
 
 const DIAG_ENDED = new Set(["succeeded", "failed", "expired"]);
 let diagDevice = null;
 let diagTimer = null;
 let streamUntil = 0; // ms: redraw the charts until the newest stream's window ends
+let diagAlert = null; // the alert the panel was opened from
+let pendingAlert = null; // {device, alert}: set by "Diagnose" before the panel opens
 
 async function openDiagnosis(id) {
   diagDevice = id;
   streamUntil = 0;
+  diagAlert = pendingAlert?.device === id ? pendingAlert.alert : null;
+  pendingAlert = null;
+  $("#diag-alert").hidden = diagAlert === null;
+  $("#diag-alert-title").textContent = diagAlert === null ? "" : `Alert #${diagAlert} timeline`;
+  $("#diag-alert-events").innerHTML = "";
   const box = $("#diag-forms");
   box.innerHTML = "";
   $("#diag-status").textContent = "";
@@ -67,8 +75,15 @@ async function pollCommands() {
   clearTimeout(diagTimer);
   const id = diagDevice;
   if (!id) return;
-  const list = await getJSON(`/api/devices/${encodeURIComponent(id)}/commands?limit=10`);
+  const alertId = diagAlert;
+  const [list, trail] = await Promise.all([
+    getJSON(`/api/devices/${encodeURIComponent(id)}/commands?limit=10`),
+    alertId === null ? null : getJSON(`/api/alerts/${alertId}/events`)]);
   if (id !== diagDevice) return;
+  if (trail) {
+    $("#diag-alert-events").innerHTML = trail.map((e) => `<li data-action="${esc(e.action)}">${esc(e.action)} ` +
+      `<span class="muted">${fmt(e.at)} · ${esc(e.by)}</span>${e.note ? " — " + esc(e.note) : ""}</li>`).join("");
+  }
   $("#diag-commands").innerHTML = list.length ? list.map(commandRow).join("") : `<li class="muted">No commands yet.</li>`;
   for (const c of list) {
     if (c.command === "stream" && c.status === "succeeded" && c.result?.until) streamUntil = Math.max(streamUntil, c.result.until);
@@ -87,7 +102,7 @@ $("#diag-forms").addEventListener("submit", async (e) => {
   const name = form.dataset.command;
   try {
     const c = await send("POST", `/api/devices/${encodeURIComponent(diagDevice)}/commands`,
-      { command: name, params: paramsOf(form), expires_in_s: 120 });
+      { command: name, params: paramsOf(form), expires_in_s: 120, alert_id: diagAlert });
     $("#diag-status").textContent = `${name} queued (${c.id})`;
     $("#diag-status").classList.remove("error");
   } catch (err) {
@@ -103,6 +118,8 @@ document.addEventListener("click", (e) => {
   if (!button) return;
   e.preventDefault();
   const id = button.dataset.diagnose;
+  const alert = Number(button.closest("tr[data-alert]")?.dataset.alert);
+  pendingAlert = Number.isInteger(alert) ? { device: id, alert } : null;
   openDevice(id).then(() => $("#diagnosis").scrollIntoView({ block: "start" })).catch((err) => console.error(err));
 });
 

@@ -1,7 +1,7 @@
 """Remote diagnosis from the console, on a live simulated gateway over a real Mosquitto:
 a latched fault raises an alert; from the alert, "Diagnose" opens the device panel; a
 read_now shows the device's values; a stream's readings arrive in the chart; a reset
-clears the fault, so a new read is back to normal."""
+clears the fault, so a new read is back to normal; every step is on the alert's timeline."""
 
 from __future__ import annotations
 
@@ -110,4 +110,12 @@ def test_from_an_alert_a_dispatcher_reads_streams_and_resets_the_fault(
         expect(again.locator("b")).to_have_text("read_now")
         healthy = float(again.locator(f"dd[data-metric={spec.metric}]").inner_text())
         assert abs(healthy - normal) < abs(healthy - spec.target), healthy
+
+        # Sent from the alert: every step of every command is on the alert's timeline.
+        trail = page.locator("#diag-alert-events li[data-action=command]")
+        expect(trail.filter(has_text="reset_fault succeeded")).to_have_count(1)
+        for name in ("read_now", "stream", "reset_fault"):
+            for step in ("queued", "sent", "delivered", "succeeded"):
+                expect(trail.filter(has_text=f"{name} {step}").first).to_be_visible()
+        expect(trail.filter(has_text="read_now succeeded")).to_have_count(2)
         _shot(page, "console-remote-diagnosis")
