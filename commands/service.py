@@ -19,10 +19,11 @@ import orjson
 from sqlmodel import Session, col, select
 
 from asset_registry.catalog import DeviceModel
-from asset_registry.command_spec import CommandSpecError, validate_params
+from asset_registry.command_spec import CommandSpec, CommandSpecError, validate_params
 from asset_registry.tables import Device
 from commands import states
 from commands.tables import DeviceCommand, DeviceCommandEvent
+from rules.tables import Alert, AlertEvent
 from service.tables import WorkOrder
 
 DEFAULT_EXPIRES_S = 300
@@ -81,13 +82,23 @@ def _event(session: Session, command: DeviceCommand, status: str, at: int,
            note: str = "") -> None:
     session.add(DeviceCommandEvent(command_id=command.id, status=status, at=at,
                                    note=note[:2000]))
+    if command.alert_id is not None:  # the alert's trail tells the diagnosis too
+        text = f"{command.name} {status} ({command.id})" + (f": {note}" if note else "")
+        session.add(AlertEvent(alert_id=command.alert_id, action="command",
+                               by=command.created_by, at=at, note=text[:2000]))
 
 
 def create_command(session: Session, models: Mapping[str, DeviceModel], caller: Caller,
                    device_id: str, name: str, params: Mapping[str, Any],
-                   expires_in_s: object, now: int) -> DeviceCommand:
-    """A new queued command (added to `session`; the caller commits), or CommandError."""
+                   expires_in_s: object, now: int, alert_id: int | None = None
+                   ) -> DeviceCommand:
+    """A new queued command (added to `session`; the caller commits), or CommandError.
+    `alert_id`: the device's alert it was sent from."""
     device = _device(session, caller, device_id)
+    if alert_id is not None:
+        alert = session.get(Alert, alert_id)
+        if alert is None or alert.device_id != device.id:
+            raise CommandError(f"alert {alert_id} is not an alert of device '{device.id}'")
     model = models.get(device.model_id)
     spec = model.commands.get(name) if model else None
     if model is None or spec is None:
@@ -109,11 +120,23 @@ def create_command(session: Session, models: Mapping[str, DeviceModel], caller: 
         id=new_command_id(), device_id=device.id, gateway_id=device.gateway_id, name=name,
         params=orjson.dumps(clean).decode(), status=states.QUEUED, created_by=caller.username,
         created_at=now, updated_at=now, expires_at=now + int(expires_in_s * 1000),
-        next_send_at=now)
+        next_send_at=now, alert_id=alert_id)
     session.add(command)
     session.flush()
     _event(session, command, states.QUEUED, now, f"by {caller.username}")
     return command
+
+
+def available_commands(session: Session, models: Mapping[str, DeviceModel], caller: Caller,
+                       device_id: str) -> tuple[DeviceModel | None, list[tuple[CommandSpec, bool]]]:
+    """The device's model and its commands, each with whether `caller` may send it (the
+    same rule as `create_command`: the console offers only what would be accepted)."""
+    device = _device(session, caller, device_id)
+    model = models.get(device.model_id)
+    if model is None:
+        return None, []
+    return model, [(spec, spec.read_only or caller.role in STAFF)
+                   for spec in model.commands.values()]
 
 
 def command_for(session: Session, caller: Caller, command_id: str) -> DeviceCommand:

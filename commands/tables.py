@@ -26,6 +26,8 @@ class DeviceCommand(SQLModel, table=True):
     next_send_at: int = Field(default=0, sa_type=BigInteger)
     result: str | None = None  # JSON: the device's answer, once it came
     error: str | None = None
+    # Sent from this alert (the console's "Diagnose"): its steps go on the alert's trail.
+    alert_id: int | None = Field(default=None, foreign_key="alert.id", index=True)
 
 
 class DeviceCommandEvent(SQLModel, table=True):

@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 
 from edge_agent.config import AgentConfig
-from edge_agent.drivers import Driver, Reading
+from edge_agent.drivers import Driver, FaultResetting, Reading
 from edge_agent.edge_rules import RuleState
 from edge_agent.link import Link
 from edge_agent.outbox import Outbox
@@ -58,6 +58,7 @@ class EdgeAgent:
         self.settings = self._applied.load(self._devices) or RunSettings.local(config)
         self.rules = RuleState(self.settings.rules)
         self.driver_errors = 0
+        self.reboot_requested = False  # `run` returns; whoever runs the agent starts anew
         self._wake = threading.Event()  # new settings or read-now: re-plan the sampling
         self._read_now: deque[str] = deque()  # ids of read-now commands waiting for a sample
         self._rules_changed = False
@@ -100,6 +101,18 @@ class EdgeAgent:
 
     def read_now(self, command_id: str) -> None:
         self._read_now.append(command_id)
+        self._wake.set()
+
+    def reset_fault(self, dev: str) -> list[str] | None:
+        """Clear `dev`'s latched faults (their ids); None: this driver cannot."""
+        if not isinstance(self._driver, FaultResetting):
+            return None
+        return self._driver.reset_fault(dev, int(self._clock() * 1000))
+
+    def reboot(self) -> None:
+        """The `reboot` command (already answered): stop like on SIGTERM, but `run`
+        leaves the caller's stop event alone so it can start a new agent."""
+        self.reboot_requested = True
         self._wake.set()
 
     # -- sampling ----------------------------------------------------------------------
@@ -149,7 +162,7 @@ class EdgeAgent:
         link_thread.start()
         next_due = dict.fromkeys(self._devices, time.monotonic())
         try:
-            while not stop.is_set():
+            while not stop.is_set() and not self.reboot_requested:
                 now = time.monotonic()
                 if self._rules_changed:
                     self._rules_changed = False
@@ -184,7 +197,8 @@ class EdgeAgent:
                     next_due = {d: min(t, now + self.settings.period_of(d))
                                 for d, t in next_due.items()}
         finally:
-            stop.set()
+            if not self.reboot_requested:
+                stop.set()
             self._close_due_batches(force=True)
             link_stop.set()
             link_thread.join(timeout=15)

@@ -36,7 +36,8 @@ def edge(
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
         agent_config = AgentConfig.load(config)
-        agent = EdgeAgent(agent_config, build_driver(agent_config))
+        driver = build_driver(agent_config)
+        agent = EdgeAgent(agent_config, driver)
     except ConfigError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -47,3 +48,6 @@ def edge(
                f"{agent_config.broker_host}:{agent_config.broker_port}, outbox "
                f"{agent_config.state_dir}", err=True)
     agent.run(stop)
+    while agent.reboot_requested and not stop.is_set():  # the `reboot` command
+        agent = EdgeAgent(agent_config, driver)
+        agent.run(stop)

@@ -9,7 +9,7 @@ it runs on.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,4 +28,14 @@ class Driver(Protocol):
 
     def read(self, now_ms: int) -> list[Reading]:
         """Sample every device once at `now_ms`."""
+        ...
+
+
+@runtime_checkable
+class FaultResetting(Protocol):
+    """A driver that can reset a device's latched fault (the `reset_fault` command);
+    a driver without it refuses the command."""
+
+    def reset_fault(self, dev: str, now_ms: int) -> list[str]:
+        """Clear `dev`'s latched faults; the ids of those cleared (empty: none was)."""
         ...

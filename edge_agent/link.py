@@ -194,6 +194,10 @@ class Link:
         broker does not send the will on a normal disconnect)."""
         if self._session_up:
             deadline = time.monotonic() + STOP_DRAIN_S
+            # Answers given just before the stop (a reboot's) go out before we do.
+            while self._control:
+                topic, payload, retain = self._control.popleft()
+                client.publish(topic, payload, qos=1, retain=retain)
             while time.monotonic() < deadline and (
                     self.window or self._outbox.backlog_readings > 0):
                 if client.loop(timeout=0.05) != MQTTErrorCode.MQTT_ERR_SUCCESS:

@@ -7,9 +7,10 @@ in force). A config with a version not newer than the running one is a replay
 (the retained message comes again on every reconnect) and changes nothing.
 
 Commands (`ping`, `read-now`, `set-interval`, and the device models' `read_now`,
-`set_sample_period` and `stream`) are answered on `cmd/ack`, always: a command that cannot
-run (unknown, malformed, expired, for a device this gateway does not have) gets `ok: false`
-and the reason. Each id runs once (`edge_agent.command_log`): a repeat gets the stored answer.
+`set_sample_period`, `stream`, `reset_fault` and `reboot`) are answered on `cmd/ack`,
+always: a command that cannot run (unknown, malformed, expired, for a device this gateway
+does not have) gets `ok: false` and the reason. Each id runs once
+(`edge_agent.command_log`): a repeat gets the stored answer.
 Once a remote config lists each device's commands (`commands`, from its device model),
 a command for a device is run only if its model allows it.
 A command with a deadline (`expires`) is acked on receipt first (`stage: received`), once
@@ -56,6 +57,10 @@ class Agent(Protocol):
     def apply(self, settings: RunSettings, payload: bytes | None = None) -> None: ...
 
     def read_now(self, command_id: str) -> None: ...
+
+    def reset_fault(self, dev: str) -> list[str] | None: ...
+
+    def reboot(self) -> None: ...
 
 log = logging.getLogger("fieldpulse.edge")
 _ID = re.compile(ID_PATTERN.strip("^$"))
@@ -188,6 +193,15 @@ class RemoteControl:
             self._agent.read_now(command_id)
         elif name == "stream":
             self._stream(command_id, doc.get("dev"), args)
+        elif name == "reset_fault":
+            self._reset_fault(command_id, doc.get("dev"), args)
+        elif name == "reboot":
+            if args:
+                return self.ack(command_id, False, error=f"reboot takes no args, got "
+                                                         f"{sorted(args)}")
+            # Answered before it happens: after it, the command log says answered.
+            self.ack(command_id, True, {"rebooting": True})
+            self._agent.reboot()
         else:  # set-interval, set_sample_period
             self._set_interval(command_id, name, args)
 
@@ -210,6 +224,18 @@ class RemoteControl:
         until = int(time.time() * 1000 + float(duration) * 1000)
         return self.ack(command_id, True, {"dev": dev, "period_s": float(period),
                                            "until": until})
+
+    def _reset_fault(self, command_id: str, dev: str | None, args: dict[str, Any]) -> None:
+        if dev is None or dev not in self._agent.devices:
+            return self.ack(command_id, False, error=f"reset_fault: unknown device {dev!r}")
+        if args:
+            return self.ack(command_id, False, error=f"reset_fault: takes no args, got "
+                                                     f"{sorted(args)}")
+        cleared = self._agent.reset_fault(dev)
+        if cleared is None:
+            return self.ack(command_id, False, error="reset_fault: this gateway's driver "
+                                                     "cannot reset a fault")
+        return self.ack(command_id, True, {"dev": dev, "cleared": cleared})
 
     def sampled(self, command_ids: list[str], readings: list[Reading] | None) -> None:
         """The sampler read every device for these read-now commands (None: it failed)."""

@@ -229,9 +229,9 @@ class EdgeRule(WireModel):
 # The first three since v1 began; the snake_case ones are the device models' commands
 # (`[commands.NAME]` in asset_registry/device_models), sent by the cloud's command link.
 COMMAND_NAMES: Final = ("ping", "read-now", "set-interval", "read_now", "set_sample_period",
-                        "stream")
+                        "stream", "reset_fault", "reboot")
 CommandName = Literal["ping", "read-now", "set-interval", "read_now", "set_sample_period",
-                      "stream"]
+                      "stream", "reset_fault", "reboot"]
 
 
 class Config(WireModel):

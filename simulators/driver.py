@@ -46,6 +46,13 @@ class SimulatedDriver:
     def read(self, now_ms: int) -> list[Reading]:
         return [Reading(sim.device_id, now_ms, sim.sample(now_ms)) for sim in self._sims]
 
+    def reset_fault(self, dev: str, now_ms: int) -> list[str]:
+        """The device's latched (injected equipment) faults end now; their ids."""
+        sim = next((s for s in self._sims if s.device_id == dev), None)
+        if sim is None:
+            raise KeyError(dev)
+        return sim.reset_faults(now_ms)
+
 
 class ScriptedDriver:
     """Replays fixed values per device, one step per `read`, then repeats the last."""

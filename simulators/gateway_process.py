@@ -26,8 +26,14 @@ def build_driver(config: AgentConfig) -> SimulatedDriver:
 
 def run_gateway(config_path: Path) -> None:
     config = AgentConfig.load(config_path)
-    agent = EdgeAgent(config, build_driver(config))
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    agent.run(stop)
+    # A `reboot` command ends `run` without `stop`: start afresh, as a gateway would.
+    # The driver is kept: the simulated equipment does not change with its gateway.
+    driver = build_driver(config)
+    while not stop.is_set():
+        agent = EdgeAgent(config, driver)
+        agent.run(stop)
+        if not agent.reboot_requested:
+            break

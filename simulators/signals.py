@@ -115,6 +115,7 @@ class DeviceSimulator:
         self._seed = seed
         self._wear: FilterWear | None = None
         self.faults = tuple(f for f in faults if f.device_id == device_id)
+        self._cleared: frozenset[str] = frozenset()  # faults ended early by a reset
         for fault in self.faults:
             if is_sensor_fault(fault):
                 if not isinstance(profile.signals.get(fault.metric), Signal):
@@ -129,7 +130,15 @@ class DeviceSimulator:
                 raise SimulatorError(f"fault {fault.id}: '{fault.kind}' does not fit {model.id}")
 
     def active_faults(self, ts_ms: int) -> list[Fault]:
-        return [f for f in self.faults if f.active_at(ts_ms)]
+        return [f for f in self.faults if f.active_at(ts_ms) and f.id not in self._cleared]
+
+    def reset_faults(self, ts_ms: int) -> list[str]:
+        """A remote reset: the equipment faults active at `ts_ms` end now (their ids).
+        Sensor faults stay: a reset does not repair a sensor."""
+        cleared = [f.id for f in self.active_faults(ts_ms) if not is_sensor_fault(f)]
+        # One assignment, so the sampler thread sees the old set or the new one.
+        self._cleared = self._cleared | frozenset(cleared)
+        return cleared
 
     def normal(self, key: str) -> float:
         """This device's baseline for a continuous metric (what a fault departs from)."""

@@ -46,3 +46,11 @@ def device_alerts(session: Session, device_id: str, limit: int = 20) -> list[Ale
     """The device's alerts, newest first, open or not."""
     return list(session.exec(select(Alert).where(Alert.device_id == device_id)
                              .order_by(col(Alert.id).desc()).limit(limit)))
+
+
+def alert_trail(session: Session, alert_id: int) -> list[AlertEvent] | None:
+    """The alert's events, oldest first; None: no such alert."""
+    if session.get(Alert, alert_id) is None:
+        return None
+    return list(session.exec(select(AlertEvent).where(AlertEvent.alert_id == alert_id)
+                             .order_by(col(AlertEvent.id))))

@@ -13,9 +13,10 @@ from portal.auth.accounts import ASSIGNABLE_ROLES, get_user
 from portal.auth.audit import record, record_now
 from portal.auth.dependencies import GuardedRoute, Staff, staff_only
 from portal.context import ContextDep, SessionDep, rules_service
-from portal.queries.alerts import list_alerts
+from portal.queries.alerts import alert_trail, list_alerts
 from portal.schemas.alerts import (
     AlertAction,
+    AlertEventPublic,
     AlertPublic,
     AlertWorkOrder,
     Assignment,
@@ -38,6 +39,16 @@ def alerts(
     device_id: str | None = None,
 ) -> list[AlertPublic]:
     return list_alerts(session, state, device_id)
+
+
+@router.get("/api/alerts/{alert_id}/events", dependencies=[Depends(staff_only)])
+def alert_events(alert_id: RowId, session: SessionDep) -> list[AlertEventPublic]:
+    """The alert's timeline, oldest first: raised, acknowledged, comments, assignments,
+    the steps of the commands sent from it, cleared, closed."""
+    trail = alert_trail(session, alert_id)
+    if trail is None:
+        raise HTTPException(404, f"no alert {alert_id}")
+    return [AlertEventPublic(action=e.action, by=e.by, at=e.at, note=e.note) for e in trail]
 
 
 def _alert_action(action: str) -> Callable[..., AlertPublic]:

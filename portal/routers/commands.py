@@ -1,5 +1,6 @@
 """Commands to devices: send one (`POST /api/devices/{id}/commands`), follow it
-(`GET /api/commands/{id}`), list a device's (`GET /api/devices/{id}/commands`).
+(`GET /api/commands/{id}`), list a device's (`GET /api/devices/{id}/commands`), and the
+commands its model takes (`GET /api/devices/{id}/command-specs`, for the console's forms).
 
 Who may send which command is the service's rule (`commands.service`): dispatchers and
 admins any command of the device's model; engineers read-only diagnostics on the devices
@@ -16,6 +17,7 @@ from sqlmodel import Session
 from commands.service import (
     Caller,
     CommandError,
+    available_commands,
     command_for,
     create_command,
     decoded,
@@ -29,7 +31,13 @@ from portal.auth.accounts import Principal
 from portal.auth.audit import record
 from portal.auth.dependencies import GuardedRoute, JobActor
 from portal.context import ContextDep, SessionDep
-from portal.schemas.commands import CommandEventPublic, CommandIn, CommandPublic
+from portal.schemas.commands import (
+    CommandEventPublic,
+    CommandIn,
+    CommandPublic,
+    CommandSpecPublic,
+    ParamSpecPublic,
+)
 
 router = APIRouter(route_class=GuardedRoute, tags=["commands"])
 
@@ -44,6 +52,7 @@ def _public(session: Session, command: DeviceCommand) -> CommandPublic:
         created_by=command.created_by, created_at=command.created_at,
         expires_at=command.expires_at, updated_at=command.updated_at,
         attempts=command.attempts, result=decoded(command.result), error=command.error,
+        alert_id=command.alert_id,
         history=[CommandEventPublic(status=e.status, at=e.at, note=e.note)
                  for e in history(session, command.id)])
 
@@ -57,7 +66,8 @@ def send_command(device_id: str, body: CommandIn, ctx: ContextDep, principal: Jo
     with session_scope(ctx.engine) as session:
         try:
             command = create_command(session, ctx.models, _caller(principal), device_id,
-                                     body.command, body.params, body.expires_in_s, now_ms())
+                                     body.command, body.params, body.expires_in_s, now_ms(),
+                                     body.alert_id)
         except CommandError as exc:
             raise HTTPException(exc.status, str(exc)) from None
         record(session, principal.actor, "command.send", f"device:{device_id}",
@@ -86,3 +96,21 @@ def list_commands(device_id: str, session: SessionDep, principal: JobActor,
     except CommandError as exc:
         raise HTTPException(exc.status, str(exc)) from None
     return [_public(session, c) for c in found]
+
+
+@router.get("/api/devices/{device_id}/command-specs")
+def list_command_specs(device_id: str, ctx: ContextDep, session: SessionDep,
+                       principal: JobActor) -> list[CommandSpecPublic]:
+    """The commands of the device's model with their parameters, and whether the caller
+    may send each (an engineer: the read-only diagnostics)."""
+    try:
+        model, specs = available_commands(session, ctx.models, _caller(principal), device_id)
+    except CommandError as exc:
+        raise HTTPException(exc.status, str(exc)) from None
+    metrics = sorted(model.attributes) if model else []
+    return [CommandSpecPublic(
+        name=spec.name, label=spec.label, kind=spec.kind, allowed=allowed,
+        params=[ParamSpecPublic(name=p.name, type=p.type, required=p.required, min=p.min,
+                                max=p.max, choices=metrics if p.type == "metrics" else [])
+                for p in spec.params.values()])
+        for spec, allowed in specs]

@@ -68,3 +68,10 @@ class AlertWorkOrder(BaseModel):
     priority: int | None = Field(default=None, ge=1, le=URGENT_PRIORITY,
                                  description="default: by the alert's severity")
     note: str = Field(default="", max_length=2000)
+
+
+class AlertEventPublic(BaseModel):
+    action: str  # raised | acknowledged | escalated | cleared | closed | comment | command …
+    by: str
+    at: int
+    note: str

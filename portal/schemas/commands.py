@@ -23,6 +23,9 @@ class CommandIn(BaseModel):
         default=DEFAULT_EXPIRES_S, ge=1, le=MAX_EXPIRES_S,
         description="seconds from now: not delivered and not run after that (an offline "
                     "gateway gets it when it comes back, if still in time)")
+    alert_id: int | None = Field(
+        default=None, description="the device's alert it is sent from: its steps go on "
+                                  "the alert's trail")
 
 
 class CommandEventPublic(BaseModel):
@@ -46,4 +49,22 @@ class CommandPublic(BaseModel):
     attempts: int
     result: dict[str, Any] | None  # the device's answer, once it came
     error: str | None
+    alert_id: int | None
     history: list[CommandEventPublic]
+
+
+class ParamSpecPublic(BaseModel):
+    name: str
+    type: str  # metrics: a list of `choices` | number, within `min`..`max`
+    required: bool
+    min: float | None
+    max: float | None
+    choices: list[str]  # the model's metrics, for a `metrics` parameter
+
+
+class CommandSpecPublic(BaseModel):
+    name: str
+    label: str
+    kind: str  # diagnostic (read-only) | control
+    allowed: bool  # the caller may send it
+    params: list[ParamSpecPublic]

@@ -9,6 +9,7 @@ async function openDevice(id) {
   $("#device-panel").hidden = false;
   $("#device-charts").innerHTML = "";
   await refreshPanel(true);
+  await openDiagnosis(id); // dispatch_commands.js
   $("#device-panel").scrollIntoView({ block: "start" });
 }
 

@@ -8,6 +8,7 @@ const ROUTE_COLOURS = ["#1565c0", "#6a1b9a", "#00838f", "#ad1457", "#4e342e", "#
 
 function alertButtons(a) {
   return (a.state === "active" ? `<button type="button" class="small" data-alert-action="acknowledge">Ack</button>` : "") +
+    `<button type="button" class="small" data-diagnose="${esc(a.device_id)}">Diagnose</button>` +
     (a.case_id ? "" : `<button type="button" class="small" data-alert-action="work-order">Work order</button>`) +
     `<button type="button" class="small" data-alert-action="close">Close</button>` +
     `<details><summary>More</summary><input type="text" name="note" placeholder="Comment" aria-label="Comment">` +

@@ -21,7 +21,8 @@ def test_every_demo_model_supports_read_now_of_its_metrics() -> None:
 
 
 @pytest.mark.parametrize(("table", "error"), [
-    ({"reboot": {"label": "x", "kind": "control"}}, "commands.reboot: not a command of the wire"),
+    ({"format_disk": {"label": "x", "kind": "control"}},
+     "commands.format_disk: not a command of the wire"),
     ({"read_now": {"label": "x", "kind": "dangerous"}}, "read_now.kind: 'dangerous' is not one"),
     ({"read_now": {"kind": "diagnostic"}}, "read_now.label: expected a non-empty string"),
     ({"read_now": {"label": "x", "kind": "diagnostic", "when": 1}}, "unknown field(s) ['when']"),

@@ -114,3 +114,38 @@ def test_the_deadline_expires_it_whatever_its_stage_and_a_late_answer_is_ignored
     assert state(engine, delivered_id)[1] == ["queued", "sent", "delivered", "expired"]
     assert ack(engine, gw, {"id": delivered_id, "ok": True, "result": {}}, T0 + 11_000) is None
     assert state(engine, delivered_id)[0] == "expired"
+
+
+def test_a_command_sent_from_an_alert_puts_each_step_on_the_alerts_trail(
+        engine, small_fleet) -> None:
+    from sqlmodel import col, select
+
+    from commands.service import CommandError
+    from rules.tables import Alert, AlertEvent
+
+    mine, other = small_fleet.devices[0], small_fleet.devices[-1]
+    metric = sorted(MODELS[mine.model_id].attributes)[0]
+    with session_scope(engine) as session:
+        alerts = [Alert(device_id=d.id, rule_id="r", metric=metric, severity="high",
+                        message="m", raised_at=T0, raised_value=1.0) for d in (mine, other)]
+        session.add_all(alerts)
+        session.flush()
+        own_alert, other_alert = (a.id for a in alerts)
+    with session_scope(engine) as session, pytest.raises(CommandError, match="not an alert"):
+        service.create_command(session, MODELS, Caller("d", "dispatcher"), mine.id,
+                               "read_now", {"metrics": [metric]}, 60, T0, other_alert)
+    with session_scope(engine) as session:
+        command = service.create_command(session, MODELS, Caller("d", "dispatcher"), mine.id,
+                                         "read_now", {"metrics": [metric]}, 60, T0, own_alert)
+        command_id, gateway_id = command.id, command.gateway_id
+    sent(engine, {gateway_id}, T0 + 1)
+    ack(engine, gateway_id, {"id": command_id, "ok": True, "stage": "received"}, T0 + 2)
+    ack(engine, gateway_id, {"id": command_id, "ok": True, "result": {}}, T0 + 3)
+    with Session(engine) as session:
+        trail = session.exec(select(AlertEvent).where(AlertEvent.alert_id == own_alert)
+                             .order_by(col(AlertEvent.id))).all()
+        assert [e.note.split(" (")[0] for e in trail if e.action == "command"] == [
+            "read_now queued", "read_now sent", "read_now delivered", "read_now succeeded"]
+        assert all(command_id in e.note and e.by == "d" for e in trail)
+        assert not session.exec(select(AlertEvent).where(
+            AlertEvent.alert_id == other_alert)).all()  # the refusal left no trace

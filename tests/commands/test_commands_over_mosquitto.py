@@ -180,8 +180,9 @@ def test_every_bad_command_gets_a_clear_error(cloud: RunningCloud) -> None:
     metric = sorted(MODELS[device.model_id].attributes)[0]
     cases = [
         ("no_such_device", "read_now", {"metrics": [metric]}, 60, 404, "no device"),
-        (device.id, "reboot", {}, 60, 422, "has no command 'reboot' (it has: read_now, "
-                                           "set_sample_period, stream)"),
+        # a command of the wire contract, but not one of the model's
+        (device.id, "ping", {}, 60, 422, "has no command 'ping' (it has: read_now, reboot, "
+                                         "reset_fault, set_sample_period, stream)"),
         (device.id, "read_now", {}, 60, 422, "parameter 'metrics' is required"),
         (device.id, "read_now", {"metrics": ["warp_factor"]}, 60, 422,
          "unknown metric(s) ['warp_factor']"),

@@ -148,7 +148,7 @@ def test_commands_are_answered_on_the_ack_topic(online, mosquitto) -> None:
     assert not ack["ok"] and "sample_period_s must be a number > 0" in ack["error"]
     assert agent.settings.sample_period_s == 5.0
 
-    ack = command(recorder, broker, gw, {"v": 1, "id": "c-5", "cmd": "reboot", "args": {}})
+    ack = command(recorder, broker, gw, {"v": 1, "id": "c-5", "cmd": "format_disk", "args": {}})
     assert not ack["ok"] and ack["error"].startswith("invalid command: cmd: cmd")
 
 

@@ -204,12 +204,16 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/devices/{device_id}/gaps"): Rule(
         get(lambda p: f"/api/devices/{_b(p)}/gaps"), roles(200, STAFF)),
     ("GET", "/api/alerts"): Rule(get("/api/alerts"), roles(200, STAFF)),
+    ("GET", "/api/alerts/{alert_id}/events"): Rule(
+        get(lambda p: f"/api/alerts/{p.new_alert(_b(p))}/events"), roles(200, STAFF)),
     # Commands to devices: engineers run read-only diagnostics on their own jobs' devices.
     ("POST", "/api/devices/{device_id}/commands"): Rule(
         lambda p, _c: Call("POST", f"/api/devices/{_b(p)}/commands", json=_read_now(p)),
         roles(201, OWN)),
     ("GET", "/api/devices/{device_id}/commands"): Rule(
         get(lambda p: f"/api/devices/{_b(p)}/commands"), roles(200, OWN)),
+    ("GET", "/api/devices/{device_id}/command-specs"): Rule(
+        get(lambda p: f"/api/devices/{_b(p)}/command-specs"), roles(200, OWN)),
     ("GET", "/api/commands/{command_id}"): Rule(
         get(lambda p: f"/api/commands/{_command(p)}"), roles(200, OWN)),
     # Configuration rollouts: dispatchers and admins.
