@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
 from asset_registry.catalog import DeviceModel
@@ -160,6 +161,20 @@ def device_commands(session: Session, caller: Caller, device_id: str,
     query = select(DeviceCommand).where(DeviceCommand.device_id == device_id).order_by(
         col(DeviceCommand.created_at).desc(), col(DeviceCommand.id)).limit(limit)
     return list(session.exec(query))
+
+
+def case_commands(session: Session, device_id: str, opened_at: int, closed_at: int | None,
+                  alert_id: int | None) -> list[DeviceCommand]:
+    """The commands that belong to a case's story, oldest first: those sent to its device
+    while the case was open (`closed_at` None: still open), and any sent from the alert
+    that opened it."""
+    during = col(DeviceCommand.created_at) >= opened_at
+    if closed_at is not None:
+        during = and_(during, col(DeviceCommand.created_at) <= closed_at)
+    belongs = during if alert_id is None else or_(during, col(DeviceCommand.alert_id) == alert_id)
+    query = select(DeviceCommand).where(DeviceCommand.device_id == device_id, belongs)
+    return list(session.exec(query.order_by(col(DeviceCommand.created_at),
+                                            col(DeviceCommand.id))))
 
 
 # -- what the command link does ----------------------------------------------------------

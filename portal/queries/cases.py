@@ -6,6 +6,8 @@ from __future__ import annotations
 from sqlmodel import Session, col, select
 
 from asset_registry.tables import Device, Site
+from commands.service import case_commands
+from portal.queries.commands import command_public
 from portal.schemas.cases import (
     CaseDetail,
     CasePublic,
@@ -84,8 +86,13 @@ def case_detail(session: Session, case_id: int, now: int) -> CaseDetail | None:
     timeline = _timelines(session, orders)
     events = [sla.Event(e.status, e.at) for e in sorted(timeline, key=lambda e: e.at)]
     public = _public(case, customer_id, events, now)
+    # A closed case's story ends with its last step.
+    closed_at = max((e.at for e in events), default=None) if case.status == "closed" else None
+    commands = case_commands(session, case.device_id, case.created_at, closed_at,
+                             case.alert_id)
     return CaseDetail(
         **public.model_dump(), description=case.description, contact=case.contact,
+        commands=[command_public(session, c) for c in commands],
         work_orders=[CaseWorkOrder(
             **WorkOrderPublic.model_validate(o, from_attributes=True).model_dump(),
             events=[WorkOrderEventPublic(status=e.status, at=e.at, note=e.note)

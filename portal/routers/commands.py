@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
-from sqlmodel import Session
 
 from commands.service import (
     Caller,
@@ -20,19 +19,16 @@ from commands.service import (
     available_commands,
     command_for,
     create_command,
-    decoded,
     device_commands,
-    history,
 )
-from commands.tables import DeviceCommand
 from foundations.clock import now_ms
 from foundations.database import session_scope
 from portal.auth.accounts import Principal
 from portal.auth.audit import record
 from portal.auth.dependencies import GuardedRoute, JobActor
 from portal.context import ContextDep, SessionDep
+from portal.queries.commands import command_public
 from portal.schemas.commands import (
-    CommandEventPublic,
     CommandIn,
     CommandPublic,
     CommandSpecPublic,
@@ -43,18 +39,6 @@ router = APIRouter(route_class=GuardedRoute, tags=["commands"])
 
 def _caller(principal: Principal) -> Caller:
     return Caller(principal.username, principal.role, principal.engineer_id)
-
-
-def _public(session: Session, command: DeviceCommand) -> CommandPublic:
-    return CommandPublic(
-        id=command.id, device_id=command.device_id, gateway_id=command.gateway_id,
-        command=command.name, params=decoded(command.params), status=command.status,
-        created_by=command.created_by, created_at=command.created_at,
-        expires_at=command.expires_at, updated_at=command.updated_at,
-        attempts=command.attempts, result=decoded(command.result), error=command.error,
-        alert_id=command.alert_id,
-        history=[CommandEventPublic(status=e.status, at=e.at, note=e.note)
-                 for e in history(session, command.id)])
 
 
 @router.post("/api/devices/{device_id}/commands", status_code=201)
@@ -72,7 +56,7 @@ def send_command(device_id: str, body: CommandIn, ctx: ContextDep, principal: Jo
             raise HTTPException(exc.status, str(exc)) from None
         record(session, principal.actor, "command.send", f"device:{device_id}",
                f"{command.name} {command.params} as {command.id}")
-        answer = _public(session, command)
+        answer = command_public(session, command)
     ctx.on_command_queued()
     return answer
 
@@ -84,7 +68,7 @@ def get_command(command_id: str, session: SessionDep, principal: JobActor) -> Co
         command = command_for(session, _caller(principal), command_id)
     except CommandError as exc:
         raise HTTPException(exc.status, str(exc)) from None
-    return _public(session, command)
+    return command_public(session, command)
 
 
 @router.get("/api/devices/{device_id}/commands")
@@ -95,7 +79,7 @@ def list_commands(device_id: str, session: SessionDep, principal: JobActor,
         found = device_commands(session, _caller(principal), device_id, limit)
     except CommandError as exc:
         raise HTTPException(exc.status, str(exc)) from None
-    return [_public(session, c) for c in found]
+    return [command_public(session, c) for c in found]
 
 
 @router.get("/api/devices/{device_id}/command-specs")

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from portal.schemas.commands import CommandPublic
 from portal.schemas.work_orders import WorkOrderPublic
 
 
@@ -47,6 +48,9 @@ class CaseDetail(CasePublic):
     description: str
     contact: str
     work_orders: list[CaseWorkOrder]
+    # Remote diagnosis in the case's story (sent to its device while it was open, or
+    # from its alert), oldest first, each with its steps.
+    commands: list[CommandPublic]
 
 
 # -- the intake API ---------------------------------------------------------------------
