@@ -27,6 +27,8 @@ def test_the_device_panel_lists_the_gateways_evictions_as_data_gaps(
     page.set_viewport_size({"width": 1440, "height": 900})
     page.goto(f"{cloud.base_url}/dispatch")
     _log_in(page, make_account(cloud.system.engine, "dispatcher"))
+    # The login lands on the console: its scripts must have loaded before we call them.
+    page.wait_for_function("() => typeof openDevice === 'function'")
     page.evaluate("(id) => openDevice(id)", device.id)
     gap = page.locator("#device-gaps li.data-gap")
     expect(gap).to_have_count(1)
