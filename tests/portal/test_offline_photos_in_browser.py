@@ -76,13 +76,20 @@ def _attach(page: Page, name: str, mime: str, data: bytes) -> None:
 
 
 def _sign(page: Page, name: str) -> None:
-    box = page.locator("#signature").bounding_box()
-    assert box is not None
-    page.mouse.move(box["x"] + 20, box["y"] + 100)
-    page.mouse.down()
-    for x, y in ((80, 30), (140, 110), (200, 40), (260, 90)):
-        page.mouse.move(box["x"] + x, box["y"] + y, steps=4)
-    page.mouse.up()
+    """Draw a signature in the box, then sign off. The page may still move while parts of
+    it load (a stroke would then miss the box): drawn again until the page has it."""
+    for _ in range(5):
+        page.locator("#signature").scroll_into_view_if_needed()
+        box = page.locator("#signature").bounding_box()
+        assert box is not None
+        page.mouse.move(box["x"] + 20, box["y"] + 100)
+        page.mouse.down()
+        for x, y in ((80, 30), (140, 110), (200, 40), (260, 90)):
+            page.mouse.move(box["x"] + x, box["y"] + y, steps=4)
+        page.mouse.up()
+        if page.evaluate("signed"):
+            break
+    assert page.evaluate("signed"), "no stroke reached the signature box"
     page.fill("#sign-off input[name=signed_by]", name)
     page.click("#sign-off button[type=submit]")
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from playwright.sync_api import Browser, Page, expect
 from portal_app import PNG
+from test_offline_photos_in_browser import _sign
 from test_pages_in_browser import _log_in, _shot, browser  # noqa: F401 (fixture)
 
 from support import RunningCloud, make_account, wait_until
@@ -84,16 +85,7 @@ def test_customer_dispatcher_and_engineer_journeys(
     engineer.fill("#parts input[name=part]", "Inlet hose")
     engineer.click("#parts button[type=submit]")
     expect(engineer.locator("#parts-list")).to_contain_text("1 × Inlet hose")
-    engineer.locator("#signature").scroll_into_view_if_needed()  # (the page is taller)
-    box = engineer.locator("#signature").bounding_box()
-    assert box is not None
-    engineer.mouse.move(box["x"] + 20, box["y"] + 100)
-    engineer.mouse.down()
-    for x in range(30, 300, 15):
-        engineer.mouse.move(box["x"] + x, box["y"] + 60 + (x % 40))
-    engineer.mouse.up()
-    engineer.fill("#sign-off input[name=signed_by]", "Ms Customer")
-    engineer.click("#sign-off button[type=submit]")
+    _sign(engineer, "Ms Customer")  # (the page is taller: scrolled to the box)
     expect(engineer.locator("#signed")).to_contain_text("Signed by Ms Customer")
     engineer.click("button[data-status=done]")
     expect(engineer.locator("#status")).to_have_text("done")
