@@ -22,29 +22,15 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from asset_registry.catalog import DeviceModel, load_models
+from asset_registry.catalog import load_models
 from edge_agent.agent import EdgeAgent
 from edge_agent.config import AgentConfig
 from edge_agent.drivers import Reading
 from fieldpulse.broker import MosquittoBroker
 from testing_support.broker_logins import login
+from testing_support.chaos_rig import normal_values  # noqa: F401 (the tests' one home for it)
 
 MODELS = load_models()
-
-
-def normal_values(model: DeviceModel) -> dict[str, float]:
-    """A value per attribute inside its range and on the safe side of every rule."""
-    values = {}
-    for key, attr in model.attributes.items():
-        low, high = attr.min, attr.max
-        for rule in model.rules:
-            if rule.metric == key:
-                if rule.condition == "above":
-                    high = min(high, rule.clear)
-                else:
-                    low = max(low, rule.clear)
-        values[key] = round((low + high) / 2, 3)
-    return values
 
 
 class LedgerDriver:
