@@ -6,6 +6,7 @@ engineer and the dispatcher follows."""
 from __future__ import annotations
 
 import time
+from datetime import datetime, timedelta
 
 import orjson
 from playwright.sync_api import Page, expect
@@ -160,12 +161,14 @@ def test_dispatcher_opens_a_device_acknowledges_an_alert_and_pins_a_job(
 
 
 def _round_the_clock(cloud: RunningCloud) -> None:
-    """Every engineer on shift all day, so whoever the job is pinned to has room for
-    it whatever the time the test runs (a shift ending soon could not take it)."""
+    """Every engineer on a 24-hour shift that began an hour ago, so whoever the job is
+    pinned to has room for it whatever the time the test runs (a 00:00-23:59 shift has
+    no room left late in the evening). Equal start and end make a shift of a whole day."""
+    began = (datetime.now(cloud.system.settings.tz) - timedelta(hours=1)).strftime("%H:%M")
     with Session(cloud.system.engine) as s:
         for engineer in s.exec(select(Engineer)):
             engineer.shift_start, engineer.shift_end, engineer.lunch_minutes = \
-                "00:00", "23:59", 0
+                began, began, 0
             s.add(engineer)
         s.commit()
 
