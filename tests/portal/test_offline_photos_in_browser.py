@@ -22,8 +22,12 @@ from support import RunningCloud, make_account
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:  # noqa: F811
     """As test_pages_in_browser's, at a phone's size, and the thumbnails' blob: URLs
-    (the page's own memory) are allowed: still nothing from outside the machine."""
-    context = browser.new_context(viewport={"width": 390, "height": 844})
+    (the page's own memory) are allowed: still nothing from outside the machine.
+    No service worker: requests it fetches itself bypass `page.route`, with which these
+    tests answer for the server (the worker's offline reload is tested in
+    test_live_and_offline_in_browser.py)."""
+    context = browser.new_context(viewport={"width": 390, "height": 844},
+                                  service_workers="block")
     page = context.new_page()
     outside: list[str] = []
     page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(
