@@ -1,7 +1,7 @@
 """The parts catalogue edited through the API: an admin changes a part's price and
-needs and adds a part; `GET /api/parts` and the stock ledger take them at once; an app
-started again over the same database has them (the model files are only the defaults);
-others may not write; what the catalogue cannot take is a clear 422."""
+needs and adds a part; `GET /api/parts`, the stock ledger and a settlement take them at
+once; an app started again over the same database has them (the model files are only
+the defaults); others may not write; what the catalogue cannot take is a clear 422."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from portal_app import MODELS, Portal, build_portal
+from test_settlement import _pdf_text, _purifier_job, _sign
 
 from asset_registry.catalog import load_models
 from asset_registry.part_catalogue import with_stored_parts
@@ -92,8 +93,7 @@ def test_an_admins_edits_are_in_force_at_once_and_after_a_restart(portal: Portal
     with TestClient(create_app(PortalContext(engine=portal.engine, models=models))) as again:
         in_force(again)
         history = again.get("/api/audit", headers=admin).json()
-    assert {"part.change", "part.new", "part.replace"} <= {
-        e["action"] for e in (history if isinstance(history, list) else history["entries"])}
+    assert {"part.change", "part.new", "part.replace"} <= {e["action"] for e in history}
 
 
 @pytest.mark.parametrize("caller", ["dispatcher", "engineer_own"])
@@ -148,3 +148,20 @@ def test_what_the_catalogue_cannot_take_is_refused_clearly(
     assert answer.status_code == status, answer.text
     assert words.lower() in answer.text.lower(), answer.text
     assert client.get("/api/parts", headers=admin).json() == before
+
+
+def test_a_settlement_prices_the_part_as_edited(portal: Portal) -> None:
+    client = TestClient(portal.app)
+    own = portal.accounts["engineer_own"].headers
+    edited = client.patch("/api/parts/AP-PREF-10", headers=portal.accounts["admin"].headers,
+                          json={"name": "Sediment pre-filter 10in (2027)", "price_cents": 1999})
+    assert edited.status_code == 200, edited.text
+    order_id = _purifier_job(portal, "chargeable")  # the van holds two pre-filters
+    _sign(client, own, order_id)
+    settled = client.post(f"/api/work-orders/{order_id}/settle", headers=own, json={
+        "parts": [{"part": "AP-PREF-10", "qty": 2}], "labour_minutes": 0})
+    assert settled.status_code == 200, settled.text
+    assert [(line["code"], line["total_cents"]) for line in settled.json()["lines"]] == [
+        ("AP-PREF-10", 3998)]
+    report = client.get(f"/api/work-orders/{order_id}/service-report.pdf", headers=own)
+    assert "Sediment pre-filter 10in (2027)" in _pdf_text(report.content)
