@@ -75,6 +75,7 @@ def test_a_dispatcher_records_goods_in_a_transfer_and_a_return_on_the_stock_page
     expect(page).to_have_url(f"{cloud.base_url}/dispatch/stock")
     page.wait_for_function("() => document.getElementById('movement-form')?.dataset.ready === '1'")
     status = page.locator("#movement-status")
+    slow = 15_000  # a recording waits for the API and the redrawn stock on a busy machine
 
     # Goods in: a van is no place to receive at, only warehouses are offered.
     page.locator("#movement-form select[name=kind]").select_option("receipt")
@@ -82,28 +83,30 @@ def test_a_dispatcher_records_goods_in_a_transfer_and_a_return_on_the_stock_page
            ).to_have_count(0)
     expect(page.locator("#movement-form label[data-for=from]")).to_be_hidden()
     _record(page, "receipt", "AP-MEM-75G", 5, to_location="wh-main")
-    expect(status).to_contain_text("Recorded: receipt of 5 × AP-MEM-75G")
-    expect(_on_hand(page, "wh-main", "AP-MEM-75G")).to_have_text("5")
+    expect(status).to_contain_text("Recorded: receipt of 5 × AP-MEM-75G", timeout=slow)
+    expect(_on_hand(page, "wh-main", "AP-MEM-75G")).to_have_text("5", timeout=slow)
 
     # The van restocked: a van that never held a part is offered (the engineer's).
     _record(page, "transfer", "AP-MEM-75G", 2, from_location="wh-main", to_location=van)
     expect(status).to_contain_text(f"Recorded: transfer of 2 × AP-MEM-75G from Main "
-                                   f"warehouse (warehouse) to Van of {engineer.name}")
-    expect(_on_hand(page, "wh-main", "AP-MEM-75G")).to_have_text("3")
+                                   f"warehouse (warehouse) to Van of {engineer.name}",
+                                   timeout=slow)
+    expect(_on_hand(page, "wh-main", "AP-MEM-75G")).to_have_text("3", timeout=slow)
     expect(_on_hand(page, van, "AP-MEM-75G")).to_have_text("2")
 
     # More than the warehouse holds: refused, in the ledger's words, and nothing moved.
     _record(page, "transfer", "AP-MEM-75G", 9, from_location="wh-main", to_location=van)
-    expect(status).to_have_class(re.compile(r"\berror\b"))
+    expect(status).to_have_class(re.compile(r"\berror\b"), timeout=slow)
     expect(status).to_contain_text("Not recorded, nothing changed: wh-main has 3 of "
                                    "AP-MEM-75G free")
     expect(status).to_contain_text("cannot transfer 9")
 
     # An unused part back from the van's job into the warehouse.
     _record(page, "return", "AP-MEM-75G", 1, to_location="wh-main")
-    expect(status).to_contain_text("Recorded: return of 1 × AP-MEM-75G to Main warehouse")
+    expect(status).to_contain_text("Recorded: return of 1 × AP-MEM-75G to Main warehouse",
+                                   timeout=slow)
     expect(status).not_to_have_class(re.compile(r"\berror\b"))
-    expect(_on_hand(page, "wh-main", "AP-MEM-75G")).to_have_text("4")
+    expect(_on_hand(page, "wh-main", "AP-MEM-75G")).to_have_text("4", timeout=slow)
     expect(_on_hand(page, van, "AP-MEM-75G")).to_have_text("2")
     _shot(page, "stock-page-movements")
 
