@@ -7,8 +7,8 @@ files say of that part number: its price on a settlement, the parts an alert, a
 maintenance visit or a customer's fault report puts on a work order.
 
 A process applies the stored parts when it starts (`with_stored_parts`); the process
-that takes an edit applies it at once (`with_edits`). Other processes (separate
-ingest workers) see an edit when they next start.
+that takes an edit applies it at once (`with_edits`); separate ingest workers apply
+the stored parts again with their rule versions, every few seconds.
 """
 
 from __future__ import annotations

@@ -183,10 +183,16 @@ class IngestWorker:
                              on_readings=self.rules.on_blocks if evaluate_rules else None,
                              tuning=tuning)
         # Rule edits made through the portal (another process) are picked up here.
-        reload = [Periodic("rule-versions", self.rules.reload_rules, RULES_RELOAD_S)
+        reload = [Periodic("rule-versions", self.reload, RULES_RELOAD_S)
                   ] if evaluate_rules else []
         self.supervisor = Supervisor([*reload, *self.ingest.workers],
                                      backoff_s=settings.restart_backoff_s)
+
+    def reload(self) -> None:
+        """Rule versions and parts edited through the portal (another process): the
+        rules in force, and the parts an alert's work order asks for."""
+        self.rules.reload_rules()
+        self.rules.book.models.update(with_stored_parts(self.engine, self.rules.book.models))
 
     def start(self) -> None:
         self.supervisor.start()

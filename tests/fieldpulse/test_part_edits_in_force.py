@@ -1,12 +1,15 @@
 """A part edited through the running system's API is in force for everything in the
 process that opens work orders with parts: the rule engines (an alert's work order),
-the customer's fault reports and the maintenance plans (fieldpulse/system.py wires it)."""
+the customer's fault reports and the maintenance plans (fieldpulse/system.py wires it);
+and in a separate ingest worker's rule engines from its next reload."""
 
 from __future__ import annotations
 
 from asset_registry.parts import PartNeed
+from fieldpulse.system import IngestWorker
 from rules.actions import work_order_request
 from support import RunningCloud
+from testing_support.broker_logins import address
 
 PURIFIER = "aquapure-ro500"
 
@@ -29,3 +32,19 @@ def test_an_edited_part_reaches_the_rule_engines_and_the_maintenance_plans(
         assert model.parts.needed_for("rule", "inlet-pressure-low") == (
             PartNeed("AP-VALVE-IN", 1),)
     assert cloud.system.models[PURIFIER].parts.needed_for("rule", "tds-high") == request.parts
+
+
+def test_a_separate_ingest_worker_takes_the_edit_at_its_next_reload(
+        cloud: RunningCloud) -> None:
+    worker = IngestWorker(cloud.system.settings, address(cloud.broker, "ingest-parts-test"),
+                          engine=cloud.system.engine)  # not started: its reload is called
+    edited = cloud.api.patch(f"{cloud.base_url}/api/parts/AP-VALVE-IN", json={
+        "needs": [{"model_id": PURIFIER, "need": "rule:tds-high", "qty": 1}]})
+    assert edited.status_code == 200, edited.text
+    model = worker.rules.book.models[PURIFIER]
+    assert model.parts.needed_for("rule", "tds-high") == (PartNeed("AP-MEM-75G", 1),)
+    worker.reload()
+    model = worker.rules.book.models[PURIFIER]
+    assert model.parts.needed_for("rule", "tds-high") == (PartNeed("AP-MEM-75G", 1),
+                                                          PartNeed("AP-VALVE-IN", 1))
+    assert model.parts.needed_for("fault", "Leak") == ()
