@@ -74,8 +74,11 @@ def current(models: Mapping[str, DeviceModel], number: str) -> PartEdit | None:
     return PartEdit(number, part.name, part.price_cents, users, needs, part.consumable)
 
 
-def check(edit: PartEdit, models: Mapping[str, DeviceModel]) -> None:
-    """Refuse an edit naming an unknown model, or a need its model does not have."""
+def check(edit: PartEdit, models: Mapping[str, DeviceModel],
+          rule_ids: Mapping[str, set[str]] | None = None) -> None:
+    """Refuse an edit naming an unknown model, or a need its model does not have.
+    `rule_ids`: the rules in force per model, where they were edited (rules.rule_book);
+    by default the models' own."""
     if not edit.model_ids:
         raise CatalogueEditError("model_ids: at least one device model uses the part")
     for i, model_id in enumerate(edit.model_ids):
@@ -92,7 +95,8 @@ def check(edit: PartEdit, models: Mapping[str, DeviceModel]) -> None:
                                      f"part's model_ids {list(edit.model_ids)}")
         model = models[need.model_id]
         kind, _, key = need.need.partition(":")
-        known = {"rule": {r.id for r in model.rules},
+        rules = {r.id for r in model.rules}
+        known = {"rule": rules if rule_ids is None else rule_ids.get(model.id, rules),
                  "maintenance": {p.id for p in model.maintenance},
                  "fault": set(FAULT_CATEGORIES)}.get(kind, set())
         if kind not in NEED_KINDS or key not in known:

@@ -88,7 +88,8 @@ def _write(ctx: PortalContext, actor: str, make: Callable[[], PartEdit], verb: s
     with _ONE_AT_A_TIME:
         edit = make()
         try:
-            part_catalogue.check(edit, ctx.models)
+            part_catalogue.check(edit, ctx.models, None if ctx.rules is None else {
+                m: {r.id for r in model.rules} for m, model in ctx.rules.book.models.items()})
         except CatalogueEditError as err:
             raise HTTPException(422, str(err)) from None
         with session_scope(ctx.engine) as session:

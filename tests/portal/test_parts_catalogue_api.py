@@ -165,3 +165,19 @@ def test_a_settlement_prices_the_part_as_edited(portal: Portal) -> None:
         ("AP-PREF-10", 3998)]
     report = client.get(f"/api/work-orders/{order_id}/service-report.pdf", headers=own)
     assert "Sediment pre-filter 10in (2027)" in _pdf_text(report.content)
+
+
+def test_a_need_may_name_a_rule_added_through_the_rules_api(portal: Portal) -> None:
+    client = TestClient(portal.app)
+    admin = portal.accounts["admin"].headers
+    url = f"/api/models/{PURIFIER}/rules"
+    rules = client.get(url, headers=admin).json()["rules"]
+    added = {**next(r for r in rules if r["id"] == "tds-high"), "id": "tds-very-high"}
+    assert client.put(url, headers=admin, json=[*rules, added]).status_code == 200
+    made = client.post("/api/parts", headers=admin, json={
+        "number": "AP-MEM-100G", "name": "RO membrane 100G", "price_cents": 12900,
+        "model_ids": [PURIFIER],
+        "needs": [{"model_id": PURIFIER, "need": "rule:tds-very-high", "qty": 1}]})
+    assert made.status_code == 201, made.text
+    needs = _needs(client.get("/api/parts", headers=admin).json(), PURIFIER)
+    assert needs["rule:tds-very-high"] == [{"part": "AP-MEM-100G", "qty": 1}]
