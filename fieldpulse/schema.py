@@ -20,8 +20,8 @@ MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
 
 # Every component's tables, lowest layer first.
-TABLE_MODULES = ("asset_registry.tables", "ingest.tables", "rules.tables",
-                 "notifications.tables", "service.tables", "service.stock_tables",
+TABLE_MODULES = ("asset_registry.tables", "asset_registry.part_catalogue", "ingest.tables",
+                 "rules.tables", "notifications.tables", "service.tables", "service.stock_tables",
                  "dispatch.tables", "sales.tables",
                  "integrations.domain_events.tables", "integrations.webhooks.tables",
                  "integrations.idempotency", "commands.tables", "portal.auth.tables")

@@ -24,6 +24,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from sqlalchemy import Engine
 
 from asset_registry.catalog import DeviceModel, load_models
+from asset_registry.part_catalogue import PartEdit, with_edits, with_stored_parts
 from commands.link import CommandLink
 from commands.metrics import CommandLinkCollector
 from dispatch.dispatcher import Dispatcher
@@ -70,8 +71,9 @@ class CloudSystem:
                  engine: Engine | None = None,
                  commands_broker: BrokerAddress | None = None) -> None:
         self.settings = settings
-        self.models = dict(models or load_models())
         self.engine = engine or open_database(settings)
+        # The model files' parts with the catalogue's edits (asset_registry.part_catalogue).
+        self.models = with_stored_parts(self.engine, models or load_models())
         tz = settings.tz
         self.dispatcher = Dispatcher(self.engine, tz, time_limit_s=settings.dispatch_time_limit_s,
                                      review=settings.dispatch_review,
@@ -111,6 +113,7 @@ class CloudSystem:
             uploads_dir=settings.data_dir / "uploads",
             plan_history=lambda: list(self.dispatcher.history), dispatcher=self.dispatcher,
             telemetry=self.ingest.store, webhook_targets=webhook_targets,
+            on_part_edited=self._part_edited,
         ))
         # Started in this order, stopped in reverse. The notices' cursor is placed
         # first, so it predates the first plan; ingest starts once everything that
@@ -144,6 +147,12 @@ class CloudSystem:
     def metrics(self) -> bytes:
         return generate_latest(self._metrics)
 
+    def _part_edited(self, edit: PartEdit) -> None:
+        """A part edited through the portal: in force for ingest, the command link and
+        the maintenance runner (this dict), and the rule engines (their own copy)."""
+        self.models.update(with_edits(self.models, [edit]))
+        self.rules.book.models.update(with_edits(self.rules.book.models, [edit]))
+
     def start(self) -> None:
         self.dispatcher.request()  # plan whatever is open from before a restart
         self.supervisor.start()
@@ -164,8 +173,8 @@ class IngestWorker:
                  models: Mapping[str, DeviceModel] | None = None,
                  engine: Engine | None = None, evaluate_rules: bool = True,
                  tuning: ConsumerTuning | None = None) -> None:
-        self.models = dict(models or load_models())
         self.engine = engine or open_database(settings)
+        self.models = with_stored_parts(self.engine, models or load_models())
         # Rules evaluate this worker's readings; their timers (no-data, escalation) and
         # the sending of notifications run once, in the main process (CloudSystem).
         self.rules = RulesService(self.engine, self.models, open_alert_work_order,
@@ -174,10 +183,16 @@ class IngestWorker:
                              on_readings=self.rules.on_blocks if evaluate_rules else None,
                              tuning=tuning)
         # Rule edits made through the portal (another process) are picked up here.
-        reload = [Periodic("rule-versions", self.rules.reload_rules, RULES_RELOAD_S)
+        reload = [Periodic("rule-versions", self.reload, RULES_RELOAD_S)
                   ] if evaluate_rules else []
         self.supervisor = Supervisor([*reload, *self.ingest.workers],
                                      backoff_s=settings.restart_backoff_s)
+
+    def reload(self) -> None:
+        """Rule versions and parts edited through the portal (another process): the
+        rules in force, and the parts an alert's work order asks for."""
+        self.rules.reload_rules()
+        self.rules.book.models.update(with_stored_parts(self.engine, self.rules.book.models))
 
     def start(self) -> None:
         self.supervisor.start()

@@ -37,6 +37,7 @@ from portal.routers import (
     live_events,
     operations,
     opportunities,
+    parts,
     plans,
     qr,
     rule_sets,
@@ -81,7 +82,7 @@ def create_app(ctx: PortalContext) -> FastAPI:
                    cases.router, work_orders.router,
                    plans.router, engineers.router, users.router, audit.router,
                    webhooks.router, qr.router, rule_sets.router, opportunities.router,
-                   operations.router, live_events.router, stock.router,
+                   operations.router, live_events.router, stock.router, parts.router,
                    settlement.router, figures.router, stock_page.router,
                    staff.router, engineer.router, customer.router, login.router,
                    api_docs.router):

@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from asset_registry.catalog import DeviceModel
+from asset_registry.part_catalogue import PartEdit
 from dispatch.dispatcher import Dispatcher
 from dispatch.plan_store import PlanSummary
 from foundations.health import HealthReport
@@ -72,6 +73,9 @@ class PortalContext:
     # Where webhooks may be sent (integrations/webhooks/targets.py): public addresses,
     # and the networks an admin allows.
     webhook_targets: TargetPolicy = field(default_factory=TargetPolicy)
+    # Called after a part is edited here (`models` already has it), so the processes'
+    # other holders of the models (rule engines, maintenance) have it too.
+    on_part_edited: Callable[[PartEdit], None] = lambda _edit: None
 
 
 def get_context(request: Request) -> PortalContext:

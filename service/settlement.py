@@ -4,8 +4,9 @@ is done, and the customer is sent the service report. The `settlement` row's ins
 is the `work_order.settled` domain event that carries the invoice lines to the CRMs.
 
 Two steps, one transaction: `settle` checks and books everything and returns the
-report's facts; the caller renders the PDF (service_report.render), stores it, and
-calls `send_report`, so a report that could not be stored leaves nothing settled.
+report's facts; the caller renders the PDF (service_report.render), stores it (with
+the work order, and as a file of the case: `attach_report`), and calls `send_report`,
+so a report that could not be stored leaves nothing settled.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from notifications.record import notify
 from service import stock
 from service.pricing import COVERAGES, price
 from service.service_report import ReportFacts
-from service.tables import Case, Engineer, JobReport, Settlement, WorkOrder
+from service.tables import Case, CaseAttachment, Engineer, JobReport, Settlement, WorkOrder
 from service.work_order_notices import local_time
 from service.work_orders import reached, set_status
 
@@ -104,6 +105,21 @@ def _picked_up(session: Session, order: WorkOrder, van: str,
                    from_location=location, work_order_id=order.id, note=note)
         stock.move(session, "transfer", part, take, at=at, by=by, known_parts=None,
                    from_location=location, to_location=van, note=note)
+
+
+def report_attachment(order: WorkOrder) -> str:
+    """The report's file name among the case's files: one per work order, as a case
+    can have more than one visit."""
+    return f"service-report-{order.id}.pdf"
+
+
+def attach_report(session: Session, order: WorkOrder, at: int) -> CaseAttachment:
+    """The report becomes one of the case's files (stored by the caller under
+    cases/<case id>/), so whoever reads the case later finds what was done and billed."""
+    attachment = CaseAttachment(case_id=order.case_id, file_name=report_attachment(order),
+                                content_type="application/pdf", uploaded_at=at)
+    session.add(attachment)
+    return attachment
 
 
 def send_report(session: Session, order: WorkOrder, settlement: Settlement, pdf_path: str,

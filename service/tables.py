@@ -144,7 +144,8 @@ class Settlement(SQLModel, table=True):
 
 
 class CaseAttachment(SQLModel, table=True):
-    """A file that came with a case: the customer's photos of the fault."""
+    """A file of a case: the customer's photos of the fault, the service report PDF of
+    each settled visit."""
 
     __tablename__ = "case_attachment"
     id: int | None = Field(default=None, primary_key=True)

@@ -10,6 +10,7 @@ from commands.service import case_commands
 from portal.queries.commands import command_public
 from portal.schemas.cases import (
     CaseDetail,
+    CaseFilePublic,
     CasePublic,
     CaseRecord,
     CaseWithOrders,
@@ -21,7 +22,7 @@ from portal.schemas.work_orders import WorkOrderPublic
 from service import sla
 from service.cases import case_orders
 from service.sla_monitor import case_events, clocks_of
-from service.tables import Case, WorkOrder, WorkOrderEvent
+from service.tables import Case, CaseAttachment, WorkOrder, WorkOrderEvent
 
 # A device's case with its work orders, each with its timeline.
 CaseHistory = tuple[Case, list[tuple[WorkOrder, list[WorkOrderEvent]]]]
@@ -93,6 +94,12 @@ def case_detail(session: Session, case_id: int, now: int) -> CaseDetail | None:
     return CaseDetail(
         **public.model_dump(), description=case.description, contact=case.contact,
         commands=[command_public(session, c) for c in commands],
+        files=[CaseFilePublic(name=a.file_name, content_type=a.content_type,
+                              uploaded_at=a.uploaded_at,
+                              url=f"/api/cases/{case_id}/files/{a.file_name}")
+               for a in session.exec(select(CaseAttachment)
+                                     .where(CaseAttachment.case_id == case_id)
+                                     .order_by(col(CaseAttachment.id)))],
         work_orders=[CaseWorkOrder(
             **WorkOrderPublic.model_validate(o, from_attributes=True).model_dump(),
             events=[WorkOrderEventPublic(status=e.status, at=e.at, note=e.note)

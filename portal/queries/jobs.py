@@ -63,5 +63,7 @@ def job_detail(session: Session, order: WorkOrder, models: Mapping[str, DeviceMo
         "history": history,
         "report": as_dict(session.get(JobReport, order.id)),
         "parts_needed": json.loads(order.parts_needed), "plan_note": order.plan_note,
-        "customer_photos": [a.file_name for a in case_attachments(session, order.case_id)],
+        # The case's files are also its service reports (PDF): the photos only here.
+        "customer_photos": [a.file_name for a in case_attachments(session, order.case_id)
+                            if a.content_type.startswith("image/")],
     }

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from fastapi.responses import JSONResponse
-from sqlmodel import Session
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi.responses import FileResponse, JSONResponse
+from sqlmodel import Session, select
 
 from asset_registry.tables import Device
 from foundations.clock import now_ms
@@ -25,7 +25,7 @@ from portal.schemas.cases import CaseChange, CaseDetail, CaseIn, CasePublic, Cas
 from portal.schemas.common import RowId
 from service.cases import CaseError, open_requested_case
 from service.cases import change_case as change
-from service.tables import Case
+from service.tables import Case, CaseAttachment
 
 router = APIRouter(route_class=GuardedRoute, dependencies=[Depends(staff_only)])
 
@@ -54,6 +54,23 @@ def case(case_id: RowId, session: SessionDep) -> CaseDetail:
     if detail is None:
         raise HTTPException(404, f"no case {case_id}")
     return detail
+
+
+@router.get("/api/cases/{case_id}/files/{name}", tags=["cases"],
+            response_class=FileResponse,
+            responses={200: {"content": {"application/pdf": {}, "image/*": {}}}})
+def case_file(case_id: RowId, name: Annotated[str, Path(max_length=200)], ctx: ContextDep,
+              session: SessionDep) -> FileResponse:
+    """One of the case's files: a photo the customer sent, a visit's service report."""
+    stored = session.exec(select(CaseAttachment).where(CaseAttachment.case_id == case_id,
+                                                       CaseAttachment.file_name == name)
+                          ).first()
+    if stored is None or ctx.uploads_dir is None:
+        raise HTTPException(404, f"case {case_id} has no file '{name[:100]}'")
+    path = ctx.uploads_dir / "cases" / str(case_id) / stored.file_name
+    if not path.is_file():
+        raise HTTPException(404, f"the file '{stored.file_name}' of case {case_id} is missing")
+    return FileResponse(path, media_type=stored.content_type)
 
 
 @router.post("/api/cases", status_code=201, response_model=CaseWithOrders, tags=["intake"])

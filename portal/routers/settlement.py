@@ -1,5 +1,6 @@
 """Settling a job at the door (`service.settlement`): parts used from the van and labour,
-priced by the customer's coverage; the service report PDF, e-mailed to the customer.
+priced by the customer's coverage; the service report PDF, e-mailed to the customer
+and kept among the case's files.
 Engineers settle their own jobs; dispatchers and admins anyone's."""
 
 from __future__ import annotations
@@ -20,7 +21,13 @@ from portal.schemas.settlement import InvoiceLine, SettleIn, SettlementPublic
 from portal.uploads import private_dir, write_private
 from service import service_report
 from service.pricing import money
-from service.settlement import SettlementError, send_report, settle
+from service.settlement import (
+    SettlementError,
+    attach_report,
+    report_attachment,
+    send_report,
+    settle,
+)
 from service.tables import JobReport, Settlement
 
 router = APIRouter(route_class=GuardedRoute, tags=["engineer app"])
@@ -67,6 +74,10 @@ def settle_job(order_id: RowId, body: SettleIn, ctx: ContextDep, session: Sessio
                                 signature.exists() else None)
     path = folder / settlement.report_file
     write_private(path, pdf, replace=True)  # none is in force: nothing is settled yet
+    # The same report among the case's files, where the case's reader looks.
+    write_private(private_dir(ctx.uploads_dir, "cases", str(order.case_id))
+                  / report_attachment(order), pdf, replace=True)
+    attach_report(session, order, at)
     send_report(session, order, settlement, str(path.resolve()), at)
     record(session, principal.actor, "work_order.settle", f"work_order:{order_id}",
            f"{settlement.coverage}, {money(settlement.total_cents)}")

@@ -44,6 +44,13 @@ class CaseWorkOrder(WorkOrderPublic):
     events: list[WorkOrderEventPublic]
 
 
+class CaseFilePublic(BaseModel):
+    name: str
+    content_type: str
+    uploaded_at: int
+    url: str  # GET it (staff): /api/cases/{id}/files/{name}
+
+
 class CaseDetail(CasePublic):
     description: str
     contact: str
@@ -51,6 +58,8 @@ class CaseDetail(CasePublic):
     # Remote diagnosis in the case's story (sent to its device while it was open, or
     # from its alert), oldest first, each with its steps.
     commands: list[CommandPublic]
+    # The customer's photos and the service reports of settled visits, oldest first.
+    files: list[CaseFilePublic] = []
 
 
 # -- the intake API ---------------------------------------------------------------------

@@ -1,6 +1,13 @@
-// The console's stock page: figures, low stock, replenishment, stock per location.
+// The console's stock page: figures, low stock, replenishment, stock per location, and
+// the form that records goods in, transfers and returns through the movement API (the
+// ledger's checks are the server's: the page shows its refusal as it is).
 (function () {
   "use strict";
+  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  const form = document.getElementById("movement-form");
+  const status = document.getElementById("movement-status");
+  // Which locations each movement names (service/stock.py checks the same).
+  const NEEDS = { receipt: ["to"], transfer: ["from", "to"], return: ["to", "work-order"] };
 
   async function get(url) {
     const r = await fetch(url, { credentials: "same-origin" });
@@ -61,7 +68,96 @@
     }
   }
 
+  function say(message, bad) {
+    status.hidden = false;
+    status.textContent = message;
+    status.classList.toggle("error", Boolean(bad));
+  }
+
+  function options(select, items) {
+    const keep = select.value;
+    select.replaceChildren(...items.map(([value, label]) => {
+      const option = document.createElement("option");
+      option.value = value;
+      option.textContent = label;
+      return option;
+    }));
+    if (items.some(([value]) => value === keep)) select.value = keep;
+  }
+
+  // Every warehouse and every engineer's van (a van is a location from its first part).
+  let places = [];
+  async function fillForm() {
+    const [catalogue, locations, engineers] = await Promise.all([
+      get("/api/parts"), get("/api/stock/locations"), get("/api/engineers")]);
+    const vans = new Set(locations.map((p) => p.id));
+    places = [...locations.map((p) => [p.id, `${p.name} (${p.kind})`, p.kind]),
+      ...engineers.filter((e) => !vans.has(`van-${e.id}`))
+        .map((e) => [`van-${e.id}`, `Van of ${e.name} (van)`, "van"])];
+    options(form.elements.part, catalogue.parts.map((p) => [p.number, `${p.number} ${p.name}`]));
+    showFields();
+  }
+
+  function showFields() {
+    const kind = form.elements.kind.value;
+    for (const label of form.querySelectorAll("label[data-for]")) {
+      label.hidden = !NEEDS[kind].includes(label.dataset.for);
+    }
+    options(form.elements.from_location, places);
+    // Goods come in at a warehouse only.
+    options(form.elements.to_location,
+      places.filter((p) => kind !== "receipt" || p[2] === "warehouse"));
+  }
+
+  function refusal(data, r) {
+    const detail = data.detail;
+    if (typeof detail === "string") return detail;
+    if (Array.isArray(detail)) return detail.map((d) => `${d.loc.at(-1)}: ${d.msg}`).join("; ");
+    return `the server answered ${r.status}`;
+  }
+
+  form.elements.kind.addEventListener("change", showFields);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const f = form.elements;
+    const kind = f.kind.value;
+    const body = { kind, part: f.part.value, qty: Number(f.qty.value), note: f.note.value };
+    if (NEEDS[kind].includes("from")) body.from_location = f.from_location.value;
+    if (NEEDS[kind].includes("to")) body.to_location = f.to_location.value;
+    if (NEEDS[kind].includes("work-order") && f.work_order_id.value) {
+      body.work_order_id = Number(f.work_order_id.value);
+    }
+    const button = form.querySelector("button[type=submit]");
+    button.disabled = true;
+    say("Recording…");
+    try {
+      const r = await fetch("/api/stock/movements", { method: "POST", credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
+        body: JSON.stringify(body) });
+      const data = await r.json().catch(() => ({}));
+      if (!r.ok) {
+        say(`Not recorded, nothing changed: ${refusal(data, r)}`, true);
+        return;
+      }
+      const name = (id) => (places.find((p) => p[0] === id) || [id, id])[1];
+      const where = [data.from_location && `from ${name(data.from_location)}`,
+        data.to_location && `to ${name(data.to_location)}`].filter(Boolean).join(" ");
+      say(`Recorded: ${data.kind} of ${data.qty} × ${data.part_number} ${where} ` +
+          `(ledger line ${data.id}).`);
+      await load();
+      await fillForm();
+    } catch (err) {
+      say(`Not recorded: ${err.message}`, true);
+    } finally {
+      button.disabled = false;
+    }
+  });
+
   load().catch((err) => {
     document.getElementById("ftf-rate").textContent = `could not load: ${err.message}`;
+  });
+  // The form is ready to use once its parts and places are there.
+  fillForm().then(() => { form.dataset.ready = "1"; }).catch((err) => {
+    say(`The movement form could not load: ${err.message}`, true);
   });
 })();

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from asset_registry.catalog import load_models
+from asset_registry.catalog import DeviceModel, load_models
 from asset_registry.tables import Device, Site
 from dispatch.dispatcher import Dispatcher
 from fieldpulse.fleet_import import import_fleet
@@ -120,15 +120,18 @@ class Portal:
         return Account(user.username, password, "")
 
 
-def build_portal(tmp: Path, fleet: Fleet, public_limiter: RateLimiter | None = None) -> Portal:
+def build_portal(tmp: Path, fleet: Fleet, public_limiter: RateLimiter | None = None,
+                 models: dict[str, DeviceModel] | None = None) -> Portal:
+    """`models`: a copy for tests that edit the parts catalogue (MODELS is shared)."""
     engine = make_engine(f"sqlite:///{tmp / 'portal.db'}")
     upgrade(engine)
     tokens = import_fleet(engine, fleet)
-    rules = RulesService(engine, MODELS, lambda _session, _request: 0,
+    models = MODELS if models is None else models
+    rules = RulesService(engine, models, lambda _session, _request: 0,
                          record_notice=record_alert_notice)
     # Not started: proposals are solved on request only (briefly: these tests judge access).
     dispatcher = Dispatcher(engine, ZoneInfo("Europe/Berlin"), time_limit_s=0.2)
-    ctx = PortalContext(engine=engine, models=MODELS, rules=rules, qr_dir=tmp / "qr",
+    ctx = PortalContext(engine=engine, models=models, rules=rules, qr_dir=tmp / "qr",
                         dispatcher=dispatcher,
                         uploads_dir=tmp / "uploads", telemetry=SqlTelemetryStore(engine),
                         public_limiter=public_limiter or RateLimiter(1000.0, 10_000),

@@ -181,6 +181,35 @@ def _settled_job(portal: Portal) -> int:
     return order_id
 
 
+def _case_file(portal: Portal) -> str:
+    """A fresh case with one stored file: its URL."""
+    from service.tables import CaseAttachment
+
+    case_id = _case(portal)
+    folder = portal.uploads_dir / "cases" / str(case_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "leak.png").write_bytes(PNG)
+    with session_scope(portal.engine) as session:
+        session.add(CaseAttachment(case_id=case_id, file_name="leak.png",
+                                   content_type="image/png", uploaded_at=1))
+    return f"/api/cases/{case_id}/files/leak.png"
+
+
+def _new_part(portal: Portal) -> str:
+    """A fresh part of the catalogue, written by the admin: its number."""
+    number = f"MX-{portal.next_serial()}"
+    made = TestClient(portal.app).post("/api/parts", headers=portal.accounts["admin"].headers,
+                                       json=_part_body(number))
+    assert made.status_code == 201, made.text
+    return number
+
+
+def _part_body(number: str | None = None) -> dict[str, Any]:
+    return {**({"number": number} if number else {}), "name": "Matrix part",
+            "price_cents": 100, "model_ids": ["aquapure-ro500"],
+            "needs": [{"model_id": "aquapure-ro500", "need": "fault:Leak", "qty": 1}]}
+
+
 def _warehouse(portal: Portal) -> str:
     """A fresh warehouse."""
     from service.stock_tables import StockLocation
@@ -279,6 +308,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/cases"): Rule(
         lambda p, _c: Call("POST", "/api/cases", json={"device_id": _b(p), "title": "matrix"}),
         roles(201, STAFF)),
+    ("GET", "/api/cases/{case_id}/files/{name}"): Rule(get(_case_file), roles(200, STAFF)),
     ("PATCH", "/api/cases/{case_id}"): Rule(
         lambda p, _c: Call("PATCH", f"/api/cases/{_case(p)}", json={"description": "matrix"}),
         roles(200, STAFF)),
@@ -331,6 +361,16 @@ ROUTES: dict[tuple[str, str], Rule] = {
         roles(200, STAFF)) for action in ("offer", "accept", "decline")},
     # Parts and stock (portal/routers/stock.py): engineers see the catalogue and their van.
     ("GET", "/api/parts"): Rule(get("/api/parts"), roles(200, ALL)),
+    # Only admins write the catalogue (portal/routers/parts.py).
+    ("POST", "/api/parts"): Rule(
+        lambda p, _c: Call("POST", "/api/parts", json=_part_body(f"MX-{p.next_serial()}")),
+        roles(201, ("admin",))),
+    ("PUT", "/api/parts/{number}"): Rule(
+        lambda p, _c: Call("PUT", f"/api/parts/{_new_part(p)}", json=_part_body()),
+        roles(200, ("admin",))),
+    ("PATCH", "/api/parts/{number}"): Rule(
+        lambda p, _c: Call("PATCH", f"/api/parts/{_new_part(p)}", json={"price_cents": 200}),
+        roles(200, ("admin",))),
     ("GET", "/api/stock"): Rule(
         get(lambda p: f"/api/stock?location=van-{p.engineer_id('own')}"), roles(200, OWN)),
     ("GET", "/api/stock/locations"): Rule(get("/api/stock/locations"), roles(200, STAFF)),

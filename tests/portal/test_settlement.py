@@ -1,7 +1,8 @@
 """Settlement at the door, end to end on a real database, a real SMTP server and a
 real webhook receiver: the engineer settles a signed job with two parts from the van
 and labour; the van is decremented through the ledger; the service report PDF reads
-back with its lines and total; the customer receives it by e-mail; the CRM receives
+back with its lines and total, from the work order and from the case's files; the
+customer receives it by e-mail; the CRM receives
 the invoice lines, signed, once; a settlement sent again changes nothing."""
 
 from __future__ import annotations
@@ -166,6 +167,22 @@ def test_settled_at_the_door_report_mailed_and_invoice_to_the_crm(
     assert "RO membrane 75G" in text and "Sediment pre-filter 10in" in text
     assert "Total to pay EUR 203.00" in text
     assert "Signed by the customer: Ms Customer" in text
+
+    # The report is one of the case's files: listed in the case and read back from it.
+    with Session(portal.engine) as s:
+        case_id = s.get(WorkOrder, order_id).case_id  # type: ignore[union-attr]
+    staff = portal.accounts["dispatcher"].headers
+    files = client.get(f"/api/cases/{case_id}", headers=staff).json()["files"]
+    assert [(f["name"], f["content_type"]) for f in files] == [
+        (f"service-report-{order_id}.pdf", "application/pdf")]
+    kept = client.get(files[0]["url"], headers=staff)
+    assert kept.status_code == 200
+    assert kept.headers["content-type"] == "application/pdf"
+    assert kept.content == pdf.content
+    assert "Total to pay EUR 203.00" in _pdf_text(kept.content)
+    # ... and not taken for a photo of the customer's in the engineer's job.
+    job = client.get(f"/api/work-orders/{order_id}/job", headers=own)
+    assert job.status_code == 200 and job.json()["customer_photos"] == []
 
     # The customer's e-mail, through the notifications' delivery worker and real SMTP.
     box, port = inbox
