@@ -12,10 +12,12 @@ from sqlmodel import Session
 from asset_registry.catalog import DeviceModel
 from asset_registry.tables import Customer, Device, Site
 from portal.queries.alerts import device_alerts
+from portal.queries.articles import for_job
 from portal.queries.devices import latest_values
 from portal.queries.engineers import engineer_jobs
 from portal.queries.work_orders import case_attachments, device_work_orders_with_events
 from service.job_reports import as_dict
+from rules.tables import Alert
 from service.tables import Case, JobReport, WorkOrder
 
 
@@ -64,4 +66,12 @@ def job_detail(session: Session, order: WorkOrder, models: Mapping[str, DeviceMo
         "report": as_dict(session.get(JobReport, order.id)),
         "parts_needed": json.loads(order.parts_needed), "plan_note": order.plan_note,
         "customer_photos": [a.file_name for a in case_attachments(session, order.case_id)],
+        # The procedures for the job's alert and the device's model, in the job's data
+        # so the service worker keeps them for the phone without signal.
+        "articles": for_job(session, device.model_id, _rule_of(session, case)),
     }
+
+
+def _rule_of(session: Session, case: Case) -> str | None:
+    alert = session.get(Alert, case.alert_id) if case.alert_id is not None else None
+    return alert.rule_id if alert is not None else None
