@@ -49,9 +49,9 @@ from rules.service import TICK_S, RulesService
 from sales.worker import SalesWorker
 from service.alert_cases import open_alert_work_order
 from service.first_time_fix import FirstTimeFixCollector
-from service.self_service import DeflectionCollector
 from service.maintenance_runner import generate_maintenance
 from service.notice_recorder import WorkOrderNotices
+from service.self_service import DeflectionCollector
 from service.sla_monitor import check_clocks
 
 # How often a separate ingest worker looks for rule versions stored by another process.

@@ -12,4 +12,4 @@ _md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": 
 
 
 def to_html(markdown: str) -> str:
-    return _md.render(markdown)
+    return str(_md.render(markdown))

@@ -16,8 +16,8 @@ from portal.queries.articles import for_job
 from portal.queries.devices import latest_values
 from portal.queries.engineers import engineer_jobs
 from portal.queries.work_orders import case_attachments, device_work_orders_with_events
-from service.job_reports import as_dict
 from rules.tables import Alert
+from service.job_reports import as_dict
 from service.tables import Case, JobReport, WorkOrder
 
 

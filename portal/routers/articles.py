@@ -17,15 +17,18 @@ from knowledge.search import Filters
 from knowledge.store import find, save, unwrap, version, versions
 from knowledge.tables import Article
 from portal.auth.audit import record
-from portal.auth.dependencies import Admin, AnyRole, GuardedRoute
+from portal.auth.dependencies import Admin, AnyRole, GuardedRoute, Staff
 from portal.context import ContextDep, PortalContext, SessionDep
 from portal.schemas.articles import (
+    ArticleHelp,
     ArticleIn,
     ArticlePublic,
     ArticleSummary,
     ArticleVersionPublic,
+    SelfServiceFigures,
 )
 from portal.schemas.common import RowId
+from service.self_service import deflection
 
 router = APIRouter(route_class=GuardedRoute, tags=["articles"])
 
@@ -36,14 +39,14 @@ def _summary(article: Article, rank: float | None) -> ArticleSummary:
         id=article.id, slug=article.slug, title=article.title, summary=article.summary,
         models=list(unwrap(article.models)), rule_ids=list(unwrap(article.rule_ids)),
         fault_codes=list(unwrap(article.fault_codes)), audience=list(unwrap(article.audience)),
-        published=article.published, version=article.version, rank=rank)
+        causes=[c for c in article.causes.splitlines() if c], published=article.published,
+        version=article.version, rank=rank)
 
 
 def _public(article: Article) -> ArticlePublic:
     return ArticlePublic(**_summary(article, None).model_dump(), body=article.body,
-                         html=to_html(article.body),
-                         causes=[c for c in article.causes.splitlines() if c],
-                         updated_at=article.updated_at, updated_by=article.updated_by)
+                         html=to_html(article.body), updated_at=article.updated_at,
+                         updated_by=article.updated_by)
 
 
 def _known_model(ctx: PortalContext, model: str | None) -> None:
@@ -141,3 +144,13 @@ def change_article(article_id: RowId, body: ArticleIn, ctx: ContextDep, session:
     if body.slug != article.slug:
         raise HTTPException(422, f"slug: article {article_id} is '{article.slug}'")
     return _save(ctx, body, principal.username, "article.change")
+
+
+@router.get("/api/self-service/figures")
+def self_service_figures(session: SessionDep, _principal: Staff) -> SelfServiceFigures:
+    """Visits avoided (self-service cases closed as fixed) and each article's answers."""
+    figure = deflection(session)
+    return SelfServiceFigures(
+        visits_avoided=figure.visits_avoided, still_broken=figure.still_broken,
+        articles=[ArticleHelp(id=i, title=t, fixed=f, still_broken=b)
+                  for i, t, f, b in figure.by_article])

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-ID_LIST = Field(default_factory=list, max_length=50)
+
+def _ids() -> list[str]:
+    return []
+
+
 
 
 class ArticleSummary(BaseModel):
@@ -16,6 +20,7 @@ class ArticleSummary(BaseModel):
     rule_ids: list[str]
     fault_codes: list[str]
     audience: list[str]
+    causes: list[str]  # likely causes, for the dispatcher's alert panel
     published: bool
     version: int
     rank: float | None  # larger is better; None when no query was given
@@ -24,7 +29,6 @@ class ArticleSummary(BaseModel):
 class ArticlePublic(ArticleSummary):
     body: str  # Markdown
     html: str  # rendered, every piece of HTML in the Markdown escaped
-    causes: list[str]
     updated_at: int
     updated_by: str
 
@@ -44,10 +48,25 @@ class ArticleIn(BaseModel):
     title: str = Field(min_length=1, max_length=200)
     summary: str = Field(default="", max_length=500)
     body: str = Field(min_length=1, max_length=100_000)
-    models: list[str] = ID_LIST
-    rule_ids: list[str] = ID_LIST
-    fault_codes: list[str] = ID_LIST
+    models: list[str] = Field(default_factory=_ids, max_length=50)
+    rule_ids: list[str] = Field(default_factory=_ids, max_length=50)
+    fault_codes: list[str] = Field(default_factory=_ids, max_length=50)
     audience: list[str] = Field(default_factory=lambda: ["customer", "engineer", "dispatcher"],
                                 max_length=3)
     causes: list[str] = Field(default_factory=list, max_length=20)
     published: bool = True
+
+
+class ArticleHelp(BaseModel):
+    id: int
+    title: str
+    fixed: int
+    still_broken: int
+
+
+class SelfServiceFigures(BaseModel):
+    """Deflection: visits avoided by customers' self-help, and which articles help."""
+
+    visits_avoided: int  # self-service cases closed as fixed
+    still_broken: int
+    articles: list[ArticleHelp]  # most helpful first

@@ -491,6 +491,9 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("PUT", "/api/articles/{article_id}"): Rule(
         lambda p, _c: Call("PUT", f"/api/articles/{(i := _article(p, 'engineer'))}",
                            json=_matrix_edit(p, i)), roles(200, ("admin",))),
+    ("GET", "/api/self-service/figures"): Rule(
+        get("/api/self-service/figures"), roles(200, STAFF)),
+    ("GET", "/admin/articles"): Rule(get("/admin/articles"), roles(200, ("admin",), page=True)),
     ("POST", "/q/{token}/guides/{article_id}"): Rule(
         lambda p, c: Call("POST", f"/q/{(t := _qr_token(p, c))}/guides/{_article(p)}",
                           csrf=True, form={"outcome": "still_broken"},
