@@ -105,7 +105,8 @@ class Deflection:
 def deflection(session: Session) -> Deflection:
     rows = session.exec(select(SelfHelpAttempt.article_id, SelfHelpAttempt.outcome,
                                func.count(), func.max(SelfHelpAttempt.article_title))
-                        .group_by(SelfHelpAttempt.article_id, SelfHelpAttempt.outcome)).all()
+                        .group_by(col(SelfHelpAttempt.article_id), col(SelfHelpAttempt.outcome))
+                        ).all()
     titles: dict[int, str] = {}
     counts: dict[tuple[int, str], int] = {}
     for article_id, outcome, count, title in rows:
