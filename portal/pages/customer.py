@@ -56,7 +56,8 @@ STEP_WORDS = {"new": "Reported", "assigned": "Engineer assigned", "accepted": "E
               "booked": "Arrival window booked"}
 # How a case came to be, in the customer's words.
 SOURCE_WORDS = {"customer": "Reported by you", "alert": "Detected by remote monitoring",
-                "maintenance": "Planned maintenance"}
+                "maintenance": "Planned maintenance",
+                self_service.SOURCE: "Solved by you with a guide — no visit"}
 OTHER_SOURCE = "Service request"
 
 

@@ -78,7 +78,8 @@ def test_this_fixed_it_closes_a_self_service_case_with_no_visit(
         assert case is not None and (case.source, case.status) == ("self_service", "closed")
         assert title in case.title
         assert session.exec(select(WorkOrder).where(WorkOrder.case_id == case_id)).all() == []
-    assert "no visit is needed" in client.get(answered.headers["location"]).text
+    shown = client.get(answered.headers["location"]).text
+    assert "no visit is needed" in shown and "Solved by you with a guide" in shown
     registry = CollectorRegistry()
     registry.register(DeflectionCollector(portal.engine))
     metrics = generate_latest(registry).decode()
