@@ -6,6 +6,8 @@ job page shows the procedure with the network off."""
 
 from __future__ import annotations
 
+import re
+
 from playwright.sync_api import Browser, Page, expect
 from sqlmodel import Session, col, func, select
 from test_offline_photos_in_browser import page  # noqa: F401 (fixture)
@@ -135,3 +137,31 @@ def test_the_job_page_shows_the_procedure_with_the_network_off(
     with Session(cloud.system.engine) as s:
         assert s.exec(select(func.count()).select_from(Case)
                       .where(col(Case.alert_id) == alert_id)).one() == 1
+
+
+def test_an_admin_edits_an_article_and_the_customer_sees_the_new_version(
+        cloud: RunningCloud, page: Page, browser: Browser) -> None:  # noqa: F811
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(f"{cloud.base_url}/admin/articles")
+    _log_in(page, cloud.admin)
+    expect(page).to_have_url(f"{cloud.base_url}/admin/articles")
+    page.fill("#article-search input[name=q]", "gravel rattles")
+    page.click("#article-search button[type=submit]")
+    first = page.locator("#article-list li").first
+    expect(first).to_contain_text("The pump shakes or makes a loud noise")
+    first.get_by_role("button").click()
+    body = page.locator("textarea[name=body]")
+    expect(body).to_have_value(re.compile("rattles like gravel"))
+    body.fill(body.input_value().replace("switch the pump off at its switch",
+                                         "press the red stop button"))
+    page.click("#article-form button[type=submit]")
+    expect(page.locator("#admin-status")).to_contain_text("version 2")
+    expect(page.locator("#article-versions")).to_contain_text("v1 by fieldpulse")
+    _shot(page, "admin-article-edited")
+
+    device = next(d for d in cloud.fleet.devices if d.model_id == "torrent-cp75")
+    phone = browser.new_context(viewport={"width": 390, "height": 844})
+    customer = phone.new_page()
+    customer.goto(f"{cloud.base_url}/q/{cloud.tokens[device.id]}")
+    expect(customer.locator("#guides")).to_contain_text("press the red stop button")
+    phone.close()
