@@ -33,6 +33,7 @@ PG_WEIGHTED = ("setweight(to_tsvector('english', coalesce(title, '')), 'A') || "
 class Filters:
     model: str | None = None
     rule_id: str | None = None
+    fault_code: str | None = None
     audience: str | None = None
     published_only: bool = True
 
@@ -65,6 +66,9 @@ def where_clause(filters: Filters, params: dict[str, object], prefix: str = "") 
     if filters.rule_id:
         clauses.append(f"{prefix}rule_ids LIKE :rule")
         params["rule"] = f"%,{filters.rule_id},%"
+    if filters.fault_code:
+        clauses.append(f"{prefix}fault_codes LIKE :fault")
+        params["fault"] = f"%,{filters.fault_code},%"
     if filters.audience:
         clauses.append(f"{prefix}audience LIKE :audience")
         params["audience"] = f"%,{filters.audience},%"

@@ -18,14 +18,17 @@ from service.self_service import Guide
 MAX_GUIDES = 4
 
 
-def linked(session: Session, model_id: str, rule_ids: Iterable[str], audience: str
-           ) -> list[Article]:
+def linked(session: Session, model_id: str, rule_ids: Iterable[str], audience: str,
+           fault_code: str | None = None) -> list[Article]:
     """Published articles for the model and audience: those linked to the rules first
-    (in the rules' order), then the model's other ones (its common problems)."""
+    (in the rules' order), then to the fault code, then the model's other ones (its
+    common problems)."""
     first: dict[int | None, Article] = {}
-    for rule_id in rule_ids:
-        for article, _ in find(session, "", Filters(model=model_id, rule_id=rule_id,
-                                                    audience=audience)):
+    wanted = [Filters(model=model_id, rule_id=r, audience=audience) for r in rule_ids]
+    if fault_code:
+        wanted.append(Filters(model=model_id, fault_code=fault_code, audience=audience))
+    for filters in wanted:
+        for article, _ in find(session, "", filters):
             first.setdefault(article.id, article)
     for article, _ in find(session, "", Filters(model=model_id, audience=audience)):
         first.setdefault(article.id, article)
@@ -56,9 +59,13 @@ def customer_article(session: Session, article_id: int, model_id: str) -> Articl
     return article if not models or model_id in models else None
 
 
-def for_job(session: Session, model_id: str, rule_id: str | None) -> list[dict[str, Any]]:
-    """The engineer's procedures for a job (its alert's rule first), rendered: part of
-    the job's data, so the service worker keeps them for the phone without signal."""
+def for_job(session: Session, model_id: str, rule_id: str | None,
+            fault_code: str | None = None) -> list[dict[str, Any]]:
+    """The engineer's procedures for a job (its alert's rule first, then the fault the
+    customer reported), rendered: part of the job's data, so the service worker keeps
+    them for the phone without signal."""
     return [{"id": a.id, "title": a.title, "version": a.version, "html": to_html(a.body),
-             "linked_to_alert": bool(rule_id and rule_id in unwrap(a.rule_ids))}
-            for a in linked(session, model_id, [rule_id] if rule_id else [], "engineer")]
+             "linked_to_alert": bool(rule_id and rule_id in unwrap(a.rule_ids)),
+             "linked_to_fault": bool(fault_code and fault_code in unwrap(a.fault_codes))}
+            for a in linked(session, model_id, [rule_id] if rule_id else [], "engineer",
+                            fault_code)]

@@ -17,6 +17,7 @@ from portal.queries.devices import latest_values
 from portal.queries.engineers import engineer_jobs
 from portal.queries.work_orders import case_attachments, device_work_orders_with_events
 from rules.tables import Alert
+from service.customer_reports import category_of
 from service.job_reports import as_dict
 from service.tables import Case, JobReport, WorkOrder
 
@@ -68,7 +69,8 @@ def job_detail(session: Session, order: WorkOrder, models: Mapping[str, DeviceMo
         "customer_photos": [a.file_name for a in case_attachments(session, order.case_id)],
         # The procedures for the job's alert and the device's model, in the job's data
         # so the service worker keeps them for the phone without signal.
-        "articles": for_job(session, device.model_id, _rule_of(session, case)),
+        "articles": for_job(session, device.model_id, _rule_of(session, case),
+                            category_of(case)),
     }
 
 

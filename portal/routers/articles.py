@@ -60,14 +60,15 @@ def search_articles(
     q: Annotated[str, Query(max_length=MAX_QUERY)] = "",
     model: Annotated[str | None, Query(max_length=80)] = None,
     rule: Annotated[str | None, Query(max_length=80)] = None,
+    fault: Annotated[str | None, Query(max_length=80)] = None,
     audience: Annotated[str | None, Query(pattern="^(" + "|".join(AUDIENCES) + ")$")] = None,
     limit: Annotated[int, Query(ge=1, le=50)] = 20,
 ) -> list[ArticleSummary]:
     """Articles best first for `q` (every word counts; ranked by relevance), filtered by
-    device model, alert rule id and audience. Without `q`: every match, by title.
+    device model, alert rule id, fault code and audience. Without `q`: every match, by title.
     Only admins see unpublished drafts."""
     _known_model(ctx, model)
-    filters = Filters(model=model, rule_id=rule, audience=audience,
+    filters = Filters(model=model, rule_id=rule, fault_code=fault, audience=audience,
                       published_only=principal.role != "admin")
     try:
         found = find(session, q, filters, limit)

@@ -270,7 +270,8 @@ function showProcedures(articles) {
     details.className = "procedure";
     details.dataset.article = a.id;
     details.open = k === 0;
-    summary.textContent = `${a.title}${a.linked_to_alert ? " — for this job's alert" : ""} (v${a.version})`;
+    const why = a.linked_to_alert ? " — for this job's alert" : a.linked_to_fault ? " — for the reported fault" : "";
+    summary.textContent = `${a.title}${why} (v${a.version})`;
     const body = document.createElement("div");
     body.className = "article-body";
     body.innerHTML = a.html;

@@ -218,3 +218,22 @@ def test_the_engineers_job_carries_the_procedures_for_its_alert(
                      headers=portal.accounts["engineer_own"].headers).json()
     assert job["articles"] and job["articles"][0]["linked_to_alert"]
     assert "Safety" in job["articles"][0]["html"]
+
+
+def test_a_customers_fault_report_brings_the_procedures_for_its_fault_code(
+        portal: Portal, client: TestClient) -> None:
+    chiller = next(d for d in portal.fleet.devices if d.model_id == "polarflow-ch200")
+    sent = client.post(f"/q/{portal.tokens[chiller.id]}/report", data={"category": "Leak"})
+    case_id = int(re.search(r"reported=(\d+)", sent.headers["location"]).group(1))
+    with session_scope(portal.engine) as session:
+        order = session.exec(select(WorkOrder).where(WorkOrder.case_id == case_id)).one()
+        order.engineer_id = portal.engineer_id("own")
+        session.add(order)
+        order_id = order.id
+    job = client.get(f"/api/work-orders/{order_id}/job",
+                     headers=portal.accounts["engineer_own"].headers).json()
+    first = job["articles"][0]
+    assert "Refrigerant leak" in first["title"] and first["linked_to_fault"]
+    found = client.get("/api/articles", params={"fault": "Leak", "model": "polarflow-ch200"},
+                       headers=portal.accounts["dispatcher"].headers).json()
+    assert [a["slug"] for a in found] == ["ch200-refrigerant-leak"]
