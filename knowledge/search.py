@@ -58,20 +58,26 @@ def index(session: Session, article: Article) -> None:
                      "tags": _tags(article), "body": article.body})
 
 
+def _member(value: str) -> str:
+    """A LIKE pattern for one member of a comma-wrapped list; '%' and '_' in the value
+    are matched as themselves (escaped with '\\')."""
+    escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%,{escaped},%"
+
+
 def where_clause(filters: Filters, params: dict[str, object], prefix: str = "") -> str:
+    """The filters as SQL (each value a bound parameter), for both stores."""
     clauses = []
+    like = "LIKE {} ESCAPE '\\'"
     if filters.model:
-        clauses.append(f"({prefix}models = '' OR {prefix}models LIKE :model)")
-        params["model"] = f"%,{filters.model},%"
-    if filters.rule_id:
-        clauses.append(f"{prefix}rule_ids LIKE :rule")
-        params["rule"] = f"%,{filters.rule_id},%"
-    if filters.fault_code:
-        clauses.append(f"{prefix}fault_codes LIKE :fault")
-        params["fault"] = f"%,{filters.fault_code},%"
-    if filters.audience:
-        clauses.append(f"{prefix}audience LIKE :audience")
-        params["audience"] = f"%,{filters.audience},%"
+        clauses.append(f"({prefix}models = '' OR {prefix}models {like.format(':model')})")
+        params["model"] = _member(filters.model)
+    for column, key, value in (("rule_ids", "rule", filters.rule_id),
+                               ("fault_codes", "fault", filters.fault_code),
+                               ("audience", "audience", filters.audience)):
+        if value:
+            clauses.append(f"{prefix}{column} {like.format(':' + key)}")
+            params[key] = _member(value)
     if filters.published_only:
         clauses.append(f"{prefix}published")
     return "".join(f" AND {c}" for c in clauses)

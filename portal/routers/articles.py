@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 
 from foundations.clock import now_ms
 from foundations.database import session_scope
-from knowledge.front_matter import AUDIENCES, ArticleFormatError, ArticleSource
+from knowledge.front_matter import AUDIENCES, TAG, ArticleFormatError, ArticleSource
 from knowledge.ranking import MAX_QUERY, QueryError
 from knowledge.rendering import to_html
 from knowledge.search import Filters
@@ -59,8 +59,8 @@ def search_articles(
     ctx: ContextDep, session: SessionDep, principal: AnyRole,
     q: Annotated[str, Query(max_length=MAX_QUERY)] = "",
     model: Annotated[str | None, Query(max_length=80)] = None,
-    rule: Annotated[str | None, Query(max_length=80)] = None,
-    fault: Annotated[str | None, Query(max_length=80)] = None,
+    rule: Annotated[str | None, Query(pattern=TAG.pattern)] = None,
+    fault: Annotated[str | None, Query(pattern=TAG.pattern)] = None,
     audience: Annotated[str | None, Query(pattern="^(" + "|".join(AUDIENCES) + ")$")] = None,
     limit: Annotated[int, Query(ge=1, le=50)] = 20,
 ) -> list[ArticleSummary]:

@@ -64,6 +64,13 @@ def test_the_model_filter_keeps_other_models_out(sqlite_engine: Engine) -> None:
     assert found and all("aquapure-ro500" in a.models for a, _ in found)
 
 
+def test_filter_values_are_matched_as_they_are(sqlite_engine: Engine) -> None:
+    with Session(sqlite_engine) as session:
+        assert find(session, "", Filters(rule_id="tds-high"))
+        assert find(session, "", Filters(rule_id="tds%")) == []
+        assert find(session, "", Filters(rule_id="tds_high")) == []
+
+
 def test_query_words_never_reach_the_query_language() -> None:
     assert terms('pump" OR title:* NEAR(') == ["pump", "title", "near"]
     assert terms("the and of") == []

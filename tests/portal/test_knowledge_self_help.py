@@ -161,7 +161,8 @@ def test_the_article_api_ranks_filters_and_refuses_bad_input(
     one = client.get(f"/api/articles/{body[0]['id']}", headers=headers).json()
     assert "R410A" in one["body"] and "<ol>" in one["html"] and one["causes"]
     for params, message in [({"model": "toaster"}, "model"), ({"q": "x" * 201}, "q"),
-                            ({"audience": "martians"}, "audience"), ({"limit": 0}, "limit")]:
+                            ({"audience": "martians"}, "audience"), ({"limit": 0}, "limit"),
+                            ({"rule": "tds%"}, "rule"), ({"fault": ""}, "fault")]:
         refused = client.get("/api/articles", params=params, headers=headers)
         assert refused.status_code == 422 and message in str(refused.json()["detail"]), params
     assert client.get("/api/articles/999999", headers=headers).status_code == 404
