@@ -50,6 +50,11 @@ def test_fixed_avoids_a_visit_and_still_broken_reaches_the_dispatcher_with_the_s
     expect(guide).to_contain_text("Drinking water tastes salty")
     expect(guide.locator(".article-body ol li").first).to_contain_text("bypass lever")
     expect(guide.locator(".article-body blockquote")).to_contain_text("Safety")
+    # Its picture comes from the portal itself (the page loads nothing from outside).
+    picture = guide.get_by_role("img", name="The grey bypass lever on the left side")
+    expect(picture).to_be_visible()
+    page.wait_for_function("(img) => img.complete && img.naturalWidth > 0",
+                           arg=picture.element_handle())
     _shot(page, "customer-try-this-first")
     guide.get_by_role("button", name="This fixed it").click()
     expect(page.locator("#fixed-received")).to_contain_text("no visit is needed")
