@@ -20,8 +20,9 @@ MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
 
 # Every component's tables, lowest layer first.
-TABLE_MODULES = ("asset_registry.tables", "asset_registry.part_catalogue", "ingest.tables",
-                 "rules.tables", "notifications.tables", "service.tables", "service.stock_tables",
+TABLE_MODULES = ("asset_registry.tables", "asset_registry.part_catalogue", "knowledge.tables",
+                 "ingest.tables", "rules.tables", "notifications.tables", "service.tables",
+                 "service.stock_tables",
                  "dispatch.tables", "sales.tables",
                  "integrations.domain_events.tables", "integrations.webhooks.tables",
                  "integrations.idempotency", "commands.tables", "portal.auth.tables")
@@ -34,6 +35,15 @@ def target_metadata() -> MetaData:
     return SQLModel.metadata
 
 
+# The article search index lives beside the tables, made by its migration: SQLite's
+# FTS5 table (and the shadow tables FTS5 keeps) or PostgreSQL's expression index.
+def include_name(name: str | None, type_: str, _parents: object) -> bool:
+    """Whether Alembic compares this database object with the tables."""
+    from knowledge.tables import FTS_TABLE, PG_INDEX
+
+    return not (name or "").startswith(FTS_TABLE) and name != PG_INDEX
+
+
 def _config(connection: Connection) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
@@ -42,9 +52,14 @@ def _config(connection: Connection) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the database to the newest schema (or to `revision`)."""
+    """Bring the database to the newest schema (or to `revision`); a new install gets
+    the troubleshooting articles that ship with FieldPulse (`knowledge/articles/`)."""
     with engine.begin() as connection:
         command.upgrade(_config(connection), revision)
+    if revision == "head":
+        from knowledge.store import seed
+
+        seed(engine)
 
 
 def new_revision(engine: Engine, message: str) -> None:

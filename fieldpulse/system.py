@@ -52,6 +52,7 @@ from service.alert_cases import open_alert_work_order
 from service.first_time_fix import FirstTimeFixCollector
 from service.maintenance_runner import generate_maintenance
 from service.notice_recorder import WorkOrderNotices
+from service.self_service import DeflectionCollector
 from service.sla_monitor import check_clocks
 
 # How often a separate ingest worker looks for rule versions stored by another process.
@@ -94,6 +95,7 @@ class CloudSystem:
                                                gaps=self._gap_totals))
         self._metrics.register(HealthCollector(self.health.report))
         self._metrics.register(FirstTimeFixCollector(self.engine))
+        self._metrics.register(DeflectionCollector(self.engine))
         webhook_targets = TargetPolicy(settings.webhook_allowed_networks)
         self.command_link = None if commands_broker is None else CommandLink(
             self.engine, commands_broker, self.models)

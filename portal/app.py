@@ -22,11 +22,12 @@ from portal.auth.accounts import principal_for_session
 from portal.auth.dependencies import SESSION_COOKIE, LoginRequired, login_url
 from portal.context import PortalContext
 from portal.limits import BodyLimit
-from portal.pages import api_docs, customer, engineer, login, staff
+from portal.pages import api_docs, articles_admin, customer, engineer, guides, login, staff
 from portal.pages import stock as stock_page
 from portal.rendering import render
 from portal.routers import (
     alerts,
+    articles,
     audit,
     cases,
     commands,
@@ -85,7 +86,8 @@ def create_app(ctx: PortalContext) -> FastAPI:
                    operations.router, live_events.router, stock.router, parts.router,
                    settlement.router, figures.router, stock_page.router,
                    staff.router, engineer.router, customer.router, login.router,
-                   api_docs.router):
+                   api_docs.router, articles.router, guides.router,
+                   articles_admin.router):
         app.include_router(router)
     app.add_exception_handler(LoginRequired, _to_login)
     app.add_exception_handler(StarletteHTTPException, _http_error)

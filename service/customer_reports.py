@@ -53,6 +53,16 @@ def check_window(start: int, end: int, now_ms: int, horizon_ms: int) -> tuple[in
     return start, end
 
 
+TITLE = "Customer report: "
+
+
+def category_of(case: Case) -> str | None:
+    """The fault category a customer's report named (None: not a customer's report)."""
+    if case.source != SOURCE or not case.title.startswith(TITLE):
+        return None
+    return case.title.removeprefix(TITLE)
+
+
 def report_fault(session: Session, *, device_id: str, model: DeviceModel, category: str,
                  description: str, contact: str, window: tuple[int, int] | None,
                  photos: Sequence[Photo], at: int) -> tuple[Case, WorkOrder]:
@@ -61,7 +71,7 @@ def report_fault(session: Session, *, device_id: str, model: DeviceModel, catego
     check_category(category)
     check_photo_count(len(photos))
     case, order = open_case(
-        session, device_id=device_id, source=SOURCE, title=f"Customer report: {category}",
+        session, device_id=device_id, source=SOURCE, title=f"{TITLE}{category}",
         description=description, contact=contact, skill=model.service_skill,
         duration_min=model.service_minutes, priority=PRIORITY, at=at,
         parts_needed=model.parts.needed_for("fault", category))

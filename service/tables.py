@@ -3,7 +3,7 @@ reports, the customer's attachments and preventive-maintenance visits."""
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, UniqueConstraint
+from sqlalchemy import BigInteger, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 # A work order moves through these in order; the customer's timeline shows them.
@@ -176,3 +176,21 @@ class MaintenanceVisit(SQLModel, table=True):
     # When the visit was done and the run-hours counter then: the next one's baseline.
     done_at: int | None = Field(default=None, sa_type=BigInteger)
     done_run_hours: float | None = None
+
+
+class SelfHelpAttempt(SQLModel, table=True):
+    """A customer followed a troubleshooting guide on the device's QR page and said
+    whether it helped. "fixed": a self-service case closed with no visit (`case_id`);
+    "still_broken": attached to the case of the fault report that follows, so the
+    dispatcher and the engineer see what was already tried."""
+
+    __tablename__ = "self_help_attempt"
+    id: int | None = Field(default=None, primary_key=True)
+    device_id: str = Field(foreign_key="device.id", index=True)
+    article_id: int = Field(foreign_key="article.id")
+    article_version: int
+    article_title: str
+    steps: str = Field(sa_type=Text)  # the guide's numbered steps, one per line
+    outcome: str  # fixed | still_broken
+    case_id: int | None = Field(default=None, foreign_key="case.id", index=True)
+    at: int = Field(sa_type=BigInteger)

@@ -9,9 +9,9 @@ from pathlib import Path
 import grimp
 
 ROOT = Path(__file__).resolve().parents[1]
-PRODUCT = ("foundations", "firmware_contracts", "edge_agent", "asset_registry", "ingest",
-           "rules", "notifications", "service", "dispatch", "sales", "integrations", "portal",
-           "simulators", "fieldpulse")
+PRODUCT = ("foundations", "firmware_contracts", "edge_agent", "asset_registry", "knowledge",
+           "ingest", "rules", "notifications", "service", "dispatch", "sales", "integrations",
+           "portal", "simulators", "fieldpulse")
 MAX_LINES = 400
 
 

@@ -2,7 +2,7 @@
 
 from alembic import context
 
-from fieldpulse.schema import target_metadata
+from fieldpulse.schema import include_name, target_metadata
 
 connection = context.config.attributes["connection"]
 context.configure(
@@ -11,6 +11,7 @@ context.configure(
     # SQLite cannot ALTER most things in place; batch mode copies the table.
     render_as_batch=connection.dialect.name == "sqlite",
     compare_type=True,
+    include_name=include_name,
 )
 with context.begin_transaction():
     context.run_migrations()

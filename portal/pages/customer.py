@@ -30,13 +30,14 @@ from portal.auth.audit import record
 from portal.auth.dependencies import GuardedRoute, early, public_csrf, public_rate_limit
 from portal.context import ContextDep, SessionDep
 from portal.queries.alerts import list_alerts
+from portal.queries.articles import for_customer
 from portal.queries.cases import device_cases
 from portal.queries.devices import device_by_token, device_detail
 from portal.queries.work_orders import device_work_orders_with_events
 from portal.rendering import render
 from portal.schemas.common import RowId
 from portal.uploads import Image, private_dir, read_image, write_private
-from service import customer_reports
+from service import customer_reports, self_service
 from service.customer_reports import FAULT_CATEGORIES, FaultReportError, Photo
 from service.job_reports import ReportError, rate_visit
 from service.tables import Case, Engineer, JobReport, WorkOrder
@@ -55,7 +56,8 @@ STEP_WORDS = {"new": "Reported", "assigned": "Engineer assigned", "accepted": "E
               "booked": "Arrival window booked"}
 # How a case came to be, in the customer's words.
 SOURCE_WORDS = {"customer": "Reported by you", "alert": "Detected by remote monitoring",
-                "maintenance": "Planned maintenance"}
+                "maintenance": "Planned maintenance",
+                self_service.SOURCE: "Solved by you with a guide — no visit"}
 OTHER_SOURCE = "Service request"
 
 
@@ -110,7 +112,9 @@ def _device(session: Session, token: str, support_contact: str = "") -> Device:
 
 @router.get("/q/{token}")
 def customer_page(token: str, request: Request, ctx: ContextDep, session: SessionDep,
-                  reported: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None
+                  reported: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
+                  fixed: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
+                  tried: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
                   ) -> Response:
     device = _device(session, token, ctx.support_contact)
     detail = device_detail(session, device.id, ctx.models)
@@ -124,13 +128,21 @@ def customer_page(token: str, request: Request, ctx: ContextDep, session: Sessio
                  if o.engineer_id and (e := session.get(Engineer, o.engineer_id))}
     reports = {o.id: session.get(JobReport, o.id) for o, _, _ in orders}
     case = session.get(Case, reported) if reported is not None else None
+    fixed_case = session.get(Case, fixed) if fixed is not None else None
+    open_alerts = list_alerts(session, state="open", device_id=device.id)
     now = now_ms()
     return render(request, "customer.html", {
         "token": token, "device": detail, "state": state, "state_class": state_class,
         "readings": [(plain.get(v.metric, v.label), v.value, v.unit) for v in detail.latest],
         "alerts": [(f"{plain.get(a.metric, a.metric)}: {SEVERITY_WORDS.get(a.severity, '')}",
                     a.severity, a.raised_at)
-                   for a in list_alerts(session, state="open", device_id=device.id)],
+                   for a in open_alerts],
+        # "Try this first": guides for the open alerts' rules, then the model's common
+        # problems; published for customers of this model only.
+        "guides": for_customer(session, device.model_id, [a.rule_id for a in open_alerts]),
+        "fixed": fixed_case.id if fixed_case is not None and fixed_case.device_id == device.id
+        and fixed_case.source == self_service.SOURCE else None,
+        "tried": tried,
         "current": current,
         "history": [row for row in orders if row[0].status == "done"],
         "engineers": engineers, "reports": reports, "categories": FAULT_CATEGORIES,
@@ -196,6 +208,7 @@ async def report_fault(
     category: Annotated[str, Form()], description: Annotated[str, Form(max_length=2000)] = "",
     contact: Annotated[str, Form(max_length=200)] = "",
     window: Annotated[str, Form(max_length=40)] = "",
+    tried: Annotated[str, Form(max_length=200, pattern=r"^[0-9,]*$")] = "",
     photos: Annotated[list[UploadFile], File()] = [],  # noqa: B006 (FastAPI's form default)
 ) -> RedirectResponse:
     device = _device(session, token, ctx.support_contact)
@@ -221,6 +234,9 @@ async def report_fault(
             tx, device_id=device.id, model=ctx.models[device.model_id], category=category,
             description=description, contact=contact, window=promised,
             photos=[Photo(name, content_type) for name, _, content_type in named], at=now)
+        # The guides the customer followed before reporting ("still broken").
+        ids = [int(i) for i in tried.split(",") if 0 < len(i) < 19]
+        self_service.attach_tried(tx, case, ids)
         if named:
             assert ctx.uploads_dir is not None
             folder = private_dir(ctx.uploads_dir, "cases", str(case.id))

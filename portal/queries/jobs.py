@@ -12,9 +12,12 @@ from sqlmodel import Session
 from asset_registry.catalog import DeviceModel
 from asset_registry.tables import Customer, Device, Site
 from portal.queries.alerts import device_alerts
+from portal.queries.articles import for_job
 from portal.queries.devices import latest_values
 from portal.queries.engineers import engineer_jobs
 from portal.queries.work_orders import case_attachments, device_work_orders_with_events
+from rules.tables import Alert
+from service.customer_reports import category_of
 from service.job_reports import as_dict
 from service.tables import Case, JobReport, WorkOrder
 
@@ -66,4 +69,13 @@ def job_detail(session: Session, order: WorkOrder, models: Mapping[str, DeviceMo
         # The case's files are also its service reports (PDF): the photos only here.
         "customer_photos": [a.file_name for a in case_attachments(session, order.case_id)
                             if a.content_type.startswith("image/")],
+        # The procedures for the job's alert and the device's model, in the job's data
+        # so the service worker keeps them for the phone without signal.
+        "articles": for_job(session, device.model_id, _rule_of(session, case),
+                            category_of(case)),
     }
+
+
+def _rule_of(session: Session, case: Case) -> str | None:
+    alert = session.get(Alert, case.alert_id) if case.alert_id is not None else None
+    return alert.rule_id if alert is not None else None

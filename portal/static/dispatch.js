@@ -166,7 +166,7 @@ function drawInbox() {
     `<tr data-alert="${a.id}" class="state-${esc(a.state)}"><td><span class="badge fill-${esc(a.severity)}">${esc(a.severity)}</span></td>` +
     `<td>${deviceCell(devices.get(a.device_id), a.device_id)}</td>` +
     `<td>${esc(a.message)}${explanation(a)}<div class="muted">${esc(a.state)}${a.assigned_to ? " · assigned to " + esc(a.assigned_to) : ""}${a.case_id ? " · case " + a.case_id : ""}</div></td>` +
-    `<td>${fmt(a.raised_at)}</td><td class="actions">${assigneePicker(a)}${alertButtons(a)}</td></tr>`).join("");
+    `<td>${fmt(a.raised_at)}</td><td class="actions">${assigneePicker(a)}${alertButtons(a)}${typeof guidesButton === "function" ? guidesButton(a) : ""}</td></tr>`).join("");
   if (picking && focused) document.querySelector(`#alerts tr[data-alert="${focused}"] select[name=assignee]`)?.focus();
   for (const [id, text] of typed) {
     const tr = document.querySelector(`#alerts tr[data-alert="${id}"]`);

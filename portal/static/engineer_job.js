@@ -257,6 +257,27 @@ async function load() {
   text("signed", job.report.signed_by ? `Signed by ${job.report.signed_by} at ${time(job.report.signed_at)}` : "");
   document.querySelector("textarea[name=notes]").value = job.report.notes;
   showSteps(job.status, Boolean(job.report.signed_by));
+  showProcedures(job.articles || []);
+}
+// The procedures for the job's alert and the device's model: part of the job's data, so
+// they show without signal too. Their HTML is rendered by the server with every piece
+// of HTML in the article escaped (knowledge/rendering.py).
+function showProcedures(articles) {
+  const box = document.getElementById("procedure-list");
+  if (!articles.length) { box.textContent = "No procedure for this device model yet."; return; }
+  box.replaceChildren(...articles.map((a, k) => {
+    const details = document.createElement("details"), summary = document.createElement("summary");
+    details.className = "procedure";
+    details.dataset.article = a.id;
+    details.open = k === 0;
+    const why = a.linked_to_alert ? " — for this job's alert" : a.linked_to_fault ? " — for the reported fault" : "";
+    summary.textContent = `${a.title}${why} (v${a.version})`;
+    const body = document.createElement("div");
+    body.className = "article-body";
+    body.innerHTML = a.html;
+    details.append(summary, body);
+    return details;
+  }));
 }
 // Thumbnails, each opening the full image; named by what they are, not by file name.
 function fileLinks(id, names, what) {

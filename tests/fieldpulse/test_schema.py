@@ -8,7 +8,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 
-from fieldpulse.schema import target_metadata, upgrade
+from fieldpulse.schema import include_name, target_metadata, upgrade
 from foundations.database import make_engine
 
 
@@ -17,7 +17,8 @@ def test_migrations_match_the_tables_and_upgrade_is_idempotent(tmp_path: Path) -
     upgrade(engine)
     upgrade(engine)  # a second start changes nothing
     with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), target_metadata())
+        diff = compare_metadata(MigrationContext.configure(
+            conn, opts={"include_name": include_name}), target_metadata())
     assert diff == [], f"tables and migrations differ; run `fieldpulse db revision`: {diff}"
     # The one-open-alert guarantee lives in the database, so it must survive migration.
     index = next(ix for ix in inspect(engine).get_indexes("alert")

@@ -19,7 +19,7 @@ import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from portal_app import PNG, Portal, build_portal
-from sqlmodel import Session
+from sqlmodel import Session, select
 from starlette.routing import BaseRoute, Mount, Route
 
 from foundations.database import session_scope
@@ -220,6 +220,32 @@ def _warehouse(portal: Portal) -> str:
                                   lon=11.5))
     return place
 
+
+def _article(portal: Portal, audience: str = "customer") -> int:
+    """A published article for device A's model (for customers by default)."""
+    from knowledge.tables import Article
+
+    model = portal.device("A").model_id
+    with Session(portal.engine) as session:
+        return next(a.id for a in session.exec(select(Article))
+                    if f",{model}," in a.models and f",{audience}," in a.audience)
+
+
+def _article_in(portal: Portal) -> dict[str, Any]:
+    return {"slug": f"matrix-{portal.next_serial()}", "title": "Matrix", "body": "1. Step.\n"}
+
+
+
+def _matrix_edit(portal: Portal, article_id: int) -> dict[str, Any]:
+    """The article as it is, with a new line: its next version."""
+    from knowledge.tables import Article
+
+    with Session(portal.engine) as session:
+        a = session.get(Article, article_id)
+        assert a is not None
+        return {"slug": a.slug, "title": a.title, "body": f"{a.body}\nEdit {portal.next_serial()}.",
+                "models": [m for m in a.models.split(",") if m],
+                "audience": [x for x in a.audience.split(",") if x]}
 
 def get(path: str | Callable[[Portal], str]) -> Callable[[Portal, str], Call]:
     return lambda p, _c: Call("GET", path(p) if callable(path) else path)
@@ -491,6 +517,27 @@ ROUTES: dict[tuple[str, str], Rule] = {
                           form={"work_order_id": str(p.new_job(
                               p.device("A").id, p.engineer_id("own"), "done")), "stars": "5"},
                           ok_location=f"/q/{t}#history"),
+        everyone(404) | {"customer_a": 303}),
+    # Troubleshooting articles (portal/routers/articles.py): read by every role, written
+    # by admins; customers follow guides on their device's page only.
+    ("GET", "/api/articles"): Rule(get("/api/articles?q=leak"), roles(200, ALL)),
+    ("GET", "/api/articles/{article_id}"): Rule(
+        get(lambda p: f"/api/articles/{_article(p)}"), roles(200, ALL)),
+    ("GET", "/api/articles/{article_id}/versions"): Rule(
+        get(lambda p: f"/api/articles/{_article(p)}/versions"), roles(200, ALL)),
+    ("POST", "/api/articles"): Rule(
+        lambda p, _c: Call("POST", "/api/articles", json=_article_in(p)),
+        roles(201, ("admin",))),
+    ("PUT", "/api/articles/{article_id}"): Rule(
+        lambda p, _c: Call("PUT", f"/api/articles/{(i := _article(p, 'engineer'))}",
+                           json=_matrix_edit(p, i)), roles(200, ("admin",))),
+    ("GET", "/api/self-service/figures"): Rule(
+        get("/api/self-service/figures"), roles(200, STAFF)),
+    ("GET", "/admin/articles"): Rule(get("/admin/articles"), roles(200, ("admin",), page=True)),
+    ("POST", "/q/{token}/guides/{article_id}"): Rule(
+        lambda p, c: Call("POST", f"/q/{(t := _qr_token(p, c))}/guides/{_article(p)}",
+                          csrf=True, form={"outcome": "still_broken"},
+                          ok_location=f"/q/{t}?tried="),
         everyone(404) | {"customer_a": 303}),
     ("GET", "/static"): Rule(get("/static/app.css"), everyone(200)),
     ("GET", "/openapi.json"): Rule(get("/openapi.json"), everyone(200)),
