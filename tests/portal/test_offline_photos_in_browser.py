@@ -8,6 +8,7 @@ from __future__ import annotations
 import struct
 import zlib
 from collections.abc import Iterator
+from typing import Literal
 
 import pytest
 from playwright.sync_api import Browser, Page, Route, expect
@@ -22,12 +23,23 @@ from support import RunningCloud, make_account
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:  # noqa: F811
     """As test_pages_in_browser's, at a phone's size, and the thumbnails' blob: URLs
-    (the page's own memory) are allowed: still nothing from outside the machine.
-    No service worker: requests it fetches itself bypass `page.route`, with which these
-    tests answer for the server (the worker's offline reload is tested in
-    test_live_and_offline_in_browser.py)."""
+    (the page's own memory) are allowed: still nothing from outside the machine."""
+    yield from _phone_page(browser, service_workers="allow")
+
+
+@pytest.fixture
+def routed_page(browser: Browser) -> Iterator[Page]:  # noqa: F811
+    """As `page`, with no service worker: requests it fetches itself bypass `page.route`,
+    with which this file's tests answer for the server (the worker's offline reload is
+    tested in test_live_and_offline_in_browser.py)."""
+    yield from _phone_page(browser, service_workers="block")
+
+
+def _phone_page(browser: Browser,  # noqa: F811
+                service_workers: Literal["allow", "block"]
+                ) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 390, "height": 844},
-                                  service_workers="block")
+                                  service_workers=service_workers)
     page = context.new_page()
     outside: list[str] = []
     page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(
@@ -112,7 +124,8 @@ def _status(cloud: RunningCloud, order_id: int) -> str:
 
 
 def test_photo_and_sign_off_without_signal_survive_a_reload_and_are_stored_once(
-        cloud: RunningCloud, page: Page) -> None:
+        cloud: RunningCloud, routed_page: Page) -> None:
+    page = routed_page
     title = "Leak under the sink"
     engineer_id, order_id = _job_on_site(cloud, title)
     _open_job(cloud, page, engineer_id, order_id, title)
@@ -190,7 +203,8 @@ def test_photo_and_sign_off_without_signal_survive_a_reload_and_are_stored_once(
 
 
 def test_a_photo_refused_for_good_is_dropped_with_a_message_and_the_rest_still_goes(
-        cloud: RunningCloud, page: Page) -> None:
+        cloud: RunningCloud, routed_page: Page) -> None:
+    page = routed_page
     title = "Rattling pump"
     engineer_id, order_id = _job_on_site(cloud, title)
     _open_job(cloud, page, engineer_id, order_id, title)
