@@ -33,6 +33,7 @@ class FieldPulseGroup(LazyGroup):
         "anomaly": LazyCommand("rules.anomaly.cli:app", requires=CLOUD_ONLY,
                                help="Score CSV files with the streaming detector."),
         "db": LazyCommand("fieldpulse.cloud_cli:db_app", requires=CLOUD_ONLY),
+        "i18n": LazyCommand("fieldpulse.i18n_catalogues:app", requires=("babel",)),
     }
 
 
