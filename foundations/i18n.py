@@ -169,9 +169,10 @@ class Formats:
     def long(self, ms: int) -> str:
         """Weekday, date, time and the zone's abbreviation, for e-mails: the reader
         may be elsewhere (`Tue, 3 Mar 2026, 14:30 CET`)."""
-        at = self._at(ms)
-        day = babel_dates.format_skeleton("yMMMEd", at, locale=_babel(self.locale))
-        return f"{day}, {at:%H:%M} {self.zone(ms)}"
+        locale, at = _babel(self.locale), self._at(ms)
+        day = babel_dates.format_skeleton("yMMMEd", at, locale=locale)
+        joined = str(locale.datetime_formats["medium"])  # "{1}, {0}" / "{1} {0}": date, time
+        return f"{joined.format(self.time(ms), day)} {self.zone(ms)}"
 
     def zone(self, ms: int | None = None) -> str:
         """The time zone's abbreviation at that moment (`CET`, `CEST`), else its name."""
