@@ -46,9 +46,10 @@ from service.tables import Case, Engineer, JobReport, WorkOrder
 router = APIRouter(route_class=GuardedRoute, include_in_schema=False,
                    dependencies=[Depends(public_rate_limit)])
 
-INVALID_CODE = "This code is not valid. Please contact your service provider."
-WINDOW_TAKEN = ("That arrival window can no longer be kept (it was just taken). "
-                "Please go back and pick another, or send the report without one.")
+# Both shown on the error page, translated there (`N_` marks them).
+INVALID_CODE = N_("This code is not valid. Please contact your service provider.")
+WINDOW_TAKEN = N_("That arrival window can no longer be kept (it was just taken). "
+                  "Please go back and pick another, or send the report without one.")
 # The repair's steps in the customer's words (translated when shown: `N_` marks them).
 STEP_WORDS = {"new": N_("Reported"), "assigned": N_("Engineer assigned"),
               "accepted": N_("Engineer confirmed"),
