@@ -81,9 +81,16 @@ def _template_callables(locale: str) -> dict[str, Any]:
 
 
 def languages() -> list[tuple[str, str]]:
-    """Every available language as (tag, its own name), for the switch."""
-    return [(i18n.tag(name), Locale.parse(name).get_display_name(name) or name)
-            for name in i18n.available()]
+    """Every available language as (tag, its name in itself: "中文", "Deutsch"), for the
+    switch; two of one language (zh_CN, zh_TW) are told apart by their full names."""
+    names = i18n.available()
+    result = []
+    for name in names:
+        locale = Locale.parse(name)
+        twins = sum(1 for other in names if other.split("_")[0] == name.split("_")[0]) > 1
+        own = locale.get_display_name(name) if twins else locale.get_language_name(name)
+        result.append((i18n.tag(name), own or name))
+    return result
 
 
 def page_context(locale: str, tz: Any = None) -> dict[str, Any]:
