@@ -30,7 +30,7 @@ KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None,
 def extract(root: Path = ROOT) -> Catalog:
     """Every marked message of the source, with where it is used."""
     with (root / "babel.cfg").open() as f:
-        method_map, options_map = parse_mapping_cfg(f)
+        method_map, options_map = parse_mapping_cfg(f)  # type: ignore[no-untyped-call]
     template = Catalog(project="FieldPulse", charset="utf-8")
     for filename, lineno, message, comments, context in extract_from_dir(
             str(root), method_map, options_map, keywords=KEYWORDS, strip_comment_tags=True):
@@ -78,7 +78,7 @@ def problems(root: Path = ROOT) -> list[str]:
             have = catalog.get(message.id, message.context)
             where = ", ".join(f"{f}:{n}" for f, n in message.locations[:2])
             key = message.id if isinstance(message.id, str) else message.id[0]
-            strings = [] if have is None else (
+            strings = [] if have is None or not have.string else (
                 [have.string] if isinstance(have.string, str) else list(have.string))
             if have is None:
                 found.append(f"{locale}: missing {key!r} ({where})")

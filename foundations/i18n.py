@@ -33,7 +33,7 @@ DEFAULT = "en"
 DOMAIN = "messages"
 
 
-def N_(message: str) -> str:  # noqa: N802 (gettext's name for the marker)
+def N_(message: str) -> str:
     """Marks a constant for extraction (`pybabel extract` finds `N_`); it is
     translated where it is shown, in the reader's language."""
     return message

@@ -135,8 +135,9 @@ def customer_page(token: str, request: Request, ctx: ContextDep, session: Sessio
     orders = device_work_orders_with_events(session, device.id)
     current = [row for row in orders if row[0].status != "done"]
     # The customer's language: their pick on the page, their record's, their browser's.
-    on_record = session.exec(select(Customer.language).join(Site, col(Site.customer_id) == Customer.id)
-                          .where(Site.id == device.site_id)).first()
+    on_record = session.exec(
+        select(Customer.language).join(Site, col(Site.customer_id) == Customer.id)
+        .where(Site.id == device.site_id)).first()
     locale = page_locale(request, None, on_record)
     _ = gettext_for(locale)
     state, state_class = _plain_state(detail.online, detail.worst_severity, bool(current))

@@ -27,8 +27,8 @@ from portal.queries.users import user_tokens as tokens_of
 from portal.schemas.common import RowId
 from portal.schemas.users import (
     Assignee,
-    Me,
     LanguageChange,
+    Me,
     PasswordReset,
     PasswordSet,
     RoleChange,

@@ -16,8 +16,8 @@ Templates (portal/templates/*.html), independent of any rendering:
      (except the product's name).
 Page scripts (portal/static/*.js, Babel's JavaScript lexer):
   a string or template literal that reads as prose (two words of letters separated by
-  whitespace, `${…}` removed; "use strict" aside) is unmarked unless it is an argument of `t()`/`nt()`, or
-  of `console.*()`/`Error()` (developers' text, never shown as such).
+  whitespace, `${…}` removed; "use strict" aside) is unmarked unless it is an argument
+  of `t()`/`nt()`, or of `console.*()`/`Error()` (developers' text, never shown as such).
 """
 
 from __future__ import annotations
