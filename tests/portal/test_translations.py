@@ -5,7 +5,7 @@ Python of asset_registry/service/portal, the templates, the page scripts). What 
 as unmarked text (the rules; portal/README.md, "Languages"):
 
 Templates (portal/templates/*.html), independent of any rendering:
-  1. `{% trans %}…{% endtrans %}`, `{# … #}`, `<script>`/`<style>` bodies and the
+  1. `{% trans %}…{% endtrans %}`, `{# … #}`, `<script>`/`<style>`/`<code>` bodies and the
      `body_class` block (CSS classes) are dropped;
   2. the attributes people read (title, placeholder, aria-label, alt) with letters left
      once `{{ … }}` is removed are unmarked;
@@ -16,8 +16,10 @@ Templates (portal/templates/*.html), independent of any rendering:
      (except the product's name).
 Page scripts (portal/static/*.js, Babel's JavaScript lexer):
   a string or template literal that reads as prose (two words of letters separated by
-  whitespace, `${…}` removed; "use strict" aside) is unmarked unless it is an argument
-  of `t()`/`nt()`, or of `console.*()`/`Error()` (developers' text, never shown as such).
+  whitespace, once `${…}` and HTML tags are removed; "use strict" aside), or that holds
+  HTML with a title/placeholder/aria-label/alt with letters, is unmarked unless it is an argument
+  of `t()`/`nt()`, of `console.*()`/`Error()` (developers' text, never shown as such), or
+  of `querySelector()`/`querySelectorAll()`/`closest()`/`matches()` (CSS selectors).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ READ_ATTRIBUTES = ("title", "placeholder", "aria-label", "alt")
 PROSE = re.compile(r"[^\W\d_]{2,}\s+[^\W\d_]{2,}")
 CAPITALISED = re.compile(r"^[A-Z][a-z]+")
 MARKERS = ("_", "gettext", "ngettext")
+SELECTOR_CALLS = ("querySelector", "querySelectorAll", "closest", "matches")
 
 
 def test_every_catalogue_translates_every_message() -> None:
@@ -58,7 +61,7 @@ def _literals(code: str) -> list[tuple[str, bool]]:
 def unmarked_in_template(source: str) -> list[str]:
     text = re.sub(r"{%-?\s*trans\b.*?{%-?\s*endtrans\s*-?%}", " ", source, flags=re.S)
     text = re.sub(r"{#.*?#}", " ", text, flags=re.S)
-    text = re.sub(r"<(script|style)\b[^>]*>.*?</\1>", " ", text, flags=re.S | re.I)
+    text = re.sub(r"<(script|style|code)\b[^>]*>.*?</\1>", " ", text, flags=re.S | re.I)
     # The page's CSS classes (the body's class attribute), not text.
     text = re.sub(r"{%\s*block body_class\s*%}.*?{%\s*endblock\s*%}", " ", text, flags=re.S)
     found = []
@@ -88,7 +91,8 @@ def unmarked_in_script(source: str) -> list[str]:
         previous = tokens[k - 1].value if k else ""
         if token.type == "operator" and token.value == "(":
             name = previous.rsplit(".", 1)[-1]
-            exempt = name in ("t", "nt", "Error") or previous.startswith("console.")
+            exempt = name in ("t", "nt", "Error", *SELECTOR_CALLS) or previous.startswith(
+                "console.")
             calls.append(exempt or (bool(calls) and calls[-1] and name == ""))
         elif token.type == "operator" and token.value == ")" and calls:
             calls.pop()
@@ -97,9 +101,12 @@ def unmarked_in_script(source: str) -> list[str]:
                 value = unquote_string(token.value)
             else:
                 value = re.sub(r"\$\{[^}]*\}", " ", token.value[1:-1])
-            if value == "use strict":
+            if value == "use strict" or (calls and calls[-1]):
                 continue
-            if PROSE.search(value) and not (calls and calls[-1]):
+            # HTML built in a script: the attributes people read, and the text between tags.
+            attributes = re.findall(rf'(?:{"|".join(READ_ATTRIBUTES)})="([^"]*)"', value)
+            text = re.sub(r"<[^>]*>?|^[^<]*>", " ", value)
+            if any(re.search(r"[^\W\d_]", a) for a in attributes) or PROSE.search(text):
                 found.append(f"line {token.lineno}: {token.value[:80]}")
     return found
 
@@ -124,6 +131,8 @@ def test_the_rules_find_unmarked_text() -> None:
     assert unmarked_in_script('el.textContent = t("Not saved", { n: f("a b") });') == []
     assert unmarked_in_script("x = `${n} jobs waiting`;") == ["line 1: `${n} jobs waiting`"]
     assert unmarked_in_script('console.warn("offline pages unavailable:", e);') == []
+    assert unmarked_in_script('x = `<div class="a b">${n}</div>`;') == []
+    assert unmarked_in_script('x = `<b title="Pinned by you">${n}</b>`;') != []
 
 
 def test_locale_negotiation_and_formats() -> None:
