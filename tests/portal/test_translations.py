@@ -14,12 +14,13 @@ Templates (portal/templates/*.html), independent of any rendering:
      unmarked;
   4. with every `{{ … }}`, `{% … %}` and tag removed, any word left is unmarked
      (except the product's name).
-Page scripts (portal/static/*.js, Babel's JavaScript lexer):
+Page scripts (portal/static/*.js; a small scanner of strings, template literals nested
+or not, comments and regular expressions):
   a string or template literal that reads as prose (two words of letters separated by
   whitespace, once `${…}` and HTML tags are removed; "use strict" aside), or that holds
   HTML with a title/placeholder/aria-label/alt with letters, is unmarked unless it is an argument
   of `t()`/`nt()`, of `console.*()`/`Error()` (developers' text, never shown as such), or
-  of `querySelector()`/`querySelectorAll()`/`closest()`/`matches()` (CSS selectors).
+  of `querySelector()`/`querySelectorAll()`/`closest()`/`matches()`/`$()` (CSS selectors).
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ import re
 from pathlib import Path
 
 import pytest
-from babel.messages.jslexer import tokenize, unquote_string
 
 from fieldpulse.i18n_catalogues import ROOT, problems
 from foundations import i18n
@@ -40,7 +40,7 @@ READ_ATTRIBUTES = ("title", "placeholder", "aria-label", "alt")
 PROSE = re.compile(r"[^\W\d_]{2,}\s+[^\W\d_]{2,}")
 CAPITALISED = re.compile(r"^[A-Z][a-z]+")
 MARKERS = ("_", "gettext", "ngettext")
-SELECTOR_CALLS = ("querySelector", "querySelectorAll", "closest", "matches")
+SELECTOR_CALLS = ("querySelector", "querySelectorAll", "closest", "matches", "$")
 
 
 def test_every_catalogue_translates_every_message() -> None:
@@ -82,32 +82,96 @@ def unmarked_in_template(source: str) -> list[str]:
     return found
 
 
+def _script_literals(source: str) -> list[tuple[int, str, bool]]:
+    """Each string and template literal of a script (template literals nested in `${…}`
+    included, which Babel's lexer cannot follow): its line, its text with `${…}` blanked,
+    and whether the call it is an argument of is exempt."""
+    found: list[tuple[int, str, bool]] = []
+    calls: list[bool] = []  # per open parenthesis: whether its call is exempt
+    k, n = 0, len(source)
+
+    def line(at: int) -> int:
+        return source.count("\n", 0, at) + 1
+
+    def call_name(at: int) -> str:  # `name(`, `a.name(`, `a?.name?.(`
+        match = re.search(r"([\w$.]*?)(?:\?\.)?\s*$", source[:at].replace("?.", "."))
+        return match.group(1).rstrip(".") if match else ""
+
+    def template(at: int) -> int:  # at: just after the opening backtick; returns the end
+        begin, text, j = at, [], at
+        while j < n and source[j] != "`":
+            if source[j] == "\\":
+                text.append(source[j:j + 2])
+                j += 2
+            elif source.startswith("${", j):
+                text.append(" ")
+                j = code(j + 2, "}")
+            else:
+                text.append(source[j])
+                j += 1
+        found.append((line(begin), "".join(text), bool(calls) and calls[-1]))
+        return j + 1
+
+    def code(at: int, until: str) -> int:  # scans code up to `until` (or the end)
+        nonlocal calls
+        j, depth = at, 0
+        while j < n:
+            c = source[j]
+            if source.startswith("//", j):
+                j = source.find("\n", j) if "\n" in source[j:] else n
+            elif source.startswith("/*", j):
+                j = source.find("*/", j) + 2
+            elif c in "'\"":
+                end = j + 1
+                while source[end] != c:
+                    end += 2 if source[end] == "\\" else 1
+                found.append((line(j), source[j + 1:end], bool(calls) and calls[-1]))
+                j = end + 1
+            elif c == "`":
+                j = template(j + 1)
+            elif c == "/" and re.search(r"(^|[(,=:\[!&|?{};]|return)\s*$", source[:j]):
+                end = j + 1  # a regular expression literal
+                while source[end] != "/" or source[end - 1] == "\\":
+                    end += 1
+                j = end + 1
+            elif c == "(":
+                name = call_name(j)
+                last = name.rsplit(".", 1)[-1]
+                exempt = last in ("t", "nt", "Error", *SELECTOR_CALLS) or name.startswith(
+                    "console.")
+                calls.append(exempt or (bool(calls) and calls[-1] and last == ""))
+                j += 1
+            elif c == ")":
+                if calls:
+                    calls.pop()
+                j += 1
+            elif c == "{":
+                depth += 1
+                j += 1
+            elif c == "}":
+                if depth == 0 and until == "}":
+                    return j + 1
+                depth -= 1
+                j += 1
+            else:
+                j += 1
+        return j
+
+    while k < n:
+        k = code(k, "")
+    return found
+
+
 def unmarked_in_script(source: str) -> list[str]:
     found = []
-    tokens = [t for t in tokenize(source, jsx=False, dotted=True, template_string=True)
-              if t.type not in ("linecomment", "multilinecomment")]
-    calls: list[bool] = []  # per open parenthesis: whether its call is exempt
-    for k, token in enumerate(tokens):
-        previous = tokens[k - 1].value if k else ""
-        if token.type == "operator" and token.value == "(":
-            name = previous.rsplit(".", 1)[-1]
-            exempt = name in ("t", "nt", "Error", *SELECTOR_CALLS) or previous.startswith(
-                "console.")
-            calls.append(exempt or (bool(calls) and calls[-1] and name == ""))
-        elif token.type == "operator" and token.value == ")" and calls:
-            calls.pop()
-        elif token.type in ("string", "template_string"):
-            if token.type == "string":
-                value = unquote_string(token.value)
-            else:
-                value = re.sub(r"\$\{[^}]*\}", " ", token.value[1:-1])
-            if value == "use strict" or (calls and calls[-1]):
-                continue
-            # HTML built in a script: the attributes people read, and the text between tags.
-            attributes = re.findall(rf'(?:{"|".join(READ_ATTRIBUTES)})="([^"]*)"', value)
-            text = re.sub(r"<[^>]*>?|^[^<]*>", " ", value)
-            if any(re.search(r"[^\W\d_]", a) for a in attributes) or PROSE.search(text):
-                found.append(f"line {token.lineno}: {token.value[:80]}")
+    for lineno, value, exempt in _script_literals(source):
+        if value == "use strict" or exempt:
+            continue
+        # HTML built in a script: the attributes people read, and the text between tags.
+        attributes = re.findall(rf'(?:{"|".join(READ_ATTRIBUTES)})="([^"]*)"', value)
+        text = re.sub(r"<[^>]*>?|^[^<]*>", " ", value)
+        if any(re.search(r"[^\W\d_]", a) for a in attributes) or PROSE.search(text):
+            found.append(f"line {lineno}: {value[:80]}")
     return found
 
 
@@ -127,9 +191,11 @@ def test_the_rules_find_unmarked_text() -> None:
     assert unmarked_in_template('<b title="Open it">{{ _("x") }}</b>') == ['title="Open it"']
     assert unmarked_in_template("{{ 'Closed' if a else _('Open') }}") == ["Closed"]
     assert unmarked_in_template("{% trans %}All of this{% endtrans %}<b>{{ n }}</b>") == []
-    assert unmarked_in_script('el.textContent = "Not saved";') == ['line 1: "Not saved"']
+    assert unmarked_in_script('el.textContent = "Not saved";') == ["line 1: Not saved"]
     assert unmarked_in_script('el.textContent = t("Not saved", { n: f("a b") });') == []
-    assert unmarked_in_script("x = `${n} jobs waiting`;") == ["line 1: `${n} jobs waiting`"]
+    assert unmarked_in_script("x = `${n} jobs waiting`;") == ["line 1:   jobs waiting"]
+    assert unmarked_in_script("x = `<td>${a ? `<b>${t('Yes')}</b>` : 'no way'}</td>`;") == [
+        "line 1: no way"]
     assert unmarked_in_script('console.warn("offline pages unavailable:", e);') == []
     assert unmarked_in_script('x = `<div class="a b">${n}</div>`;') == []
     assert unmarked_in_script('x = `<b title="Pinned by you">${n}</b>`;') != []
