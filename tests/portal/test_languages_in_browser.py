@@ -124,6 +124,8 @@ def test_the_engineer_app_in_german_for_an_account_set_to_german(
     for english in ("Add part", "Save notes", "Sign off", "Log out", "Navigate", "Accept",
                     "Quantity", "Settle", "Today's jobs", "The customer's report"):
         assert english not in shown, english
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    phone.screenshot(path=str(SHOTS / "engineer-job-de.png"), full_page=True)
 
     # Without signal, the outbox says in German what waits, and sends it later.
     phone.context.set_offline(True)
