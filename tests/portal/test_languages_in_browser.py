@@ -147,3 +147,21 @@ def test_the_engineer_app_in_german_for_an_account_set_to_german(
     phone.get_by_role("link", name="Heutige Aufträge").click()
     expect(phone.locator("#jobs")).to_contain_text("Status vor Ort")
     expect(phone.locator("#jobs")).to_contain_text("Wasser tropft")
+
+
+@pytest.mark.parametrize("phone", ["de-DE"], indirect=True)
+def test_the_qr_page_in_german_fits_the_phone(cloud: RunningCloud, phone: Page) -> None:
+    """German's long words wrap: nothing is wider than the phone."""
+    device = next(d for d in cloud.fleet.devices if d.model_id == "aquapure-ro500")
+    phone.goto(f"{cloud.base_url}/q/{cloud.tokens[device.id]}")
+    expect(phone.locator("html")).to_have_attribute("lang", "de")
+    expect(phone.locator("h1")).to_have_text("AquaPure RO-500 Wasseraufbereiter")
+    expect(phone.locator("#report h2")).to_have_text("Störung melden")
+    expect(phone.locator("#window-note")).not_to_be_empty()
+    wide = phone.evaluate("""() => [...document.querySelectorAll('body *')]
+        .filter((el) => el.getBoundingClientRect().right > window.innerWidth + 1)
+        .map((el) => el.tagName + '#' + el.id)""")
+    assert wide == [], f"wider than the phone: {wide}"
+    assert phone.evaluate("() => document.documentElement.scrollWidth") <= 390
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    phone.screenshot(path=str(SHOTS / "qr-de.png"), full_page=True)
