@@ -43,10 +43,36 @@ class Attribute:
     max: float
     # What the device's owner calls it (the customer's page); the label if not given.
     customer_label: str = ""
+    # The manufacturer's translations of it (`[attributes.X.customer_label_translations]`,
+    # locale -> text, e.g. de, zh_CN); other languages read `customer_label`.
+    customer_label_translations: Mapping[str, str] = field(
+        default_factory=lambda: MappingProxyType({}))
 
     @property
     def plain_label(self) -> str:
         return self.customer_label or self.label
+
+    def plain_label_in(self, locale: str) -> str:
+        return translated(self.customer_label_translations, locale) or self.plain_label
+
+
+def translated(texts: Mapping[str, str], locale: str) -> str | None:
+    """A model's text in `locale` (exact, then the same language: `de_AT` reads `de`);
+    None: the model's default language is shown."""
+    wanted = locale.replace("-", "_").lower()
+    by_key = {key.replace("-", "_").lower(): text for key, text in texts.items()}
+    if wanted in by_key:
+        return by_key[wanted]
+    language = wanted.split("_", 1)[0]
+    return next((text for key, text in by_key.items() if key.split("_", 1)[0] == language),
+                None)
+
+
+def _translations(spec: Mapping[str, Any], key: str, where: str) -> Mapping[str, str]:
+    value = spec.get(key, {})
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise CatalogError(f"{where}.{key}: expected a table of locale = \"text\"")
+    return MappingProxyType(dict(value))
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +112,11 @@ class DeviceModel:
     commands: Mapping[str, CommandSpec] = field(default_factory=lambda: MappingProxyType({}))
     # Spare parts, which parts a rule / plan / fault needs, the labour rate.
     parts: ModelParts = EMPTY
+    # The manufacturer's translations of `name` (`[name_translations]`, locale -> text).
+    name_translations: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    def name_in(self, locale: str) -> str:
+        return translated(self.name_translations, locale) or self.name
 
     def actions_for(self, severity: str) -> tuple[str, ...]:
         return self.actions.get(severity, ())
@@ -149,6 +180,8 @@ def parse_model(raw: Mapping[str, Any], source: str) -> DeviceModel:
             min=low,
             max=high,
             customer_label=_optional_text(spec, "customer_label", where),
+            customer_label_translations=_translations(
+                spec, "customer_label_translations", where),
         )
     try:
         rules = parse_rules(raw.get("rules", []), f"{source}: rules", attributes)
@@ -189,6 +222,7 @@ def parse_model(raw: Mapping[str, Any], source: str) -> DeviceModel:
                           for p in maintenance),
         parts=parts,
         commands=commands,
+        name_translations=_translations(raw, "name_translations", source),
         **_escalation(raw.get("escalation"), f"{source}: escalation"),
     )
 

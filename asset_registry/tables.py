@@ -17,6 +17,9 @@ class Customer(SQLModel, table=True):
     coverage: str = "chargeable"
     # Who sells to this account: sales opportunities are routed to them (sales/).
     sales_owner_email: str = ""
+    # The language of their QR pages and e-mails (foundations.i18n locale, e.g. "zh_CN");
+    # "" = the browser's on the pages, English in e-mails.
+    language: str = ""
 
 
 class Site(SQLModel, table=True):

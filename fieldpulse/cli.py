@@ -34,6 +34,7 @@ class FieldPulseGroup(LazyGroup):
                                help="Score CSV files with the streaming detector."),
         "db": LazyCommand("fieldpulse.cloud_cli:db_app", requires=CLOUD_ONLY),
         "articles": LazyCommand("fieldpulse.articles_cli:app", requires=CLOUD_ONLY),
+        "i18n": LazyCommand("fieldpulse.i18n_catalogues:app", requires=("babel",)),
     }
 
 

@@ -21,6 +21,7 @@ from starlette.responses import Response
 from portal.auth.accounts import principal_for_session
 from portal.auth.dependencies import SESSION_COOKIE, LoginRequired, login_url
 from portal.context import PortalContext
+from portal.i18n import N_, gettext_for, page_locale
 from portal.limits import BodyLimit
 from portal.pages import api_docs, articles_admin, customer, engineer, guides, login, staff
 from portal.pages import stock as stock_page
@@ -55,12 +56,12 @@ STATIC_DIR = Path(__file__).with_name("static")
 # Machine-facing paths answer errors in JSON whatever the client accepts.
 NOT_PAGES = ("/api/", "/metrics", "/healthz", "/openapi.json", "/docs", "/redoc", "/static/")
 PAGE_ERRORS = {
-    403: ("You may not open this page",
-          "Your account does not give access to it. Log in as someone who may, or go back "
-          "to the start page."),
-    404: ("Nothing here", "This page does not exist, or is not yours to see."),
-    409: ("This could not be done", "Nothing was changed. Go back to the page, and try "
-          "again with what it shows now."),
+    403: (N_("You may not open this page"),
+          N_("Your account does not give access to it. Log in as someone who may, or go back "
+             "to the start page.")),
+    404: (N_("Nothing here"), N_("This page does not exist, or is not yours to see.")),
+    409: (N_("This could not be done"), N_("Nothing was changed. Go back to the page, and try "
+                                           "again with what it shows now.")),
 }
 
 
@@ -135,7 +136,9 @@ def _error_page(request: Request, exc: StarletteHTTPException) -> Response:
     if key:  # to say who is logged in, and keep the header's log-out button
         with Session(request.app.state.ctx.engine) as session:
             principal = principal_for_session(session, key)
-    heading, explanation = PAGE_ERRORS[exc.status_code]
+    # In the reader's language; a detail is translated when it is a marked message.
+    _ = gettext_for(page_locale(request, principal))
+    heading, explanation = (_(text) for text in PAGE_ERRORS[exc.status_code])
     path = request.url.path
     # The customer's QR pages have no accounts: no login link there.
     login_link = None
@@ -144,12 +147,12 @@ def _error_page(request: Request, exc: StarletteHTTPException) -> Response:
         login_link = login_url(path + (f"?{request.url.query}" if request.url.query else "")
                                ) if request.method == "GET" else "/login"
     if principal is not None and exc.status_code == 403:
-        explanation = (f"You are logged in as {principal.username} ({principal.role}), "
-                       "who may not open it. Log in as another user, or go back to the "
-                       "start page.")
+        explanation = _("You are logged in as %(user)s (%(role)s), who may not open it. "
+                        "Log in as another user, or go back to the start page.") % {
+            "user": principal.username, "role": principal.role}
     return render(request, "error.html", {
         "status": exc.status_code, "heading": heading, "explanation": explanation,
-        "detail": _detail(exc), "login_link": login_link,
+        "detail": _(detail) if (detail := _detail(exc)) else "", "login_link": login_link,
     }, principal, status_code=exc.status_code)
 
 

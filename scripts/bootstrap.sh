@@ -11,6 +11,9 @@ want_browser=${FIELDPULSE_WITH_BROWSER:-0}
 missing=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
 if [ "$want_browser" = 1 ] && [ ! -x /usr/bin/chromium ]; then missing+=(chromium); fi
+# Chinese pages in the browser tests and their screenshots need a CJK font on the machine,
+# as a phone has one (the pages download none; portal/README.md, "Languages").
+if [ "$want_browser" = 1 ] && ! dpkg -s fonts-noto-cjk >/dev/null 2>&1; then missing+=(fonts-noto-cjk); fi
 # The tests start their own PostgreSQL and VictoriaMetrics servers.
 if [ "${FIELDPULSE_WITH_TESTS:-0}" = 1 ]; then
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)

@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from asset_registry.tables import Customer, Device, Site
+from foundations import i18n
 from foundations.clock import Clock, now_ms
 from foundations.database import session_scope
 from foundations.id_cursor import GapGuard
@@ -150,7 +151,8 @@ class WorkOrderNotices(Periodic):
             if order.window_start is not None and order.window_end is not None else None)
         try:
             return notices_for(facts, before, order_facts, tz=self._tz,
-                               base_url=self._base_url)
+                               base_url=self._base_url,
+                               customer_locale=i18n.normalise(customer.language) or i18n.DEFAULT)
         except Exception:
             # One odd event must not hold back every later notification.
             log.exception("work-order event %s: no notices", event.id)

@@ -18,6 +18,10 @@ customers by the address already known.
   window_missed      -                                 the window promised cannot be kept
 
 A plan that only moves an ETA writes no event, so it mails no one.
+
+Customers read their notices in their record's language (`customer_locale`,
+foundations.i18n; English if none), times in the site's time zone with its
+abbreviation ("14:30 CET"). Engineers' notices are in English.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from foundations.i18n import DEFAULT, Formats, translations
 from notifications import recipients
 
 # The note the plan store writes on an assignment event.
@@ -86,20 +91,31 @@ def engineer_before(history: Iterable[EventFacts]) -> str | None:
     return engineer
 
 
-def local_time(ms: int, tz: ZoneInfo) -> str:
+def local_time(ms: int, tz: ZoneInfo, locale: str = DEFAULT) -> str:
+    """Date and time in the site's zone, the zone stated (`Tue 03 Mar 2026, 14:30 CET`)."""
+    if locale != DEFAULT:
+        return Formats(locale, tz).long(ms)
     at = datetime.fromtimestamp(ms / 1000, tz)
     return f"{at:%a %d %b %Y, %H:%M} {at.tzname()}"
 
 
-def first_name(name: str) -> str:
+def first_name(name: str, fallback: str = "an engineer") -> str:
     # The customer sees only the engineer's first name, as on the QR page.
-    return name.split()[0] if name.split() else "an engineer"
+    return name.split()[0] if name.split() else fallback
 
 
 def notices_for(event: EventFacts, before: str | None, order: OrderFacts, *,
-                tz: ZoneInfo, base_url: str) -> list[Notice]:
+                tz: ZoneInfo, base_url: str, customer_locale: str = DEFAULT) -> list[Notice]:
     """The notices one event calls for; `before` had the order just before it."""
     base_url = base_url.rstrip("/")
+    _ = translations(customer_locale).gettext  # the customer's words
+
+    def when(ms: int) -> str:
+        return local_time(ms, tz, customer_locale)
+
+    def hours(ms: int) -> str:
+        return f"{datetime.fromtimestamp(ms / 1000, tz):%H:%M}"
+
     where = ", ".join(p for p in (order.site_name, order.site_address) if p)
     device = f"{order.device_serial} ({order.model_id})"
     notices: list[Notice] = []
@@ -131,54 +147,61 @@ def notices_for(event: EventFacts, before: str | None, order: OrderFacts, *,
             lines.append(f"Expected arrival: {eta}")
         lines.append(f"Open the job: {base_url}/engineer/{engineer}/jobs/{order.order_id}")
         notices.append(Notice("engineer", recipients.engineer(engineer), "\n".join(lines)))
-        name = first_name(order.engineer_names.get(engineer, ""))
-        customer = [f"An engineer is assigned to your {device}: {name}",
-                    f"{name} will service your {device} at {order.site_name}."]
-        if eta:
-            customer.append(f"Expected arrival: {eta}")
+        name = first_name(order.engineer_names.get(engineer, ""), _("an engineer"))
+        values = {"device": device, "name": name, "site": order.site_name}
+        customer = [_("An engineer is assigned to your %(device)s: %(name)s") % values,
+                    _("%(name)s will service your %(device)s at %(site)s.") % values]
+        if order.eta is not None and order.engineer_id == engineer:
+            customer.append(_("Expected arrival: %(time)s") % {"time": when(order.eta)})
         notices.append(Notice("customer", order.customer_recipient, "\n".join(customer)))
     elif event.status == "new":
         if before:  # a plan left the order unplanned (e.g. no one qualified is free)
             taken_away(before, "taken off the plan")
     elif event.status == "en_route":
         engineer = order.engineer_id
-        name = first_name(order.engineer_names.get(engineer or "", ""))
-        lines = [f"Your engineer {name} is on the way",
-                 f"{name} is on the way to {order.site_name} for your {device}."]
-        eta = eta_for(engineer)
-        if eta:
-            lines.append(f"Expected arrival: {eta}")
+        name = first_name(order.engineer_names.get(engineer or "", ""), _("an engineer"))
+        values = {"device": device, "name": name, "site": order.site_name}
+        lines = [_("Your engineer %(name)s is on the way") % values,
+                 _("%(name)s is on the way to %(site)s for your %(device)s.") % values]
+        if eta_for(engineer) and order.eta is not None:
+            lines.append(_("Expected arrival: %(time)s") % {"time": when(order.eta)})
         notices.append(Notice("customer", order.customer_recipient, "\n".join(lines)))
     elif event.status == "done":
-        notices.append(Notice("customer", order.customer_recipient, (
-            f"The service of your {device} is done\n"
-            f"The visit at {order.site_name} is complete.\n"
-            f"Please rate the visit: {base_url}/q/{order.qr_token}")))
+        values = {"device": device, "site": order.site_name,
+                  "link": f"{base_url}/q/{order.qr_token}"}
+        notices.append(Notice("customer", order.customer_recipient, "\n".join([
+            _("The service of your %(device)s is done") % values,
+            _("The visit at %(site)s is complete.") % values,
+            _("Please rate the visit: %(link)s") % values])))
     elif event.status == "cannot_complete":
         # The note is "<engineer id>: <reason>"; the customer's page shows the reason too.
         reason = event.note.partition(": ")[2] or event.note
-        lines = [f"Your service visit for {device} could not be completed",
-                 f"The visit at {order.site_name} could not be completed"
-                 + (f": {reason}" if reason else "."),
-                 "It will be rescheduled; we will tell you the new time."]
+        values = {"device": device, "site": order.site_name, "reason": reason}
+        lines = [_("Your service visit for %(device)s could not be completed") % values,
+                 (_("The visit at %(site)s could not be completed: %(reason)s") if reason
+                  else _("The visit at %(site)s could not be completed.")) % values,
+                 _("It will be rescheduled; we will tell you the new time.")]
         notices.append(Notice("customer", order.customer_recipient, "\n".join(lines)))
     elif event.status == "booked" and order.window is not None:
+        values = {"device": device, "site": order.site_name, "start": when(order.window[0]),
+                  "end": hours(order.window[1]), "link": f"{base_url}/q/{order.qr_token}"}
         notices.append(Notice("customer", order.customer_recipient, "\n".join([
-            f"Your service visit for {device} is booked",
-            f"An engineer will arrive at {order.site_name} between "
-            f"{local_time(order.window[0], tz)} and "
-            f"{datetime.fromtimestamp(order.window[1] / 1000, tz):%H:%M}.",
-            "We will tell you who is coming, and when they are on the way.",
-            f"Follow the repair: {base_url}/q/{order.qr_token}"])))
+            _("Your service visit for %(device)s is booked") % values,
+            _("An engineer will arrive at %(site)s between %(start)s and %(end)s.") % values,
+            _("We will tell you who is coming, and when they are on the way."),
+            _("Follow the repair: %(link)s") % values])))
     elif event.status == "window_missed":
-        promised = ""
+        values = {"device": device, "site": order.site_name,
+                  "link": f"{base_url}/q/{order.qr_token}"}
         if order.window is not None:
-            promised = f" ({local_time(order.window[0], tz)} to " \
-                f"{datetime.fromtimestamp(order.window[1] / 1000, tz):%H:%M})"
+            values |= {"start": when(order.window[0]), "end": hours(order.window[1])}
+            sorry = _("We are sorry: the visit at %(site)s cannot happen in the window "
+                      "you chose (%(start)s to %(end)s).") % values
+        else:
+            sorry = _("We are sorry: the visit at %(site)s cannot happen in the window "
+                      "you chose.") % values
         notices.append(Notice("customer", order.customer_recipient, "\n".join([
-            f"We cannot keep the arrival window for your {device}",
-            f"We are sorry: the visit at {order.site_name} cannot happen in the window "
-            f"you chose{promised}.",
-            "Our dispatcher will contact you to agree a new time.",
-            f"Follow the repair: {base_url}/q/{order.qr_token}"])))
+            _("We cannot keep the arrival window for your %(device)s") % values, sorry,
+            _("Our dispatcher will contact you to agree a new time."),
+            _("Follow the repair: %(link)s") % values])))
     return notices

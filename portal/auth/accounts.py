@@ -36,6 +36,7 @@ class Principal:
     engineer_id: str | None
     via: str  # "token" | "session"
     csrf_token: str | None = None  # the session's, for its forms
+    language: str = ""  # the account's language (a locale tag); "" = the browser's
 
     @property
     def actor(self) -> str:
@@ -45,7 +46,8 @@ class Principal:
 
 def _principal(user: PortalUser, via: str, csrf_token: str | None = None) -> Principal:
     assert user.id is not None
-    return Principal(user.id, user.username, user.role, user.engineer_id, via, csrf_token)
+    return Principal(user.id, user.username, user.role, user.engineer_id, via, csrf_token,
+                     user.language)
 
 
 def create_user(session: Session, username: str, role: str, password: str | None = None,

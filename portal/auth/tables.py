@@ -18,6 +18,9 @@ class PortalUser(SQLModel, table=True):
     engineer_id: str | None = Field(default=None, foreign_key="engineer.id")
     disabled: bool = False
     created_at: int = Field(sa_type=BigInteger)
+    # The language of their pages (foundations.i18n locale, e.g. "de", "zh_CN");
+    # "" reads the browser's Accept-Language.
+    language: str = ""
 
 
 class ApiToken(SQLModel, table=True):

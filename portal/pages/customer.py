@@ -12,16 +12,17 @@ and rate a finished visit. Every route is rate-limited per client address.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.responses import RedirectResponse
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from asset_registry.catalog import severity_rank
-from asset_registry.tables import Device
+from asset_registry.catalog import DeviceModel, severity_rank
+from asset_registry.tables import Customer, Device, Site
 from dispatch.plan_store import HORIZON_S, promise
 from dispatch.planning import offer_windows, window_available
 from foundations.clock import now_ms
@@ -29,6 +30,7 @@ from foundations.database import session_scope
 from portal.auth.audit import record
 from portal.auth.dependencies import GuardedRoute, early, public_csrf, public_rate_limit
 from portal.context import ContextDep, SessionDep
+from portal.i18n import N_, gettext_for, page_locale
 from portal.queries.alerts import list_alerts
 from portal.queries.articles import for_customer
 from portal.queries.cases import device_cases
@@ -45,41 +47,56 @@ from service.tables import Case, Engineer, JobReport, WorkOrder
 router = APIRouter(route_class=GuardedRoute, include_in_schema=False,
                    dependencies=[Depends(public_rate_limit)])
 
-INVALID_CODE = "This code is not valid. Please contact your service provider."
-WINDOW_TAKEN = ("That arrival window can no longer be kept (it was just taken). "
-                "Please go back and pick another, or send the report without one.")
-# The repair's steps in the customer's words.
-STEP_WORDS = {"new": "Reported", "assigned": "Engineer assigned", "accepted": "Engineer confirmed",
-              "en_route": "Engineer on the way", "on_site": "Engineer on site",
-              "done": "Repair done", "cannot_complete": "Visit could not be completed",
-              "window_missed": "Your arrival window cannot be kept — we will contact you",
-              "booked": "Arrival window booked"}
+# Both shown on the error page, translated there (`N_` marks them).
+INVALID_CODE = N_("This code is not valid. Please contact your service provider.")
+WINDOW_TAKEN = N_("That arrival window can no longer be kept (it was just taken). "
+                  "Please go back and pick another, or send the report without one.")
+# The repair's steps in the customer's words (translated when shown: `N_` marks them).
+STEP_WORDS = {"new": N_("Reported"), "assigned": N_("Engineer assigned"),
+              "accepted": N_("Engineer confirmed"),
+              "en_route": N_("Engineer on the way"), "on_site": N_("Engineer on site"),
+              "done": N_("Repair done"), "cannot_complete": N_("Visit could not be completed"),
+              "window_missed": N_("Your arrival window cannot be kept — we will contact you"),
+              "booked": N_("Arrival window booked")}
 # How a case came to be, in the customer's words.
-SOURCE_WORDS = {"customer": "Reported by you", "alert": "Detected by remote monitoring",
-                "maintenance": "Planned maintenance",
-                self_service.SOURCE: "Solved by you with a guide — no visit"}
-OTHER_SOURCE = "Service request"
+SOURCE_WORDS = {"customer": N_("Reported by you"), "alert": N_("Detected by remote monitoring"),
+                "maintenance": N_("Planned maintenance"),
+                self_service.SOURCE: N_("Solved by you with a guide — no visit")}
+OTHER_SOURCE = N_("Service request")
 
 
 def _plain_state(online: bool, worst: str | None, repairing: bool = False) -> tuple[str, str]:
     """The device's condition in words a customer understands, and a css class; never
     "working normally" while a repair of it is under way."""
     if worst and severity_rank(worst) >= severity_rank("high"):
-        return "Fault detected — our service team has been alerted", "bad"
+        return N_("Fault detected — our service team has been alerted"), "bad"
     if worst:
-        return "Needs attention soon", "warn"
+        return N_("Needs attention soon"), "warn"
     if repairing:
-        return "A repair is arranged — follow it below", "info"
+        return N_("A repair is arranged — follow it below"), "info"
     if not online:
-        return "Not connected — we cannot see it right now", "offline"
-    return "Working normally", "ok"
+        return N_("Not connected — we cannot see it right now"), "offline"
+    return N_("Working normally"), "ok"
 
 
 # An open alert in the customer's words: what is affected and how bad it is.
-SEVERITY_WORDS = {"critical": "fault — our service team has been alerted",
-                  "high": "fault — our service team has been alerted",
-                  "medium": "needs attention soon", "low": "worth watching",
-                  "info": "for information"}
+SEVERITY_WORDS = {"critical": N_("fault — our service team has been alerted"),
+                  "high": N_("fault — our service team has been alerted"),
+                  "medium": N_("needs attention soon"), "low": N_("worth watching"),
+                  "info": N_("for information")}
+
+
+def _case_title(case: Case, model: DeviceModel, locale: str,
+                _: Callable[[str], str]) -> str:
+    """A case's title in the customer's language where its words are known: their own
+    report's category, the model's name; the rest (a rule's message, a maintenance
+    plan) in the model's own language."""
+    prefix = "Customer report: "
+    if case.source == customer_reports.SOURCE and case.title.startswith(prefix):
+        return _("Customer report: %(category)s") % {"category": _(case.title[len(prefix):])}
+    if case.title.startswith(f"{model.name}: "):
+        return f"{model.name_in(locale)}: {case.title[len(model.name) + 2:]}"
+    return case.title
 
 
 def _first_name(name: str) -> str:
@@ -121,9 +138,17 @@ def customer_page(token: str, request: Request, ctx: ContextDep, session: Sessio
     assert detail is not None
     orders = device_work_orders_with_events(session, device.id)
     current = [row for row in orders if row[0].status != "done"]
+    # The customer's language: their pick on the page, their record's, their browser's.
+    on_record = session.exec(
+        select(Customer.language).join(Site, col(Site.customer_id) == Customer.id)
+        .where(Site.id == device.site_id)).first()
+    locale = page_locale(request, None, on_record)
+    _ = gettext_for(locale)
     state, state_class = _plain_state(detail.online, detail.worst_severity, bool(current))
-    attributes = ctx.models[device.model_id].attributes
-    plain = {key: a.plain_label for key, a in attributes.items()}
+    state = _(state)
+    model = ctx.models[device.model_id]
+    attributes = model.attributes
+    plain = {key: a.plain_label_in(locale) for key, a in attributes.items()}
     engineers = {o.engineer_id: _first_name(e.name) for o, _, _ in orders
                  if o.engineer_id and (e := session.get(Engineer, o.engineer_id))}
     reports = {o.id: session.get(JobReport, o.id) for o, _, _ in orders}
@@ -133,8 +158,10 @@ def customer_page(token: str, request: Request, ctx: ContextDep, session: Sessio
     now = now_ms()
     return render(request, "customer.html", {
         "token": token, "device": detail, "state": state, "state_class": state_class,
+        "model_name": model.name_in(locale), "lang_switch": True,
+        "case_title": lambda case: _case_title(case, model, locale, _),
         "readings": [(plain.get(v.metric, v.label), v.value, v.unit) for v in detail.latest],
-        "alerts": [(f"{plain.get(a.metric, a.metric)}: {SEVERITY_WORDS.get(a.severity, '')}",
+        "alerts": [(f"{plain.get(a.metric, a.metric)}: {_(SEVERITY_WORDS.get(a.severity, ''))}",
                     a.severity, a.raised_at)
                    for a in open_alerts],
         # "Try this first": guides for the open alerts' rules, then the model's common
@@ -146,16 +173,17 @@ def customer_page(token: str, request: Request, ctx: ContextDep, session: Sessio
         "current": current,
         "history": [row for row in orders if row[0].status == "done"],
         "engineers": engineers, "reports": reports, "categories": FAULT_CATEGORIES,
-        "steps": STEP_WORDS, "step_note": _step_note,
+        "steps": {key: _(words) for key, words in STEP_WORDS.items()}, "step_note": _step_note,
         # This device's cases only, each with its visits and how they ended.
         "cases": device_cases(session, device.id),
-        "sources": SOURCE_WORDS, "other_source": OTHER_SOURCE,
+        "sources": {key: _(words) for key, words in SOURCE_WORDS.items()},
+        "other_source": _(OTHER_SOURCE),
         # Only this device's cases are acknowledged: another number shows nothing.
         "reported": case.id if case is not None and case.device_id == device.id else None,
         # Whether each arrival window promised is kept, waits for its day, or cannot be.
         "promises": {o.id: promise(o, now) for o, _, _ in orders},
         "tz": ctx.tz,
-    })
+    }, language=locale)
 
 
 @router.get("/q/{token}/windows")

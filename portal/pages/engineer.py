@@ -15,6 +15,7 @@ from foundations.database import session_scope
 from portal.auth.audit import record
 from portal.auth.dependencies import GuardedRoute, JobActorPage, job_of, own_engineer
 from portal.context import ContextDep, SessionDep
+from portal.i18n import N_
 from portal.queries.engineers import engineer_jobs
 from portal.rendering import render
 from portal.schemas.common import RowId
@@ -22,6 +23,9 @@ from service.tables import Engineer, WorkOrder
 from service.work_orders import StatusError, advance
 
 router = APIRouter(route_class=GuardedRoute, include_in_schema=False)
+# A work order's status in the engineer's words (translated on the page).
+STATUS_WORDS = {"new": N_("new"), "assigned": N_("assigned"), "accepted": N_("accepted"),
+                "en_route": N_("en route"), "on_site": N_("on site"), "done": N_("done")}
 STATIC_DIR = Path(__file__).parent.parent / "static"
 
 
@@ -44,7 +48,7 @@ def engineer_page(engineer_id: str, request: Request, ctx: ContextDep,
         raise HTTPException(404, f"no engineer '{engineer_id}'")
     return render(request, "engineer.html", {
         "engineer": engineer, "jobs": engineer_jobs(session, engineer_id),
-        "models": ctx.models, "tz": ctx.tz,
+        "models": ctx.models, "tz": ctx.tz, "statuses": STATUS_WORDS,
     }, principal)
 
 
@@ -66,9 +70,10 @@ def engineer_status(engineer_id: str, order_id: RowId, ctx: ContextDep,
 
 
 @router.get("/engineer/{engineer_id}/jobs/{order_id}")
-def job_page(engineer_id: str, order_id: RowId, request: Request, session: SessionDep,
-             principal: JobActorPage) -> Response:
+def job_page(engineer_id: str, order_id: RowId, request: Request, ctx: ContextDep,
+             session: SessionDep, principal: JobActorPage) -> Response:
     own_engineer(engineer_id, principal)
     order = job_of(session, order_id, principal)
+    # tz: the page's script shows times in the site's zone, wherever the phone is set.
     return render(request, "engineer_job.html",
-                  {"engineer_id": engineer_id, "order_id": order.id}, principal)
+                  {"engineer_id": engineer_id, "order_id": order.id, "tz": ctx.tz}, principal)

@@ -25,6 +25,7 @@ from portal.auth.dependencies import (
     too_many,
 )
 from portal.context import ContextDep, SessionDep
+from portal.i18n import N_
 from portal.rendering import is_https, render
 
 router = APIRouter(route_class=GuardedRoute, include_in_schema=False)
@@ -41,7 +42,7 @@ def _safe_next(next_url: str, principal: Principal) -> str:
 
 @router.get("/login")
 def login_page(request: Request, next: str = "") -> Response:
-    return render(request, "login.html", {"next": next, "error": None})
+    return render(request, "login.html", {"next": next, "error": None, "lang_switch": True})
 
 
 @router.post("/login", dependencies=[Depends(login_rate_limit), Depends(public_csrf)])
@@ -60,7 +61,8 @@ def login(request: Request, ctx: ContextDep, session: SessionDep,
         record(session, "anonymous", "login.failed", f"user:{username}")
         session.commit()
         return render(request, "login.html", {"next": next,
-                      "error": "Wrong user name or password."}, status_code=401)
+                      "error": N_("Wrong user name or password."), "lang_switch": True},
+                      status_code=401)
     key = open_session(session, user)
     record(session, f"user:{user.username}", "login", f"user:{user.username}")
     session.commit()

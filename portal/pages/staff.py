@@ -25,7 +25,7 @@ def index(request: Request, principal: PrincipalDep) -> Response:
 
 @router.get("/dispatch")
 def dispatch_console(request: Request, ctx: ContextDep, principal: StaffPage) -> Response:
-    return render(request, "dispatch.html", {"tile_url": ctx.tile_url}, principal)
+    return render(request, "dispatch.html", {"tile_url": ctx.tile_url, "tz": ctx.tz}, principal)
 
 
 @router.get("/admin/users")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Request, Response
 
+from foundations import i18n
 from foundations.clock import now_ms
 from portal.auth.accounts import (
     AccountError,
@@ -26,6 +27,7 @@ from portal.queries.users import user_tokens as tokens_of
 from portal.schemas.common import RowId
 from portal.schemas.users import (
     Assignee,
+    LanguageChange,
     Me,
     PasswordReset,
     PasswordSet,
@@ -120,6 +122,24 @@ def set_role(username: str, body: RoleChange, principal: Admin,
     after = f"{user.role} {user.engineer_id or ''}".strip()
     if after != before:
         record(session, principal.actor, "user.role", f"user:{username}", f"{before} -> {after}")
+    session.commit()
+    return _public(user)
+
+
+@router.put("/api/users/{username}/language")
+def set_language(username: str, body: LanguageChange, principal: Admin,
+                 session: SessionDep) -> UserPublic:
+    """The language of a user's pages from their next request (422: not available)."""
+    user = _user(session, username)
+    found = i18n.normalise(body.language) if body.language else ""
+    if found is None:
+        raise HTTPException(422, f"language: one of {', '.join(map(i18n.tag, i18n.available()))}")
+    chosen = i18n.tag(found)
+    if user.language != chosen:
+        record(session, principal.actor, "user.language", f"user:{username}",
+               f"{user.language or '-'} -> {chosen or '-'}")
+        user.language = chosen
+        session.add(user)
     session.commit()
     return _public(user)
 

@@ -40,6 +40,8 @@ class UserPublic(BaseModel):
     role: str
     engineer_id: str | None
     disabled: bool
+    language: str = Field(default="", description="their pages' language (e.g. de, zh-CN); "
+                                                  "empty: the browser's")
 
 
 class UserCreated(UserPublic):
@@ -50,6 +52,11 @@ class RoleChange(BaseModel):
     role: str = Field(pattern="^(admin|dispatcher|engineer)$")
     engineer_id: str | None = Field(default=None, max_length=100,
                                     description="required for, and only for, an engineer")
+
+
+class LanguageChange(BaseModel):
+    language: str = Field(max_length=35, description="an available language (en, de, zh-CN, "
+                                                     "...); empty: follow the browser")
 
 
 class PasswordReset(BaseModel):

@@ -37,24 +37,24 @@
     if (action === "role") {
       const role = row.querySelector("select[name=role]").value;
       const engineer = row.querySelector("select[name=engineer_id]").value || null;
-      if (role === "engineer" && !engineer) throw new Error("pick the engineer record this account sees the jobs of");
+      if (role === "engineer" && !engineer) throw new Error(t("pick the engineer record this account sees the jobs of"));
       await send("PUT", `${base}/role`, { role, engineer_id: role === "engineer" ? engineer : null });
-      done(`${name} is now ${role}${role === "engineer" ? ` (${engineer})` : ""}`);
+      done(role === "engineer" ? t("{name} is now engineer ({engineer})", { name, engineer }) : t("{name} is now {role}", { name, role }));
     } else if (action === "disable" || action === "enable") {
-      if (action === "disable" && !confirm(`Disable ${name}? Their sessions and API tokens stop working now.`)) return;
+      if (action === "disable" && !confirm(t("Disable {name}? Their sessions and API tokens stop working now.", { name }))) return;
       await send("POST", `${base}/${action}`);
-      done(`${name} ${action}d`);
+      done(action === "disable" ? t("{name} disabled", { name }) : t("{name} enabled", { name }));
     } else if (action === "password") {
       const input = row.querySelector("input[name=password]");
       const result = await send("POST", `${base}/password`, { password: input.value || null });
       input.value = "";
       // A generated password is shown once, here, and not kept across the reload.
-      say(result.password ? `New password of ${name}: ${result.password} (shown once)`
-        : `Password of ${name} changed; their other sessions ended`);
+      say(result.password ? t("New password of {name}: {password} (shown once)", { name, password: result.password })
+        : t("Password of {name} changed; their other sessions ended", { name }));
     } else if (action === "revoke") {
-      if (!confirm(`Revoke token #${button.dataset.tokenId} of ${name}? Whatever uses it stops working now.`)) return;
+      if (!confirm(t("Revoke token #{id} of {name}? Whatever uses it stops working now.", { id: button.dataset.tokenId, name }))) return;
       await send("DELETE", `/api/tokens/${button.dataset.tokenId}`);
-      done(`token #${button.dataset.tokenId} of ${name} revoked`);
+      done(t("token #{id} of {name} revoked", { id: button.dataset.tokenId, name }));
     }
   }
 
@@ -70,11 +70,11 @@
     const form = e.target;
     const role = form.role.value, engineer = form.engineer_id.value || null;
     try {
-      if (role === "engineer" && !engineer) throw new Error("pick the engineer record this account sees the jobs of");
+      if (role === "engineer" && !engineer) throw new Error(t("pick the engineer record this account sees the jobs of"));
       const made = await send("POST", "/api/users", { username: form.username.value.trim(), role,
         engineer_id: role === "engineer" ? engineer : null });
       form.reset();
-      say(`User ${made.username} (${made.role}) added. Password: ${made.password} — shown once; reload the page to manage the new user.`);
+      say(t("User {name} ({role}) added. Password: {password} — shown once; reload the page to manage the new user.", { name: made.username, role: made.role, password: made.password }));
     } catch (err) {
       say(err.message, true);
     }

@@ -6,12 +6,14 @@ const windowNote = document.getElementById("window-note");
 fetch(windowSelect.dataset.offers).then((r) => (r.ok ? r.json() : [])).then((offers) => {
   // Only windows a qualified engineer's day can still take are offered; none: say so.
   windowNote.textContent = offers.length
-    ? "Only times an engineer can really keep are offered."
-    : "No arrival time can be promised right now: send the report and we will contact you with one.";
+    ? t("Only times an engineer can really keep are offered.")
+    : t("No arrival time can be promised right now: send the report and we will contact you with one.");
   for (const o of offers) {
     const start = new Date(o.start_ms), end = new Date(o.end_ms);
-    const day = start.toLocaleDateString([], { weekday: "short", day: "numeric", month: "short" });
-    const hours = (d) => d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    // In the page's language and the site's time zone (the times the engineer keeps).
+    const zone = { timeZone: i18nTimeZone };
+    const day = start.toLocaleDateString(i18nLang, { weekday: "short", day: "numeric", month: "short", ...zone });
+    const hours = (d) => d.toLocaleTimeString(i18nLang, { hour: "2-digit", minute: "2-digit", ...zone });
     windowSelect.add(new Option(`${day}, ${hours(start)}–${hours(end)}`, `${o.start_ms}-${o.end_ms}`));
   }
 }).catch(() => {});
@@ -24,7 +26,7 @@ photoInput.addEventListener("change", () => {
   preview.replaceChildren(...[...photoInput.files].slice(0, 3).map((file, k) => {
     const li = document.createElement("li"), img = document.createElement("img");
     img.src = URL.createObjectURL(file);
-    img.alt = `Photo ${k + 1} chosen: ${file.name}`;
+    img.alt = t("Photo {n} chosen: {name}", { n: k + 1, name: file.name });
     li.append(img);
     return li;
   }));

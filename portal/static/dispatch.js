@@ -7,6 +7,11 @@
 
 const COLOURS = { critical: "#b71c1c", high: "#d84315", medium: "#ef6c00", low: "#f9a825", info: "#1565c0" };
 const RANK = { info: 1, low: 2, medium: 3, high: 4, critical: 5 };
+// Severities, alert states and work-order statuses as the console shows them.
+const WORDS = { info: t("info"), low: t("low"), medium: t("medium"), high: t("high"), critical: t("critical"),
+  open: t("open"), acknowledged: t("acknowledged"), closed: t("closed"), new: t("new"), assigned: t("assigned"),
+  accepted: t("accepted"), en_route: t("en route"), on_site: t("on site"), done: t("done") };
+const word = (value) => WORDS[value] || String(value).replace("_", " ");
 const OK = "#2e7d32", OFFLINE = "#9e9e9e";
 const csrf = document.querySelector('meta[name="csrf-token"]').content;
 const mapEl = document.getElementById("map");
@@ -22,7 +27,7 @@ const markers = new Map(); // device id -> circle marker, reused across refreshe
 const state = { devices: [], alerts: [], orders: [], engineers: [], names: {}, assignees: [], drawnKey: "" };
 let fitted = false;
 
-const fmt = (ms) => (ms ? new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) : "—");
+const fmt = (ms) => (ms ? new Date(ms).toLocaleTimeString(i18nLang, { hour: "2-digit", minute: "2-digit", timeZone: i18nTimeZone }) : "—");
 const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 const $ = (sel) => document.querySelector(sel);
 
@@ -96,7 +101,7 @@ function markerOf(d) {
 
 function fillOptions(select, pairs) {
   const keep = select.value;
-  select.innerHTML = `<option value="">all</option>` +
+  select.innerHTML = `<option value="">${esc(t("all"))}</option>` +
     pairs.map(([v, label]) => `<option value="${esc(v)}">${esc(label)}</option>`).join("");
   select.value = keep;
 }
@@ -107,7 +112,7 @@ function drawDevices() {
   const f = filters();
   const shown = state.devices.filter((d) => matches(d, f));
   const key = JSON.stringify(f) + "|" + shown.map((d) => `${d.id}:${d.worst_severity}:${d.online}`).join(",");
-  $("#summary").textContent = `${shown.length} of ${state.devices.length} devices · ${state.alerts.length} open alerts`;
+  $("#summary").textContent = t("{shown} of {total} devices · {alerts} open alerts", { shown: shown.length, total: state.devices.length, alerts: state.alerts.length });
   drawSites(shown);
   if (key === state.drawnKey) return;
   state.drawnKey = key;
@@ -131,7 +136,7 @@ function explanation(a) {
   if (!parts.length) return "";
   const text = parts.map((c) => `${esc(c.metric)} ${Math.round(100 * c.share)} %` +
     (c.deviation == null ? "" : ` (${c.deviation > 0 ? "+" : ""}${Number(c.deviation).toFixed(1)} sd)`)).join(" · ");
-  return `<div class="explanation" data-explanation>because of ${text}</div>`;
+  return `<div class="explanation" data-explanation>${esc(t("because of {metrics}", { metrics: "\u0000" })).replace("\u0000", text)}</div>`;
 }
 
 // Who an alert can go to: a list of the users GET /api/assignees names (the
@@ -139,8 +144,8 @@ function explanation(a) {
 function assigneePicker(a) {
   const users = state.assignees.map((u) => [u.username, u.display_name]);
   if (a.assigned_to && !users.some(([name]) => name === a.assigned_to)) users.push([a.assigned_to, a.assigned_to]);
-  return `<select name="assignee" aria-label="Assign alert ${a.id} to">` +
-    (a.assigned_to ? "" : `<option value="" selected>Assign to…</option>`) +
+  return `<select name="assignee" aria-label="${esc(t("Assign alert {id} to", { id: a.id }))}">` +
+    (a.assigned_to ? "" : `<option value="" selected>${esc(t("Assign to…"))}</option>`) +
     users.map(([name, label]) => `<option value="${esc(name)}"${name === a.assigned_to ? " selected" : ""}>${esc(label)}</option>`).join("") +
     `</select>`;
 }
@@ -163,9 +168,9 @@ function drawInbox() {
   const worstFirst = [...state.alerts].sort((a, b) =>
     (RANK[b.severity] || 0) - (RANK[a.severity] || 0) || b.raised_at - a.raised_at);
   $("#alerts tbody").innerHTML = worstFirst.map((a) =>
-    `<tr data-alert="${a.id}" class="state-${esc(a.state)}"><td><span class="badge fill-${esc(a.severity)}">${esc(a.severity)}</span></td>` +
+    `<tr data-alert="${a.id}" class="state-${esc(a.state)}"><td><span class="badge fill-${esc(a.severity)}">${esc(word(a.severity))}</span></td>` +
     `<td>${deviceCell(devices.get(a.device_id), a.device_id)}</td>` +
-    `<td>${esc(a.message)}${explanation(a)}<div class="muted">${esc(a.state)}${a.assigned_to ? " · assigned to " + esc(a.assigned_to) : ""}${a.case_id ? " · case " + a.case_id : ""}</div></td>` +
+    `<td>${esc(a.message)}${explanation(a)}<div class="muted">${esc(word(a.state))}${a.assigned_to ? " · " + esc(t("assigned to {name}", { name: a.assigned_to })) : ""}${a.case_id ? " · " + esc(t("case {id}", { id: a.case_id })) : ""}</div></td>` +
     `<td>${fmt(a.raised_at)}</td><td class="actions">${assigneePicker(a)}${alertButtons(a)}${typeof guidesButton === "function" ? guidesButton(a) : ""}</td></tr>`).join("");
   if (picking && focused) document.querySelector(`#alerts tr[data-alert="${focused}"] select[name=assignee]`)?.focus();
   for (const [id, text] of typed) {
@@ -185,9 +190,10 @@ function slaBadge(w) {
   const late = (w.eta ?? Date.now()) > w.sla_due;
   const due = new Date(w.sla_due);
   const when = due.toDateString() === new Date().toDateString() ? fmt(w.sla_due)
-    : `${due.toLocaleDateString([], { day: "numeric", month: "short" })} ${fmt(w.sla_due)}`;
-  return ` <span class="badge ${late ? "sla-late" : "sla"}" title="SLA: on site by ${esc(due.toLocaleString())}">` +
-    `SLA ${esc(when)}${late ? " · late" : ""}</span>`;
+    : `${due.toLocaleDateString(i18nLang, { day: "numeric", month: "short", timeZone: i18nTimeZone })} ${fmt(w.sla_due)}`;
+  const onSiteBy = t("SLA: on site by {time}", { time: due.toLocaleString(i18nLang, { timeZone: i18nTimeZone }) });
+  return ` <span class="badge ${late ? "sla-late" : "sla"}" title="${esc(onSiteBy)}">` +
+    `${esc(t("SLA {time}", { time: when }))}${late ? " · " + esc(t("late")) : ""}</span>`;
 }
 
 function drawOrders() {
@@ -196,11 +202,16 @@ function drawOrders() {
     [tr.dataset.workOrder, tr.querySelector("select[name=engineer]")?.value, tr.querySelector("input[name=start]")?.value]);
   const devices = new Map(state.devices.map((d) => [d.id, d]));
   const options = state.engineers.map((e) => `<option value="${esc(e.id)}">${esc(e.name)}</option>`).join("");
+  // Translated outside the HTML's template literals: Babel's extractor does not see into
+  // a template literal nested in another one.
+  const urgent = ' <span class="badge fill-critical">' + esc(t("urgent")) + "</span>";
+  const pin = ' <span class="pin" title="' + esc(t("pinned by the dispatcher")) + '">' + esc(t("pinned")) + "</span>";
+  const unassigned = t("unassigned");
   $("#work-orders tbody").innerHTML = state.orders.map((w) =>
-    `<tr data-work-order="${w.id}" class="status-${esc(w.status)}"><td>${w.id}${w.priority >= 5 ? ' <span class="badge fill-critical">urgent</span>' : ""}</td>` +
-    `<td>${deviceCell(devices.get(w.device_id), w.device_id)}</td><td>${esc(w.status.replace("_", " "))}</td>` +
-    `<td>${w.engineer_id ? `<a href="/engineer/${esc(w.engineer_id)}">${esc(state.names[w.engineer_id] || w.engineer_id)}</a>` : esc(w.unassigned_reason || "unassigned")}` +
-    `${w.pinned_engineer_id || w.pinned_start ? ' <span class="pin" title="pinned by the dispatcher">pinned</span>' : ""}</td>` +
+    `<tr data-work-order="${w.id}" class="status-${esc(w.status)}"><td>${w.id}${w.priority >= 5 ? urgent : ""}</td>` +
+    `<td>${deviceCell(devices.get(w.device_id), w.device_id)}</td><td>${esc(word(w.status))}</td>` +
+    `<td>${w.engineer_id ? `<a href="/engineer/${esc(w.engineer_id)}">${esc(state.names[w.engineer_id] || w.engineer_id)}</a>` : esc(w.unassigned_reason || unassigned)}` +
+    `${w.pinned_engineer_id || w.pinned_start ? pin : ""}</td>` +
     `<td>${fmt(w.eta)}${slaBadge(w)}</td><td class="actions">${orderControls(w, options)}</td></tr>`).join("");
   for (const [id, engineer, start] of picked) {
     const tr = document.querySelector(`#work-orders tr[data-work-order="${id}"]`);
@@ -244,13 +255,14 @@ function live() {
   const events = new EventSource("/api/events");
   for (const kind of ["alert", "work_order", "plan", "device"]) {
     events.addEventListener(kind, () => {
-      $("#live").textContent = `live · last ${kind.replace("_", " ")} ${fmt(Date.now())}`;
+      const what = { alert: t("alert"), work_order: t("work order"), plan: t("plan"), device: t("device") }[kind];
+      $("#live").textContent = t("live · last {what} {time}", { what, time: fmt(Date.now()) });
       if (kind === "plan") planArrived();
       soon();
     });
   }
-  events.onopen = () => { $("#live").textContent = "live"; };
-  events.onerror = () => { $("#live").textContent = "reconnecting…"; };
+  events.onopen = () => { $("#live").textContent = t("live"); };
+  events.onerror = () => { $("#live").textContent = t("reconnecting…"); };
 }
 
 function notify(message, bad = false) {
@@ -279,7 +291,7 @@ function startConsole() {
     const id = pick.closest("tr").dataset.alert;
     try {
       await send("POST", `/api/alerts/${id}/assign`, { to: pick.value });
-      notify(`alert ${id} assigned to ${pick.value}`);
+      notify(t("alert {id} assigned to {name}", { id, name: pick.value }));
     } catch (err) {
       notify(err.message, true);
     }

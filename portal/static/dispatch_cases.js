@@ -23,20 +23,20 @@ deviceInput.addEventListener("input", () => {
   document.getElementById("device-options").innerHTML = found.slice(0, 20)
     .map((d) => `<option value="${esc(deviceText(d))}"></option>`).join("");
   const d = pickedDevice();
-  $("#new-case-device").textContent = d ? `${d.model_name} at ${d.site_name} (${d.customer_name})`
-    : q ? `${found.length} devices match; pick one` : "";
+  $("#new-case-device").textContent = d ? t("{model} at {site} ({customer})", { model: d.model_name, site: d.site_name, customer: d.customer_name })
+    : q ? nt("{n} device matches; pick one", "{n} devices match; pick one", found.length) : "";
 });
 
 caseForm.addEventListener("submit", async (e) => {
   e.preventDefault();
   const d = pickedDevice();
-  if (!d) { notify("pick the device from the list (serial, customer or site)", true); return; }
+  if (!d) { notify(t("pick the device from the list (serial, customer or site)"), true); return; }
   try {
     const made = await send("POST", "/api/cases", { device_id: d.id, title: caseForm.elements.title.value.trim(),
       description: caseForm.elements.description.value, contact: caseForm.elements.contact.value.trim(),
       priority: Number(caseForm.elements.priority.value) });
     const order = made.work_orders[0];
-    notify(`case ${made.case.id} opened for ${d.serial} with work order #${order ? order.id : "?"}; the dispatcher is planning it`);
+    notify(t("case {id} opened for {serial} with work order #{order}; the dispatcher is planning it", { id: made.case.id, serial: d.serial, order: order ? order.id : "?" }));
     caseForm.reset();
     $("#new-case-device").textContent = "";
     document.getElementById("new-case").open = false;

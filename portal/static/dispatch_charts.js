@@ -35,10 +35,11 @@ async function fetchSeries(id, v, range) {
 }
 
 function rangeWords(s) {
-  if (s.error || !s.buckets.length) return "no readings";
+  if (s.error || !s.buckets.length) return t("no readings");
   const from = s.fit ? s.buckets[0].start : s.start;
   const minutes = Math.round((s.end - from) / 60000);
-  return minutes < 120 ? `last ${minutes} min` : minutes < 48 * 60 ? `last ${Math.round(minutes / 60)} h` : `last ${Math.round(minutes / 1440)} days`;
+  return minutes < 120 ? t("last {n} min", { n: minutes }) : minutes < 48 * 60 ? t("last {n} h", { n: Math.round(minutes / 60) })
+    : t("last {n} days", { n: Math.round(minutes / 1440) });
 }
 
 // The thresholds of the model's rules on this metric (single or combined conditions).
@@ -60,14 +61,16 @@ function axisLabel(v, span) {
 
 function chartSvg(s, lines, alerts, w = 380, h = 120) {
   const b = s.buckets;
-  if (!b.length) return `<p class="muted">No readings in this range.</p>`;
+  if (!b.length) return `<p class="muted">${esc(t("No readings in this range."))}</p>`;
+  const when = (ms) => new Date(ms).toLocaleString(i18nLang, { timeZone: i18nTimeZone });
+  const sev = (v) => (typeof WORDS === "object" && WORDS[v]) || v;
   const pad = { l: 44, r: 6, t: 6, b: 18 };
   const from = s.fit ? Math.max(s.start, b[0].start - s.step_ms) : s.start;
   const dataLo = Math.min(...b.map((x) => x.min)), dataHi = Math.max(...b.map((x) => x.max));
   // A threshold far from the data would flatten it: drawn only when near, else named.
   const near = Math.max(dataHi - dataLo, Math.abs(dataHi) * 0.2, 1);
-  const off = lines.filter((t) => t.value < dataLo - near || t.value > dataHi + near);
-  lines = lines.filter((t) => !off.includes(t));
+  const off = lines.filter((l) => l.value < dataLo - near || l.value > dataHi + near);
+  lines = lines.filter((l) => !off.includes(l));
   let lo = Math.min(dataLo, ...lines.map((t) => t.value));
   let hi = Math.max(dataHi, ...lines.map((t) => t.value));
   if (hi - lo < 1e-9) { hi += 1; lo -= 1; }
@@ -79,19 +82,20 @@ function chartSvg(s, lines, alerts, w = 380, h = 120) {
   const band = b.map((k) => `${x(mid(k)).toFixed(1)},${y(k.max).toFixed(1)}`).join(" ") + " " +
     b.slice().reverse().map((k) => `${x(mid(k)).toFixed(1)},${y(k.min).toFixed(1)}`).join(" ");
   const mean = b.map((k) => `${x(mid(k)).toFixed(1)},${y(k.mean).toFixed(1)}`).join(" ");
-  const clampX = (t) => Math.min(w - pad.r, Math.max(pad.l, x(t)));
+  const clampX = (at) => Math.min(w - pad.r, Math.max(pad.l, x(at)));
   const shaded = alerts.map((a) => {
     const until = a.cleared_at || a.closed_at || s.end;
     if (until < from) return "";
     const x0 = clampX(a.raised_at), x1 = clampX(until);
     return `<rect class="alert-period sev-fill-${esc(a.severity)}" x="${x0.toFixed(1)}" y="${pad.t}" width="${Math.max(2, x1 - x0).toFixed(1)}" height="${h - pad.t - pad.b}">` +
-      `<title>${esc(a.severity)} alert from ${esc(new Date(a.raised_at).toLocaleString())}${a.cleared_at ? " to " + esc(new Date(until).toLocaleString()) : " (still open)"}</title></rect>`;
+      `<title>${esc(a.cleared_at ? t("{severity} alert from {from} to {to}", { severity: sev(a.severity), from: when(a.raised_at), to: when(until) })
+        : t("{severity} alert from {from} (still open)", { severity: sev(a.severity), from: when(a.raised_at) }))}</title></rect>`;
   }).join("");
-  const limits = lines.map((t) => `<line class="threshold sev-stroke-${esc(t.severity)}" x1="${pad.l}" x2="${w - pad.r}" y1="${y(t.value).toFixed(1)}" y2="${y(t.value).toFixed(1)}">` +
-    `<title>${esc(t.severity)} alert ${esc(t.condition || "")} ${t.value} ${esc(s.unit)}</title></line>`).join("");
+  const limits = lines.map((l) => `<line class="threshold sev-stroke-${esc(l.severity)}" x1="${pad.l}" x2="${w - pad.r}" y1="${y(l.value).toFixed(1)}" y2="${y(l.value).toFixed(1)}">` +
+    `<title>${esc(t("{severity} alert", { severity: sev(l.severity) }))} ${esc(l.condition || "")} ${l.value} ${esc(s.unit)}</title></line>`).join("");
   const slot = Math.max(1, (w - pad.l - pad.r) * s.step_ms / (s.end - from));
   const hover = b.map((k) => `<rect class="hover" x="${(x(mid(k)) - slot / 2).toFixed(1)}" y="${pad.t}" width="${slot.toFixed(1)}" height="${h - pad.t - pad.b}">` +
-    `<title>${esc(new Date(k.start).toLocaleString())}: mean ${k.mean.toFixed(2)} ${esc(s.unit)} (min ${k.min.toFixed(2)}, max ${k.max.toFixed(2)}, ${k.n} readings)</title></rect>`).join("");
+    `<title>${esc(when(k.start))}: ${esc(t("mean {mean} {unit} (min {min}, max {max}, {n} readings)", { mean: k.mean.toFixed(2), unit: s.unit, min: k.min.toFixed(2), max: k.max.toFixed(2), n: k.n }))}</title></rect>`).join("");
   const span = hi - lo;
   return `<svg viewBox="0 0 ${w} ${h}" width="100%" role="img" aria-label="${esc(s.label)}, ${esc(rangeWords(s))}">` +
     shaded +
@@ -99,10 +103,10 @@ function chartSvg(s, lines, alerts, w = 380, h = 120) {
     `<text x="${pad.l - 4}" y="${pad.t + 8}" text-anchor="end" class="axis">${axisLabel(hi, span)}</text>` +
     `<text x="${pad.l - 4}" y="${h - pad.b}" text-anchor="end" class="axis">${axisLabel(lo, span)}</text>` +
     `<text x="${pad.l}" y="${h - 4}" class="axis">${fmt(from)}</text>` +
-    `<text x="${w - pad.r}" y="${h - 4}" text-anchor="end" class="axis">now (${fmt(s.end)})</text>` +
+    `<text x="${w - pad.r}" y="${h - 4}" text-anchor="end" class="axis">${esc(t("now ({time})", { time: fmt(s.end) }))}</text>` +
     `<polygon points="${band}" class="band"/>` +
     `<polyline points="${mean}" class="mean"/>` + limits + hover + `</svg>` +
-    (off.length ? `<p class="muted off-chart">${off.map((t) => `${esc(t.severity)} alert ${esc(t.condition || "at")} ${t.value} ${esc(s.unit)}`).join("; ")} (off the chart)</p>` : "");
+    (off.length ? `<p class="muted off-chart">${esc(t("{limits} (off the chart)", { limits: off.map((l) => `${t("{severity} alert", { severity: sev(l.severity) })} ${l.condition || t("at")} ${l.value} ${s.unit}`).join("; ") }))}</p>` : "");
 }
 
 $("#chart-range").addEventListener("change", () => {

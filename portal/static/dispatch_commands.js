@@ -18,20 +18,20 @@ async function openDiagnosis(id) {
   diagAlert = pendingAlert?.device === id ? pendingAlert.alert : null;
   pendingAlert = null;
   $("#diag-alert").hidden = diagAlert === null;
-  $("#diag-alert-title").textContent = diagAlert === null ? "" : `Alert #${diagAlert} timeline`;
+  $("#diag-alert-title").textContent = diagAlert === null ? "" : t("Alert #{id} timeline", { id: diagAlert });
   $("#diag-alert-events").innerHTML = "";
   const box = $("#diag-forms");
   box.innerHTML = "";
   $("#diag-status").textContent = "";
   const specs = await getJSON(`/api/devices/${encodeURIComponent(id)}/command-specs`);
   if (id !== diagDevice) return;
-  box.innerHTML = specs.length ? specs.map(diagForm).join("") : `<p class="muted">This model takes no commands.</p>`;
+  box.innerHTML = specs.length ? specs.map(diagForm).join("") : `<p class="muted">${esc(t("This model takes no commands."))}</p>`;
   await pollCommands();
 }
 
 function diagForm(spec) {
   const fields = spec.params.map((p) => {
-    const label = `${esc(p.name.replace(/_/g, " "))}${p.required ? "" : " (optional)"}`;
+    const label = `${esc(p.name.replace(/_/g, " "))}${p.required ? "" : " " + esc(t("(optional)"))}`;
     if (p.type === "metrics") {
       return `<label>${label} <select name="${esc(p.name)}" multiple size="3"${p.required ? " required" : ""}>` +
         p.choices.map((m, i) => `<option value="${esc(m)}"${i === 0 ? " selected" : ""}>${esc(m)}</option>`).join("") + `</select></label>`;
@@ -40,10 +40,10 @@ function diagForm(spec) {
     const start = p.min == null ? "" : ` value="${p.min}"`;
     return `<label>${label} <input type="number" step="any" name="${esc(p.name)}"${limits}${start}${p.required ? " required" : ""}></label>`;
   }).join("");
-  const why = spec.allowed ? "" : `<p class="muted">Only dispatchers and admins may send this (${esc(spec.kind)}).</p>`;
+  const why = spec.allowed ? "" : `<p class="muted">${esc(t("Only dispatchers and admins may send this ({kind}).", { kind: spec.kind }))}</p>`;
   return `<form class="diag-form" data-command="${esc(spec.name)}" aria-label="${esc(spec.label)}">` +
     `<fieldset${spec.allowed ? "" : " disabled"}><legend>${esc(spec.label)} <span class="badge diag-kind">${esc(spec.kind)}</span></legend>` +
-    fields + why + `<button type="submit" class="small">Send ${esc(spec.name.replace(/_/g, " "))}</button></fieldset></form>`;
+    fields + why + `<button type="submit" class="small">${esc(t("Send {command}", { command: spec.name.replace(/_/g, " ") }))}</button></fieldset></form>`;
 }
 
 function paramsOf(form) {
@@ -66,7 +66,7 @@ function commandRow(c) {
   }
   if (c.error) outcome += `<p class="error">${esc(c.error)}</p>`;
   return `<li data-command-id="${esc(c.id)}" data-status="${esc(c.status)}"><b>${esc(c.command)}</b> ` +
-    `<span class="badge diag-${esc(c.status)}">${esc(c.status)}</span> <span class="muted">by ${esc(c.created_by)}</span>` +
+    `<span class="badge diag-${esc(c.status)}">${esc(c.status)}</span> <span class="muted">${esc(t("by {name}", { name: c.created_by }))}</span>` +
     `<ol class="diag-steps">${steps}</ol>${outcome}</li>`;
 }
 
@@ -84,7 +84,7 @@ async function pollCommands() {
     $("#diag-alert-events").innerHTML = trail.map((e) => `<li data-action="${esc(e.action)}">${esc(e.action)} ` +
       `<span class="muted">${fmt(e.at)} · ${esc(e.by)}</span>${e.note ? " — " + esc(e.note) : ""}</li>`).join("");
   }
-  $("#diag-commands").innerHTML = list.length ? list.map(commandRow).join("") : `<li class="muted">No commands yet.</li>`;
+  $("#diag-commands").innerHTML = list.length ? list.map(commandRow).join("") : `<li class="muted">${esc(t("No commands yet."))}</li>`;
   for (const c of list) {
     if (c.command === "stream" && c.status === "succeeded" && c.result?.until) streamUntil = Math.max(streamUntil, c.result.until);
   }
@@ -103,7 +103,7 @@ $("#diag-forms").addEventListener("submit", async (e) => {
   try {
     const c = await send("POST", `/api/devices/${encodeURIComponent(diagDevice)}/commands`,
       { command: name, params: paramsOf(form), expires_in_s: 120, alert_id: diagAlert });
-    $("#diag-status").textContent = `${name} queued (${c.id})`;
+    $("#diag-status").textContent = t("{command} queued ({id})", { command: name, id: c.id });
     $("#diag-status").classList.remove("error");
   } catch (err) {
     $("#diag-status").textContent = err.message;

@@ -3,10 +3,10 @@
 // stretch on a chart reads as "the gateway dropped it", not "the device was quiet".
 "use strict";
 
-const GAP_WORDS = { evicted: "evicted on the gateway (its outbox was full)", lost: "lost on the gateway (its memory was full)" };
+const GAP_WORDS = { evicted: t("evicted on the gateway (its outbox was full)"), lost: t("lost on the gateway (its memory was full)") };
 
 function gapWhen(ms) {
-  return new Date(ms).toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+  return new Date(ms).toLocaleString(i18nLang, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", timeZone: i18nTimeZone });
 }
 
 async function drawGaps(id) {
@@ -18,9 +18,9 @@ async function drawGaps(id) {
   }
   if (id !== panelDevice) return; // another device was opened meanwhile
   const list = $("#device-gaps");
-  list.innerHTML = gaps === null ? `<li class="muted">Data gaps could not be loaded.</li>`
+  list.innerHTML = gaps === null ? `<li class="muted">${esc(t("Data gaps could not be loaded."))}</li>`
     : gaps.length ? gaps.map((g) =>
-      `<li class="data-gap" data-kind="${esc(g.kind)}">No data ${g.since_ts ? esc(gapWhen(g.since_ts)) : "before"}–${esc(gapWhen(g.until_ts))}: ` +
-      `${g.readings} reading${g.readings === 1 ? "" : "s"} ${esc(GAP_WORDS[g.kind] || g.kind)}</li>`).join("")
-    : `<li class="muted">No data gaps reported by the gateway.</li>`;
+      `<li class="data-gap" data-kind="${esc(g.kind)}">${esc(t("No data {from}–{to}:", { from: g.since_ts ? gapWhen(g.since_ts) : t("before"), to: gapWhen(g.until_ts) }))} ` +
+      `${esc(nt("{n} reading", "{n} readings", g.readings))} ${esc(GAP_WORDS[g.kind] || g.kind)}</li>`).join("")
+    : `<li class="muted">${esc(t("No data gaps reported by the gateway."))}</li>`;
 }

@@ -12,13 +12,13 @@ const legend = L.control({ position: "bottomright" });
 legend.onAdd = () => {
   const div = L.DomUtil.create("div", "map-legend");
   div.id = "map-legend";
-  const dots = [["critical", "critical alert"], ["high", "high alert"], ["medium", "medium alert"],
-    ["low", "low alert"], ["info", "information"], ["ok", "no open alert"], ["offline", "offline"]];
-  div.innerHTML = `<details open><summary>Legend</summary><ul>` +
-    dots.map(([k, text]) => `<li><span class="dot fill-${k}"></span>${text}</li>`).join("") +
-    `<li><span class="dot group fill-high">5</span>devices close together: how many, in the colour of the worst</li>` +
-    `<li><span class="site-mark"></span>site, with its customer (names from zoom ${SITE_LABEL_ZOOM})</li>` +
-    `<li><span class="route-mark"></span>engineer's route; ○ its stops (point at one for the ETA)</li>` +
+  const dots = [["critical", t("critical alert")], ["high", t("high alert")], ["medium", t("medium alert")],
+    ["low", t("low alert")], ["info", t("information")], ["ok", t("no open alert")], ["offline", t("offline")]];
+  div.innerHTML = `<details open><summary>${esc(t("Legend"))}</summary><ul>` +
+    dots.map(([k, text]) => `<li><span class="dot fill-${k}"></span>${esc(text)}</li>`).join("") +
+    `<li><span class="dot group fill-high">5</span>${esc(t("devices close together: how many, in the colour of the worst"))}</li>` +
+    `<li><span class="site-mark"></span>${esc(t("site, with its customer (names from zoom {zoom})", { zoom: SITE_LABEL_ZOOM }))}</li>` +
+    `<li><span class="route-mark"></span>${esc(t("engineer's route; ○ its stops (point at one for the ETA)"))}</li>` +
     `</ul></details>`;
   L.DomEvent.disableClickPropagation(div);
   L.DomEvent.disableScrollPropagation(div);

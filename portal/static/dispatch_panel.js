@@ -24,18 +24,18 @@ async function refreshPanel(withCharts = false) {
   if (id !== panelDevice) return; // another device was opened meanwhile
   $("#device-panel").dataset.device = id;
   $("#device-title").textContent = `${d.model_name} · ${d.serial}`;
-  $("#device-meta").textContent = `${d.customer_name} — ${d.site_name} · ${d.online ? "online" : "offline"}` +
-    ` · last seen ${d.last_seen ? new Date(d.last_seen).toLocaleString() : "never"}`;
+  $("#device-meta").textContent = `${d.customer_name} — ${d.site_name} · ${d.online ? t("online") : t("offline")}` +
+    " · " + t("last seen {time}", { time: d.last_seen ? new Date(d.last_seen).toLocaleString(i18nLang, { timeZone: i18nTimeZone }) : t("never") });
   $("#device-latest tbody").innerHTML = d.latest.length ? d.latest.map((v) =>
     `<tr><td>${esc(v.label)}</td><td class="num">${v.value.toFixed(2)} ${esc(v.unit)}</td><td class="muted">${fmt(v.ts)}</td></tr>`).join("")
-    : `<tr><td class="muted">No readings yet.</td></tr>`;
+    : `<tr><td class="muted">${esc(t("No readings yet."))}</td></tr>`;
   $("#device-alerts tbody").innerHTML = alerts.length ? alerts.slice(0, 20).map((a) =>
-    `<tr><td><span class="badge fill-${esc(a.severity)}">${esc(a.severity)}</span></td>` +
-    `<td>${esc(a.message)}</td><td>${esc(a.state)}</td><td class="muted">${new Date(a.raised_at).toLocaleString()}</td></tr>`).join("")
-    : `<tr><td class="muted">No alerts.</td></tr>`;
+    `<tr><td><span class="badge fill-${esc(a.severity)}">${esc(word(a.severity))}</span></td>` +
+    `<td>${esc(a.message)}</td><td>${esc(word(a.state))}</td><td class="muted">${new Date(a.raised_at).toLocaleString(i18nLang, { timeZone: i18nTimeZone })}</td></tr>`).join("")
+    : `<tr><td class="muted">${esc(t("No alerts."))}</td></tr>`;
   $("#device-orders tbody").innerHTML = orders.length ? orders.map((w) =>
-    `<tr><td>#${w.id}</td><td>${esc(w.status.replace("_", " "))}</td><td>${esc(state.names[w.engineer_id] || w.engineer_id || "unassigned")}</td><td>${fmt(w.eta)}</td></tr>`).join("")
-    : `<tr><td class="muted">No work orders.</td></tr>`;
+    `<tr><td>#${w.id}</td><td>${esc(word(w.status))}</td><td>${esc(state.names[w.engineer_id] || w.engineer_id || t("unassigned"))}</td><td>${fmt(w.eta)}</td></tr>`).join("")
+    : `<tr><td class="muted">${esc(t("No work orders."))}</td></tr>`;
   await drawGaps(id);
   if (withCharts) await drawCharts(id, d, alerts);
 }

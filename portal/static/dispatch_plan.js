@@ -7,20 +7,20 @@
 const ROUTE_COLOURS = ["#1565c0", "#6a1b9a", "#00838f", "#ad1457", "#4e342e", "#283593", "#558b2f", "#e65100"];
 
 function alertButtons(a) {
-  return (a.state === "active" ? `<button type="button" class="small" data-alert-action="acknowledge">Ack</button>` : "") +
-    `<button type="button" class="small" data-diagnose="${esc(a.device_id)}">Diagnose</button>` +
-    (a.case_id ? "" : `<button type="button" class="small" data-alert-action="work-order">Work order</button>`) +
-    `<button type="button" class="small" data-alert-action="close">Close</button>` +
-    `<details><summary>More</summary><input type="text" name="note" placeholder="Comment" aria-label="Comment">` +
-    `<button type="button" class="small" data-alert-action="comment">Comment</button></details>`;
+  return (a.state === "active" ? `<button type="button" class="small" data-alert-action="acknowledge">${esc(t("Ack"))}</button>` : "") +
+    `<button type="button" class="small" data-diagnose="${esc(a.device_id)}">${esc(t("Diagnose"))}</button>` +
+    (a.case_id ? "" : `<button type="button" class="small" data-alert-action="work-order">${esc(t("Work order"))}</button>`) +
+    `<button type="button" class="small" data-alert-action="close">${esc(t("Close"))}</button>` +
+    `<details><summary>${esc(t("More"))}</summary><input type="text" name="note" placeholder="${esc(t("Comment"))}" aria-label="${esc(t("Comment"))}">` +
+    `<button type="button" class="small" data-alert-action="comment">${esc(t("Comment"))}</button></details>`;
 }
 
 function orderControls(w, options) {
   if (!["new", "assigned", "accepted"].includes(w.status)) return "";
-  return `<select name="engineer" aria-label="Engineer for #${w.id}"><option value="">any engineer</option>${options}</select>` +
-    `<input type="time" name="start" aria-label="Arrival time for #${w.id}" title="arrive at (optional)">` +
-    `<button type="button" class="small" data-order-action="pin">Pin</button>` +
-    `<button type="button" class="small" data-order-action="candidates">Nearest</button>`;
+  return `<select name="engineer" aria-label="${esc(t("Engineer for #{id}", { id: w.id }))}"><option value="">${esc(t("any engineer"))}</option>${options}</select>` +
+    `<input type="time" name="start" aria-label="${esc(t("Arrival time for #{id}", { id: w.id }))}" title="${esc(t("arrive at (optional)"))}">` +
+    `<button type="button" class="small" data-order-action="pin">${esc(t("Pin"))}</button>` +
+    `<button type="button" class="small" data-order-action="candidates">${esc(t("Nearest"))}</button>`;
 }
 
 async function alertAction(row, action) {
@@ -28,11 +28,12 @@ async function alertAction(row, action) {
   const text = row.querySelector("input[name=note]").value.trim();
   if (action === "work-order") {
     const order = await send("POST", `/api/alerts/${id}/work-order`, { note: text });
-    notify(`work order #${order.id} opened; the dispatcher is planning it`);
+    notify(t("work order #{id} opened; the dispatcher is planning it", { id: order.id }));
   } else {
-    if (action === "comment" && !text) throw new Error("type a comment first");
+    if (action === "comment" && !text) throw new Error(t("type a comment first"));
     await send("POST", `/api/alerts/${id}/${action}`, { note: text });  // the server knows who acts
-    notify(`alert ${id} ${{ acknowledge: "acknowledged", close: "closed", comment: "commented" }[action] || action}`);
+    const done = { acknowledge: t("alert {id} acknowledged", { id }), close: t("alert {id} closed", { id }), comment: t("alert {id} commented", { id }) };
+    notify(done[action] || `${id} ${action}`);
   }
 }
 
@@ -42,9 +43,11 @@ async function orderAction(row, action) {
     const engineer = row.querySelector("select[name=engineer]").value || null;
     const start = arrivalAt(row.querySelector("input[name=start]").value);
     await send("PUT", `/api/work-orders/${id}/pin`, { engineer_id: engineer, start });
-    notify(engineer || start
-      ? `#${id} pinned${engineer ? " to " + state.names[engineer] : ""}${start ? " at " + fmt(start) : ""}; re-planning`
-      : `#${id} released; re-planning`);
+    const who = state.names[engineer], when = start ? fmt(start) : "";
+    notify(engineer && start ? t("#{id} pinned to {name} at {time}; re-planning", { id, name: who, time: when })
+      : engineer ? t("#{id} pinned to {name}; re-planning", { id, name: who })
+      : start ? t("#{id} pinned at {time}; re-planning", { id, time: when })
+      : t("#{id} released; re-planning", { id }));
   } else if (action === "candidates") {
     await showCandidates(id);
   }
@@ -65,11 +68,12 @@ async function showCandidates(id) {
   $("#candidates").hidden = false;
   $("#candidates-order").textContent = id;
   $("#candidates").dataset.order = id;
+  const assign = esc(t("Assign"));
   $("#candidates tbody").innerHTML = list.length ? list.map((c) =>
-    `<tr data-engineer="${esc(c.engineer_id)}"><td>${esc(c.name)}</td><td>${Math.round(c.drive_s / 60)} min</td>` +
+    `<tr data-engineer="${esc(c.engineer_id)}"><td>${esc(c.name)}</td><td>${esc(t("{n} min", { n: Math.round(c.drive_s / 60) }))}</td>` +
     `<td>${c.eta ? fmt(c.eta) : esc(c.reason)}</td>` +
-    `<td>${c.eta ? `<button type="button" class="small" data-candidate="${esc(c.engineer_id)}">Assign</button>` : ""}</td></tr>`).join("")
-    : `<tr><td class="muted" colspan="4">No engineer on shift has the skill.</td></tr>`;
+    `<td>${c.eta ? `<button type="button" class="small" data-candidate="${esc(c.engineer_id)}">${assign}</button>` : ""}</td></tr>`).join("")
+    : `<tr><td class="muted" colspan="4">${esc(t("No engineer on shift has the skill."))}</td></tr>`;
 }
 
 async function drawRoutes() {
@@ -83,7 +87,7 @@ async function drawRoutes() {
       .bindTooltip(r.name).addTo(routeLayer);
     r.stops.forEach((s, k) => {
       L.circleMarker([s.lat, s.lon], { radius: 5, color: colour, fillColor: "#fff", fillOpacity: 1, weight: 2 })
-        .bindTooltip(`${esc(r.name)} · stop ${k + 1}: #${s.work_order_id} · ETA ${fmt(s.eta)}${s.pinned ? " · pinned" : ""}`,
+        .bindTooltip(esc(t("{name} · stop {n}: #{id} · ETA {time}", { name: r.name, n: k + 1, id: s.work_order_id, time: fmt(s.eta) })) + (s.pinned ? " · " + esc(t("pinned")) : ""),
           // On hover only: permanent labels covered the devices (and alerts) under them.
           { direction: "top", className: "eta" })
         .addTo(routeLayer);
@@ -97,20 +101,21 @@ async function drawPlanChanges() {
   const all = await getJSON("/api/plans/changes");
   const plans = all.filter((p) => p.changes.length);
   const quiet = all.length - plans.length;
+  const moved = t("moved"), none = " · " + esc(t("no changes"));
   $("#plan-changes").innerHTML = plans.slice(0, 5).map((p) =>
-    `<li data-plan="${p.plan_id}"><b>Plan ${p.plan_id}</b> (${esc(p.kind)}): ${p.assigned} assigned, ${p.unassigned} unassigned` +
+    `<li data-plan="${p.plan_id}"><b>${esc(t("Plan {id}", { id: p.plan_id }))}</b> (${esc(p.kind)}): ${esc(t("{assigned} assigned, {unassigned} unassigned", p))}` +
     (p.changes.length ? `<ul>${p.changes.map((c) => `<li>${esc(state.names[c.engineer_id] || c.engineer_id)}: ` +
       [c.added.length ? `+${c.added.map((j) => "#" + j).join(", ")}` : "",
        c.removed.length ? `−${c.removed.map((j) => "#" + j).join(", ")}` : "",
-       c.moved.length ? `moved ${c.moved.map((j) => "#" + j).join(", ")}` : ""].filter(Boolean).join(" · ") + "</li>").join("")}</ul>`
-      : " · no changes") + "</li>").join("") +
-    (quiet ? `<li class="muted" data-quiet="${quiet}">${quiet} re-plan${quiet === 1 ? "" : "s"} changed nothing</li>` : "");
+       c.moved.length ? `${moved} ${c.moved.map((j) => "#" + j).join(", ")}` : ""].filter(Boolean).join(" · ") + "</li>").join("")}</ul>`
+      : none) + "</li>").join("") +
+    (quiet ? `<li class="muted" data-quiet="${quiet}">${esc(nt("{n} re-plan changed nothing", "{n} re-plans changed nothing", quiet))}</li>` : "");
 }
 
 // A plan was stored (accepted here or elsewhere, or an emergency insertion): said on a
 // line of its own, so it never overwrites what the dispatcher's last action answered.
 function planArrived() {
-  $("#plan-live").textContent = `latest plan in force since ${fmt(Date.now())}`;
+  $("#plan-live").textContent = t("latest plan in force since {time}", { time: fmt(Date.now()) });
 }
 
 async function act(fn) {
@@ -128,7 +133,7 @@ document.addEventListener("click", (e) => {
     const id = $("#candidates").dataset.order;
     return act(async () => {
       await send("PUT", `/api/work-orders/${id}/pin`, { engineer_id: candidate.dataset.candidate });
-      notify(`#${id} pinned to ${state.names[candidate.dataset.candidate]}; re-planning`);
+      notify(t("#{id} pinned to {name}; re-planning", { id, name: state.names[candidate.dataset.candidate] }));
       $("#candidates").hidden = true;
     });
   }

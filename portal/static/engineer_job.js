@@ -85,7 +85,7 @@ const failed = {
 };
 
 function text(id, value) { document.getElementById(id).textContent = value ?? ""; }
-function time(ms) { return ms ? new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) : "—"; }
+function time(ms) { return ms ? new Date(ms).toLocaleTimeString(i18nLang, { hour: "2-digit", minute: "2-digit", timeZone: i18nTimeZone }) : "—"; }
 function list(id, rows) {
   const ul = document.getElementById(id);
   ul.replaceChildren(...rows.map((t) => { const li = document.createElement("li"); li.textContent = t; return li; }));
@@ -103,8 +103,8 @@ async function showOutbox() {
   const n = items.length, others = all.length - n;
   box.hidden = n + others === 0;
   text("outbox-count", [
-    n ? `${n} change${n > 1 ? "s" : ""} waiting for signal — sent automatically` : "",
-    others ? `${others} change${others > 1 ? "s" : ""} of another user, kept for them` : "",
+    n ? nt("{n} change waiting for signal — sent automatically", "{n} changes waiting for signal — sent automatically", n) : "",
+    others ? nt("{n} change of another user, kept for them", "{n} changes of another user, kept for them", others) : "",
   ].filter(Boolean).join("; "));
   const rows = await Promise.all(items.map(async (item) => {
     const li = document.createElement("li");
@@ -159,7 +159,7 @@ async function request(item) {
                              headers: { ...headers, "Content-Type": "application/json" } });
   }
   const blob = await blobs.get(item.id);  // a read that fails (page closing) is tried again
-  if (!blob) throw new Refused("the image is no longer stored on this phone; please do it again");
+  if (!blob) throw new Refused(t("the image is no longer stored on this phone; please do it again"));
   if (item.image === "photo") {
     const form = new FormData();
     form.append("client_id", item.id);
@@ -181,7 +181,7 @@ async function send(item) {
     // A stale CSRF token (logged in again elsewhere) passes once the page reloads; any
     // other 403 (the job was given to someone else) will not, and must not block the rest.
     if (r.status === 403 && String(detail).includes("CSRF")) throw new Error("HTTP 403 (CSRF)");
-    const why = { 413: "too large", 415: "not a JPEG, PNG or WebP image" }[r.status] || `HTTP ${r.status}`;
+    const why = { 413: t("too large"), 415: t("not a JPEG, PNG or WebP image") }[r.status] || `HTTP ${r.status}`;
     throw new Refused(`${why} — ${typeof detail === "string" ? detail : JSON.stringify(detail)}`);
   }
 }
@@ -219,7 +219,7 @@ function enqueue(entry, blob) {
     const item = { id: newId(), queued_at: Date.now(), user: me, ...entry };
     if (blob) {
       try { await blobs.put(item.id, blob); } catch (err) {
-        failed.add(item.label, `could not be kept on this phone (${err.message || err}); try again`);
+        failed.add(item.label, t("could not be kept on this phone ({error}); try again", { error: err.message || err }));
         return;
       }
     }
@@ -236,9 +236,9 @@ async function load() {
   text("title", job.title);
   text("where", `${job.customer ?? ""} — ${job.site ?? ""}, ${job.address ?? ""}`);
   document.getElementById("navigate").href = job.navigation || "#";
-  text("eta", `ETA ${time(job.eta)}`);
-  text("status", job.status.replace("_", " "));
-  text("device", `${job.device.model_id} · ${job.device.serial} · ${job.device.online ? "online" : "offline"}`);
+  text("eta", t("ETA {time}", { time: time(job.eta) }));
+  text("status", STATUS_WORDS[job.status] || job.status.replace("_", " "));
+  text("device", `${job.device.model_id} · ${job.device.serial} · ${job.device.online ? t("online") : t("offline")}`);
   const table = document.getElementById("latest");
   table.replaceChildren(...job.latest.map((v) => {
     const tr = document.createElement("tr");
@@ -250,11 +250,11 @@ async function load() {
   list("alerts", job.alerts.map((a) => `${a.severity}: ${a.message} (${a.state})`));
   list("history", job.history.map((h) => `${h.title} — ${h.status}`));
   list("parts-list", job.report.parts.map((p) => `${p.qty} × ${p.part}`));
-  fileLinks("photos", job.report.photos, "Photo of the work");
-  fileLinks("customer-photos", job.customer_photos, "Customer's photo");
-  text("description", job.description || "No description given.");
+  fileLinks("photos", job.report.photos, t("Photo of the work"));
+  fileLinks("customer-photos", job.customer_photos, t("Customer's photo"));
+  text("description", job.description || t("No description given."));
   contactLink(job.contact);
-  text("signed", job.report.signed_by ? `Signed by ${job.report.signed_by} at ${time(job.report.signed_at)}` : "");
+  text("signed", job.report.signed_by ? t("Signed by {name} at {time}", { name: job.report.signed_by, time: time(job.report.signed_at) }) : "");
   document.querySelector("textarea[name=notes]").value = job.report.notes;
   showSteps(job.status, Boolean(job.report.signed_by));
   showProcedures(job.articles || []);
@@ -297,7 +297,7 @@ function fileLinks(id, names, what) {
 function contactLink(contact) {
   const el = document.getElementById("contact");
   const value = (contact || "").trim();
-  if (!value) { el.textContent = "none given"; return; }
+  if (!value) { el.textContent = t("none given"); return; }
   const a = document.createElement("a");
   a.href = value.includes("@") ? `mailto:${value}` : /^[+\d][\d ()/-]{4,}$/.test(value) ? `tel:${value.replace(/[^+\d]/g, "")}` : "";
   a.textContent = value;
@@ -315,7 +315,7 @@ function showSteps(status, signedOff) {
   const over = status === "done";
   const note = document.getElementById("status-note");
   note.hidden = !over;
-  note.textContent = over ? "This job is done: nothing more to report here." : "";
+  note.textContent = over ? t("This job is done: nothing more to report here.") : "";
   document.querySelector("#give-back").closest("details").hidden = over;
   document.getElementById("report-final").hidden = !signedOff;
   for (const form of ["parts", "notes", "photo", "sign-off"]) {
@@ -324,36 +324,38 @@ function showSteps(status, signedOff) {
   document.getElementById("signature").classList.toggle("closed", signedOff);
 }
 
-const STEP_NAMES = { accepted: "accepted", en_route: "on my way", on_site: "arrived", done: "job done" };
+const STEP_NAMES = { accepted: t("accepted"), en_route: t("on my way"), on_site: t("arrived"), done: t("job done") };
+// A status as the page shows it (the server's names are for the API).
+const STATUS_WORDS = { new: t("new"), assigned: t("assigned"), accepted: t("accepted"), en_route: t("en route"), on_site: t("on site"), done: t("done") };
 document.querySelectorAll("[data-status]").forEach((b) => b.addEventListener("click", () => {
   queue("POST", `/api/work-orders/${orderId}/status`, { status: b.dataset.status },
-        `Job ${orderId}: ${STEP_NAMES[b.dataset.status]}`);
-  text("status", `${b.dataset.status.replace("_", " ")} (sending…)`);
+        t("Job {id}: {step}", { id: orderId, step: STEP_NAMES[b.dataset.status] }));
+  text("status", t("{status} (sending…)", { status: STATUS_WORDS[b.dataset.status] }));
   showSteps(b.dataset.status, false);
 }));
 document.getElementById("give-back").addEventListener("submit", (e) => {
   e.preventDefault();
   queue("POST", `/api/work-orders/${orderId}/cannot-complete`, { reason: e.target.reason.value },
-        `Job ${orderId}: cannot complete`);
+        t("Job {id}: cannot complete", { id: orderId }));
 });
 document.getElementById("parts").addEventListener("submit", (e) => {
   e.preventDefault();
   const part = e.target.part.value, qty = Number(e.target.qty.value);
   queue("POST", `/api/work-orders/${orderId}/parts`, { parts: [{ part, qty }] },
-        `Job ${orderId}: part ${qty} × ${part}`);
+        t("Job {id}: part {qty} × {part}", { id: orderId, qty, part }));
   e.target.reset();
 });
 document.getElementById("notes").addEventListener("submit", (e) => {
   e.preventDefault();
-  queue("PUT", `/api/work-orders/${orderId}/notes`, { notes: e.target.notes.value }, `Job ${orderId}: notes`);
+  queue("PUT", `/api/work-orders/${orderId}/notes`, { notes: e.target.notes.value }, t("Job {id}: notes", { id: orderId }));
 });
 document.getElementById("photo").addEventListener("submit", (e) => {
   e.preventDefault();
   for (const file of e.target.photo.files) {
-    const label = `Job ${orderId}: photo ${file.name} (${size(file.size)})`;
-    const problem = !IMAGE_TYPES.includes(file.type) ? "not a JPEG, PNG or WebP image"
-      : file.size > MAX_IMAGE_BYTES ? `too large (at most ${size(MAX_IMAGE_BYTES)})`
-      : file.size === 0 ? "the file is empty" : "";
+    const label = t("Job {id}: photo {name} ({size})", { id: orderId, name: file.name, size: size(file.size) });
+    const problem = !IMAGE_TYPES.includes(file.type) ? t("not a JPEG, PNG or WebP image")
+      : file.size > MAX_IMAGE_BYTES ? t("too large (at most {size})", { size: size(MAX_IMAGE_BYTES) })
+      : file.size === 0 ? t("the file is empty") : "";
     if (problem) { failed.add(label, problem); continue; }
     enqueue({ method: "POST", url: `/api/work-orders/${orderId}/photos`, image: "photo",
               name: file.name, label }, file);
@@ -373,11 +375,11 @@ document.getElementById("clear-signature").addEventListener("click", () => {
 });
 document.getElementById("sign-off").addEventListener("submit", (e) => {
   e.preventDefault();
-  if (!signed) { alert("Ask the customer to sign in the box first."); return; }
+  if (!signed) { alert(t("Ask the customer to sign in the box first.")); return; }
   const signedBy = e.target.signed_by.value;
   canvas.toBlob((png) => enqueue({ method: "POST", url: `/api/work-orders/${orderId}/sign-off`,
                                    image: "signature", body: { signed_by: signedBy },
-                                   label: `Job ${orderId}: signed by ${signedBy}` }, png), "image/png");
+                                   label: t("Job {id}: signed by {name}", { id: orderId, name: signedBy }) }, png), "image/png");
 });
 document.getElementById("dismiss-failed").addEventListener("click", () => failed.clear());
 
@@ -386,7 +388,7 @@ document.getElementById("dismiss-failed").addEventListener("click", () => failed
 // gone (the page closed between sending and deleting, or logged out) are dropped.
 async function tidy() {
   const items = outbox.items();
-  for (const i of items.filter((i) => !i.user)) failed.add(i.label || i.url, "queued before this phone's outbox knew whose it was");
+  for (const i of items.filter((i) => !i.user)) failed.add(i.label || i.url, t("queued before this phone's outbox knew whose it was"));
   if (items.some((i) => !i.user)) outbox.save(items.filter((i) => i.user));
   const ids = new Set(outbox.items().map((i) => i.id));
   const stored = await blobs.keys().catch(() => []);

@@ -14,7 +14,9 @@
   const result = document.getElementById("settled");
 
   function euros(cents) {
-    return `EUR ${(cents / 100).toFixed(2)}`;
+    // As the service report writes it in English; other languages their own way ("12,50 €").
+    if (window.i18nLang === "en") return `EUR ${(cents / 100).toFixed(2)}`;
+    return new Intl.NumberFormat(window.i18nLang, { style: "currency", currency: "EUR" }).format(cents / 100);
   }
 
   function draw() {
@@ -30,10 +32,11 @@
     document.getElementById("settle").hidden = true;
     result.replaceChildren();
     const text = document.createElement("span");
-    text.textContent = `Settled (${bill.coverage.replace("_", " ")}): ${euros(bill.total_cents)}. `;
+    const coverage = { warranty: t("warranty"), service_contract: t("service contract"), chargeable: t("chargeable") }[bill.coverage] || bill.coverage.replace("_", " ");
+    text.textContent = t("Settled ({coverage}): {total}. ", { coverage, total: euros(bill.total_cents) });
     const link = document.createElement("a");
     link.href = bill.report_url;
-    link.textContent = "Service report (PDF)";
+    link.textContent = t("Service report (PDF)");
     link.id = "report-link";
     result.append(text, link);
   }
@@ -47,13 +50,13 @@
     ]);
     const needs = job.parts_needed || [];
     document.getElementById("settle-needs").textContent = needs.length
-      ? `Needs: ${needs.map((n) => `${n.qty} x ${n.part}`).join(", ")}${job.plan_note ? ` — ${job.plan_note}` : ""}`
+      ? t("Needs: {parts}", { parts: needs.map((n) => `${n.qty} x ${n.part}`).join(", ") }) + (job.plan_note ? ` — ${job.plan_note}` : "")
       : "";
     select.replaceChildren(...van.filter((l) => l.on_hand > 0).map((l) => {
       names.set(l.part_number, l.part_name);
       const option = document.createElement("option");
       option.value = l.part_number;
-      option.textContent = `${l.part_name} (${l.part_number}), ${l.on_hand} in the van`;
+      option.textContent = t("{name} ({number}), {n} in the van", { name: l.part_name, number: l.part_number, n: l.on_hand });
       return option;
     }));
     if (settled.ok) showSettled(await settled.json());
@@ -70,7 +73,7 @@
 
   document.getElementById("settle").addEventListener("submit", async (event) => {
     event.preventDefault();
-    result.textContent = "Settling…";
+    result.textContent = t("Settling…");
     const body = {
       parts: [...used].map(([part, qty]) => ({ part, qty })),
       labour_minutes: Number(event.target.labour_minutes.value),
@@ -82,11 +85,11 @@
     });
     const answer = await r.json().catch(() => ({}));
     if (!r.ok) {
-      result.textContent = `Not settled: ${answer.detail || r.status}`;
+      result.textContent = t("Not settled: {reason}", { reason: answer.detail || r.status });
       return;
     }
     showSettled(answer);
   });
 
-  load().catch((err) => { result.textContent = `Could not load the van: ${err.message}`; });
+  load().catch((err) => { result.textContent = t("Could not load the van: {error}", { error: err.message }); });
 })();

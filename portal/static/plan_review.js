@@ -7,14 +7,14 @@
 const hours = (h) => `${h.toFixed(1)} h`;
 
 function figuresRow(label, f) {
-  return `<tr><th>${label}</th><td>${f.assigned}</td><td>${f.unassigned}</td>` +
+  return `<tr><th>${esc(label)}</th><td>${f.assigned}</td><td>${f.unassigned}</td>` +
     `<td>${hours(f.travel_h)}</td><td>${hours(f.sla_late_h)}</td></tr>`;
 }
 
 function stopText(s, kind) {
   const what = `#${s.work_order_id} <span class="muted">${esc(s.device_id)}</span>`;
-  if (kind === "added") return `${what} at ${fmt(s.eta_after)}`;
-  if (kind === "removed") return `${what} (was ${fmt(s.eta_before)})`;
+  if (kind === "added") return `${what} ${esc(t("at {time}", { time: fmt(s.eta_after) }))}`;
+  if (kind === "removed") return `${what} ${esc(t("(was {time})", { time: fmt(s.eta_before) }))}`;
   return `${what} ${fmt(s.eta_before)} → ${fmt(s.eta_after)}`;
 }
 
@@ -27,14 +27,15 @@ function renderProposal(p) {
     "</ul></li>").join("");
   const undone = p.unassigned.map((u) =>
     `<li>#${u.work_order_id} <span class="muted">${esc(u.device_id)}</span>: ${esc(u.reason)}</li>`).join("");
-  box.innerHTML = `<h3>Proposal ${p.id} <span class="muted">by ${esc(p.made_by)} at ${fmt(p.made_at)}, ` +
-    `valid until ${fmt(p.expires_at)}</span></h3>` +
-    `<table class="figures"><thead><tr><th></th><th>Assigned</th><th>Unassigned</th><th>Driving</th><th>SLA late</th></tr></thead>` +
-    `<tbody>${figuresRow("In force", p.before)}${figuresRow("Proposed", p.after)}</tbody></table>` +
-    (changes ? `<ul class="plan-diff">${changes}</ul>` : `<p class="muted">No route changes.</p>`) +
-    (undone ? `<details><summary>Left unassigned (${p.unassigned.length})</summary><ul>${undone}</ul></details>` : "") +
-    `<p><button type="button" id="accept-proposal">Accept</button> ` +
-    `<button type="button" class="small secondary" id="discard-proposal">Discard</button></p>`;
+  const head = [t("Assigned"), t("Unassigned"), t("Driving"), t("SLA late")].map((h) => `<th>${esc(h)}</th>`).join("");
+  box.innerHTML = `<h3>${esc(t("Proposal {id}", { id: p.id }))} <span class="muted">${esc(t("by {name} at {time}, valid until {until}", { name: p.made_by, time: fmt(p.made_at), until: fmt(p.expires_at) }))}` +
+    `</span></h3>` +
+    `<table class="figures"><thead><tr><th></th>${head}</tr></thead>` +
+    `<tbody>${figuresRow(t("In force"), p.before)}${figuresRow(t("Proposed"), p.after)}</tbody></table>` +
+    (changes ? `<ul class="plan-diff">${changes}</ul>` : `<p class="muted">${esc(t("No route changes."))}</p>`) +
+    (undone ? `<details><summary>${esc(t("Left unassigned ({n})", { n: p.unassigned.length }))}</summary><ul>${undone}</ul></details>` : "") +
+    `<p><button type="button" id="accept-proposal">${esc(t("Accept"))}</button> ` +
+    `<button type="button" class="small secondary" id="discard-proposal">${esc(t("Discard"))}</button></p>`;
   box.hidden = false;
 }
 
@@ -48,12 +49,13 @@ function closeProposal() {
 async function proposePlan() {
   const button = $("#propose-plan");
   button.disabled = true;
-  notify("the dispatcher is solving a proposal…");
+  notify(t("the dispatcher is solving a proposal…"));
   try {
     const p = await send("POST", "/api/plans/proposals");
     renderProposal(p);
     const n = p.changes.length;
-    notify(`proposal ${p.id}: ${n} engineer${n === 1 ? "'s route" : "s' routes"} would change; nothing changes until you accept`);
+    notify(nt("proposal {id}: {n} engineer's route would change; nothing changes until you accept",
+      "proposal {id}: {n} engineers' routes would change; nothing changes until you accept", n, { id: p.id }));
   } finally {
     button.disabled = false;
   }
@@ -63,7 +65,7 @@ async function acceptProposal() {
   const id = $("#plan-proposal").dataset.proposal;
   try {
     const plan = await send("POST", `/api/plans/proposals/${id}/accept`);
-    notify(`plan ${plan.plan_id} in force: ${plan.assigned} assigned, ${plan.unassigned} unassigned`);
+    notify(t("plan {id} in force: {assigned} assigned, {unassigned} unassigned", { id: plan.plan_id, assigned: plan.assigned, unassigned: plan.unassigned }));
   } finally {
     closeProposal();  // accepted, or refused as out of date: either way it is gone
   }
@@ -73,7 +75,7 @@ async function discardProposal() {
   const id = $("#plan-proposal").dataset.proposal;
   await send("DELETE", `/api/plans/proposals/${id}`);
   closeProposal();
-  notify(`proposal ${id} discarded`);
+  notify(t("proposal {id} discarded", { id }));
 }
 
 // With periodic plans in review (fieldpulse run --review-plans), the newest one waits here.

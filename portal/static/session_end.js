@@ -25,8 +25,8 @@
     e.preventDefault();
     const unsent = JSON.parse(localStorage.getItem(OUTBOX_KEYS[0]) || "[]")
       .filter((i) => i.user === form.dataset.user).length;
-    if (unsent && !confirm(`${unsent} change${unsent > 1 ? "s" : ""} not sent yet will be `
-                           + "deleted from this device. Log out anyway?")) return;
+    if (unsent && !confirm(nt("{n} change not sent yet will be deleted from this device. Log out anyway?",
+                              "{n} changes not sent yet will be deleted from this device. Log out anyway?", unsent))) return;
     await Promise.race([forget(), new Promise((resolve) => setTimeout(resolve, 2000))]);
     form.submit();
   });

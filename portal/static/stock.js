@@ -32,11 +32,11 @@
       get("/api/stock/replenishment?status=open"), get("/api/stock/locations")]);
     const ftf = figures.first_time_fix;
     document.getElementById("ftf-rate").textContent =
-      ftf.rate === null ? "no closed case yet" : `${Math.round(ftf.rate * 1000) / 10} %`;
+      ftf.rate === null ? t("no closed case yet") : `${(Math.round(ftf.rate * 1000) / 10).toLocaleString(window.i18nLang)} %`;
     document.getElementById("ftf-detail").textContent =
-      `${ftf.first_time} of ${ftf.cases} closed cases fixed in one visit (last ${ftf.window_days} days)`;
+      t("{fixed} of {cases} closed cases fixed in one visit (last {days} days)", { fixed: ftf.first_time, cases: ftf.cases, days: ftf.window_days });
     document.getElementById("low-summary").textContent =
-      `${figures.low_stock} low stock levels, ${figures.open_replenishment} open replenishment requests`;
+      t("{low} low stock levels, {open} open replenishment requests", { low: figures.low_stock, open: figures.open_replenishment });
 
     const names = Object.fromEntries(places.map((p) => [p.id, p.name]));
     const low = document.querySelector("#low-stock tbody");
@@ -46,19 +46,19 @@
     const repl = document.querySelector("#replenishment tbody");
     repl.replaceChildren(...requests.map((r) => row(
       [names[r.location_id] || r.location_id, r.part_number, r.qty,
-       new Date(r.raised_at).toLocaleString()])));
+       new Date(r.raised_at).toLocaleString(window.i18nLang, { timeZone: window.i18nTimeZone })])));
 
     const box = document.getElementById("locations");
     box.replaceChildren();
     for (const place of places) {
       const mine = levels.filter((l) => l.location_id === place.id);
       const h = document.createElement("h3");
-      h.textContent = `${place.name} (${place.kind})`;
+      h.textContent = `${place.name} (${{ van: t("van"), warehouse: t("warehouse") }[place.kind] || place.kind})`;
       h.id = `loc-${place.id}`;
       const table = document.createElement("table");
       table.className = "stock";
       table.dataset.location = place.id;
-      const head = row(["Part", "On hand", "Reserved", "Available", "Threshold"]);
+      const head = row([t("Part"), t("On hand"), t("Reserved"), t("Available"), t("Threshold")]);
       const tbody = document.createElement("tbody");
       tbody.append(...mine.map((l) => row(
         [`${l.part_number} ${l.part_name}`, l.on_hand, l.reserved, l.available,
@@ -154,7 +154,7 @@
   });
 
   load().catch((err) => {
-    document.getElementById("ftf-rate").textContent = `could not load: ${err.message}`;
+    document.getElementById("ftf-rate").textContent = t("could not load: {error}", { error: err.message });
   });
   // The form is ready to use once its parts and places are there.
   fillForm().then(() => { form.dataset.ready = "1"; }).catch((err) => {

@@ -312,6 +312,9 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("PUT", "/api/users/{username}/role"): Rule(
         lambda p, _c: Call("PUT", f"/api/users/{p.new_login().username}/role",
                            json={"role": "dispatcher"}), roles(200, ("admin",))),
+    ("PUT", "/api/users/{username}/language"): Rule(
+        lambda p, _c: Call("PUT", f"/api/users/{p.new_login().username}/language",
+                           json={"language": "de"}), roles(200, ("admin",))),
     **{("POST", f"/api/users/{{username}}/{action}"): Rule(
         lambda p, _c, action=action: Call(
             "POST", f"/api/users/{p.new_login().username}/{action}",

@@ -84,7 +84,8 @@ def test_role_change_applies_to_the_next_request_and_is_audited(
                          json={"role": "engineer", "engineer_id": engineer}, headers=admin)
     assert changed.status_code == 200, changed.text
     assert changed.json() == {"username": user.username, "role": "engineer",
-                              "engineer_id": engineer, "disabled": False}
+                              "engineer_id": engineer, "disabled": False,
+                              "language": ""}
     # The same token now acts as an engineer of that engineer record.
     assert client.get("/api/me", headers=user.headers).json()["engineer_id"] == engineer
     assert client.get("/api/alerts", headers=user.headers).status_code == 403
@@ -308,3 +309,20 @@ def test_the_admin_page_lists_users_with_their_actions(portal: Portal) -> None:
         row = page.split(f'data-user="{user.username}"', 1)[1].split("</tr>", 1)[0]
         assert 'data-user-action="enable"' in row
         assert SESSION_COOKIE in browser.cookies  # the admin's own session lives on
+
+
+def test_an_admin_sets_a_users_language_and_their_pages_follow(
+        portal: Portal, client: TestClient, admin: dict[str, str]) -> None:
+    """PUT …/language takes a tag (de, zh-CN; "" follows the browser again), refuses a
+    language without a catalogue, is audited, and the user's next page is in it."""
+    user = _user(portal)
+    url = f"/api/users/{user.username}/language"
+    assert client.put(url, json={"language": "fr"}, headers=admin).status_code == 422
+    changed = client.put(url, json={"language": "de"}, headers=admin)
+    assert changed.status_code == 200 and changed.json()["language"] == "de"
+    assert _audit(portal, "user.language", f"user:{user.username}")
+    assert _log_in(client, user) == 303
+    page = client.get("/dispatch/stock").text
+    assert '<html lang="de">' in page and "Abmelden" in page
+    assert client.put(url, json={"language": ""}, headers=admin).json()["language"] == ""
+    assert '<html lang="en">' in client.get("/dispatch/stock").text

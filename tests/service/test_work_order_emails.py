@@ -418,3 +418,34 @@ def test_the_running_system_mails_engineers_at_their_stored_address(
     mails = _by_rcpt(inbox.take())
     assert set(mails) == {"eve@service.example.com", REPORTER}
     assert f"/engineer/eve/jobs/{order_id}" in _body(mails["eve@service.example.com"][0])
+
+
+def test_a_chinese_customer_is_mailed_in_chinese_with_the_sites_local_time(
+        engine: Engine, smtp) -> None:
+    """The customer's record says zh_CN: their mails are in Chinese, the arrival in the
+    site's time zone with the zone stated; the engineer's mail stays in English."""
+    inbox, port = smtp
+    with session_scope(engine) as s:
+        acme = s.get(Customer, "acme")
+        acme.language = "zh-CN"  # as an admin or a CRM might write the tag
+        s.add(acme)
+    worker = _worker(engine, port)
+    order_id = _open(engine)
+    replan(engine, TZ, time_limit_s=1, at_ms=AT_MS)
+    order = _order(engine, order_id)
+    assert order.engineer_id == "eve" and order.eta is not None
+    assert worker.run_once() == 2
+    mails = _by_rcpt(inbox.take())
+    [assigned] = mails[REPORTER]
+    assert _subject(assigned) == "[FieldPulse] 已为您的设备 SN-001 (purifier) 指派工程师：Eve"
+    eta = datetime.fromtimestamp(order.eta / 1000, TZ)
+    local = f"{eta.year}年{eta.month}月{eta.day}日周二 {eta:%H:%M} CET"
+    assert f"预计到达时间：{local}" in _body(assigned)
+    assert "Eve 将在 Acme Plant 为您的设备 SN-001 (purifier) 提供服务。" in _body(assigned)
+    assert _subject(mails[EVE][0]).startswith(f"[FieldPulse] New job #{order_id}")
+
+    _step(engine, order_id, "accepted", "en_route")
+    assert worker.run_once() == 1
+    [(rcpt, on_the_way)] = inbox.take()
+    assert rcpt == REPORTER and _subject(on_the_way) == "[FieldPulse] 您的工程师 Eve 正在路上"
+    assert f"预计到达时间：{local}" in _body(on_the_way)
