@@ -34,6 +34,7 @@ from portal.routers import (
     devices,
     engineers,
     figures,
+    kpis,
     live_events,
     operations,
     opportunities,
@@ -86,6 +87,7 @@ def create_app(ctx: PortalContext) -> FastAPI:
                    staff.router, engineer.router, customer.router, login.router,
                    api_docs.router):
         app.include_router(router)
+    app.include_router(kpis.router)  # the console's key figures
     app.add_exception_handler(LoginRequired, _to_login)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(OperationalError, _database_unavailable)

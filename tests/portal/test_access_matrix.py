@@ -424,6 +424,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/dispatch"): Rule(get("/dispatch"), roles(200, STAFF, page=True)),
     ("GET", "/dispatch/stock"): Rule(get("/dispatch/stock"), roles(200, STAFF, page=True)),
     ("GET", "/api/service-figures"): Rule(get("/api/service-figures"), roles(200, STAFF)),
+    ("GET", "/api/kpis"): Rule(get("/api/kpis?days=30"), roles(200, STAFF)),
     ("GET", "/admin/users"): Rule(get("/admin/users"), roles(200, ("admin",), page=True)),
     ("GET", "/admin/audit"): Rule(get("/admin/audit"), roles(200, ("admin",), page=True)),
     ("GET", "/engineer/{engineer_id}"): Rule(

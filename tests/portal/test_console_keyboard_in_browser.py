@@ -15,7 +15,7 @@ from rules.tables import Alert
 from support import RunningCloud, make_account
 
 
-def _tab_to(page: Page, selector: str, most: int = 200) -> str:
+def _tab_to(page: Page, selector: str, most: int = 200) -> str:  # noqa: F811
     """Presses Tab until the focus is on an element matching `selector`; its name."""
     for _ in range(most):
         page.keyboard.press("Tab")
