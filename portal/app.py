@@ -22,7 +22,7 @@ from portal.auth.accounts import principal_for_session
 from portal.auth.dependencies import SESSION_COOKIE, LoginRequired, login_url
 from portal.context import PortalContext
 from portal.limits import BodyLimit
-from portal.pages import api_docs, customer, engineer, login, staff
+from portal.pages import api_docs, customer, engineer, login, staff, visit
 from portal.pages import stock as stock_page
 from portal.rendering import render
 from portal.routers import (
@@ -88,6 +88,7 @@ def create_app(ctx: PortalContext) -> FastAPI:
                    api_docs.router):
         app.include_router(router)
     app.include_router(kpis.router)  # the console's key figures
+    app.include_router(visit.router)  # the customer's visit page (/v/{token})
     app.add_exception_handler(LoginRequired, _to_login)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(OperationalError, _database_unavailable)

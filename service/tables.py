@@ -175,3 +175,14 @@ class MaintenanceVisit(SQLModel, table=True):
     # When the visit was done and the run-hours counter then: the next one's baseline.
     done_at: int | None = Field(default=None, sa_type=BigInteger)
     done_run_hours: float | None = None
+
+
+class VisitLink(SQLModel, table=True):
+    """The customer's link to follow one visit (in the "on the way" e-mail): an
+    unguessable token that opens that visit's page (the engineer's first name and the
+    live ETA) and nothing else. Made when the first "on the way" notice is written."""
+
+    __tablename__ = "visit_link"
+    token: str = Field(primary_key=True)
+    work_order_id: int = Field(foreign_key="work_order.id", unique=True)
+    created_at: int = Field(sa_type=BigInteger)
