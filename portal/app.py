@@ -23,11 +23,13 @@ from portal.auth.dependencies import SESSION_COOKIE, LoginRequired, login_url
 from portal.context import PortalContext
 from portal.limits import BodyLimit
 from portal.pages import api_docs, customer, engineer, login, staff, visit
+from portal.pages import board as board_page
 from portal.pages import stock as stock_page
 from portal.rendering import render
 from portal.routers import (
     alerts,
     audit,
+    board,
     cases,
     commands,
     config_rollouts,
@@ -89,6 +91,8 @@ def create_app(ctx: PortalContext) -> FastAPI:
         app.include_router(router)
     app.include_router(kpis.router)  # the console's key figures
     app.include_router(visit.router)  # the customer's visit page (/v/{token})
+    app.include_router(board.router)  # the dispatch board's data
+    app.include_router(board_page.router)  # and its page (/dispatch/board)
     app.add_exception_handler(LoginRequired, _to_login)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(OperationalError, _database_unavailable)

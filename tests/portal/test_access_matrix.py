@@ -436,6 +436,8 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/dispatch/stock"): Rule(get("/dispatch/stock"), roles(200, STAFF, page=True)),
     ("GET", "/api/service-figures"): Rule(get("/api/service-figures"), roles(200, STAFF)),
     ("GET", "/api/kpis"): Rule(get("/api/kpis?days=30"), roles(200, STAFF)),
+    ("GET", "/api/plans/board"): Rule(get("/api/plans/board"), roles(200, STAFF)),
+    ("GET", "/dispatch/board"): Rule(get("/dispatch/board"), roles(200, STAFF, page=True)),
     ("GET", "/admin/users"): Rule(get("/admin/users"), roles(200, ("admin",), page=True)),
     ("GET", "/admin/audit"): Rule(get("/admin/audit"), roles(200, ("admin",), page=True)),
     ("GET", "/engineer/{engineer_id}"): Rule(
