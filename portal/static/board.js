@@ -51,7 +51,8 @@ function blockOf(b, row) {
   job.dataset.workOrder = String(b.work_order_id);
   job.draggable = b.movable;
   job.textContent = `#${b.work_order_id} ${b.serial}`;
-  const label = `Job #${b.work_order_id}, ${b.title}, ${b.serial} at ${b.customer}, ${hhmm(b.start)}–${hhmm(b.end)}, ${row.name}` +
+  // The name starts with the text shown (#12 SN-…), as speech input expects.
+  const label = `#${b.work_order_id} ${b.serial}: ${b.title} at ${b.customer}, ${hhmm(b.start)}–${hhmm(b.end)}, ${row.name}` +
     `${b.pinned ? ", pinned" : ""}${b.movable ? "" : `, ${b.status.replace("_", " ")}`}`;
   job.setAttribute("aria-label", label);
   job.title = `${label}; drive ${b.drive_min} min`;
