@@ -65,7 +65,8 @@ def test_a_job_dragged_to_another_engineer_is_pinned_and_the_plan_follows(
            .locator(f".board-job[data-work-order='{order_id}']")).to_be_visible()
     expect(page.locator(".board-row")).to_have_count(len(engineers))
     expect(block).to_contain_text(device.serial)
-    expect(block).to_have_attribute("aria-label", re.compile(f"#{order_id} {device.serial}: Board test"))
+    expect(block).to_have_attribute("aria-label",
+                                    re.compile(f"#{order_id} {device.serial}: Board test"))
     _shot(page, "dispatch-board")
 
     # Drag the block to the target engineer's row: pinned, and the next plan moves it.
