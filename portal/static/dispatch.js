@@ -132,8 +132,11 @@ function drawDevices() {
   mapEl.dataset.drawn = "";
   // Chunked loading finishes later; the flag tells tests and the benchmark when
   // (the callback is read when addLayers starts, so it is set first).
+  // A redraw re-clusters, which drops the keyboard's focus on a device: given back.
+  const focused = document.activeElement?.closest?.(".fp-device")?.dataset.device;
   const done = () => requestAnimationFrame(() => {
     if (state.drawnKey !== key) return; // a newer redraw took over
+    if (focused && document.activeElement === document.body) markers.get(focused)?.getElement()?.focus();
     mapEl.dataset.drawn = String(shown.length);
     window.fpMapDrawnAt = window.fpMapDrawnAt || performance.now();
   });
