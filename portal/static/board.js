@@ -113,7 +113,9 @@ function say(text, bad = false) {
   $("#board-status").classList.toggle("error", bad);
 }
 
-// After a pin, the first plan newer than the pin says where the job went.
+// After a pin, a plan newer than the pin says where the job went: with the engineer,
+// or left out with the plan's reason. A plan that was already being solved when the
+// pin came may not know it yet, so up to three plans are waited for.
 function followPin() {
   if (!pending || board.plan_id == null || board.plan_id <= pending.afterPlan) return;
   const row = board.rows.find((r) => r.blocks.some((b) => b.work_order_id === pending.id));
@@ -121,10 +123,12 @@ function followPin() {
   if (row && row.engineer_id === pending.engineer) {
     const b = row.blocks.find((x) => x.work_order_id === pending.id);
     say(`Job #${pending.id} is now ${row.name}'s, arriving ${hhmm(b.start)}.`);
-  } else if (waiting) {
+  } else if (waiting && waiting.pinned_engineer_id === pending.engineer) {
     say(`The plan could not give job #${pending.id} to ${pending.name}: ${waiting.reason}`, true);
+  } else if (board.plan_id - pending.afterPlan < 3) {
+    return; // not this plan's answer yet
   } else {
-    say(`The plan kept job #${pending.id} with ${row ? row.name : "no one"}.`, true);
+    say(`The plans kept job #${pending.id} with ${row ? row.name : "no one"}.`, true);
   }
   pending = null;
 }
@@ -171,10 +175,20 @@ function start() {
     const job = e.target.closest?.("[data-work-order]");
     if (job) e.dataTransfer.setData("text/plain", job.dataset.workOrder);
   });
+  const marked = () => document.querySelectorAll(".board-lane.drop-target");
   board.addEventListener("dragover", (e) => {
-    if (e.target.closest?.(".board-row")) e.preventDefault(); // a row takes the drop
+    const row = e.target.closest?.(".board-row");
+    if (!row) return;
+    e.preventDefault(); // a row takes the drop
+    for (const lane of marked()) if (!row.contains(lane)) lane.classList.remove("drop-target");
+    row.querySelector(".board-lane").classList.add("drop-target");
   });
+  board.addEventListener("dragleave", (e) => {
+    if (!e.relatedTarget || !board.contains(e.relatedTarget)) for (const lane of marked()) lane.classList.remove("drop-target");
+  });
+  document.addEventListener("dragend", () => { for (const lane of marked()) lane.classList.remove("drop-target"); });
   board.addEventListener("drop", (e) => {
+    for (const lane of marked()) lane.classList.remove("drop-target");
     const row = e.target.closest?.(".board-row");
     const id = Number(e.dataTransfer.getData("text/plain"));
     if (!row || !id) return;

@@ -26,7 +26,8 @@ async function drawKpis() {
     figure("sla-resolution", "SLA: resolved in time", pct(k.sla_resolution), `${k.sla_resolution.met} of ${k.sla_resolution.counted} cases`),
     figure("first-time-fix", "First-time fix", pct(ftf), `${ftf.first_time} of ${ftf.cases} closed cases`),
     figure("mttr", "Mean time to repair", duration(k.mean_time_to_repair_min), `over ${k.repairs} repairs`),
-    figure("rating", "Customer rating", r.mean == null ? "—" : `${r.mean.toFixed(1)} / 5`, `${r.count} ratings`),
+    figure("rating", "Customer rating", r.mean == null ? "—" : `${r.mean.toFixed(1)} / 5`, `${r.count} ratings` +
+      (r.count ? ` (${[5, 4, 3, 2, 1].filter((n) => r.by_stars[n]).map((n) => `${n}★ ${r.by_stars[n]}`).join(", ")})` : "")),
   ].join("");
   $("#kpis").dataset.days = String(k.days);
   $("#kpi-alerts tbody").innerHTML = k.alerts_by_model.length

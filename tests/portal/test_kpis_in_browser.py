@@ -27,6 +27,7 @@ def test_switching_the_period_changes_the_figures(cloud: RunningCloud, page: Pag
     expect(kpis.locator("[data-kpi=mttr]")).to_contain_text("15 h 00 min")
     expect(kpis.locator("[data-kpi=sla-response]")).to_contain_text("1 of 3 cases")
     expect(kpis.locator("[data-kpi=rating]")).to_contain_text("4.0 / 5")
+    expect(kpis.locator("[data-kpi=rating]")).to_contain_text("5★ 1, 3★ 1")
     expect(kpis.locator("#kpi-alerts tbody tr")).to_have_count(2)
 
     page.select_option("#kpi-days", "7")
