@@ -23,19 +23,22 @@ from portal.auth.dependencies import SESSION_COOKIE, LoginRequired, login_url
 from portal.context import PortalContext
 from portal.i18n import N_, gettext_for, page_locale
 from portal.limits import BodyLimit
-from portal.pages import api_docs, articles_admin, customer, engineer, guides, login, staff
+from portal.pages import api_docs, articles_admin, customer, engineer, guides, login, staff, visit
+from portal.pages import board as board_page
 from portal.pages import stock as stock_page
 from portal.rendering import render
 from portal.routers import (
     alerts,
     articles,
     audit,
+    board,
     cases,
     commands,
     config_rollouts,
     devices,
     engineers,
     figures,
+    kpis,
     live_events,
     operations,
     opportunities,
@@ -90,6 +93,10 @@ def create_app(ctx: PortalContext) -> FastAPI:
                    api_docs.router, articles.router, guides.router,
                    articles_admin.router):
         app.include_router(router)
+    app.include_router(kpis.router)  # the console's key figures
+    app.include_router(visit.router)  # the customer's visit page (/v/{token})
+    app.include_router(board.router)  # the dispatch board's data
+    app.include_router(board_page.router)  # and its page (/dispatch/board)
     app.add_exception_handler(LoginRequired, _to_login)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(OperationalError, _database_unavailable)

@@ -30,6 +30,7 @@ from notifications import recipients
 from notifications.record import notify
 from notifications.tables import NotificationCursor
 from service.tables import Case, Engineer, WorkOrder, WorkOrderEvent
+from service.visit_links import visit_token
 from service.work_order_notices import (
     EventFacts,
     Notice,
@@ -148,7 +149,11 @@ class WorkOrderNotices(Periodic):
                                                    customer.id),
             engineer_id=order.engineer_id, eta=order.eta, engineer_names=names,
             window=(order.window_start, order.window_end)
-            if order.window_start is not None and order.window_end is not None else None)
+            if order.window_start is not None and order.window_end is not None else None,
+            # The customer's page to follow the engineer's arrival, made for the first
+            # "on the way" notice (in this transaction, with the notice).
+            visit_token=visit_token(session, order.id, self._clock())
+            if event.status == "en_route" and order.id is not None else "")
         try:
             return notices_for(facts, before, order_facts, tz=self._tz,
                                base_url=self._base_url,

@@ -194,3 +194,14 @@ class SelfHelpAttempt(SQLModel, table=True):
     outcome: str  # fixed | still_broken
     case_id: int | None = Field(default=None, foreign_key="case.id", index=True)
     at: int = Field(sa_type=BigInteger)
+
+
+class VisitLink(SQLModel, table=True):
+    """The customer's link to follow one visit (in the "on the way" e-mail): an
+    unguessable token that opens that visit's page (the engineer's first name and the
+    live ETA) and nothing else. Made when the first "on the way" notice is written."""
+
+    __tablename__ = "visit_link"
+    token: str = Field(primary_key=True)
+    work_order_id: int = Field(foreign_key="work_order.id", unique=True)
+    created_at: int = Field(sa_type=BigInteger)

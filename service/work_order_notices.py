@@ -11,7 +11,8 @@ customers by the address already known.
                      previous one: "no longer yours"
   new (after a plan  previous one: "no longer yours"   -
   left it unplanned)
-  en_route           -                                 on the way, ETA
+  en_route           -                                 on the way, ETA, the link to
+                                                       follow the arrival live (/v/…)
   done               -                                 done, link to rate the visit
   cannot_complete    - (they gave it back themselves)  will be rescheduled, the reason
   booked             -                                 the arrival window booked
@@ -65,6 +66,9 @@ class OrderFacts:
     eta: int | None  # ms epoch, the current plan's arrival
     engineer_names: dict[str, str]  # engineer id -> full name, for those involved
     window: tuple[int, int] | None = None  # the arrival window promised (ms epoch)
+    # The visit's own page (`/v/{token}`: the engineer's first name, the live ETA);
+    # written into the "on the way" notice. Empty: no link.
+    visit_token: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +169,9 @@ def notices_for(event: EventFacts, before: str | None, order: OrderFacts, *,
                  _("%(name)s is on the way to %(site)s for your %(device)s.") % values]
         if eta_for(engineer) and order.eta is not None:
             lines.append(_("Expected arrival: %(time)s") % {"time": when(order.eta)})
+        if order.visit_token:
+            lines.append(_("Follow %(name)s's arrival live: %(link)s")
+                         % {"name": name, "link": f"{base_url}/v/{order.visit_token}"})
         notices.append(Notice("customer", order.customer_recipient, "\n".join(lines)))
     elif event.status == "done":
         values = {"device": device, "site": order.site_name,

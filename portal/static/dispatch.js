@@ -5,14 +5,12 @@
 // inbox's assignee picker is here.
 "use strict";
 
-const COLOURS = { critical: "#b71c1c", high: "#d84315", medium: "#ef6c00", low: "#f9a825", info: "#1565c0" };
 const RANK = { info: 1, low: 2, medium: 3, high: 4, critical: 5 };
 // Severities, alert states and work-order statuses as the console shows them.
 const WORDS = { info: t("info"), low: t("low"), medium: t("medium"), high: t("high"), critical: t("critical"),
   open: t("open"), acknowledged: t("acknowledged"), closed: t("closed"), new: t("new"), assigned: t("assigned"),
   accepted: t("accepted"), en_route: t("en route"), on_site: t("on site"), done: t("done") };
 const word = (value) => WORDS[value] || String(value).replace("_", " ");
-const OK = "#2e7d32", OFFLINE = "#9e9e9e";
 const csrf = document.querySelector('meta[name="csrf-token"]').content;
 const mapEl = document.getElementById("map");
 const map = L.map(mapEl, { preferCanvas: true, maxZoom: 19 }); // clustering needs a maxZoom, tiles or not
@@ -23,18 +21,13 @@ const layer = L.markerClusterGroup({ chunkedLoading: true, iconCreateFunction: c
   showCoverageOnHover: false, maxClusterRadius: 60,
   zoomToBoundsOnClick: false }).addTo(map); // clicks: dispatch_map.js
 const routeLayer = L.layerGroup().addTo(map);
-const markers = new Map(); // device id -> circle marker, reused across refreshes
+const markers = new Map(); // device id -> marker, reused across refreshes
 const state = { devices: [], alerts: [], orders: [], engineers: [], names: {}, assignees: [], drawnKey: "" };
 let fitted = false;
 
 const fmt = (ms) => (ms ? new Date(ms).toLocaleTimeString(i18nLang, { hour: "2-digit", minute: "2-digit", timeZone: i18nTimeZone }) : "—");
 const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 const $ = (sel) => document.querySelector(sel);
-
-function colour(d) {
-  if (d.worst_severity) return COLOURS[d.worst_severity] || OK;
-  return d.online ? OK : OFFLINE;
-}
 
 // A cluster takes the colour of the worst device inside it.
 function clusterIcon(cluster) {
@@ -48,8 +41,27 @@ function clusterIcon(cluster) {
   // Colours by class (app.css: fill-*): the page's policy allows no inline styles.
   const fill = sev || (offline === children.length ? "offline" : "ok");
   const size = children.length < 100 ? 30 : children.length < 1000 ? 38 : 46;
-  return L.divIcon({ html: `<div class="fill-${fill}"><span>${children.length}</span></div>`,
-    className: "fp-cluster", iconSize: L.point(size, size) });
+  const worstWords = sev ? `${sev} alert` : fill === "offline" ? "all offline" : "no open alert";
+  return new LabelledIcon({ html: `<div class="fill-${fill}" aria-hidden="true"><span>${children.length}</span></div>`,
+    className: "fp-cluster", iconSize: L.point(size, size),
+    label: `${children.length} devices close together, worst: ${worstWords}` });
+}
+
+// Devices and clusters are DOM markers (not canvas circles) so the keyboard reaches them:
+// Leaflet gives a keyboard marker's icon tabindex 0 and role "button"; this icon names
+// it for screen readers (aria-label), and says which device it is (data-device).
+const LabelledIcon = L.DivIcon.extend({
+  createIcon(old) {
+    const el = L.DivIcon.prototype.createIcon.call(this, old);
+    el.setAttribute("aria-label", this.options.label);
+    if (this.options.device) el.dataset.device = this.options.device;
+    return el;
+  },
+});
+
+function stateWords(d) {
+  const alert = d.worst_severity ? `${d.worst_severity} alert` : "no open alert";
+  return d.online ? alert : d.worst_severity ? `${alert}, offline` : "offline";
 }
 
 async function getJSON(url) {
@@ -82,14 +94,20 @@ function matches(d, f) {
 }
 
 function markerOf(d) {
-  const style = { radius: 8, color: "#333", weight: 1, fillColor: colour(d), fillOpacity: 0.9 };
+  const fill = d.worst_severity || (d.online ? "ok" : "offline");
+  const label = `Device ${d.serial}, ${d.customer_name}: ${stateWords(d)}`;
+  const iconKey = `${fill}|${label}`;
   let m = markers.get(d.id);
-  if (!m) {
-    m = L.circleMarker([d.lat, d.lon], style);
-    m.on("click", () => openDevice(m.options.deviceId));
-    markers.set(d.id, m);
-  } else {
-    m.setStyle(style);
+  if (!m || m.options.iconKey !== iconKey) {
+    const icon = new LabelledIcon({ className: `fp-device fill-${fill}`, iconSize: [16, 16], label, device: d.id });
+    if (!m) {
+      m = L.marker([d.lat, d.lon], { icon, keyboard: true });
+      m.on("click", () => openDevice(m.options.deviceId));
+      markers.set(d.id, m);
+    } else {
+      m.setIcon(icon);
+    }
+    m.options.iconKey = iconKey;
   }
   m.options.deviceId = d.id;
   m.options.rank = RANK[d.worst_severity] || 0;
@@ -119,8 +137,11 @@ function drawDevices() {
   mapEl.dataset.drawn = "";
   // Chunked loading finishes later; the flag tells tests and the benchmark when
   // (the callback is read when addLayers starts, so it is set first).
+  // A redraw re-clusters, which drops the keyboard's focus on a device: given back.
+  const focused = document.activeElement?.closest?.(".fp-device")?.dataset.device;
   const done = () => requestAnimationFrame(() => {
     if (state.drawnKey !== key) return; // a newer redraw took over
+    if (focused && document.activeElement === document.body) markers.get(focused)?.getElement()?.focus();
     mapEl.dataset.drawn = String(shown.length);
     window.fpMapDrawnAt = window.fpMapDrawnAt || performance.now();
   });

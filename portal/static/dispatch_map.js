@@ -66,3 +66,41 @@ function showOnMap(id) {
   if (!m || !layer.hasLayer(m)) return;
   layer.zoomToShowLayer(m, () => map.panTo(m.getLatLng()));
 }
+
+// The keyboard: Tab reaches every device and cluster (Leaflet makes them buttons), and
+// Enter or Space does what a click does. A cluster opened so moves the focus on to
+// what it held (the spread devices, or the devices and clusters it zoomed to), so the
+// focus is not lost with the cluster's icon.
+mapEl.addEventListener("keydown", (e) => {
+  if (e.key !== "Enter" && e.key !== " ") return;
+  const icon = e.target.closest?.(".fp-device, .fp-cluster");
+  if (!icon) return;
+  e.preventDefault(); // no page scroll on Space
+  if (icon.classList.contains("fp-cluster")) focusAfterOpening();
+  icon.click();
+});
+
+// Spread: the first of the spread devices. Zoomed: once the zoom and the re-clustering
+// are over (markercluster's own test, as in its zoomToShowLayer), the first icon in view.
+function focusAfterOpening() {
+  const done = () => { layer.off("spiderfied", spread); map.off("moveend", settled); layer.off("animationend", settled); };
+  const focusFirst = (els) => { for (const el of els) if (el && mapEl.contains(el)) { el.focus(); return; } };
+  const spread = (s) => { done(); focusFirst(s.markers.map((m) => m.getElement())); };
+  const settled = () => {
+    if (layer._inZoomAnimation) return;
+    done();
+    focusFirst(visibleIcons());
+  };
+  layer.on("spiderfied", spread);
+  map.on("moveend", settled);
+  layer.on("animationend", settled);
+}
+
+// The device and cluster icons inside the map's view, top left first.
+function visibleIcons() {
+  const box = mapEl.getBoundingClientRect();
+  return [...mapEl.querySelectorAll(".fp-device, .fp-cluster")].filter((el) => {
+    const r = el.getBoundingClientRect();
+    return r.left >= box.left && r.right <= box.right && r.top >= box.top && r.bottom <= box.bottom;
+  });
+}

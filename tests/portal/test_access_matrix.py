@@ -26,6 +26,7 @@ from foundations.database import session_scope
 from integrations.webhooks import subscriptions
 from portal.auth.dependencies import CSRF_COOKIE
 from service.tables import WorkOrder
+from service.visit_links import visit_token
 from simulators.fleet import generate_fleet
 
 CALLERS = ("anonymous", "admin", "dispatcher", "engineer_own", "engineer_other", "customer_a")
@@ -69,6 +70,16 @@ def roles(ok: int, allowed: tuple[str, ...], page: bool = False,
 STAFF = ("admin", "dispatcher")
 ALL = ("admin", "dispatcher", "engineer")
 OWN = (*STAFF, "engineer_own")  # an engineer's own jobs; staff may see anyone's
+
+
+def _visit_token(portal: Portal, caller: str) -> str:
+    # The customer holds the link of their visit (the "on the way" e-mail's); no
+    # account makes a wrong token work.
+    if caller != "customer_a":
+        return "not-a-visit-token"
+    order_id = portal.new_job(portal.device("A").id, portal.engineer_id("own"), "en_route")
+    with session_scope(portal.engine) as session:
+        return visit_token(session, order_id, 1)
 
 
 def _qr_token(portal: Portal, caller: str) -> str:
@@ -493,6 +504,9 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/dispatch"): Rule(get("/dispatch"), roles(200, STAFF, page=True)),
     ("GET", "/dispatch/stock"): Rule(get("/dispatch/stock"), roles(200, STAFF, page=True)),
     ("GET", "/api/service-figures"): Rule(get("/api/service-figures"), roles(200, STAFF)),
+    ("GET", "/api/kpis"): Rule(get("/api/kpis?days=30"), roles(200, STAFF)),
+    ("GET", "/api/plans/board"): Rule(get("/api/plans/board"), roles(200, STAFF)),
+    ("GET", "/dispatch/board"): Rule(get("/dispatch/board"), roles(200, STAFF, page=True)),
     ("GET", "/admin/users"): Rule(get("/admin/users"), roles(200, ("admin",), page=True)),
     ("GET", "/admin/audit"): Rule(get("/admin/audit"), roles(200, ("admin",), page=True)),
     ("GET", "/engineer/{engineer_id}"): Rule(
@@ -542,6 +556,12 @@ ROUTES: dict[tuple[str, str], Rule] = {
                           csrf=True, form={"outcome": "still_broken"},
                           ok_location=f"/q/{t}?tried="),
         everyone(404) | {"customer_a": 303}),
+    ("GET", "/v/{token}"): Rule(
+        lambda p, c: Call("GET", f"/v/{_visit_token(p, c)}"),
+        everyone(404) | {"customer_a": 200}, no_leaks=True),
+    ("GET", "/v/{token}/live"): Rule(
+        lambda p, c: Call("GET", f"/v/{_visit_token(p, c)}/live?max_s=0"),
+        everyone(404) | {"customer_a": 200}),
     ("GET", "/static"): Rule(get("/static/app.css"), everyone(200)),
     ("GET", "/openapi.json"): Rule(get("/openapi.json"), everyone(200)),
     ("GET", "/docs"): Rule(get("/docs"), everyone(200)),
