@@ -44,18 +44,25 @@ function drawHours() {
   }
 }
 
+// Work-order statuses as the board says them.
+const STATUS = { new: t("new"), assigned: t("assigned"), accepted: t("accepted"),
+  en_route: t("en route"), on_site: t("on site"), done: t("done") };
+const word = (status) => STATUS[status] || status.replace("_", " ");
+
 function blockOf(b, row) {
   const job = document.createElement("button");
   job.type = "button";
-  job.className = `board-job status-${b.status}${b.pinned ? " pinned" : ""}`;
+  job.className = ["board-job", `status-${b.status}`, ...(b.pinned ? ["pinned"] : [])].join(" ");
   job.dataset.workOrder = String(b.work_order_id);
   job.draggable = b.movable;
   job.textContent = `#${b.work_order_id} ${b.serial}`;
   // The name starts with the text shown (#12 SN-…), as speech input expects.
-  const label = `#${b.work_order_id} ${b.serial}: ${b.title} at ${b.customer}, ${hhmm(b.start)}–${hhmm(b.end)}, ${row.name}` +
-    `${b.pinned ? ", pinned" : ""}${b.movable ? "" : `, ${b.status.replace("_", " ")}`}`;
+  const label = t("#{id} {serial}: {title} at {customer}, {from}–{to}, {engineer}", {
+    id: b.work_order_id, serial: b.serial, title: b.title, customer: b.customer,
+    from: hhmm(b.start), to: hhmm(b.end), engineer: row.name }) +
+    (b.pinned ? t(", pinned") : "") + (b.movable ? "" : `, ${word(b.status)}`);
   job.setAttribute("aria-label", label);
-  job.title = `${label}; drive ${b.drive_min} min`;
+  job.title = `${label}; ${t("drive {min} min", { min: b.drive_min })}`;
   place(job, b.start, b.end);
   return job;
 }
@@ -77,7 +84,7 @@ function drawRows() {
       if (b.drive_min > 0) {
         const drive = div("board-drive");
         drive.setAttribute("aria-hidden", "true");
-        drive.title = `drive ${b.drive_min} min`;
+        drive.title = t("drive {min} min", { min: b.drive_min });
         place(drive, b.drive_from, b.start);
         lane.append(drive);
       }
@@ -93,12 +100,12 @@ function drawSide() {
   $("#unassigned-count").textContent = `(${board.unassigned.length})`;
   $("#unassigned").innerHTML = board.unassigned.map((u) =>
     `<li draggable="true" data-work-order="${u.work_order_id}"><b>#${u.work_order_id} ${esc(u.title)}</b> ` +
-    `<span class="muted">${esc(u.serial)} · ${esc(u.customer)} · ${esc(u.skill)} · priority ${u.priority}</span>` +
-    `<div class="reason">${esc(u.reason)}${u.pinned_engineer_id ? ` (pinned to ${esc(nameOf(u.pinned_engineer_id))})` : ""}</div></li>`).join("")
-    || `<li class="muted">every open job is planned</li>`;
+    `<span class="muted">${esc(u.serial)} · ${esc(u.customer)} · ${esc(u.skill)} · ${esc(t("priority {n}", { n: u.priority }))}</span>` +
+    `<div class="reason">${esc(u.reason)}${u.pinned_engineer_id ? " " + esc(t("(pinned to {name})", { name: nameOf(u.pinned_engineer_id) })) : ""}</div></li>`).join("")
+    || `<li class="muted">${esc(t("every open job is planned"))}</li>`;
   const jobSelect = $("#move-job"), keepJob = jobSelect.value;
   const jobs = [...board.rows.flatMap((r) => r.blocks.filter((b) => b.movable).map((b) => [b.work_order_id, `#${b.work_order_id} ${b.serial} (${r.name}, ${hhmm(b.start)})`])),
-    ...board.unassigned.map((u) => [u.work_order_id, `#${u.work_order_id} ${u.serial} (not planned)`])];
+    ...board.unassigned.map((u) => [u.work_order_id, t("#{id} {serial} (not planned)", { id: u.work_order_id, serial: u.serial })])];
   jobSelect.innerHTML = jobs.map(([id, text]) => `<option value="${id}">${esc(text)}</option>`).join("");
   if (jobs.some(([id]) => String(id) === keepJob)) jobSelect.value = keepJob;
   const engineerSelect = $("#move-engineer"), keepEngineer = engineerSelect.value;
@@ -122,20 +129,20 @@ function followPin() {
   const waiting = board.unassigned.find((u) => u.work_order_id === pending.id);
   if (row && row.engineer_id === pending.engineer) {
     const b = row.blocks.find((x) => x.work_order_id === pending.id);
-    say(`Job #${pending.id} is now ${row.name}'s, arriving ${hhmm(b.start)}.`);
+    say(t("Job #{id} is now {name}'s, arriving {time}.", { id: pending.id, name: row.name, time: hhmm(b.start) }));
   } else if (waiting && waiting.pinned_engineer_id === pending.engineer) {
-    say(`The plan could not give job #${pending.id} to ${pending.name}: ${waiting.reason}`, true);
+    say(t("The plan could not give job #{id} to {name}: {reason}", { id: pending.id, name: pending.name, reason: waiting.reason }), true);
   } else if (board.plan_id - pending.afterPlan < 3) {
     return; // not this plan's answer yet
   } else {
-    say(`The plans kept job #${pending.id} with ${row ? row.name : "no one"}.`, true);
+    say(t("The plans kept job #{id} with {name}.", { id: pending.id, name: row ? row.name : t("no one") }), true);
   }
   pending = null;
 }
 
 async function redraw() {
   board = await getBoard();
-  $("#board-plan").textContent = board.plan_id == null ? "(no plan yet)" : `(plan ${board.plan_id}, ${hhmm(board.plan_at)})`;
+  $("#board-plan").textContent = board.plan_id == null ? t("(no plan yet)") : t("(plan {id}, {time})", { id: board.plan_id, time: hhmm(board.plan_at) });
   drawHours();
   drawRows();
   drawSide();
@@ -145,17 +152,17 @@ async function redraw() {
 
 async function pinTo(id, engineer) {
   const name = nameOf(engineer);
-  say(`Pinning job #${id} to ${name}…`);
+  say(t("Pinning job #{id} to {name}…", { id, name }));
   const r = await fetch(`/api/work-orders/${id}/pin`, { method: "PUT", credentials: "same-origin",
     headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
     body: JSON.stringify({ engineer_id: engineer }) });
   const data = await r.json().catch(() => ({}));
   if (!r.ok) {
-    say(`Job #${id} cannot be pinned to ${name}: ${typeof data.detail === "string" ? data.detail : r.status}`, true);
+    say(t("Job #{id} cannot be pinned to {name}: {reason}", { id, name, reason: typeof data.detail === "string" ? data.detail : r.status }), true);
     return;
   }
   pending = { id, engineer, name, afterPlan: board.plan_id ?? 0 };
-  say(`Job #${id} pinned to ${name}; waiting for the next plan…`);
+  say(t("Job #{id} pinned to {name}; waiting for the next plan…", { id, name }));
 }
 
 let soon = null;

@@ -41,10 +41,10 @@ function clusterIcon(cluster) {
   // Colours by class (app.css: fill-*): the page's policy allows no inline styles.
   const fill = sev || (offline === children.length ? "offline" : "ok");
   const size = children.length < 100 ? 30 : children.length < 1000 ? 38 : 46;
-  const worstWords = sev ? `${sev} alert` : fill === "offline" ? "all offline" : "no open alert";
+  const worstWords = sev ? t("{severity} alert", { severity: word(sev) }) : fill === "offline" ? t("all offline") : t("no open alert");
   return new LabelledIcon({ html: `<div class="fill-${fill}" aria-hidden="true"><span>${children.length}</span></div>`,
     className: "fp-cluster", iconSize: L.point(size, size),
-    label: `${children.length} devices close together, worst: ${worstWords}` });
+    label: t("{n} devices close together, worst: {worst}", { n: children.length, worst: worstWords }) });
 }
 
 // Devices and clusters are DOM markers (not canvas circles) so the keyboard reaches them:
@@ -60,8 +60,8 @@ const LabelledIcon = L.DivIcon.extend({
 });
 
 function stateWords(d) {
-  const alert = d.worst_severity ? `${d.worst_severity} alert` : "no open alert";
-  return d.online ? alert : d.worst_severity ? `${alert}, offline` : "offline";
+  const alert = d.worst_severity ? t("{severity} alert", { severity: word(d.worst_severity) }) : t("no open alert");
+  return d.online ? alert : d.worst_severity ? t("{alert}, offline", { alert }) : t("offline");
 }
 
 async function getJSON(url) {
@@ -95,11 +95,11 @@ function matches(d, f) {
 
 function markerOf(d) {
   const fill = d.worst_severity || (d.online ? "ok" : "offline");
-  const label = `Device ${d.serial}, ${d.customer_name}: ${stateWords(d)}`;
+  const label = t("Device {serial}, {customer}: {state}", { serial: d.serial, customer: d.customer_name, state: stateWords(d) });
   const iconKey = `${fill}|${label}`;
   let m = markers.get(d.id);
   if (!m || m.options.iconKey !== iconKey) {
-    const icon = new LabelledIcon({ className: `fp-device fill-${fill}`, iconSize: [16, 16], label, device: d.id });
+    const icon = new LabelledIcon({ className: ["fp-device", `fill-${fill}`].join(" "), iconSize: [16, 16], label, device: d.id });
     if (!m) {
       m = L.marker([d.lat, d.lon], { icon, keyboard: true });
       m.on("click", () => openDevice(m.options.deviceId));

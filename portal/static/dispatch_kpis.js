@@ -22,17 +22,17 @@ async function drawKpis() {
   if (String(k.days) !== $("#kpi-days").value) return; // the period changed meanwhile
   const ftf = k.first_time_fix, r = k.ratings;
   $("#kpi-figures").innerHTML = [
-    figure("sla-response", "SLA: on site in time", pct(k.sla_response), `${k.sla_response.met} of ${k.sla_response.counted} cases`),
-    figure("sla-resolution", "SLA: resolved in time", pct(k.sla_resolution), `${k.sla_resolution.met} of ${k.sla_resolution.counted} cases`),
-    figure("first-time-fix", "First-time fix", pct(ftf), `${ftf.first_time} of ${ftf.cases} closed cases`),
-    figure("mttr", "Mean time to repair", duration(k.mean_time_to_repair_min), `over ${k.repairs} repairs`),
-    figure("rating", "Customer rating", r.mean == null ? "—" : `${r.mean.toFixed(1)} / 5`, `${r.count} ratings` +
+    figure("sla-response", t("SLA: on site in time"), pct(k.sla_response), t("{met} of {counted} cases", k.sla_response)),
+    figure("sla-resolution", t("SLA: resolved in time"), pct(k.sla_resolution), t("{met} of {counted} cases", k.sla_resolution)),
+    figure("first-time-fix", t("First-time fix"), pct(ftf), t("{first_time} of {cases} closed cases", ftf)),
+    figure("mttr", t("Mean time to repair"), duration(k.mean_time_to_repair_min), nt("over {n} repair", "over {n} repairs", k.repairs)),
+    figure("rating", t("Customer rating"), r.mean == null ? "—" : `${r.mean.toFixed(1)} / 5`, nt("{n} rating", "{n} ratings", r.count) +
       (r.count ? ` (${[5, 4, 3, 2, 1].filter((n) => r.by_stars[n]).map((n) => `${n}★ ${r.by_stars[n]}`).join(", ")})` : "")),
   ].join("");
   $("#kpis").dataset.days = String(k.days);
   $("#kpi-alerts tbody").innerHTML = k.alerts_by_model.length
     ? k.alerts_by_model.map((m) => `<tr data-model="${esc(m.model_id)}"><td>${esc(m.model_name)}</td><td class="num">${m.alerts}</td></tr>`).join("")
-    : `<tr><td colspan="2" class="muted">no alerts in the period</td></tr>`;
+    : `<tr><td colspan="2" class="muted">${esc(t("no alerts in the period"))}</td></tr>`;
 }
 
 window.addEventListener("DOMContentLoaded", () => {

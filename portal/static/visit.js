@@ -14,10 +14,10 @@ function clockText(ms) {
 }
 
 function statusText(v) {
-  if (v.phase === "on_the_way") return `${v.engineer} is on the way`;
-  if (v.phase === "arrived") return `${v.engineer} has arrived`;
-  if (v.phase === "planned" && v.engineer) return `${v.engineer} will come`;
-  return "Your visit is being rescheduled; we will tell you the new time";
+  if (v.phase === "on_the_way") return t("{name} is on the way", { name: v.engineer });
+  if (v.phase === "arrived") return t("{name} has arrived", { name: v.engineer });
+  if (v.phase === "planned" && v.engineer) return t("{name} will come", { name: v.engineer });
+  return t("Your visit is being rescheduled; we will tell you the new time");
 }
 
 function el(tag, attrs, text) {
@@ -29,13 +29,13 @@ function el(tag, attrs, text) {
 
 function draw(v) {
   if (v.phase === "done") {
-    visitEl.replaceChildren(el("p", { id: "visit-status", class: "state ok" }, "Done"));
+    visitEl.replaceChildren(el("p", { id: "visit-status", class: ["state", "ok"].join(" ") }, t("Done")));
     return;
   }
   const parts = [el("p", { id: "visit-where", class: "muted" }, `${v.device} · ${v.site}`),
-    el("p", { id: "visit-status", class: "state info" }, statusText(v))];
+    el("p", { id: "visit-status", class: ["state", "info"].join(" ") }, statusText(v))];
   if (v.eta) {
-    const eta = el("p", { id: "visit-eta", class: "eta", "data-eta": String(v.eta) }, "Expected arrival: ");
+    const eta = el("p", { id: "visit-eta", class: "eta", "data-eta": String(v.eta) }, `${t("Expected arrival:")} `);
     eta.append(el("strong", {}, clockText(v.eta)));
     parts.push(eta);
   }
