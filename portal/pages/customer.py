@@ -94,6 +94,9 @@ def _case_title(case: Case, model: DeviceModel, locale: str,
     prefix = "Customer report: "
     if case.source == customer_reports.SOURCE and case.title.startswith(prefix):
         return _("Customer report: %(category)s") % {"category": _(case.title[len(prefix):])}
+    fixed = "Fixed by the customer: "  # service/self_service.py writes it so, in English
+    if case.source == self_service.SOURCE and case.title.startswith(fixed):
+        return _("Fixed by the customer: %(guide)s") % {"guide": case.title[len(fixed):]}
     if case.title.startswith(f"{model.name}: "):
         return f"{model.name_in(locale)}: {case.title[len(model.name) + 2:]}"
     return case.title
