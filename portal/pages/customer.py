@@ -63,6 +63,10 @@ SOURCE_WORDS = {"customer": N_("Reported by you"), "alert": N_("Detected by remo
                 "maintenance": N_("Planned maintenance"),
                 self_service.SOURCE: N_("Solved by you with a guide — no visit")}
 OTHER_SOURCE = N_("Service request")
+# The troubleshooting articles are written in English and carry no language of their
+# own yet: the QR page offers them as guides to readers of English only, so a page in
+# another language is not half English.
+ARTICLES_LANGUAGE = "en"
 
 
 def _plain_state(online: bool, worst: str | None, repairing: bool = False) -> tuple[str, str]:
@@ -94,6 +98,9 @@ def _case_title(case: Case, model: DeviceModel, locale: str,
     prefix = "Customer report: "
     if case.source == customer_reports.SOURCE and case.title.startswith(prefix):
         return _("Customer report: %(category)s") % {"category": _(case.title[len(prefix):])}
+    fixed = "Fixed by the customer: "  # service/self_service.py writes it so, in English
+    if case.source == self_service.SOURCE and case.title.startswith(fixed):
+        return _("Fixed by the customer: %(guide)s") % {"guide": case.title[len(fixed):]}
     if case.title.startswith(f"{model.name}: "):
         return f"{model.name_in(locale)}: {case.title[len(model.name) + 2:]}"
     return case.title
@@ -165,8 +172,9 @@ def customer_page(token: str, request: Request, ctx: ContextDep, session: Sessio
                     a.severity, a.raised_at)
                    for a in open_alerts],
         # "Try this first": guides for the open alerts' rules, then the model's common
-        # problems; published for customers of this model only.
-        "guides": for_customer(session, device.model_id, [a.rule_id for a in open_alerts]),
+        # problems; published for customers of this model only, in the page's language.
+        "guides": for_customer(session, device.model_id, [a.rule_id for a in open_alerts])
+        if locale.split("_")[0] == ARTICLES_LANGUAGE else [],
         "fixed": fixed_case.id if fixed_case is not None and fixed_case.device_id == device.id
         and fixed_case.source == self_service.SOURCE else None,
         "tried": tried,

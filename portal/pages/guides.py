@@ -19,10 +19,13 @@ from foundations.database import session_scope
 from portal.auth.audit import record
 from portal.auth.dependencies import GuardedRoute, public_csrf, public_rate_limit
 from portal.context import ContextDep, SessionDep
+from portal.i18n import N_
 from portal.pages.customer import _device, known_code
 from portal.queries.articles import as_guide, customer_article
 from portal.schemas.common import RowId
 from service.self_service import OUTCOMES, SelfHelpError, record_outcome
+
+NO_SUCH_GUIDE = N_("no such guide for this device")
 
 router = APIRouter(route_class=GuardedRoute, include_in_schema=False,
                    dependencies=[Depends(public_rate_limit)])
@@ -35,7 +38,7 @@ def guide_outcome(token: str, article_id: RowId, ctx: ContextDep, session: Sessi
     device = _device(session, token, ctx.support_contact)
     article = customer_article(session, article_id, device.model_id)
     if article is None:
-        raise HTTPException(404, "no such guide for this device")
+        raise HTTPException(404, NO_SUCH_GUIDE)
     with session_scope(ctx.engine) as tx:
         try:
             attempt = record_outcome(tx, device_id=device.id, guide=as_guide(article),

@@ -35,8 +35,9 @@
       button.type = "button";
       button.className = "link";
       button.dataset.article = a.id;
-      button.textContent = `${a.title} (v${a.version}${a.published ? "" : ", draft"})`;
-      li.append(button, ` — ${a.models.join(", ") || "every model"}`);
+      const draft = a.published ? "" : `, ${t("draft")}`;
+      button.textContent = `${a.title} (v${a.version}${draft})`;
+      li.append(button, ` — ${a.models.join(", ") || t("every model")}`);
       return li;
     }));
   }
@@ -57,10 +58,12 @@
     f.causes.value = (a?.causes ?? []).join("\n");
     f.body.value = a?.body ?? "";
     f.published.checked = a ? a.published : false;
-    document.getElementById("article-heading").textContent = a ? `${a.title} — version ${a.version}` : "New article";
+    document.getElementById("article-heading").textContent = a ? t("{title} — version {version}", { title: a.title, version: a.version }) : t("New article");
     const versions = a ? await send("GET", `/api/articles/${a.id}/versions`) : [];
+    const each = versions.map((v) => t("v{version} by {name} {time}", { version: v.version,
+      name: v.created_by, time: new Date(v.created_at).toLocaleString(window.i18nLang) }));
     document.getElementById("article-versions").textContent = versions.length
-      ? `Versions: ${versions.map((v) => `v${v.version} by ${v.created_by} ${new Date(v.created_at).toLocaleString()}`).join(" · ")}` : "";
+      ? t("Versions: {list}", { list: each.join(" · ") }) : "";
   }
 
   form.addEventListener("submit", async (e) => {
@@ -75,10 +78,10 @@
     try {
       const saved = f.id.value ? await send("PUT", `/api/articles/${f.id.value}`, body)
         : await send("POST", "/api/articles", body);
-      say(`Saved: ${saved.title}, version ${saved.version}`);
+      say(t("Saved: {title}, version {version}", { title: saved.title, version: saved.version }));
       await open(saved.id);
       await search();
-    } catch (err) { say(`Not saved: ${err.message}`, true); }
+    } catch (err) { say(t("Not saved: {error}", { error: err.message }), true); }
   });
   document.getElementById("article-search").addEventListener("submit", (e) => {
     e.preventDefault();

@@ -6,7 +6,7 @@
 
 // A button for the inbox row (called by dispatch.js when it draws the inbox).
 function guidesButton(a) {
-  return ` <button type="button" class="small" data-guides="${a.id}">Causes</button>`;
+  return ` <button type="button" class="small" data-guides="${a.id}">${t("Causes")}</button>`;
 }
 
 async function showGuides(alertId) {
@@ -20,9 +20,9 @@ async function showGuides(alertId) {
   const box = $("#alert-guides");
   box.hidden = false;
   box.dataset.alert = a.id;
-  $("#alert-guides-title").textContent = `Likely causes: ${a.message}`;
+  $("#alert-guides-title").textContent = t("Likely causes: {message}", { message: a.message });
   $("#alert-causes").innerHTML = causes.length ? causes.map((c) => `<li>${esc(c)}</li>`).join("")
-    : `<li class="muted">No article names causes for rule ${esc(a.rule_id)} yet.</li>`;
+    : `<li class="muted">${t("No article names causes for rule {rule} yet.", { rule: esc(a.rule_id) })}</li>`;
   $("#alert-articles").innerHTML = articles.map((x) =>
     `<li><details class="procedure" data-article="${x.id}"><summary>${esc(x.title)} <span class="muted">(${esc(x.audience.join(", "))}, v${x.version})</span></summary>` +
     `<div class="article-body"></div></details></li>`).join("");
@@ -55,9 +55,9 @@ async function showDeviceCases(id) {
   const details = await Promise.all(cases.map((c) => getJSON(`/api/cases/${c.id}`)));
   if ($("#device-panel").dataset.device !== id) return;
   $("#device-cases").innerHTML = details.length ? details.map((c) =>
-    `<li data-case="${c.id}"><strong>Case ${c.id}: ${esc(c.title)}</strong>` +
+    `<li data-case="${c.id}"><strong>${t("Case {id}: {title}", { id: c.id, title: esc(c.title) })}</strong>` +
     `<p class="report-text">${esc(c.description || "")}</p></li>`).join("")
-    : `<li class="muted">No open case.</li>`;
+    : `<li class="muted">${t("No open case.")}</li>`;
 }
 new MutationObserver(() => {
   const id = $("#device-panel").dataset.device;
@@ -67,9 +67,9 @@ new MutationObserver(() => {
 async function showDeflection() {
   const f = await getJSON("/api/self-service/figures");
   $("#deflection-figure").textContent =
-    `${f.visits_avoided} visit${f.visits_avoided === 1 ? "" : "s"} avoided by customers' self-help · ${f.still_broken} still broken after a guide`;
+    `${nt("{n} visit avoided by customers' self-help", "{n} visits avoided by customers' self-help", f.visits_avoided)} · ${t("{n} still broken after a guide", { n: f.still_broken })}`;
   $("#deflection-articles").innerHTML = f.articles.slice(0, 5).map((x) =>
-    `<li>${esc(x.title)}: ${x.fixed} fixed, ${x.still_broken} still broken</li>`).join("");
+    `<li>${t("{title}: {fixed} fixed, {broken} still broken", { title: esc(x.title), fixed: x.fixed, broken: x.still_broken })}</li>`).join("");
 }
 showDeflection().catch(() => {});
 setInterval(() => showDeflection().catch(() => {}), 60000);

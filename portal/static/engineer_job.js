@@ -264,13 +264,13 @@ async function load() {
 // of HTML in the article escaped (knowledge/rendering.py).
 function showProcedures(articles) {
   const box = document.getElementById("procedure-list");
-  if (!articles.length) { box.textContent = "No procedure for this device model yet."; return; }
+  if (!articles.length) { box.textContent = t("No procedure for this device model yet."); return; }
   box.replaceChildren(...articles.map((a, k) => {
     const details = document.createElement("details"), summary = document.createElement("summary");
     details.className = "procedure";
     details.dataset.article = a.id;
     details.open = k === 0;
-    const why = a.linked_to_alert ? " — for this job's alert" : a.linked_to_fault ? " — for the reported fault" : "";
+    const why = a.linked_to_alert ? ` — ${t("for this job's alert")}` : a.linked_to_fault ? ` — ${t("for the reported fault")}` : "";
     summary.textContent = `${a.title}${why} (v${a.version})`;
     const body = document.createElement("div");
     body.className = "article-body";

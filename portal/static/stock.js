@@ -91,9 +91,10 @@
     const [catalogue, locations, engineers] = await Promise.all([
       get("/api/parts"), get("/api/stock/locations"), get("/api/engineers")]);
     const vans = new Set(locations.map((p) => p.id));
-    places = [...locations.map((p) => [p.id, `${p.name} (${p.kind})`, p.kind]),
+    const kindWord = (kind) => ({ van: t("van"), warehouse: t("warehouse") }[kind] || kind);
+    places = [...locations.map((p) => [p.id, `${p.name} (${kindWord(p.kind)})`, p.kind]),
       ...engineers.filter((e) => !vans.has(`van-${e.id}`))
-        .map((e) => [`van-${e.id}`, `Van of ${e.name} (van)`, "van"])];
+        .map((e) => [`van-${e.id}`, t("Van of {name} (van)", { name: e.name }), "van"])];
     options(form.elements.part, catalogue.parts.map((p) => [p.number, `${p.number} ${p.name}`]));
     showFields();
   }
@@ -113,7 +114,7 @@
     const detail = data.detail;
     if (typeof detail === "string") return detail;
     if (Array.isArray(detail)) return detail.map((d) => `${d.loc.at(-1)}: ${d.msg}`).join("; ");
-    return `the server answered ${r.status}`;
+    return t("the server answered {status}", { status: r.status });
   }
 
   form.elements.kind.addEventListener("change", showFields);
@@ -129,25 +130,27 @@
     }
     const button = form.querySelector("button[type=submit]");
     button.disabled = true;
-    say("Recording…");
+    say(t("Recording…"));
     try {
       const r = await fetch("/api/stock/movements", { method: "POST", credentials: "same-origin",
         headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
         body: JSON.stringify(body) });
       const data = await r.json().catch(() => ({}));
       if (!r.ok) {
-        say(`Not recorded, nothing changed: ${refusal(data, r)}`, true);
+        say(t("Not recorded, nothing changed: {reason}", { reason: refusal(data, r) }), true);
         return;
       }
       const name = (id) => (places.find((p) => p[0] === id) || [id, id])[1];
-      const where = [data.from_location && `from ${name(data.from_location)}`,
-        data.to_location && `to ${name(data.to_location)}`].filter(Boolean).join(" ");
-      say(`Recorded: ${data.kind} of ${data.qty} × ${data.part_number} ${where} ` +
-          `(ledger line ${data.id}).`);
+      const where = [data.from_location && t("from {place}", { place: name(data.from_location) }),
+        data.to_location && t("to {place}", { place: name(data.to_location) })].filter(Boolean).join(" ");
+      const kindWords = { receipt: t("receipt"), transfer: t("transfer"), return: t("return") };
+      say(t("Recorded: {kind} of {qty} × {part} {where} (ledger line {id}).", {
+        kind: kindWords[data.kind] || data.kind, qty: data.qty, part: data.part_number, where,
+        id: data.id }));
       await load();
       await fillForm();
     } catch (err) {
-      say(`Not recorded: ${err.message}`, true);
+      say(t("Not recorded: {error}", { error: err.message }), true);
     } finally {
       button.disabled = false;
     }
@@ -158,6 +161,6 @@
   });
   // The form is ready to use once its parts and places are there.
   fillForm().then(() => { form.dataset.ready = "1"; }).catch((err) => {
-    say(`The movement form could not load: ${err.message}`, true);
+    say(t("The movement form could not load: {error}", { error: err.message }), true);
   });
 })();
