@@ -183,6 +183,14 @@ def device_list_cache(request: Request) -> DeviceListCache:
     return cache
 
 
+def cached_device_count(request: Request) -> int | None:
+    """The devices in the latest snapshot, without reading the database (for /healthz);
+    None before the first snapshot."""
+    cache: DeviceListCache | None = getattr(request.app.state, APP_STATE_KEY, None)
+    snap = cache._snapshot if cache is not None else None
+    return len(snap.rows) if snap is not None else None
+
+
 def accepts_gzip(accept_encoding: str) -> bool:
     """Whether Accept-Encoding allows gzip (by name or '*', without q=0)."""
     for part in accept_encoding.split(","):

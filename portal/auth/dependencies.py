@@ -32,7 +32,9 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from portal.auth import principal_cache
 from portal.auth.accounts import Principal, principal_for_session, principal_for_token
+from portal.auth.passwords import digest
 from portal.context import SessionDep
 from service.tables import WorkOrder
 
@@ -61,11 +63,12 @@ _bearer_scheme = HTTPBearer(auto_error=False, description="an API token (POST /a
 
 def principal_of(request: Request, session: Session) -> Principal | None:
     """The caller, from `Authorization: Bearer` or the session cookie; None if anonymous.
-    Looked up afresh: a revoked token, an ended session or a disabled user is None."""
+    A revoked token, an ended session or a disabled user is None: at once for changes
+    made in this process, within `principal_cache.TTL_S` for other processes'."""
     header = request.headers.get("authorization")
     if header:
         scheme, _sep, value = header.partition(" ")
-        principal = (principal_for_token(session, value.strip())
+        principal = (_cached(session, "token", value.strip(), principal_for_token)
                      if scheme.lower() == "bearer" and value.strip() else None)
         if principal is None:
             # A wrong token is an error, never a silent fall back to anonymous.
@@ -73,7 +76,24 @@ def principal_of(request: Request, session: Session) -> Principal | None:
                                 headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
         return principal
     key = request.cookies.get(SESSION_COOKIE)
-    return principal_for_session(session, key) if key else None
+    return _cached(session, "session", key, principal_for_session) if key else None
+
+
+def _cached(session: Session, via: str, credential: str,
+            look_up: Callable[[Session, str], Principal | None]) -> Principal | None:
+    """`look_up(session, credential)`, answered from `principal_cache.CACHE` when it
+    was found there within the last second and nothing about accounts changed since."""
+    engine = session.get_bind()
+    assert isinstance(engine, Engine)
+    key = principal_cache.cache_key(engine, via, digest(credential))
+    principal = principal_cache.CACHE.get(key)
+    if principal is not None:
+        return principal
+    generation = principal_cache.CACHE.generation
+    principal = look_up(session, credential)
+    if principal is not None:
+        principal_cache.CACHE.put(key, principal, generation)
+    return principal
 
 
 _PRINCIPAL = "fp_principal"  # request.state: the caller, once looked up
