@@ -35,7 +35,6 @@ from starlette.responses import Response
 from portal.auth import principal_cache
 from portal.auth.accounts import Principal, principal_for_session, principal_for_token
 from portal.auth.passwords import digest
-from portal.context import SessionDep
 from service.tables import WorkOrder
 
 SESSION_COOKIE = "fp_session"
@@ -99,20 +98,40 @@ def _cached(session: Session, via: str, credential: str,
 _PRINCIPAL = "fp_principal"  # request.state: the caller, once looked up
 
 
-def current_principal(
-    request: Request, session: SessionDep,
+async def current_principal(
+    request: Request,
     _: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer_scheme)] = None,
 ) -> Principal | None:
-    """The caller (`principal_of`), looked up once per request."""
+    """The caller (`principal_of`), looked up once per request: from the principal
+    cache on the event loop when it is there, else on a thread with a session of its
+    own (a route that reads nothing else then opens no session at all)."""
     if not hasattr(request.state, _PRINCIPAL):
-        setattr(request.state, _PRINCIPAL, principal_of(request, session))
-    principal: Principal | None = getattr(request.state, _PRINCIPAL)
-    return principal
+        principal = _cached_only(request)
+        if principal is None:
+            principal = await run_in_threadpool(_principal_before_body, request)
+        setattr(request.state, _PRINCIPAL, principal)
+    found: Principal | None = getattr(request.state, _PRINCIPAL)
+    return found
+
+
+def _cached_only(request: Request) -> Principal | None:
+    """The caller if the principal cache knows their credential (no database)."""
+    engine = request.app.state.ctx.engine
+    header = request.headers.get("authorization")
+    if header:
+        scheme, _sep, value = header.partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            return None
+        return principal_cache.CACHE.get(
+            principal_cache.cache_key(engine, "token", digest(value.strip())))
+    key = request.cookies.get(SESSION_COOKIE)
+    return principal_cache.CACHE.get(
+        principal_cache.cache_key(engine, "session", digest(key))) if key else None
 
 
 def _principal_before_body(request: Request) -> Principal | None:
     with Session(request.app.state.ctx.engine) as session:
-        return current_principal(request, session)
+        return principal_of(request, session)
 
 
 def still_allowed(engine: Engine, request: Request, roles: tuple[str, ...]) -> bool:
@@ -210,7 +229,7 @@ def _role_check(roles: tuple[str, ...], page: bool) -> Callable[..., Awaitable[P
         return principal
 
     async def before_body(request: Request) -> None:
-        principal = await run_in_threadpool(_principal_before_body, request)
+        principal = await current_principal(request)
         check_csrf_before_body(request, _authorised(request, principal, roles, page))
 
     dependency.before_body = before_body  # type: ignore[attr-defined]
