@@ -29,6 +29,10 @@ MAX_EVENTS = 500
 class LiveEvent:
     kind: str  # alert | work_order | plan | device
     data: dict[str, Any]
+    # The row id of its kind (alert event, work-order event, plan); None for device
+    # flips. Not sent: it tells a stream that caught up from the database which of the
+    # hub's events it has already (`live_hub.after`).
+    ref: int | None = None
 
 
 @dataclass(slots=True)
@@ -70,7 +74,7 @@ class LiveFeed:
         events = [_alert_event(e, a) for e, a in alerts]
         events += [_work_order_event(e, w) for e, w in orders]
         events += [LiveEvent("plan", {"plan_id": p.id, "assigned": p.assigned,
-                                      "unassigned": p.unassigned, "at": p.created_at})
+                                      "unassigned": p.unassigned, "at": p.created_at}, p.id)
                    for p in plans]
         events += [LiveEvent("device", {"device_id": d, "online": up})
                    for d, up in sorted(online.items()) if cursor.online.get(d) != up]
@@ -95,11 +99,11 @@ def _alert_event(event: AlertEvent, alert: Alert) -> LiveEvent:
         "alert_id": alert.id, "action": event.action, "by": event.by, "at": event.at,
         "device_id": alert.device_id, "rule_id": alert.rule_id, "severity": alert.severity,
         "state": alert.state, "message": alert.message,
-    })
+    }, event.id)
 
 
 def _work_order_event(event: WorkOrderEvent, order: WorkOrder) -> LiveEvent:
     return LiveEvent("work_order", {
         "work_order_id": order.id, "status": event.status, "at": event.at,
         "device_id": order.device_id, "engineer_id": order.engineer_id, "eta": order.eta,
-    })
+    }, event.id)

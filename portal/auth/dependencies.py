@@ -145,6 +145,20 @@ def still_allowed(engine: Engine, request: Request, roles: tuple[str, ...]) -> b
     return principal is not None and principal.role in roles
 
 
+async def allowed_now(request: Request, roles: tuple[str, ...]) -> bool:
+    """`still_allowed` for a stream on the event loop: from the principal cache when it
+    knows the credential (forgotten at once on a change in this process, within its
+    TTL on another's), else looked up on a thread."""
+    try:
+        principal = _cached_only(request)
+    except HTTPException:
+        return False
+    if principal is None:
+        return await run_in_threadpool(still_allowed, request.app.state.ctx.engine,
+                                       request, roles)
+    return principal.role in roles
+
+
 PrincipalDep = Annotated[Principal | None, Depends(current_principal)]
 
 
