@@ -44,6 +44,7 @@ from portal.queries.devices import (
     device_map,
     device_map_version,
 )
+from portal.table_watch import WATCH
 
 # Staleness bound of the columns the version query does not cover (last seen, names).
 MAX_AGE_S = 1.0
@@ -89,6 +90,9 @@ class Snapshot:
     views: dict[DeviceFilter, Body] = field(default_factory=dict)
     view_bytes: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    # When the version was last found equal: this process's writes to the versioned
+    # tables and the live hub's changes then (`DeviceListCache.current`).
+    checked: tuple[int, int] = (-1, -1)
 
     def view(self, where: DeviceFilter) -> Body:
         """The JSON of the rows `where` keeps, made once per snapshot."""
@@ -122,6 +126,29 @@ class DeviceListCache:
         self._lock = threading.Lock()
         self._snapshot: Snapshot | None = None
         self.rebuilds = 0
+        self.hub_changes = 0
+
+    TABLES = ("device", "alert")
+
+    def on_live_events(self, events: list[object]) -> None:
+        """The live hub saw alerts or online flips (maybe another process's)."""
+        self.hub_changes += 1
+
+    def _stamp(self) -> tuple[int, int]:
+        return WATCH.stamp(self.TABLES), self.hub_changes
+
+    def current(self) -> Snapshot | None:
+        """The snapshot without reading the database, when nothing can have changed
+        what the version covers since it was last checked: no write to `device` or
+        `alert` in this process, no change seen by the live hub (other processes',
+        within its poll), and the snapshot is fresh, or aged while another request
+        rebuilds it. None: ask `snapshot` (on a thread)."""
+        snap = self._snapshot
+        if snap is None or snap.checked != self._stamp():
+            return None
+        if self._fresh(snap) or self._lock.locked():
+            return snap
+        return None
 
     def invalidate(self) -> None:
         """Drop the snapshot: the next request rebuilds (for writers in this process)."""
@@ -132,9 +159,11 @@ class DeviceListCache:
 
     def snapshot(self, session: Session, models: Mapping[str, DeviceModel]) -> Snapshot:
         """The current snapshot; `session` (the request's) reads the version."""
+        stamp = self._stamp()  # before the read: a write during it is seen next time
         version = device_map_version(session)
         snap = self._snapshot
         if snap is not None and snap.version == version:
+            snap.checked = stamp
             if self._fresh(snap):
                 return snap
             # Only aged: while one request rebuilds, the others serve this one (so
@@ -161,7 +190,8 @@ class DeviceListCache:
             if snap is not None and snap.version == version and self._fresh(snap):
                 return snap
             built_at = self._clock()  # before reading: the age errs on the old side
-            snap = Snapshot(version, built_at, device_map(fresh, models))
+            stamp = self._stamp()
+            snap = Snapshot(version, built_at, device_map(fresh, models), checked=stamp)
         self._snapshot = snap
         self.rebuilds += 1
         return snap

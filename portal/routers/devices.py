@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
@@ -15,8 +16,8 @@ from asset_registry.tables import Device
 from foundations.clock import HOUR_MS, MINUTE_MS, now_ms
 from ingest.telemetry_store import StoreError
 from portal.auth.dependencies import GuardedRoute, staff_only
-from portal.context import ContextDep, SessionDep
-from portal.device_list_cache import device_list_cache, response_for
+from portal.context import ContextDep, PortalContext, SessionDep
+from portal.device_list_cache import DeviceListCache, Snapshot, device_list_cache, response_for
 from portal.queries.devices import DeviceFilter, device_detail
 from portal.queries.gaps import device_gaps
 from portal.schemas.devices import BucketPublic, DeviceDetail, DevicePublic, GapPublic, SeriesPublic
@@ -28,7 +29,7 @@ POINTS = 288
 
 
 @router.get("/api/devices", response_model=list[DevicePublic])
-def devices(request: Request, ctx: ContextDep, session: SessionDep,
+async def devices(request: Request, ctx: ContextDep,
             severity: str | None = Query(None, max_length=20, description="only devices "
                                          "whose worst open alert has this severity ('ok': "
                                          "none open)"),
@@ -43,8 +44,19 @@ def devices(request: Request, ctx: ContextDep, session: SessionDep,
     ETag; `If-None-Match` with it gets 304 while the list is unchanged."""
     where = DeviceFilter(severity=severity, model_id=model, online=online,
                          customer_id=customer, search=q.strip() if q else None)
-    body = device_list_cache(request).snapshot(session, ctx.models).view(where)
-    return response_for(request, body)
+    cache = device_list_cache(request)
+    # On the event loop when nothing can have changed (no thread, no database);
+    # otherwise the version is read (and the snapshot maybe rebuilt) on a thread.
+    snap = cache.current() or await run_in_threadpool(_snapshot, cache, ctx)
+    view = snap.views.get(where)
+    if view is None:  # a new filter: made once per snapshot, on a thread
+        view = await run_in_threadpool(snap.view, where)
+    return response_for(request, view)
+
+
+def _snapshot(cache: DeviceListCache, ctx: PortalContext) -> Snapshot:
+    with Session(ctx.engine) as session:
+        return cache.snapshot(session, ctx.models)
 
 
 @router.get("/api/devices/{device_id}")

@@ -44,6 +44,7 @@ from portal.live_feed import Cursor, LiveEvent
 from portal.live_hub import LiveHub, Subscriber, after
 from portal.pages.customer import invalid_code
 from portal.queries.devices import device_by_token
+from portal.read_cache import tell_caches
 
 router = APIRouter(route_class=GuardedRoute)
 
@@ -66,6 +67,9 @@ def live_hub(request: Request) -> LiveHub:
             hub = getattr(state, HUB_STATE_KEY, None)
             if hub is None:
                 hub = LiveHub(state.ctx.engine, POLL_S)
+                # The caches learn of other processes' changes before any stream does,
+                # so a console refetching on an event gets the changed answer.
+                hub.on_change(lambda events: tell_caches(state, events))
                 setattr(state, HUB_STATE_KEY, hub)
     return hub
 

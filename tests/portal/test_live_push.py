@@ -98,7 +98,7 @@ def test_each_change_reaches_every_stream_that_may_see_it_and_no_other(
         listener.join()
     assert on_b not in customer_a.alerts() and on_a not in customer_b.alerts()
     # Customers do not learn who acted, nor any other device's or engineer's business.
-    for kind, data in customer_a.events:
+    for _kind, data in customer_a.events:
         assert "by" not in data and "message" not in data and data["device_id"] == a.id
     # One poll loop for the whole process, however many streams.
     hub = portal.app.state.live_hub

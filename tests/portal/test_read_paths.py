@@ -19,6 +19,8 @@ from foundations.health import Health
 from portal.auth import principal_cache
 from portal.auth.passwords import digest
 from portal.auth.tables import ApiToken, PortalUser
+from portal.live_feed import LiveEvent
+from portal.read_cache import OpenAlertsCache
 from simulators.fleet import generate_fleet
 from support import Account, make_account
 
@@ -112,3 +114,43 @@ def test_another_process_revoking_a_token_is_seen_within_the_cache_ttl(
         assert client.get("/api/engineers", headers=account.headers).status_code == 200
         now[0] += principal_cache.TTL_S + 0.01
         assert client.get("/api/engineers", headers=account.headers).status_code == 401
+
+
+# -- the open alerts, from memory ----------------------------------------------------------
+
+def test_open_alerts_answer_304_to_their_etag_and_change_with_a_write(portal: Portal) -> None:
+    staff = portal.accounts["dispatcher"].headers
+    with TestClient(portal.app, headers=staff) as client:
+        first = client.get("/api/alerts?state=open")
+        etag = first.headers["etag"]
+        again = client.get("/api/alerts?state=open", headers={"If-None-Match": etag})
+        assert again.status_code == 304
+        with statements(portal.engine) as seen:  # served from memory: no SQL at all
+            assert client.get("/api/alerts?state=open").json() == first.json()
+        assert seen == []
+        raised = portal.new_alert(portal.device("A").id)  # a write in this process
+        changed = client.get("/api/alerts?state=open", headers={"If-None-Match": etag})
+        assert changed.status_code == 200 and changed.headers["etag"] != etag
+        assert raised in {a["id"] for a in changed.json()}
+
+
+def test_another_process_s_alert_shows_once_the_hub_sees_it(portal: Portal) -> None:
+    staff = portal.accounts["dispatcher"].headers
+    with TestClient(portal.app, headers=staff) as client:
+        before = {a["id"] for a in client.get("/api/alerts?state=open").json()}
+        db = portal.engine.url.database
+        assert db is not None
+        with sqlite3.connect(db) as other:  # unseen by this process's listeners
+            other.execute("INSERT INTO alert (device_id, rule_id, metric, severity, message, "
+                          "state, raised_at, raised_value, replayed) VALUES "
+                          "(?, 'other-process', 'tds_ppm', 'high', 'm', 'active', 1, 1.0, 0)",
+                          (portal.device("A").id,))
+        cache = open_alerts_cache_of(portal)
+        cache.on_live_events([LiveEvent("alert", {}, 1)])  # what the hub does on its poll
+        after = {a["id"] for a in client.get("/api/alerts?state=open").json()}
+        assert len(after - before) == 1
+
+
+def open_alerts_cache_of(portal: Portal) -> OpenAlertsCache:
+    cache: OpenAlertsCache = portal.app.state.open_alerts_cache
+    return cache
