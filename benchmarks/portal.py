@@ -76,6 +76,7 @@ class Seeded:
     open_alerts: int
     token: str
     device_id: str
+    qr_tokens: dict[str, str] = dataclasses.field(default_factory=dict)  # device -> QR
 
 
 def seed(folder: Path, devices: int, seed_value: int = 7) -> Seeded:
@@ -93,7 +94,7 @@ def seed(folder: Path, devices: int, seed_value: int = 7) -> Seeded:
     db = folder / "bench.db"
     engine = make_engine(f"sqlite:///{db}")
     upgrade(engine)
-    import_fleet(engine, fleet)
+    qr_tokens = import_fleet(engine, fleet)
     rng = random.Random(seed_value)
     now = int(time.time() * 1000)
     alerted = rng.sample([d.id for d in kept], len(kept) * 3 // 100)
@@ -108,7 +109,7 @@ def seed(folder: Path, devices: int, seed_value: int = 7) -> Seeded:
         user, _ = create_user(session, "bench-dispatcher", "dispatcher", password=PASSWORD)
         _, token = issue_api_token(session, user, "bench")
     engine.dispose()
-    return Seeded(db, len(kept), len(alerted), token, kept[0].id)
+    return Seeded(db, len(kept), len(alerted), token, kept[0].id, qr_tokens)
 
 
 def serve(db: Path, port: int) -> None:
