@@ -176,7 +176,10 @@ def _figures(clients: list[Client], written: list[Written], end: float, cpu_s: f
                 missed += 1
         delays.extend(c.got.values())
     delays.sort()
-    at = (lambda q: delays[min(len(delays) - 1, int(len(delays) * q))] if delays else 0.0)
+
+    def at(q: float) -> float:
+        return delays[min(len(delays) - 1, int(len(delays) * q))] if delays else 0.0
+
     return {"clients": len(clients), "connected": sum(1 for c in clients if c.connected_at),
             "stayed_to_the_end": sum(1 for c in clients if c.connected_at and c.closed_at
                                      and c.closed_at >= end - 1),

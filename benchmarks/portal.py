@@ -250,25 +250,28 @@ def paths_of(seeded: Seeded) -> list[str]:
             "/api/alerts?state=open", "/api/devices", "/api/devices?q=AQ-500-21"]
 
 
-def latency_wrk(base: str, bare: str, seeded: Seeded, clients: int,
-                duration_s: float) -> dict[str, dict[str, float]]:
-    """Every endpoint under `clients` wrk connections for `duration_s` each, after the
-    bare ASGI hello-world and the baseline endpoint, all in this one run."""
+def latency_wrk(base: str, bare: str, seeded: Seeded, clients: int, duration_s: float,
+                rounds: int) -> dict[str, dict[str, float]]:
+    """Every endpoint under `clients` wrk connections for `duration_s`, after the bare
+    ASGI hello-world and the baseline endpoint, all in this one run; `rounds` times
+    over, interleaved, each figure the median of its rounds (a shared machine's load
+    drifts over minutes: interleaving spreads it over every row alike)."""
     auth = {"Authorization": f"Bearer {seeded.token}", "Accept-Encoding": "gzip"}
     plain = {"Accept-Encoding": "gzip"}
-
-    def run(url: str, headers: dict[str, str]) -> dict[str, float]:
-        portal_wrk.run_wrk(url, connections=clients, duration_s=1, headers=headers)  # warm
-        return portal_wrk.run_wrk(url, connections=clients, duration_s=duration_s,
-                                  headers=headers)
-
-    result = {portal_wrk.BARE: run(f"{bare}/", plain),
-              portal_wrk.BASELINE: run(base + portal_wrk.BASELINE, plain)}
-    for path in paths_of(seeded):
-        result[path] = run(base + path, auth if path != "/healthz" else plain)
     etag = httpx.get(f"{base}/api/devices", headers=auth).headers["etag"]
-    result[REVALIDATE] = run(f"{base}/api/devices", {**auth, "If-None-Match": etag})
-    return portal_wrk.with_ratios(result)
+    targets = {portal_wrk.BARE: (f"{bare}/", plain),
+               portal_wrk.BASELINE: (base + portal_wrk.BASELINE, plain),
+               **{path: (base + path, auth if path != "/healthz" else plain)
+                  for path in paths_of(seeded)},
+               REVALIDATE: (f"{base}/api/devices", {**auth, "If-None-Match": etag})}
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name in targets}
+    for url, headers in targets.values():  # warm every path (caches, connections) once
+        portal_wrk.run_wrk(url, connections=clients, duration_s=1, headers=headers)
+    for _ in range(rounds):
+        for name, (url, headers) in targets.items():
+            runs[name].append(portal_wrk.run_wrk(url, connections=clients,
+                                                 duration_s=duration_s, headers=headers))
+    return portal_wrk.with_ratios({name: portal_wrk.median_of(r) for name, r in runs.items()})
 
 
 def _table(result: dict) -> str:
@@ -288,7 +291,9 @@ def _table(result: dict) -> str:
         lines.append("  (skipped: --no-browser)")
     if result.get("load") == "wrk":
         lines += ["", f"wrk, {result['clients']} connections, {result['duration_s']:g} s per "
-                  f"endpoint; {result['pinning']}"]
+                  f"endpoint and round, median of {result['rounds']} interleaved rounds; "
+                  f"{result['pinning']}; load average {result['loadavg'][0]:.1f} before, "
+                  f"{result['loadavg_after'][0]:.1f} after"]
         return "\n".join(lines + portal_wrk.table(result["latency"]))
     lines += ["", f"{'endpoint':<34}{'p50 ms':>9}{'p99 ms':>9}{'req/s':>8}{'x p50':>7}"
               f"{'reqs':>6}{'errs':>5}{'KiB':>8}"]
@@ -326,7 +331,9 @@ def bench_portal(
         help="Load generator: wrk (compiled; `apt-get install -y wrk`) or httpx "
              "(the old in-Python clients; --requests, --heavy-requests).")] = "wrk",
     duration: Annotated[float, typer.Option(
-        help="wrk: seconds of load per endpoint.")] = 10.0,
+        help="wrk: seconds of load per endpoint and round.")] = 5.0,
+    rounds: Annotated[int, typer.Option(
+        help="wrk: rounds over every endpoint, interleaved; figures are medians.")] = 3,
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON, not a table.")
                            ] = False,
     serve_db: Annotated[Path | None, typer.Option("--serve", hidden=True)] = None,
@@ -362,11 +369,12 @@ def bench_portal(
                 bare, bare_base = _start_server(None, log)
                 try:
                     result["latency"] = latency_wrk(base, bare_base, seeded, clients,
-                                                    duration)
+                                                    duration, rounds)
                 finally:
                     bare.terminate()
                     bare.wait(timeout=30)
-                result |= {"duration_s": duration, "pinning": portal_wrk.pinning()}
+                result |= {"duration_s": duration, "rounds": rounds,
+                           "pinning": portal_wrk.pinning()}
             else:
                 result["latency"] = latency(base, seeded, clients, requests, heavy_requests)
             result["loadavg_after"] = os.getloadavg()

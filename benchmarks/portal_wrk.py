@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import tempfile
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -120,6 +121,14 @@ def run_wrk(url: str, *, connections: int, duration_s: float, headers: dict[str,
             # wrk counts 4xx/5xx as status errors; 304 is a success (the ETag row).
             "errors": raw["status_errors"] + raw["socket_errors"],
             "bytes": raw["bytes"] / requests}
+
+
+def median_of(runs: list[dict[str, float]]) -> dict[str, float]:
+    """Each figure's median over the rounds; requests and errors summed."""
+    out = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
+    out["requests"] = sum(r["requests"] for r in runs)
+    out["errors"] = sum(r["errors"] for r in runs)
+    return out
 
 
 def with_ratios(result: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
