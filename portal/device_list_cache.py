@@ -66,7 +66,8 @@ class Body:
     _gzip: bytes | None = None
 
     @classmethod
-    def of(cls, rows: list[DeviceRow]) -> Body:
+    def of(cls, rows: object) -> Body:
+        """`rows` (anything orjson takes) as JSON with its ETag."""
         raw = orjson.dumps(rows)
         return cls(raw, '"' + hashlib.blake2b(raw, digest_size=16).hexdigest() + '"')
 

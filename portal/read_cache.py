@@ -1,95 +1,134 @@
-"""`GET /api/alerts` served from memory, kept current by the writes (issue 24).
+"""Read answers served from memory, kept current by the writes (issue 24).
 
-`OpenAlertsCache` keeps `GET /api/alerts`'s answers (per `state`, `device_id`) as
-JSON with a strong ETag and gzip (`device_list_cache.Body`): rebuilt after a write
-to `alert` or `alert_event` in this process, an alert change seen by the hub, or
-`MAX_AGE_S`, whichever comes first.
+A `ReadCache` keeps the JSON of one kind of answer per key (the query's filters),
+with a strong ETag and gzip (`device_list_cache.Body`), and rebuilds an answer when
+
+* this process wrote one of the tables it reads (`table_watch.WATCH`: counted as
+  the statements run and again when their transaction ends, so at once);
+* the live hub saw a change of a kind it shows (`on_live_events`: another process's
+  alerts, work-order steps or online flips, within the hub's 1 s poll, and before
+  any console is told of it);
+* or it is `max_age_s` old (1 s): the bound for everything else, e.g. another
+  process's write while no live stream runs in this one.
+
+Answers are built on a thread, one at a time per cache; serving a kept answer
+needs neither a thread nor the database.
+
+The app's caches (`CACHES`): the alert list (`GET /api/alerts`), the work-order
+list (`GET /api/work-orders`; an engineer's key is their own id) and a device's
+detail (`GET /api/devices/{id}`, whose latest readings make it a short-lived entry
+where ingest writes often).
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 from typing import Any
 
+from fastapi import Request
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from portal.device_list_cache import APP_STATE_KEY as DEVICE_LIST_KEY
 from portal.device_list_cache import Body
-from portal.queries.alerts import list_alerts
 from portal.table_watch import WATCH
 
 MAX_AGE_S = 1.0
-APP_STATE_KEY = "open_alerts_cache"
+MAX_KEYS = 4096  # keys come from callers' filters: bounded, then started over
+APP_STATE_KEY = "read_caches"
 
-class OpenAlertsCache:
-    TABLES = ("alert", "alert_event")
+Build = Callable[[Session, Any], Any]  # (session, key) -> rows (JSON-able), or None
 
-    def __init__(self, engine: Engine, max_age_s: float = MAX_AGE_S,
+
+@dataclass(frozen=True)
+class CacheSpec:
+    tables: tuple[str, ...]  # what the answer reads
+    kinds: tuple[str, ...]  # the live hub's event kinds that change it
+    build: Build
+
+
+class ReadCache:
+    def __init__(self, engine: Engine, spec: CacheSpec, max_age_s: float = MAX_AGE_S,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._engine = engine
+        self.spec = spec
         self.max_age_s = max_age_s
         self._clock = clock
         self._lock = threading.Lock()
-        self._bodies: dict[tuple[str | None, str | None], tuple[float, int, int, Body]] = {}
-        self.hub_changes = 0  # moved by the live hub on every alert change it sees
+        self._kept: dict[Hashable, tuple[float, int, int, Body | None]] = {}
+        self.hub_changes = 0
         self.rebuilds = 0
 
     def on_live_events(self, events: list[Any]) -> None:
-        if any(e.kind == "alert" for e in events):
+        if any(e.kind in self.spec.kinds for e in events):
             self.hub_changes += 1
 
-    def current(self, key: tuple[str | None, str | None]) -> Body | None:
-        """The kept answer if nothing says it changed; None: rebuild (`build`)."""
-        kept = self._bodies.get(key)
+    def current(self, key: Hashable) -> tuple[bool, Body | None]:
+        """(True, the kept answer) if nothing says it changed, else (False, None)."""
+        kept = self._kept.get(key)
         if kept is None:
-            return None
+            return False, None
         built_at, stamp, hub, body = kept
         if (self._clock() - built_at >= self.max_age_s or hub != self.hub_changes
-                or stamp != WATCH.stamp(self.TABLES)):
-            return None
-        return body
+                or stamp != WATCH.stamp(self.spec.tables)):
+            return False, None
+        return True, body
 
-    def build(self, key: tuple[str | None, str | None]) -> Body:
-        """Read the answer afresh (on a thread); kept for the next requests."""
+    def build(self, key: Hashable) -> Body | None:
+        """Read the answer afresh (on a thread) and keep it; None: nothing there."""
         with self._lock:
-            body = self.current(key)  # another request may have just built it
-            if body is not None:
+            known, body = self.current(key)  # another request may have just built it
+            if known:
                 return body
             # Stamps before reading: a write during the read makes the answer stale.
-            stamp, hub, built_at = WATCH.stamp(self.TABLES), self.hub_changes, self._clock()
+            stamp = WATCH.stamp(self.spec.tables)
+            hub, built_at = self.hub_changes, self._clock()
             with Session(self._engine) as session:
-                rows = list_alerts(session, *key)
-            body = Body.of([r.model_dump(mode="json") for r in rows])  # type: ignore[arg-type]
-            if len(self._bodies) > 256:  # device_id is the caller's: bound the keys
-                self._bodies.clear()
-            self._bodies[key] = (built_at, stamp, hub, body)
+                rows = self.spec.build(session, key)
+            body = None if rows is None else Body.of(rows)
+            if len(self._kept) >= MAX_KEYS:
+                self._kept.clear()
+            self._kept[key] = (built_at, stamp, hub, body)
             self.rebuilds += 1
             return body
 
 
-_cache_lock = threading.Lock()
+_lock = threading.Lock()
 
 
-def open_alerts_cache(request: Any) -> OpenAlertsCache:
-    """The app's cache, made on first use."""
+def read_cache(request: Request, name: str, spec: CacheSpec) -> ReadCache:
+    """The app's cache called `name`, made on first use."""
     state = request.app.state
-    cache: OpenAlertsCache | None = getattr(state, APP_STATE_KEY, None)
-    if cache is None:
-        with _cache_lock:
-            cache = getattr(state, APP_STATE_KEY, None)
-            if cache is None:
-                cache = OpenAlertsCache(state.ctx.engine)
-                setattr(state, APP_STATE_KEY, cache)
-    return cache
+    caches: dict[str, ReadCache] | None = getattr(state, APP_STATE_KEY, None)
+    if caches is None or name not in caches:
+        with _lock:
+            caches = getattr(state, APP_STATE_KEY, None) or {}
+            if name not in caches:
+                caches = {**caches, name: ReadCache(state.ctx.engine, spec)}
+                setattr(state, APP_STATE_KEY, caches)
+    return caches[name]
+
+
+async def cached_body(request: Request, name: str, spec: CacheSpec, key: Hashable
+                      ) -> Body | None:
+    """The answer for `key`: from memory on the event loop, or built on a thread."""
+    from starlette.concurrency import run_in_threadpool
+
+    cache = read_cache(request, name, spec)
+    known, body = cache.current(key)
+    if known:
+        return body
+    return await run_in_threadpool(cache.build, key)
 
 
 def tell_caches(app_state: Any, events: list[Any]) -> None:
     """The live hub's changes, for the app's read caches (those made so far)."""
-    from portal.device_list_cache import APP_STATE_KEY as DEVICE_LIST_KEY
-
-    for name in (APP_STATE_KEY, DEVICE_LIST_KEY):
-        cache = getattr(app_state, name, None)
-        if cache is not None:
-            cache.on_live_events(events)
+    caches: dict[str, ReadCache] = getattr(app_state, APP_STATE_KEY, None) or {}
+    for cache in caches.values():
+        cache.on_live_events(events)
+    device_list = getattr(app_state, DEVICE_LIST_KEY, None)
+    if device_list is not None:
+        device_list.on_live_events(events)

@@ -5,9 +5,10 @@ work order (`service.alert_cases`)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from starlette.concurrency import run_in_threadpool
+from sqlmodel import Session
 from starlette.responses import Response
 
 from foundations.database import session_scope
@@ -16,8 +17,8 @@ from portal.auth.audit import record, record_now
 from portal.auth.dependencies import GuardedRoute, Staff, staff_only
 from portal.context import ContextDep, SessionDep, rules_service
 from portal.device_list_cache import response_for
-from portal.queries.alerts import alert_trail
-from portal.read_cache import open_alerts_cache
+from portal.queries.alerts import alert_trail, list_alerts
+from portal.read_cache import CacheSpec, cached_body
 from portal.schemas.alerts import (
     AlertAction,
     AlertEventPublic,
@@ -45,10 +46,17 @@ async def alerts(
 ) -> Response:
     """Newest first (at most 500). Served from memory while no alert changed (in this
     process at once, another's within a second); a strong ETag, `If-None-Match` → 304."""
-    cache = open_alerts_cache(request)
-    key = (state, device_id)
-    body = cache.current(key) or await run_in_threadpool(cache.build, key)
+    body = await cached_body(request, "alerts", ALERTS, (state, device_id))
+    assert body is not None
     return response_for(request, body)
+
+
+def _alerts(session: Session, key: tuple[str | None, str | None]) -> list[dict[str, Any]]:
+    return [a.model_dump(mode="json") for a in list_alerts(session, *key)]
+
+
+# The alert list reads alerts and their trails (assignments); the hub's alert events.
+ALERTS = CacheSpec(("alert", "alert_event"), ("alert",), _alerts)
 
 
 @router.get("/api/alerts/{alert_id}/events", dependencies=[Depends(staff_only)])

@@ -20,6 +20,7 @@ from portal.context import ContextDep, PortalContext, SessionDep
 from portal.device_list_cache import DeviceListCache, Snapshot, device_list_cache, response_for
 from portal.queries.devices import DeviceFilter, device_detail
 from portal.queries.gaps import device_gaps
+from portal.read_cache import CacheSpec, cached_body
 from portal.schemas.devices import BucketPublic, DeviceDetail, DevicePublic, GapPublic, SeriesPublic
 
 router = APIRouter(route_class=GuardedRoute, tags=["devices"], dependencies=[Depends(staff_only)])
@@ -59,12 +60,25 @@ def _snapshot(cache: DeviceListCache, ctx: PortalContext) -> Snapshot:
         return cache.snapshot(session, ctx.models)
 
 
-@router.get("/api/devices/{device_id}")
-def device(device_id: str, ctx: ContextDep, session: SessionDep) -> DeviceDetail:
-    detail = device_detail(session, device_id, ctx.models)
-    if detail is None:
+@router.get("/api/devices/{device_id}", response_model=DeviceDetail)
+async def device(device_id: str, request: Request, ctx: ContextDep) -> Response:
+    """One device with its open alerts and latest readings. Served from memory while
+    nothing it shows changed (`portal.read_cache`); a strong ETag."""
+    spec = CacheSpec(DETAIL_TABLES, ("alert", "device"),
+                     lambda session, key: _detail(session, key, ctx))
+    body = await cached_body(request, "device_detail", spec, device_id)
+    if body is None:
         raise HTTPException(404, f"no device '{device_id}'")
-    return detail
+    return response_for(request, body)
+
+
+# What a device's detail reads; `latest_value` moves with every reading ingested here.
+DETAIL_TABLES = ("device", "site", "customer", "alert", "latest_value")
+
+
+def _detail(session: Session, device_id: str, ctx: PortalContext) -> dict[str, object] | None:
+    detail = device_detail(session, device_id, ctx.models)
+    return None if detail is None else detail.model_dump(mode="json")
 
 
 @router.get("/api/devices/{device_id}/gaps")

@@ -20,7 +20,7 @@ from portal.auth import principal_cache
 from portal.auth.passwords import digest
 from portal.auth.tables import ApiToken, PortalUser
 from portal.live_feed import LiveEvent
-from portal.read_cache import OpenAlertsCache
+from portal.read_cache import ReadCache
 from simulators.fleet import generate_fleet
 from support import Account, make_account
 
@@ -151,6 +151,29 @@ def test_another_process_s_alert_shows_once_the_hub_sees_it(portal: Portal) -> N
         assert len(after - before) == 1
 
 
-def open_alerts_cache_of(portal: Portal) -> OpenAlertsCache:
-    cache: OpenAlertsCache = portal.app.state.open_alerts_cache
+def open_alerts_cache_of(portal: Portal) -> ReadCache:
+    cache: ReadCache = portal.app.state.read_caches["alerts"]
     return cache
+
+
+def test_work_orders_and_a_device_change_with_a_write_and_answer_304(portal: Portal) -> None:
+    staff = portal.accounts["dispatcher"].headers
+    device = portal.device("A").id
+    with TestClient(portal.app, headers=staff) as client:
+        orders = client.get("/api/work-orders")
+        detail = client.get(f"/api/devices/{device}")
+        for answer in (orders, detail):
+            assert client.get(str(answer.url), headers={
+                "If-None-Match": answer.headers["etag"]}).status_code == 304
+        assert client.get("/api/devices/no-such-device").status_code == 404
+        job = portal.new_job(device, portal.engineer_id("own"))
+        portal.new_alert(device)
+        assert job in {w["id"] for w in client.get("/api/work-orders").json()}
+        assert client.get(f"/api/devices/{device}").json()["open_alerts"] == \
+            detail.json()["open_alerts"] + 1
+        # An engineer's list is their own, whatever another caller's list holds.
+        own = portal.accounts["engineer_own"].headers
+        other = portal.accounts["engineer_other"].headers
+        assert job in {w["id"] for w in client.get("/api/work-orders", headers=own).json()}
+        assert job not in {w["id"] for w in client.get("/api/work-orders",
+                                                       headers=other).json()}
