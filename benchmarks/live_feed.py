@@ -13,7 +13,9 @@ portal only learns of it through its change feed). Then, in one run:
    as phones are, so the per-address rate limit applies as it would) mixed.
 
 Reported per phase: the server's CPU (seconds per second, from /proc via psutil),
-streams still connected at the end, updates each client should have seen (written
+streams still connected at the end, how often the server ended a stream (after 5
+minutes, or dropping a slow client) and the client reconnected with its
+`Last-Event-ID`, as EventSource does, updates each client should have seen (written
 while it was connected, more than `GRACE_S` before the end) and did not, updates a
 client saw that it may not see (another device's, for a customer), and the delay
 from the write to each client's receipt, p50/p99. Also `python -m
@@ -62,6 +64,8 @@ class Client:
     closed_at: float | None = None
     got: dict[tuple[int, str], float] = field(default_factory=dict)  # -> delay ms
     foreign: int = 0  # updates of other devices a customer was sent
+    reconnects: int = 0  # streams the server ended (5 minutes, too slow), reopened
+    failures: int = 0  # connections refused or answered other than 200
 
 
 class Fleet(threading.Thread):
@@ -107,36 +111,56 @@ class Fleet(threading.Thread):
 
 
 async def _listen(host: str, port: int, client: Client, token: str, until: float) -> None:
+    """One EventSource: reconnects with its Last-Event-ID when the server ends the
+    stream (it does after 5 minutes, or when it drops a slow client), as browsers do."""
+    last_id = ""
+    while time.time() < until:
+        last_id = await _stream_once(host, port, client, token, until, last_id)
+        if time.time() < until:
+            client.reconnects += 1
+            await asyncio.sleep(0.1)
+    client.closed_at = time.time()
+
+
+async def _stream_once(host: str, port: int, client: Client, token: str, until: float,
+                       last_id: str) -> str:
     headers = f"Authorization: Bearer {token}\r\n" if client.device_id is None else ""
+    if last_id:
+        headers += f"Last-Event-ID: {last_id}\r\n"
     try:
         reader, writer = await asyncio.open_connection(
             host, port, local_addr=(client.local_host, 0), limit=1 << 20)
     except OSError:
-        return
+        client.failures += 1
+        return last_id
     writer.write(f"GET {client.path} HTTP/1.1\r\nHost: {host}\r\n{headers}"
                  "Accept: text/event-stream\r\n\r\n".encode())
     try:
         status = await reader.readline()
         if b" 200 " not in status:
-            return
-        client.connected_at = time.time()
+            client.failures += 1
+            return last_id
+        client.connected_at = client.connected_at or time.time()
         kind = b""
         while time.time() < until:
             line = await asyncio.wait_for(reader.readline(), max(0.1, until - time.time()))
             if not line:
                 break
-            if line.startswith(b"event: "):
+            if line.startswith(b"id: "):
+                last_id = line[4:].strip().decode()
+            elif line.startswith(b"event: "):
                 kind = line[7:].strip()
             elif line.startswith(b"data: ") and kind == b"alert":
                 data = orjson.loads(line[6:])
                 if client.device_id is not None and data.get("device_id") != client.device_id:
                     client.foreign += 1
-                client.got[(data["alert_id"], data["action"])] = time.time() * 1000 - data["at"]
+                client.got.setdefault((data["alert_id"], data["action"]),
+                                      time.time() * 1000 - data["at"])
     except (TimeoutError, OSError, ValueError):
         pass
     finally:
-        client.closed_at = time.time()
         writer.close()
+    return last_id
 
 
 def _clients(seeded: Seeded, n: int, consoles: float) -> list[Client]:
@@ -183,6 +207,8 @@ def _figures(clients: list[Client], written: list[Written], end: float, cpu_s: f
     return {"clients": len(clients), "connected": sum(1 for c in clients if c.connected_at),
             "stayed_to_the_end": sum(1 for c in clients if c.connected_at and c.closed_at
                                      and c.closed_at >= end - 1),
+            "reconnects": sum(c.reconnects for c in clients),
+            "failed_connections": sum(c.failures for c in clients),
             "expected_deliveries": expected, "missed": missed,
             "foreign": sum(c.foreign for c in clients), "deliveries": len(delays),
             "delay_p50_ms": at(0.5), "delay_p99_ms": at(0.99),
@@ -235,12 +261,12 @@ def bench_live(
         return
     print(f"live feed: {devices} devices, an update every {interval:g} s, "
           f"load average before {result['loadavg_before']}")
-    print(f"{'phase':<10}{'streams':>8}{'stayed':>8}{'expected':>10}{'missed':>8}"
+    print(f"{'phase':<10}{'streams':>8}{'stayed':>8}{'reconn':>7}{'expected':>10}{'missed':>8}"
           f"{'foreign':>8}{'p50 ms':>8}{'p99 ms':>8}{'CPU cores':>10}")
     for name in ("baseline", "main"):
         r = result[name]
         assert isinstance(r, dict)
-        print(f"{name:<10}{r['clients']:>8}{r['stayed_to_the_end']:>8}"
+        print(f"{name:<10}{r['clients']:>8}{r['stayed_to_the_end']:>8}{r['reconnects']:>7}"
               f"{r['expected_deliveries']:>10}{r['missed']:>8}{r['foreign']:>8}"
               f"{r['delay_p50_ms']:>8.0f}{r['delay_p99_ms']:>8.0f}"
               f"{r['server_cpu_cores']:>10.3f}")

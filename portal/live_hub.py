@@ -2,7 +2,7 @@
 
 Before (issue 24) every open console polled the database once a second, re-reading
 every device's online flag: 100 consoles were 100 polls a second of 10,000 rows. The
-hub polls `LiveFeed` once per `POLL_S` for the whole process and hands each batch of
+hub polls `LiveFeed` once per `POLL_S` (0.5 s) for the whole process and hands each batch of
 changes to its subscribers (the SSE streams of `routers/live_events.py`), each
 through its own bounded queue and its own filter, so every stream sees only what its
 caller may see, and a poll costs the same for 1 or 1,000 streams.
@@ -33,7 +33,7 @@ from portal.live_feed import Cursor, LiveEvent, LiveFeed
 
 log = logging.getLogger(__name__)
 
-POLL_S = 1.0
+POLL_S = 0.5
 # Batches a subscriber may have waiting before it counts as too slow and is dropped.
 QUEUE_BATCHES = 64
 

@@ -48,7 +48,7 @@ from portal.read_cache import tell_caches
 
 router = APIRouter(route_class=GuardedRoute)
 
-POLL_S = 1.0
+POLL_S = 0.5
 HEARTBEAT_S = 15.0
 STREAM_S = 300.0
 RECHECK_S = 2.0
