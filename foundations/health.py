@@ -52,18 +52,27 @@ class Health:
         return HealthReport(workers, self._probe())
 
     def _probe(self) -> dict[str, bool]:
-        """The probes' answers, run again when older than the maximum age; one caller
-        runs them while the others take the previous answers."""
+        """The probes' answers. Older than the maximum age: one caller starts them again
+        on a thread of its own while every caller takes the previous answers, so a
+        report never waits for a probe (an event loop may ask), except the very first."""
         probed = self._probed
         if probed is not None and self._clock() - probed[0] < self._max_age_s:
             return probed[1]
-        if probed is not None and not self._lock.acquire(blocking=False):
-            return probed[1]
         if probed is None:
-            self._lock.acquire()
+            with self._lock:
+                if self._probed is None:
+                    self._probed = (self._clock(), self._run_probes())
+                return self._probed[1]
+        if self._lock.acquire(blocking=False):
+            threading.Thread(target=self._refresh, daemon=True, name="health-probes").start()
+        return probed[1]
+
+    def _run_probes(self) -> dict[str, bool]:
+        return {name: bool(probe()) for name, probe in self._probes.items()}
+
+    def _refresh(self) -> None:
+        """On its own thread, holding the lock its starter took."""
         try:
-            answers = {name: bool(probe()) for name, probe in self._probes.items()}
-            self._probed = (self._clock(), answers)
-            return answers
+            self._probed = (self._clock(), self._run_probes())
         finally:
             self._lock.release()

@@ -21,11 +21,13 @@ ADMIN = [Depends(require_role("admin"))]
 # Open: liveness probes carry no credentials, and it tells nothing about any one device.
 # It reads no table: probes come every few seconds from every load balancer and
 # orchestrator, and used to count the devices on each call (issue 24). The database
-# probe's answer is at most `foundations.health.PROBE_MAX_AGE_S` old; the device count
-# is the device list snapshot's, when one was built.
+# probe's answer is at most `foundations.health.PROBE_MAX_AGE_S` old (plus one probe,
+# run on a thread of its own: the report never waits for it), the workers' states are
+# current; the device count is the device list snapshot's, when one was built. Async:
+# nothing here blocks, so no thread is needed either.
 @router.get("/healthz",
             responses={503: {"model": Health, "description": "a worker or a dependency is down"}})
-def healthz(ctx: ContextDep, request: Request, response: Response) -> Health:
+async def healthz(ctx: ContextDep, request: Request, response: Response) -> Health:
     """Every background worker's liveness and whether the broker and the database answer:
     200 when all is well, 503 (same body) when something is down."""
     report = ctx.health()
