@@ -74,7 +74,9 @@ class PortalContext:
     webhook_targets: TargetPolicy = field(default_factory=TargetPolicy)
 
 
-def get_context(request: Request) -> PortalContext:
+async def get_context(request: Request) -> PortalContext:
+    # Async: FastAPI runs a plain `def` dependency on a thread, a hop per request for
+    # a dictionary lookup (issue 24).
     ctx: PortalContext = request.app.state.ctx
     return ctx
 

@@ -192,7 +192,13 @@ class DeviceListCache:
                 return snap
             built_at = self._clock()  # before reading: the age errs on the old side
             stamp = self._stamp()
-            snap = Snapshot(version, built_at, device_map(fresh, models), checked=stamp)
+            rows = device_map(fresh, models)
+            if snap is not None and snap.version == version and rows == snap.rows:
+                # Only aged, and nothing changed: the views and their gzip stay.
+                snap.built_at, snap.checked = built_at, stamp
+                self.rebuilds += 1
+                return snap
+            snap = Snapshot(version, built_at, rows, checked=stamp)
         self._snapshot = snap
         self.rebuilds += 1
         return snap

@@ -72,10 +72,13 @@ class ReadCache:
         if kept is None:
             return False, None
         built_at, stamp, hub, body = kept
-        if (self._clock() - built_at >= self.max_age_s or hub != self.hub_changes
-                or stamp != WATCH.stamp(self.spec.tables)):
+        if hub != self.hub_changes or stamp != WATCH.stamp(self.spec.tables):
             return False, None
-        return True, body
+        # Only aged: while another request reads it afresh, the others serve this one
+        # (the bound is then max_age_s plus one read) rather than queue behind it.
+        if self._clock() - built_at < self.max_age_s or self._lock.locked():
+            return True, body
+        return False, None
 
     def build(self, key: Hashable) -> Body | None:
         """Read the answer afresh (on a thread) and keep it; None: nothing there."""
@@ -89,6 +92,10 @@ class ReadCache:
             with Session(self._engine) as session:
                 rows = self.spec.build(session, key)
             body = None if rows is None else Body.of(rows)
+            kept = self._kept.get(key)
+            if body is not None and kept is not None and kept[3] is not None \
+                    and kept[3].etag == body.etag:
+                body = kept[3]  # unchanged: keep its gzip, made once
             if len(self._kept) >= MAX_KEYS:
                 self._kept.clear()
             self._kept[key] = (built_at, stamp, hub, body)
