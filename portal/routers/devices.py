@@ -48,7 +48,9 @@ async def devices(request: Request, ctx: ContextDep,
     cache = device_list_cache(request)
     # On the event loop when nothing can have changed (no thread, no database);
     # otherwise the version is read (and the snapshot maybe rebuilt) on a thread.
-    snap = cache.current() or await run_in_threadpool(_snapshot, cache, ctx)
+    snap = cache.current()
+    if snap is None:
+        snap = await run_in_threadpool(_snapshot, cache, ctx)
     view = snap.views.get(where)
     if view is None:  # a new filter: made once per snapshot, on a thread
         view = await run_in_threadpool(snap.view, where)
