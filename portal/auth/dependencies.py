@@ -17,6 +17,7 @@ find that work done (`request.state`); a form's CSRF field is checked once the
 
 from __future__ import annotations
 
+import asyncio
 import math
 import secrets
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
@@ -114,19 +115,47 @@ async def current_principal(
     return found
 
 
-def _cached_only(request: Request) -> Principal | None:
-    """The caller if the principal cache knows their credential (no database)."""
-    engine = request.app.state.ctx.engine
+def _credential(request: Request) -> tuple[str, str] | None:
+    """("token" | "session", the credential) the request carries, if any."""
     header = request.headers.get("authorization")
     if header:
         scheme, _sep, value = header.partition(" ")
-        if scheme.lower() != "bearer" or not value.strip():
-            return None
-        return principal_cache.CACHE.get(
-            principal_cache.cache_key(engine, "token", digest(value.strip())))
+        return ("token", value.strip()) if scheme.lower() == "bearer" and value.strip() \
+            else None
     key = request.cookies.get(SESSION_COOKIE)
-    return principal_cache.CACHE.get(
-        principal_cache.cache_key(engine, "session", digest(key))) if key else None
+    return ("session", key) if key else None
+
+
+def _cached_only(request: Request) -> Principal | None:
+    """The caller if the principal cache knows their credential (no database); past
+    half the entry's life, one request refreshes it on a thread in the background."""
+    credential = _credential(request)
+    if credential is None:
+        return None
+    engine = request.app.state.ctx.engine
+    key = principal_cache.cache_key(engine, credential[0], digest(credential[1]))
+    principal = principal_cache.CACHE.get(key)
+    if principal is not None and principal_cache.CACHE.due(key):
+        task = asyncio.get_running_loop().create_task(
+            run_in_threadpool(_refresh, engine, key, *credential))
+        _refreshes.add(task)  # held until done: the loop keeps only weak references
+        task.add_done_callback(_refreshes.discard)
+    return principal
+
+
+_refreshes: set[asyncio.Task[None]] = set()
+
+
+def _refresh(engine: Engine, key: tuple[int, str, str], via: str, credential: str) -> None:
+    generation = principal_cache.CACHE.generation
+    look_up = principal_for_token if via == "token" else principal_for_session
+    try:
+        with Session(engine) as session:
+            principal = look_up(session, credential)
+    except Exception:  # the database is busy: the entry expires, the next request looks
+        principal_cache.CACHE.refreshed(key, None, generation)
+        raise
+    principal_cache.CACHE.refreshed(key, principal, generation)
 
 
 def _principal_before_body(request: Request) -> Principal | None:

@@ -43,12 +43,36 @@ class PrincipalCache:
         self._entries: dict[tuple[int, str, str], tuple[float, Principal]] = {}
         self._lock = threading.Lock()
         self.generation = 0  # moves on every clear: a lookup begun before keeps nothing
+        self._refreshing: set[tuple[int, str, str]] = set()
 
     def get(self, key: tuple[int, str, str]) -> Principal | None:
         entry = self._entries.get(key)
         if entry is None or entry[0] <= self._clock():
             return None
         return entry[1]
+
+    def due(self, key: tuple[int, str, str]) -> bool:
+        """Whether a kept answer is past half its life and nobody is refreshing it yet:
+        then the caller refreshes it (in the background), so a credential in steady use
+        is never looked up by every request at once when its entry would expire."""
+        entry = self._entries.get(key)
+        if entry is None or entry[0] - self._clock() > self.ttl_s / 2:
+            return False
+        with self._lock:
+            if key in self._refreshing:
+                return False
+            self._refreshing.add(key)
+            return True
+
+    def refreshed(self, key: tuple[int, str, str], principal: Principal | None,
+                  generation: int) -> None:
+        """A background refresh's answer: kept, or (not found any more) dropped."""
+        with self._lock:
+            self._refreshing.discard(key)
+            if principal is None:
+                self._entries.pop(key, None)
+        if principal is not None:
+            self.put(key, principal, generation)
 
     def put(self, key: tuple[int, str, str], principal: Principal, generation: int) -> None:
         with self._lock:
@@ -62,6 +86,7 @@ class PrincipalCache:
         with self._lock:
             self.generation += 1
             self._entries.clear()
+            self._refreshing.clear()
 
 
 CACHE = PrincipalCache()

@@ -181,3 +181,25 @@ def test_work_orders_and_a_device_change_with_a_write_and_answer_304(portal: Por
         assert job in {w["id"] for w in client.get("/api/work-orders", headers=own).json()}
         assert job not in {w["id"] for w in client.get("/api/work-orders",
                                                        headers=other).json()}
+
+
+def test_a_caller_in_steady_use_is_refreshed_in_the_background_and_dropped_if_revoked(
+        portal: Portal, monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [5000.0]
+    monkeypatch.setattr(principal_cache.CACHE, "_clock", lambda: now[0])
+    account = _new_dispatcher(portal)
+    with TestClient(portal.app) as client:
+        assert client.get("/api/engineers", headers=account.headers).status_code == 200
+        db = portal.engine.url.database
+        assert db is not None
+        with sqlite3.connect(db) as other:  # another process revokes it
+            other.execute("UPDATE api_token SET revoked_at = 1 WHERE token_hash = ?",
+                          (digest(account.token),))
+        now[0] += principal_cache.TTL_S * 0.6  # past half its life, not expired
+        # Still the kept answer; it starts a lookup in the background, which finds the
+        # token revoked and drops the entry: the next request is refused.
+        assert client.get("/api/engineers", headers=account.headers).status_code == 200
+        wait_until(lambda: principal_cache.CACHE.get(principal_cache.cache_key(
+            portal.engine, "token", digest(account.token))) is None, timeout_s=5,
+            what="the background refresh")
+        assert client.get("/api/engineers", headers=account.headers).status_code == 401
