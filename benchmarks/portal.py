@@ -8,10 +8,15 @@ process of its own, then measures
   the browser tests' flags): from navigation until every device is clustered
   and drawn (the page sets `#map[data-drawn]` and `window.fpMapDrawnAt`); the
   baseline is the login page's load in the same browser;
-* p50/p99 latency of read endpoints under N concurrent clients (httpx, async,
-  one connection each), with GET /healthz under the same load as the baseline;
-  the device list also with its current ETag in If-None-Match (answered 304), as
-  the console's browser revalidates it on every refresh after the first.
+* throughput and p50/p99 latency of read endpoints under N concurrent clients:
+  by default with wrk (`benchmarks/portal_wrk.py`: compiled, pinned to other cores
+  than the server), each endpoint as a ratio to the baseline endpoint
+  `GET /bench/static` (a constant JSON answer through the same app and
+  middlewares), which is itself stated against a bare ASGI hello-world served
+  the same way in the same run; `--load httpx` keeps the old in-Python clients
+  (one connection each, GET /healthz the baseline). The device list is also
+  measured with its current ETag in If-None-Match (answered 304), as the
+  console's browser revalidates it on every refresh after the first.
 
 Figures depend on the machine; compare them with the baseline of the same run.
 Also runnable as `python -m benchmarks.portal [--json]` from the repository root.
@@ -37,10 +42,11 @@ import orjson
 import typer
 import uvicorn
 from sqlmodel import select
+from starlette.responses import Response
 
 from asset_registry.catalog import load_models
 from asset_registry.tables import Device
-from benchmarks import checkout_env
+from benchmarks import checkout_env, portal_wrk
 from fieldpulse.fleet_import import import_fleet
 from fieldpulse.schema import upgrade
 from foundations.database import make_engine, session_scope
@@ -70,6 +76,7 @@ class Seeded:
     open_alerts: int
     token: str
     device_id: str
+    qr_tokens: dict[str, str] = dataclasses.field(default_factory=dict)  # device -> QR
 
 
 def seed(folder: Path, devices: int, seed_value: int = 7) -> Seeded:
@@ -87,7 +94,7 @@ def seed(folder: Path, devices: int, seed_value: int = 7) -> Seeded:
     db = folder / "bench.db"
     engine = make_engine(f"sqlite:///{db}")
     upgrade(engine)
-    import_fleet(engine, fleet)
+    qr_tokens = import_fleet(engine, fleet)
     rng = random.Random(seed_value)
     now = int(time.time() * 1000)
     alerted = rng.sample([d.id for d in kept], len(kept) * 3 // 100)
@@ -102,23 +109,43 @@ def seed(folder: Path, devices: int, seed_value: int = 7) -> Seeded:
         user, _ = create_user(session, "bench-dispatcher", "dispatcher", password=PASSWORD)
         _, token = issue_api_token(session, user, "bench")
     engine.dispose()
-    return Seeded(db, len(kept), len(alerted), token, kept[0].id)
+    return Seeded(db, len(kept), len(alerted), token, kept[0].id, qr_tokens)
 
 
 def serve(db: Path, port: int) -> None:
-    """The portal over `db` (no broker, no background services), in this process."""
+    """The portal over `db` (no broker, no background services), in this process, with
+    the baseline endpoint added to the same app: the framework's own ceiling."""
     engine = make_engine(f"sqlite:///{db}")
     app = create_app(PortalContext(engine=engine, models=load_models(),
                                    telemetry=SqlTelemetryStore(engine)))
+    static = Response(b'{"status":"ok"}', media_type="application/json")
+
+    async def bench_static() -> Response:  # async: no threadpool hop, as cheap as it gets
+        return static
+
+    app.add_api_route(portal_wrk.BASELINE, bench_static, include_in_schema=False)
+    # First in the routing table: Starlette tries routes in order, and a baseline
+    # matched after every other route would measure that walk, not the framework.
+    app.router.routes.insert(0, app.router.routes.pop())
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
-def _start_server(db: Path, log: Path) -> tuple[subprocess.Popen, str]:
+def serve_bare(port: int) -> None:
+    """The bare ASGI hello-world, served by the same uvicorn as the portal."""
+    uvicorn.run(portal_wrk.hello_asgi, host="127.0.0.1", port=port, log_level="warning",
+                access_log=False, lifespan="on")
+
+
+def _start_server(db: Path | None, log: Path) -> tuple[subprocess.Popen, str]:
+    """The portal over `db` (None: the bare hello-world) in a process of its own,
+    pinned to its own core where the machine has one to spare."""
     port = free_port()
-    with log.open("wb") as out:  # the server's errors, summarised after the run
-        proc = subprocess.Popen([sys.executable, "-m", "benchmarks.portal", "--serve", str(db),
-                                 "--port", str(port)], stdout=out, stderr=subprocess.STDOUT,
-                                env=checkout_env())
+    what = ["--serve", str(db)] if db is not None else ["--serve-bare"]
+    server_cores, _ = portal_wrk.cores()
+    with log.open("ab") as out:  # the server's errors, summarised after the run
+        proc = subprocess.Popen([*server_cores, sys.executable, "-m", "benchmarks.portal",
+                                 *what, "--port", str(port)], stdout=out,
+                                stderr=subprocess.STDOUT, env=checkout_env())
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -220,6 +247,36 @@ def latency(base: str, seeded: Seeded, clients: int, per_client: int,
     return result
 
 
+def paths_of(seeded: Seeded) -> list[str]:
+    """The read endpoints of issue 24, in the order they are reported."""
+    return ["/healthz", "/api/work-orders", f"/api/devices/{seeded.device_id}",
+            "/api/alerts?state=open", "/api/devices", "/api/devices?q=AQ-500-21"]
+
+
+def latency_wrk(base: str, bare: str, seeded: Seeded, clients: int, duration_s: float,
+                rounds: int) -> dict[str, dict[str, float]]:
+    """Every endpoint under `clients` wrk connections for `duration_s`, after the bare
+    ASGI hello-world and the baseline endpoint, all in this one run; `rounds` times
+    over, interleaved, each figure the median of its rounds (a shared machine's load
+    drifts over minutes: interleaving spreads it over every row alike)."""
+    auth = {"Authorization": f"Bearer {seeded.token}", "Accept-Encoding": "gzip"}
+    plain = {"Accept-Encoding": "gzip"}
+    etag = httpx.get(f"{base}/api/devices", headers=auth).headers["etag"]
+    targets = {portal_wrk.BARE: (f"{bare}/", plain),
+               portal_wrk.BASELINE: (base + portal_wrk.BASELINE, plain),
+               **{path: (base + path, auth if path != "/healthz" else plain)
+                  for path in paths_of(seeded)},
+               REVALIDATE: (f"{base}/api/devices", {**auth, "If-None-Match": etag})}
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name in targets}
+    for url, headers in targets.values():  # warm every path (caches, connections) once
+        portal_wrk.run_wrk(url, connections=clients, duration_s=1, headers=headers)
+    for _ in range(rounds):
+        for name, (url, headers) in targets.items():
+            runs[name].append(portal_wrk.run_wrk(url, connections=clients,
+                                                 duration_s=duration_s, headers=headers))
+    return portal_wrk.with_ratios({name: portal_wrk.median_of(r) for name, r in runs.items()})
+
+
 def _table(result: dict) -> str:
     fp = result["map"]
     lines = [f"portal bench: {result['devices']} devices ({result['open_alerts']} with an "
@@ -235,6 +292,12 @@ def _table(result: dict) -> str:
                   f"{fp['first_paint_ms']:9.0f}   {fp['first_paint_ms'] / base:.1f}"]
     else:
         lines.append("  (skipped: --no-browser)")
+    if result.get("load") == "wrk":
+        lines += ["", f"wrk, {result['clients']} connections, {result['duration_s']:g} s per "
+                  f"endpoint and round, median of {result['rounds']} interleaved rounds; "
+                  f"{result['pinning']}; load average {result['loadavg'][0]:.1f} before, "
+                  f"{result['loadavg_after'][0]:.1f} after"]
+        return "\n".join(lines + portal_wrk.table(result["latency"]))
     lines += ["", f"{'endpoint':<34}{'p50 ms':>9}{'p99 ms':>9}{'req/s':>8}{'x p50':>7}"
               f"{'reqs':>6}{'errs':>5}{'KiB':>8}"]
     base = result["latency"]["/healthz"]["p50_ms"]
@@ -267,15 +330,30 @@ def bench_portal(
     paint_runs: Annotated[int, typer.Option(help="First paints measured (median).")] = 3,
     no_browser: Annotated[bool, typer.Option("--no-browser",
                                              help="Skip the first paint.")] = False,
+    load: Annotated[str, typer.Option(
+        help="Load generator: wrk (compiled; `apt-get install -y wrk`) or httpx "
+             "(the old in-Python clients; --requests, --heavy-requests).")] = "wrk",
+    duration: Annotated[float, typer.Option(
+        help="wrk: seconds of load per endpoint and round.")] = 5.0,
+    rounds: Annotated[int, typer.Option(
+        help="wrk: rounds over every endpoint, interleaved; figures are medians.")] = 3,
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON, not a table.")
                            ] = False,
     serve_db: Annotated[Path | None, typer.Option("--serve", hidden=True)] = None,
+    serve_bare_asgi: Annotated[bool, typer.Option("--serve-bare", hidden=True)] = False,
     port: Annotated[int, typer.Option(hidden=True)] = 0,
 ) -> None:
     """Dispatcher console: the map's first paint and API latency under load, vs baselines."""
     if serve_db:  # the portal's own process, started by the benchmark (`_start_server`)
         serve(serve_db, port)
         return
+    if serve_bare_asgi:
+        serve_bare(port)
+        return
+    if load not in ("wrk", "httpx"):
+        raise typer.BadParameter("--load is wrk or httpx")
+    if load == "wrk":
+        portal_wrk.wrk_path()  # install-or-explain, before anything is seeded
     with tempfile.TemporaryDirectory(prefix="portal-bench-") as tmp:
         print(f"seeding {devices} devices ...", file=sys.stderr)
         seeded = seed(Path(tmp), devices)
@@ -285,11 +363,24 @@ def bench_portal(
             print("measuring the map's first paint ...", file=sys.stderr)
             paint = None if no_browser else first_paint(base, seeded.devices, paint_runs)
             print(f"  {paint}", file=sys.stderr)
-            print(f"measuring latency with {clients} clients ...", file=sys.stderr)
+            print(f"measuring latency with {clients} clients ({load}) ...", file=sys.stderr)
             result = {"devices": seeded.devices, "open_alerts": seeded.open_alerts,
                       "clients": clients, "paint_runs": paint_runs, "map": paint,
-                      "latency": latency(base, seeded, clients, requests, heavy_requests),
-                      "cpus": os.cpu_count(), "python": sys.version.split()[0]}
+                      "load": load, "cpus": os.cpu_count(), "python": sys.version.split()[0],
+                      "loadavg": os.getloadavg()}
+            if load == "wrk":
+                bare, bare_base = _start_server(None, log)
+                try:
+                    result["latency"] = latency_wrk(base, bare_base, seeded, clients,
+                                                    duration, rounds)
+                finally:
+                    bare.terminate()
+                    bare.wait(timeout=30)
+                result |= {"duration_s": duration, "rounds": rounds,
+                           "pinning": portal_wrk.pinning()}
+            else:
+                result["latency"] = latency(base, seeded, clients, requests, heavy_requests)
+            result["loadavg_after"] = os.getloadavg()
         finally:
             proc.terminate()
             proc.wait(timeout=30)

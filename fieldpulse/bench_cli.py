@@ -45,6 +45,9 @@ class BenchGroup(LazyGroup):
         # httpx (and Playwright, for the first paint) come with the `test` extra.
         "portal": LazyCommand("benchmarks.portal:bench_portal",
                               requires=CLOUD_ONLY | {"httpx"}),
+        # The pushed live feed: 1,000 streams for minutes against 10 (issue 24).
+        "live": LazyCommand("benchmarks.live_feed:bench_live",
+                            requires=CLOUD_ONLY | {"httpx", "psutil"}),
     }
 
     def before_import(self) -> None:

@@ -83,11 +83,12 @@ def create_app(ctx: PortalContext) -> FastAPI:
     # Every route states who may call it (portal.auth.dependencies); the access test
     # (tests/portal/test_access_matrix.py) fails for a route it does not know.
     # The JSON API, one router per resource (portal/routers), then the HTML pages.
-    for router in (devices.router, commands.router, config_rollouts.router, alerts.router,
-                   cases.router, work_orders.router,
+    # operations first: /healthz is asked most often, and Starlette tries routes in order.
+    for router in (operations.router, devices.router, commands.router,
+                   config_rollouts.router, alerts.router, cases.router, work_orders.router,
                    plans.router, engineers.router, users.router, audit.router,
                    webhooks.router, qr.router, rule_sets.router, opportunities.router,
-                   operations.router, live_events.router, stock.router, parts.router,
+                   live_events.router, stock.router, parts.router,
                    settlement.router, figures.router, stock_page.router,
                    staff.router, engineer.router, customer.router, login.router,
                    api_docs.router, articles.router, guides.router,

@@ -78,7 +78,9 @@ class PortalContext:
     on_part_edited: Callable[[PartEdit], None] = lambda _edit: None
 
 
-def get_context(request: Request) -> PortalContext:
+async def get_context(request: Request) -> PortalContext:
+    # Async: FastAPI runs a plain `def` dependency on a thread, a hop per request for
+    # a dictionary lookup (issue 24).
     ctx: PortalContext = request.app.state.ctx
     return ctx
 

@@ -44,6 +44,7 @@ from portal.queries.devices import (
     device_map,
     device_map_version,
 )
+from portal.table_watch import WATCH
 
 # Staleness bound of the columns the version query does not cover (last seen, names).
 MAX_AGE_S = 1.0
@@ -65,7 +66,8 @@ class Body:
     _gzip: bytes | None = None
 
     @classmethod
-    def of(cls, rows: list[DeviceRow]) -> Body:
+    def of(cls, rows: object) -> Body:
+        """`rows` (anything orjson takes) as JSON with its ETag."""
         raw = orjson.dumps(rows)
         return cls(raw, '"' + hashlib.blake2b(raw, digest_size=16).hexdigest() + '"')
 
@@ -89,6 +91,9 @@ class Snapshot:
     views: dict[DeviceFilter, Body] = field(default_factory=dict)
     view_bytes: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    # When the version was last found equal: this process's writes to the versioned
+    # tables and the live hub's changes then (`DeviceListCache.current`).
+    checked: tuple[int, int] = (-1, -1)
 
     def view(self, where: DeviceFilter) -> Body:
         """The JSON of the rows `where` keeps, made once per snapshot."""
@@ -122,6 +127,29 @@ class DeviceListCache:
         self._lock = threading.Lock()
         self._snapshot: Snapshot | None = None
         self.rebuilds = 0
+        self.hub_changes = 0
+
+    TABLES = ("device", "alert")
+
+    def on_live_events(self, events: list[object]) -> None:
+        """The live hub saw alerts or online flips (maybe another process's)."""
+        self.hub_changes += 1
+
+    def _stamp(self) -> tuple[int, int]:
+        return WATCH.stamp(self.TABLES), self.hub_changes
+
+    def current(self) -> Snapshot | None:
+        """The snapshot without reading the database, when nothing can have changed
+        what the version covers since it was last checked: no write to `device` or
+        `alert` in this process, no change seen by the live hub (other processes',
+        within its poll), and the snapshot is fresh, or aged while another request
+        rebuilds it. None: ask `snapshot` (on a thread)."""
+        snap = self._snapshot
+        if snap is None or snap.checked != self._stamp():
+            return None
+        if self._fresh(snap) or self._lock.locked():
+            return snap
+        return None
 
     def invalidate(self) -> None:
         """Drop the snapshot: the next request rebuilds (for writers in this process)."""
@@ -132,9 +160,11 @@ class DeviceListCache:
 
     def snapshot(self, session: Session, models: Mapping[str, DeviceModel]) -> Snapshot:
         """The current snapshot; `session` (the request's) reads the version."""
+        stamp = self._stamp()  # before the read: a write during it is seen next time
         version = device_map_version(session)
         snap = self._snapshot
         if snap is not None and snap.version == version:
+            snap.checked = stamp
             if self._fresh(snap):
                 return snap
             # Only aged: while one request rebuilds, the others serve this one (so
@@ -161,7 +191,14 @@ class DeviceListCache:
             if snap is not None and snap.version == version and self._fresh(snap):
                 return snap
             built_at = self._clock()  # before reading: the age errs on the old side
-            snap = Snapshot(version, built_at, device_map(fresh, models))
+            stamp = self._stamp()
+            rows = device_map(fresh, models)
+            if snap is not None and snap.version == version and rows == snap.rows:
+                # Only aged, and nothing changed: the views and their gzip stay.
+                snap.built_at, snap.checked = built_at, stamp
+                self.rebuilds += 1
+                return snap
+            snap = Snapshot(version, built_at, rows, checked=stamp)
         self._snapshot = snap
         self.rebuilds += 1
         return snap
@@ -181,6 +218,14 @@ def device_list_cache(request: Request) -> DeviceListCache:
                 cache = DeviceListCache(state.ctx.engine)
                 setattr(state, APP_STATE_KEY, cache)
     return cache
+
+
+def cached_device_count(request: Request) -> int | None:
+    """The devices in the latest snapshot, without reading the database (for /healthz);
+    None before the first snapshot."""
+    cache: DeviceListCache | None = getattr(request.app.state, APP_STATE_KEY, None)
+    snap = cache._snapshot if cache is not None else None
+    return len(snap.rows) if snap is not None else None
 
 
 def accepts_gzip(accept_encoding: str) -> bool:

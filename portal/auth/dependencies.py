@@ -17,6 +17,7 @@ find that work done (`request.state`); a form's CSRF field is checked once the
 
 from __future__ import annotations
 
+import asyncio
 import math
 import secrets
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
@@ -32,8 +33,9 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from portal.auth import principal_cache
 from portal.auth.accounts import Principal, principal_for_session, principal_for_token
-from portal.context import SessionDep
+from portal.auth.passwords import digest
 from service.tables import WorkOrder
 
 SESSION_COOKIE = "fp_session"
@@ -61,11 +63,12 @@ _bearer_scheme = HTTPBearer(auto_error=False, description="an API token (POST /a
 
 def principal_of(request: Request, session: Session) -> Principal | None:
     """The caller, from `Authorization: Bearer` or the session cookie; None if anonymous.
-    Looked up afresh: a revoked token, an ended session or a disabled user is None."""
+    A revoked token, an ended session or a disabled user is None: at once for changes
+    made in this process, within `principal_cache.TTL_S` for other processes'."""
     header = request.headers.get("authorization")
     if header:
         scheme, _sep, value = header.partition(" ")
-        principal = (principal_for_token(session, value.strip())
+        principal = (_cached(session, "token", value.strip(), principal_for_token)
                      if scheme.lower() == "bearer" and value.strip() else None)
         if principal is None:
             # A wrong token is an error, never a silent fall back to anonymous.
@@ -73,26 +76,91 @@ def principal_of(request: Request, session: Session) -> Principal | None:
                                 headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
         return principal
     key = request.cookies.get(SESSION_COOKIE)
-    return principal_for_session(session, key) if key else None
+    return _cached(session, "session", key, principal_for_session) if key else None
+
+
+def _cached(session: Session, via: str, credential: str,
+            look_up: Callable[[Session, str], Principal | None]) -> Principal | None:
+    """`look_up(session, credential)`, answered from `principal_cache.CACHE` when it
+    was found there within the last second and nothing about accounts changed since."""
+    engine = session.get_bind()
+    assert isinstance(engine, Engine)
+    key = principal_cache.cache_key(engine, via, digest(credential))
+    principal = principal_cache.CACHE.get(key)
+    if principal is not None:
+        return principal
+    generation = principal_cache.CACHE.generation
+    principal = look_up(session, credential)
+    if principal is not None:
+        principal_cache.CACHE.put(key, principal, generation)
+    return principal
 
 
 _PRINCIPAL = "fp_principal"  # request.state: the caller, once looked up
 
 
-def current_principal(
-    request: Request, session: SessionDep,
+async def current_principal(
+    request: Request,
     _: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer_scheme)] = None,
 ) -> Principal | None:
-    """The caller (`principal_of`), looked up once per request."""
+    """The caller (`principal_of`), looked up once per request: from the principal
+    cache on the event loop when it is there, else on a thread with a session of its
+    own (a route that reads nothing else then opens no session at all)."""
     if not hasattr(request.state, _PRINCIPAL):
-        setattr(request.state, _PRINCIPAL, principal_of(request, session))
-    principal: Principal | None = getattr(request.state, _PRINCIPAL)
+        principal = _cached_only(request)
+        if principal is None:
+            principal = await run_in_threadpool(_principal_before_body, request)
+        setattr(request.state, _PRINCIPAL, principal)
+    found: Principal | None = getattr(request.state, _PRINCIPAL)
+    return found
+
+
+def _credential(request: Request) -> tuple[str, str] | None:
+    """("token" | "session", the credential) the request carries, if any."""
+    header = request.headers.get("authorization")
+    if header:
+        scheme, _sep, value = header.partition(" ")
+        return ("token", value.strip()) if scheme.lower() == "bearer" and value.strip() \
+            else None
+    key = request.cookies.get(SESSION_COOKIE)
+    return ("session", key) if key else None
+
+
+def _cached_only(request: Request) -> Principal | None:
+    """The caller if the principal cache knows their credential (no database); past
+    half the entry's life, one request refreshes it on a thread in the background."""
+    credential = _credential(request)
+    if credential is None:
+        return None
+    engine = request.app.state.ctx.engine
+    key = principal_cache.cache_key(engine, credential[0], digest(credential[1]))
+    principal = principal_cache.CACHE.get(key)
+    if principal is not None and principal_cache.CACHE.due(key):
+        task = asyncio.get_running_loop().create_task(
+            run_in_threadpool(_refresh, engine, key, *credential))
+        _refreshes.add(task)  # held until done: the loop keeps only weak references
+        task.add_done_callback(_refreshes.discard)
     return principal
+
+
+_refreshes: set[asyncio.Task[None]] = set()
+
+
+def _refresh(engine: Engine, key: tuple[int, str, str], via: str, credential: str) -> None:
+    generation = principal_cache.CACHE.generation
+    look_up = principal_for_token if via == "token" else principal_for_session
+    try:
+        with Session(engine) as session:
+            principal = look_up(session, credential)
+    except Exception:  # the database is busy: the entry expires, the next request looks
+        principal_cache.CACHE.refreshed(key, None, generation)
+        raise
+    principal_cache.CACHE.refreshed(key, principal, generation)
 
 
 def _principal_before_body(request: Request) -> Principal | None:
     with Session(request.app.state.ctx.engine) as session:
-        return current_principal(request, session)
+        return principal_of(request, session)
 
 
 def still_allowed(engine: Engine, request: Request, roles: tuple[str, ...]) -> bool:
@@ -104,6 +172,20 @@ def still_allowed(engine: Engine, request: Request, roles: tuple[str, ...]) -> b
         except HTTPException:
             return False
     return principal is not None and principal.role in roles
+
+
+async def allowed_now(request: Request, roles: tuple[str, ...]) -> bool:
+    """`still_allowed` for a stream on the event loop: from the principal cache when it
+    knows the credential (forgotten at once on a change in this process, within its
+    TTL on another's), else looked up on a thread."""
+    try:
+        principal = _cached_only(request)
+    except HTTPException:
+        return False
+    if principal is None:
+        return await run_in_threadpool(still_allowed, request.app.state.ctx.engine,
+                                       request, roles)
+    return principal.role in roles
 
 
 PrincipalDep = Annotated[Principal | None, Depends(current_principal)]
@@ -190,7 +272,7 @@ def _role_check(roles: tuple[str, ...], page: bool) -> Callable[..., Awaitable[P
         return principal
 
     async def before_body(request: Request) -> None:
-        principal = await run_in_threadpool(_principal_before_body, request)
+        principal = await current_principal(request)
         check_csrf_before_body(request, _authorised(request, principal, roles, page))
 
     dependency.before_body = before_body  # type: ignore[attr-defined]

@@ -5,15 +5,20 @@ work order (`service.alert_cases`)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from sqlmodel import Session
+from starlette.responses import Response
 
 from foundations.database import session_scope
 from portal.auth.accounts import ASSIGNABLE_ROLES, get_user
 from portal.auth.audit import record, record_now
 from portal.auth.dependencies import GuardedRoute, Staff, staff_only
 from portal.context import ContextDep, SessionDep, rules_service
+from portal.device_list_cache import response_for
 from portal.queries.alerts import alert_trail, list_alerts
+from portal.read_cache import CacheSpec, cached_body
 from portal.schemas.alerts import (
     AlertAction,
     AlertEventPublic,
@@ -31,14 +36,27 @@ from service.alert_cases import assign as assign_alert
 router = APIRouter(route_class=GuardedRoute, tags=["alerts"])
 
 
-@router.get("/api/alerts", dependencies=[Depends(staff_only)])
-def alerts(
-    session: SessionDep,
+@router.get("/api/alerts", dependencies=[Depends(staff_only)],
+            response_model=list[AlertPublic])
+async def alerts(
+    request: Request,
     state: str | None = Query(None, pattern="^(open|active|acknowledged|cleared|closed)$",
                               description="'open' is active or acknowledged"),
-    device_id: str | None = None,
-) -> list[AlertPublic]:
-    return list_alerts(session, state, device_id)
+    device_id: str | None = Query(None, max_length=100),
+) -> Response:
+    """Newest first (at most 500). Served from memory while no alert changed (in this
+    process at once, another's within a second); a strong ETag, `If-None-Match` → 304."""
+    body = await cached_body(request, "alerts", ALERTS, (state, device_id))
+    assert body is not None
+    return response_for(request, body)
+
+
+def _alerts(session: Session, key: tuple[str | None, str | None]) -> list[dict[str, Any]]:
+    return [a.model_dump(mode="json") for a in list_alerts(session, *key)]
+
+
+# The alert list reads alerts and their trails (assignments); the hub's alert events.
+ALERTS = CacheSpec(("alert", "alert_event"), ("alert",), _alerts)
 
 
 @router.get("/api/alerts/{alert_id}/events", dependencies=[Depends(staff_only)])

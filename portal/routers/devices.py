@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
@@ -15,10 +16,11 @@ from asset_registry.tables import Device
 from foundations.clock import HOUR_MS, MINUTE_MS, now_ms
 from ingest.telemetry_store import StoreError
 from portal.auth.dependencies import GuardedRoute, staff_only
-from portal.context import ContextDep, SessionDep
-from portal.device_list_cache import device_list_cache, response_for
+from portal.context import ContextDep, PortalContext, SessionDep
+from portal.device_list_cache import DeviceListCache, Snapshot, device_list_cache, response_for
 from portal.queries.devices import DeviceFilter, device_detail
 from portal.queries.gaps import device_gaps
+from portal.read_cache import CacheSpec, cached_body
 from portal.schemas.devices import BucketPublic, DeviceDetail, DevicePublic, GapPublic, SeriesPublic
 
 router = APIRouter(route_class=GuardedRoute, tags=["devices"], dependencies=[Depends(staff_only)])
@@ -28,7 +30,7 @@ POINTS = 288
 
 
 @router.get("/api/devices", response_model=list[DevicePublic])
-def devices(request: Request, ctx: ContextDep, session: SessionDep,
+async def devices(request: Request, ctx: ContextDep,
             severity: str | None = Query(None, max_length=20, description="only devices "
                                          "whose worst open alert has this severity ('ok': "
                                          "none open)"),
@@ -43,16 +45,42 @@ def devices(request: Request, ctx: ContextDep, session: SessionDep,
     ETag; `If-None-Match` with it gets 304 while the list is unchanged."""
     where = DeviceFilter(severity=severity, model_id=model, online=online,
                          customer_id=customer, search=q.strip() if q else None)
-    body = device_list_cache(request).snapshot(session, ctx.models).view(where)
+    cache = device_list_cache(request)
+    # On the event loop when nothing can have changed (no thread, no database);
+    # otherwise the version is read (and the snapshot maybe rebuilt) on a thread.
+    snap = cache.current()
+    if snap is None:
+        snap = await run_in_threadpool(_snapshot, cache, ctx)
+    view = snap.views.get(where)
+    if view is None:  # a new filter: made once per snapshot, on a thread
+        view = await run_in_threadpool(snap.view, where)
+    return response_for(request, view)
+
+
+def _snapshot(cache: DeviceListCache, ctx: PortalContext) -> Snapshot:
+    with Session(ctx.engine) as session:
+        return cache.snapshot(session, ctx.models)
+
+
+@router.get("/api/devices/{device_id}", response_model=DeviceDetail)
+async def device(device_id: str, request: Request, ctx: ContextDep) -> Response:
+    """One device with its open alerts and latest readings. Served from memory while
+    nothing it shows changed (`portal.read_cache`); a strong ETag."""
+    spec = CacheSpec(DETAIL_TABLES, ("alert", "device"),
+                     lambda session, key: _detail(session, key, ctx))
+    body = await cached_body(request, "device_detail", spec, device_id)
+    if body is None:
+        raise HTTPException(404, f"no device '{device_id}'")
     return response_for(request, body)
 
 
-@router.get("/api/devices/{device_id}")
-def device(device_id: str, ctx: ContextDep, session: SessionDep) -> DeviceDetail:
+# What a device's detail reads; `latest_value` moves with every reading ingested here.
+DETAIL_TABLES = ("device", "site", "customer", "alert", "latest_value")
+
+
+def _detail(session: Session, device_id: str, ctx: PortalContext) -> dict[str, object] | None:
     detail = device_detail(session, device_id, ctx.models)
-    if detail is None:
-        raise HTTPException(404, f"no device '{device_id}'")
-    return detail
+    return None if detail is None else detail.model_dump(mode="json")
 
 
 @router.get("/api/devices/{device_id}/gaps")

@@ -23,16 +23,18 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import JSONResponse
 from sqlmodel import Session
-from starlette.responses import FileResponse
+from starlette.responses import FileResponse, Response
 
 from foundations.clock import now_ms
 from portal.auth.accounts import Principal
 from portal.auth.audit import record
 from portal.auth.dependencies import AnyRole, GuardedRoute, JobActor, Staff, job_of
 from portal.context import ContextDep, PortalContext, SessionDep
+from portal.device_list_cache import response_for
 from portal.idempotency import KeyHeader, once
 from portal.queries.jobs import job_detail as job_view
 from portal.queries.work_orders import case_attachments, list_work_orders
+from portal.read_cache import CacheSpec, cached_body
 from portal.schemas.common import RowId
 from portal.schemas.work_orders import (
     CLIENT_ID,
@@ -63,18 +65,30 @@ router = APIRouter(route_class=GuardedRoute)
 ENGINEER_APP: list[str | Enum] = ["engineer app"]  # the phone's job app
 
 
-@router.get("/api/work-orders", tags=["work orders"])
-def work_orders(session: SessionDep, principal: AnyRole, engineer_id: str | None = None,
-                device_id: str | None = None, status: str | None = None
-                ) -> list[WorkOrderPublic]:
-    """All work orders; an engineer's token or session lists only that engineer's."""
+@router.get("/api/work-orders", tags=["work orders"], response_model=list[WorkOrderPublic])
+async def work_orders(request: Request, principal: AnyRole, engineer_id: str | None = None,
+                      device_id: str | None = None, status: str | None = None) -> Response:
+    """All work orders; an engineer's token or session lists only that engineer's.
+    Served from memory while none changed (`portal.read_cache`); a strong ETag."""
     if principal.role == "engineer":
         if engineer_id not in (None, principal.engineer_id):
             raise HTTPException(403, f"'{principal.username}' may only list their own jobs")
         if principal.engineer_id is None:
-            return []
+            return JSONResponse([])
         engineer_id = principal.engineer_id
-    return list_work_orders(session, engineer_id, device_id, status)
+    body = await cached_body(request, "work_orders", WORK_ORDERS,
+                             (engineer_id, device_id, status))
+    assert body is not None
+    return response_for(request, body)
+
+
+def _work_orders(session: Session, key: tuple[str | None, str | None, str | None]
+                 ) -> list[dict[str, Any]]:
+    return [w.model_dump(mode="json") for w in list_work_orders(session, *key)]
+
+
+# Plans move work orders (engineer, ETA, status): the hub's plan events count too.
+WORK_ORDERS = CacheSpec(("work_order",), ("work_order", "plan"), _work_orders)
 
 
 @router.patch("/api/work-orders/{order_id}", response_model=WorkOrderPublic, tags=["intake"])

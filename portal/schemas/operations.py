@@ -28,5 +28,7 @@ class Health(BaseModel):
     status: str = Field(description="ok, or degraded when a worker or a dependency is down")
     broker_connected: bool
     database: bool
-    devices: int
+    devices: int | None = Field(
+        description="devices in the device list's latest snapshot (none built yet: null); "
+                    "/healthz reads no table")
     workers: list[WorkerPublic]

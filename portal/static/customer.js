@@ -50,3 +50,11 @@ async function refreshRepair() {
 }
 setInterval(refreshRepair, 20000);
 document.addEventListener("visibilitychange", refreshRepair);
+
+// Pushed changes (GET /q/{token}/events: this device's alerts, repair steps, online
+// state): the page is fetched again as soon as one happens; the 20 s refresh above
+// stays as the safety net. EventSource reconnects by itself, resuming from its cursor.
+if (window.EventSource && repairs) {
+  const live = new EventSource(`${repairs.dataset.refresh}/events`);
+  for (const kind of ["alert", "work_order", "device"]) live.addEventListener(kind, refreshRepair);
+}

@@ -3,11 +3,14 @@ device in the browser, and reports each endpoint next to its baseline."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import orjson
+import pytest
 from sqlmodel import Session, func, select
 
 from asset_registry.tables import Device
@@ -31,7 +34,8 @@ def test_seed_makes_exactly_the_devices_asked_for(tmp_path: Path) -> None:
 def test_bench_reports_paint_and_latency_with_their_baselines() -> None:
     run = subprocess.run(
         [sys.executable, "-m", "benchmarks.portal", "--devices", "300", "--clients", "4",
-         "--requests", "2", "--heavy-requests", "1", "--paint-runs", "1", "--json"],
+         "--requests", "2", "--heavy-requests", "1", "--paint-runs", "1", "--json",
+         "--load", "httpx"],
         cwd=ROOT, capture_output=True, timeout=600, check=False)
     assert run.returncode == 0, run.stderr.decode()[-2000:]
     result = orjson.loads(run.stdout)
@@ -49,3 +53,31 @@ def test_bench_reports_paint_and_latency_with_their_baselines() -> None:
         assert figures["p50_ms"] <= figures["p99_ms"], path
     # Every device is in the list the map draws.
     assert latency["/api/devices"]["bytes"] > 300 * 100
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="Debian's wrk is not installed")
+def test_wrk_bench_states_every_endpoint_against_the_baseline_and_bare_asgi() -> None:
+    # The old module name, as the scripts outside the repository call it.
+    run = subprocess.run(
+        [sys.executable, "-m", "portal.bench", "--devices", "200", "--clients", "4",
+         "--duration", "1", "--rounds", "1", "--no-browser", "--json"],
+        cwd=ROOT, capture_output=True, timeout=600, check=False)
+    assert run.returncode == 0, run.stderr.decode()[-2000:]
+    result = orjson.loads(run.stdout)
+    latency = result["latency"]
+    assert result["load"] == "wrk" and "bare ASGI hello-world" in latency
+    assert latency["/bench/static"]["x_baseline_per_s"] == 1.0
+    for path in ("/healthz", "/api/work-orders", "/api/alerts?state=open", "/api/devices",
+                 "/api/devices?q=AQ-500-21", "/api/devices If-None-Match"):
+        figures = latency[path]
+        assert figures["errors"] == 0 and figures["requests"] > 0, path
+        assert figures["p50_ms"] <= figures["p99_ms"], path
+        assert figures["x_baseline_per_s"] > 0, path
+
+
+def test_without_wrk_the_bench_says_how_to_get_it(tmp_path: Path) -> None:
+    env = {**os.environ, "PATH": str(tmp_path)}  # no wrk (and nothing else) on the path
+    run = subprocess.run([sys.executable, "-m", "benchmarks.portal", "--no-browser"],
+                         cwd=ROOT, capture_output=True, timeout=120, check=False, env=env)
+    assert run.returncode != 0
+    assert b"apt-get install -y wrk" in run.stderr

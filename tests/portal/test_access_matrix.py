@@ -529,6 +529,9 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/q/{token}/windows"): Rule(
         lambda p, c: Call("GET", f"/q/{_qr_token(p, c)}/windows"),
         everyone(404) | {"customer_a": 200}, no_leaks=True),
+    ("GET", "/q/{token}/events"): Rule(
+        lambda p, c: Call("GET", f"/q/{_qr_token(p, c)}/events?max_s=0"),
+        everyone(404) | {"customer_a": 200}),
     ("POST", "/q/{token}/rate"): Rule(
         lambda p, c: Call("POST", f"/q/{(t := _qr_token(p, c))}/rate", csrf=True,
                           form={"work_order_id": str(p.new_job(
