@@ -16,6 +16,7 @@ from fieldpulse.settings import Settings
 from foundations.clock import DAY_MS, now_ms
 from foundations.database import make_engine
 from foundations.files import private_dir, private_file
+from foundations.leases import AdvisoryLeases
 from foundations.workers import Periodic
 from ingest.consumer import (
     BrokerAddress,
@@ -26,6 +27,7 @@ from ingest.consumer import (
 )
 from ingest.device_directory import DeviceDirectory
 from ingest.device_state import mark_stale_devices
+from ingest.jetstream import LEASE_GROUP, LEASE_SPACE, JetStreamIngest, JetStreamTuning
 from ingest.pipeline import IngestPipeline, ReadingsHandler
 from ingest.telemetry_store import SqlTelemetryStore, TelemetryStore, VictoriaMetricsStore
 from notifications.recipients import SUPERVISOR, AddressBook
@@ -71,18 +73,28 @@ def make_telemetry_store(settings: Settings, engine: Engine) -> TelemetryStore:
 
 class Ingest:
     """Ingest for one process: store, pipeline, the consumer (a worker) and its
-    housekeeping workers."""
+    housekeeping workers. With `jetstream` (the engine cluster's NATS URLs) the consumer
+    reads the partitions this process leases instead of subscribing to one broker."""
 
     def __init__(self, settings: Settings, broker: BrokerAddress, engine: Engine,
                  models: Mapping[str, DeviceModel], on_readings: ReadingsHandler | None,
-                 tuning: ConsumerTuning | None = None) -> None:
+                 tuning: ConsumerTuning | None = None,
+                 jetstream: list[str] | None = None,
+                 jetstream_tuning: JetStreamTuning | None = None) -> None:
         partition = Partition(settings.ingest_partition, settings.ingest_partitions)
         self.store = make_telemetry_store(settings, engine)
         self.pipeline = IngestPipeline(engine, DeviceDirectory(engine, dict(models)), self.store,
                                        on_readings=on_readings)
-        self.consumer = IngestConsumer(self.pipeline, broker,
-                                       client_id=ingest_client_id(partition),
-                                       partition=partition, tuning=tuning or ConsumerTuning())
+        self.consumer: IngestConsumer | JetStreamIngest
+        if jetstream:
+            self.consumer = JetStreamIngest(
+                self.pipeline, jetstream, AdvisoryLeases(engine, LEASE_SPACE, LEASE_GROUP),
+                jetstream_tuning or JetStreamTuning())
+        else:
+            self.consumer = IngestConsumer(self.pipeline, broker,
+                                           client_id=ingest_client_id(partition),
+                                           partition=partition,
+                                           tuning=tuning or ConsumerTuning())
         self.workers = [self.consumer, *_housekeeping(settings, engine, self.store)]
 
 

@@ -4,7 +4,9 @@
   notifications, the dispatcher, webhooks, sales and the portal (`fieldpulse run`,
   the demo, the tests).
 - `IngestWorker`: ingest and rule evaluation only, for a partition of the gateways
-  (`python -m fieldpulse.system --partition i/n`); the main process does the rest.
+  (`python -m fieldpulse.system --partition i/n`), or, with `--jetstream URLS`, for
+  whichever partitions of a NATS JetStream engine cluster it leases; the main process
+  does the rest.
 
 Each component gets what it needs passed in; the wiring between them lives here and
 nowhere else (ingest hands stored readings to rules, rules ask the service desk for
@@ -163,7 +165,8 @@ class IngestWorker:
     def __init__(self, settings: Settings, broker: BrokerAddress,
                  models: Mapping[str, DeviceModel] | None = None,
                  engine: Engine | None = None, evaluate_rules: bool = True,
-                 tuning: ConsumerTuning | None = None) -> None:
+                 tuning: ConsumerTuning | None = None,
+                 jetstream: list[str] | None = None) -> None:
         self.models = dict(models or load_models())
         self.engine = engine or open_database(settings)
         # Rules evaluate this worker's readings; their timers (no-data, escalation) and
@@ -172,7 +175,7 @@ class IngestWorker:
                                   record_notice=record_alert_notice, tz=settings.tz)
         self.ingest = Ingest(settings, broker, self.engine, self.models,
                              on_readings=self.rules.on_blocks if evaluate_rules else None,
-                             tuning=tuning)
+                             tuning=tuning, jetstream=jetstream)
         # Rule edits made through the portal (another process) are picked up here.
         reload = [Periodic("rule-versions", self.rules.reload_rules, RULES_RELOAD_S)
                   ] if evaluate_rules else []
@@ -200,7 +203,7 @@ def ingest_worker_main(argv: list[str] | None = None) -> None:
     lost)."""
     parser = argparse.ArgumentParser(description=ingest_worker_main.__doc__)
     parser.add_argument("--data-dir", required=True)
-    parser.add_argument("--broker", required=True, help="HOST:PORT")
+    parser.add_argument("--broker", default="", help="HOST:PORT (without --jetstream)")
     parser.add_argument("--broker-user", default=None,
                         help="this worker's broker account, named like its client id: "
                              "fieldpulse-ingest, or fieldpulse-ingest-IofN with --partition "
@@ -216,11 +219,18 @@ def ingest_worker_main(argv: list[str] | None = None) -> None:
     parser.add_argument("--backend", default="sql", choices=["sql", "victoriametrics"])
     parser.add_argument("--victoriametrics-url", default="")
     parser.add_argument("--partition", default="0/1", help="INDEX/COUNT")
+    parser.add_argument("--jetstream", default="",
+                        help="the engine cluster's NATS URLs, comma-separated: read the "
+                             "partitions this worker leases (PostgreSQL) instead of --broker")
     args = parser.parse_args(argv)
     login = BrokerLogin(args.broker_user, args.broker_password_file, args.broker_tls,
                         args.broker_ca_file, args.broker_cert_file, args.broker_key_file)
+    jetstream = [u for u in args.jetstream.split(",") if u] or None
+    if not args.broker and not jetstream:
+        parser.error("--broker HOST:PORT or --jetstream URLS is required")
     try:
-        broker = login.address(args.broker)
+        # With --jetstream gateway acks go through the engine: no broker login to make.
+        broker = BrokerAddress() if jetstream else login.address(args.broker)
     except ValueError as exc:
         parser.error(str(exc))
     index, _, count = args.partition.partition("/")
@@ -230,7 +240,7 @@ def ingest_worker_main(argv: list[str] | None = None) -> None:
                         ingest_partition=int(index), ingest_partitions=int(count))
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    worker = IngestWorker(settings, broker)
+    worker = IngestWorker(settings, broker, jetstream=jetstream)
     worker.start()
     try:
         wait_for_signal()

@@ -69,7 +69,7 @@ class AdvisoryLeases:
         with self._lock:
             count = self._run("SELECT count(*) FROM pg_stat_activity "
                               "WHERE application_name = :g", g=self._group)
-        return max(1, int(count))  # type: ignore[call-overload]
+        return max(1, int(str(count)))
 
     def try_take(self, key: int) -> bool:
         with self._lock:

@@ -197,7 +197,7 @@ class JetStreamIngest(Worker):
                 break
             try:
                 group += await subs[p].fetch(want, timeout=self._tuning.idle_fetch_s)
-            except NatsTimeout:
+            except (TimeoutError, NatsTimeout):  # nats-py raises either when idle
                 continue
         return group
 

@@ -42,7 +42,7 @@ async def _drain(cluster: NatsCluster) -> list[bytes]:
         while True:
             try:
                 msgs = await sub.fetch(200, timeout=1)
-            except NatsTimeout:
+            except (TimeoutError, NatsTimeout):
                 break
             for m in msgs:
                 got.append(m.data)

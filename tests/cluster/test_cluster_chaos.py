@@ -1,0 +1,92 @@
+"""The cluster under load loses a NATS node and an ingest worker (both `kill -9`): every
+reading the gateways got a PUBACK for is stored exactly once, and the dead worker's
+partitions move to the live one."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from fieldpulse.fleet_import import import_fleet
+from fieldpulse.schema import upgrade
+from foundations.database import make_engine
+from simulators.fleet import generate_fleet
+from testing_support.chaos_rig import wait_for
+from testing_support.cluster_rig import (
+    ClusterWorker,
+    FailoverGateway,
+    count_stored,
+    dead_letters,
+    lease_holders,
+    leases,
+    plans,
+)
+from testing_support.nats_cluster import NatsCluster
+from testing_support.servers import PostgresServer, find_pg_bin
+
+PARTITIONS = 16
+
+
+@pytest.fixture
+def registry() -> Iterator[tuple[str, Engine]]:
+    if find_pg_bin() is None:
+        pytest.skip("PostgreSQL is not installed (scripts/bootstrap.sh installs it)")
+    server = PostgresServer().start()
+    engine = make_engine(server.url)
+    upgrade(engine)
+    import_fleet(engine, generate_fleet(seed=23, sites=6))
+    yield server.url, engine
+    engine.dispose()
+    server.remove()
+
+
+def test_killing_a_node_and_a_worker_under_load_loses_and_doubles_nothing(
+        tmp_path: Path, nats_cluster: NatsCluster, registry: tuple[str, Engine]) -> None:
+    url, engine = registry
+    workers = [ClusterWorker(f"worker-{i}", tmp_path, url, nats_cluster.urls).start()
+               for i in range(2)]
+    gateways: list[FailoverGateway] = []
+    try:
+        # Both workers live and every partition leased before a gateway publishes.
+        wait_for(lambda: lease_holders(engine) == 2 and len(leases(engine)) == PARTITIONS,
+                 60, "two workers sharing the partitions")
+        plan_list = plans(generate_fleet(seed=23, sites=6), batches=40, readings=40)
+        gateways = [FailoverGateway(p, nats_cluster.mqtt_endpoints, pace_s=0.1)
+                    for p in plan_list]
+        for gw in gateways:
+            gw.start()
+        total = sum(p.batches for p in plan_list)
+        wait_for(lambda: sum(g.sent for g in gateways) >= total // 4, 60, "a quarter sent")
+
+        nats_cluster.kill(0)  # gateways on it fail over; its stream replicas are gone
+        wait_for(lambda: sum(g.sent for g in gateways) >= total // 2, 60, "half sent")
+
+        victim_pids = set(leases(engine).values())
+        workers[0].kill9()
+        killed_at = time.monotonic()
+        wait_for(lambda: lease_holders(engine) == 1 and len(leases(engine)) == PARTITIONS,
+                 30, "the live worker to lease every partition")
+        takeover_s = time.monotonic() - killed_at
+        assert len(victim_pids) == 2
+
+        for gw in gateways:
+            gw.join(timeout=90)
+        assert all(g.sent == g.plan.batches for g in gateways), "a gateway never finished"
+        wait_for(lambda: count_stored(engine, plan_list)[0] == 0, 90,
+                 "every PUBACKed reading stored")
+        missing, duplicated, batches = count_stored(engine, plan_list)
+        print(f"\ntakeover after worker kill: {takeover_s:.2f} s; "
+              f"gateway failovers: {sum(g.failovers for g in gateways)}")
+        assert (missing, duplicated) == (0, 0)
+        assert batches == total
+        assert dead_letters(engine) == 0
+        assert sum(g.failovers for g in gateways) > 0  # some gateways were on the dead node
+    finally:
+        for gw in gateways:
+            gw.stop.set()
+        for w in workers:
+            w.stop()
