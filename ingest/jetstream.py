@@ -158,7 +158,6 @@ class JetStreamIngest(Worker):
                     for p in range(self._tuning.partitions)}
             await self._rebalance(js)
             self.connected.set()
-            start = 0
             while not self._stopping.is_set():
                 life.beat()
                 if time.monotonic() >= self._next_rebalance:
@@ -169,10 +168,11 @@ class JetStreamIngest(Worker):
                 if not owned:
                     await asyncio.sleep(0.1)
                     continue
-                start = (start + 1) % len(owned)
-                group = await self._fetch_group(subs, owned[start:] + owned[:start])
-                if group and not await self._process(nc, group):
-                    return
+                fetched = await self._fetch_round(subs, owned)
+                size = self._tuning.group_messages
+                for i in range(0, len(fetched), size):  # each partition's messages in order
+                    if not await self._process(nc, fetched[i:i + size]):
+                        return
         finally:
             self.connected.clear()
             await nc.close()
@@ -188,18 +188,20 @@ class JetStreamIngest(Worker):
                 log.info("event=waiting_for_stream stream=%s", MQTT_STREAM)
                 life.wait(1.0)
 
-    async def _fetch_group(self, subs: dict[int, JetStreamContext.PullSubscription],
+    async def _fetch_round(self, subs: dict[int, JetStreamContext.PullSubscription],
                            owned: list[int]) -> list[Msg]:
-        group: list[Msg] = []
-        for p in owned:
-            want = self._tuning.group_messages - len(group)
-            if want <= 0:
-                break
+        """Up to a group from every owned partition, asked at once: a busy partition
+        answers at once, an idle one after `idle_fetch_s`, so a round costs the longest
+        wait, not the sum of them (asked one after the other, 16 mostly idle partitions
+        held ingest to ~100 batches/s)."""
+        async def one(p: int) -> list[Msg]:
             try:
-                group += await subs[p].fetch(want, timeout=self._tuning.idle_fetch_s)
-            except (TimeoutError, NatsTimeout):  # nats-py raises either when idle
-                continue
-        return group
+                return await subs[p].fetch(self._tuning.group_messages,
+                                           timeout=self._tuning.idle_fetch_s)
+            except (NatsTimeout, TimeoutError):  # nats-py raises either when idle
+                return []
+        rounds = await asyncio.gather(*(one(p) for p in owned))
+        return [m for msgs in rounds for m in msgs]
 
     async def _rebalance(self, js: JetStreamContext) -> None:
         """Hold a fair share of the partitions: give surplus back, take free ones."""

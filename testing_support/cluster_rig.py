@@ -203,6 +203,11 @@ def count_stored(engine: Engine, plan_list: list[GatewayPlan]) -> tuple[int, int
     return missing, duplicated, batches
 
 
+def stored_batches(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(IngestedBatch)).scalar_one())
+
+
 def dead_letters(engine: Engine) -> int:
     with engine.connect() as conn:
         return int(conn.execute(select(func.count()).select_from(DeadLetter)).scalar_one())
