@@ -224,8 +224,12 @@ class JetStreamIngest(Worker):
     async def _taken(self, js: JetStreamContext, p: int) -> None:
         """A partition taken over with messages delivered to its last owner and never
         acked waits out `ack_wait`, so they are delivered again before newer ones."""
-        info = await js.consumer_info(MQTT_STREAM, consumer_name(p))
-        pending = info.num_ack_pending or 0
+        try:
+            info = await js.consumer_info(MQTT_STREAM, consumer_name(p))
+            pending = info.num_ack_pending or 0
+        except Exception as exc:  # the engine between leaders or nodes: assume the worst
+            log.warning("event=consumer_info_failed partition=%d error=%r", p, exc)
+            pending = -1
         self._ready_at[p] = time.monotonic() + (self._tuning.ack_wait_s + 0.5 if pending
                                                  else 0.0)
         log.info("event=partition_taken partition=%d unacked_from_before=%d", p, pending)

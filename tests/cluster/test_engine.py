@@ -5,6 +5,7 @@ PUBACK means the batch is stored on a majority, so killing the node that acked i
 from __future__ import annotations
 
 import asyncio
+import time
 
 import nats
 import paho.mqtt.client as mqtt
@@ -32,18 +33,23 @@ async def _stream_leader(cluster: NatsCluster) -> str:
     return info.cluster.leader
 
 
-async def _drain(cluster: NatsCluster) -> list[bytes]:
-    """Every message the partitions' consumers hold, read from the surviving nodes."""
+async def _drain(cluster: NatsCluster, expected: int) -> list[bytes]:
+    """Every message the partitions' consumers hold, read from the surviving nodes. Right
+    after the kill the stream and its consumers elect new leaders: an empty fetch then
+    means "not yet", so the partitions are read again until `expected` arrived or 60 s."""
     nc = await nats.connect([n.url for n in cluster.nodes if n.running])
     js = nc.jetstream(timeout=10)
     got: list[bytes] = []
-    for p in range(TUNING.partitions):
-        sub = await js.pull_subscribe_bind(consumer_name(p), stream=MQTT_STREAM)
-        while True:
+    subs = {}
+    deadline = time.monotonic() + 60
+    while len(got) < expected and time.monotonic() < deadline:
+        for p in range(TUNING.partitions):
             try:
-                msgs = await sub.fetch(200, timeout=1)
-            except (TimeoutError, NatsTimeout):
-                break
+                if p not in subs:
+                    subs[p] = await js.pull_subscribe_bind(consumer_name(p), stream=MQTT_STREAM)
+                msgs = await subs[p].fetch(200, timeout=0.5)
+            except (NatsTimeout, TimeoutError):
+                continue
             for m in msgs:
                 got.append(m.data)
                 await m.ack()
@@ -67,6 +73,6 @@ def test_a_batch_acked_by_a_node_survives_that_node_killed(nats_cluster: NatsClu
     nats_cluster.kill(node)  # at once after the last PUBACK: no time to replicate later
     client.loop_stop()
 
-    got = _run(_drain(nats_cluster))
+    got = _run(_drain(nats_cluster, len(sent)))
 
     assert sorted(got) == sorted(sent)
