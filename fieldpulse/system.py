@@ -36,6 +36,7 @@ from foundations.clock import now_ms
 from foundations.database import reachable
 from foundations.health import Health
 from foundations.health_metrics import HealthCollector
+from foundations.leases import AdvisoryLeases, leader_only
 from foundations.workers import Periodic, Supervisor
 from ingest.consumer import BrokerAddress, ConsumerTuning
 from ingest.gaps import gap_totals
@@ -55,6 +56,10 @@ from service.maintenance_runner import generate_maintenance
 from service.notice_recorder import WorkOrderNotices
 from service.sla_monitor import check_clocks
 
+# Leases of the loops that must run in one process of a cluster (PostgreSQL advisory
+# locks in this space, one key per loop).
+ONCE_SPACE = 0x46_50_31_58  # "FP1X"
+SLA_LEASE, MAINTENANCE_LEASE = 1, 2
 # How often a separate ingest worker looks for rule versions stored by another process.
 RULES_RELOAD_S = 5.0
 SLA_CHECK_S = 30.0
@@ -114,6 +119,7 @@ class CloudSystem:
             plan_history=lambda: list(self.dispatcher.history), dispatcher=self.dispatcher,
             telemetry=self.ingest.store, webhook_targets=webhook_targets,
         ))
+        once = self._once_only()
         # Started in this order, stopped in reverse. The notices' cursor is placed
         # first, so it predates the first plan; ingest starts once everything that
         # acts on its readings runs; the portal last.
@@ -123,9 +129,11 @@ class CloudSystem:
             self.notifications,
             self.dispatcher,
             Periodic("rules-timers", self.rules.tick, TICK_S, teardown=self.rules.close_down),
-            Periodic("sla-monitor", lambda: check_clocks(self.engine, now_ms(), tz),
+            Periodic("sla-monitor", leader_only(once, SLA_LEASE,
+                                                lambda: check_clocks(self.engine, now_ms(), tz)),
                      SLA_CHECK_S, first_after_s=0),
-            Periodic("maintenance", self._plan_maintenance, MAINTENANCE_S, first_after_s=0),
+            Periodic("maintenance", leader_only(once, MAINTENANCE_LEASE, self._plan_maintenance),
+                     MAINTENANCE_S, first_after_s=0),
             WebhookWorker(self.engine, targets=webhook_targets),
             SalesWorker(self.engine, self.ingest.store),
             *self.ingest.workers,
@@ -134,6 +142,14 @@ class CloudSystem:
                        trusted_proxies=settings.trusted_proxies),
         ], backoff_s=settings.restart_backoff_s)
         self.health.watch(self.supervisor)
+
+    def _once_only(self) -> AdvisoryLeases | None:
+        """On PostgreSQL several CloudSystems may share the database (a cluster): the SLA
+        monitor and the maintenance planner then run in whichever holds their lease, and
+        move when it dies. On SQLite there is one process: no leases."""
+        if self.engine.dialect.name != "postgresql":
+            return None
+        return AdvisoryLeases(self.engine, ONCE_SPACE, "fieldpulse-once")
 
     def _plan_maintenance(self) -> None:
         if generate_maintenance(self.engine, self.models, now_ms()):

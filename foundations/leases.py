@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
 from sqlalchemy import Connection, Engine, text
 
@@ -94,3 +95,24 @@ class AdvisoryLeases:
     def close(self) -> None:
         with self._lock:
             self._drop()
+
+
+def leader_only(leases: AdvisoryLeases | None, key: int,
+                step: Callable[[], object]) -> Callable[[], object]:
+    """`step` run only by the process that holds lease `key` (taken on the first call that
+    finds it free, kept until the process or its connection dies): work that must happen
+    once in a cluster (SLA checks, maintenance plans). Without leases (one process, SQLite)
+    `step` runs as it is."""
+    if leases is None:
+        return step
+
+    def run() -> object:
+        try:
+            if not leases.try_take(key):
+                return None
+        except LeaseLost as exc:
+            log.warning("event=lease_lost key=%d error=%s", key, exc)
+            return None
+        return step()
+
+    return run
