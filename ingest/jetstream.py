@@ -212,11 +212,15 @@ class JetStreamIngest(Worker):
             for p in sorted(leases.held, reverse=True)[:max(0, len(leases.held) - fair)]:
                 leases.give_up(p)
                 log.info("event=partition_given_up partition=%d", p)
+            taken = []
             for p in range(self._tuning.partitions):
                 if len(leases.held) >= fair:
                     break
                 if p not in leases.held and leases.try_take(p):
-                    await self._taken(js, p)
+                    taken.append(p)
+            # Asked together: an engine still electing a consumer's leader delays one answer
+            # by the timeout, not every later partition's take-over by it.
+            await asyncio.gather(*(self._taken(js, p) for p in taken))
         except LeaseLost as exc:
             log.warning("event=leases_lost error=%s (every partition dropped)", exc)
         self.owned = frozenset(leases.held)
@@ -225,7 +229,7 @@ class JetStreamIngest(Worker):
         """A partition taken over with messages delivered to its last owner and never
         acked waits out `ack_wait`, so they are delivered again before newer ones."""
         try:
-            info = await js.consumer_info(MQTT_STREAM, consumer_name(p))
+            info = await js.consumer_info(MQTT_STREAM, consumer_name(p), timeout=1.0)
             pending = info.num_ack_pending or 0
         except Exception as exc:  # the engine between leaders or nodes: assume the worst
             log.warning("event=consumer_info_failed partition=%d error=%r", p, exc)
