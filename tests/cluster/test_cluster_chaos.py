@@ -5,15 +5,10 @@ partitions move to the live one."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from sqlalchemy import Engine
 
-from fieldpulse.fleet_import import import_fleet
-from fieldpulse.schema import upgrade
-from foundations.database import make_engine
 from simulators.fleet import generate_fleet
 from testing_support.chaos_rig import wait_for
 from testing_support.cluster_rig import (
@@ -26,22 +21,8 @@ from testing_support.cluster_rig import (
     plans,
 )
 from testing_support.nats_cluster import NatsCluster
-from testing_support.servers import PostgresServer, find_pg_bin
 
 PARTITIONS = 16
-
-
-@pytest.fixture
-def registry() -> Iterator[tuple[str, Engine]]:
-    if find_pg_bin() is None:
-        pytest.skip("PostgreSQL is not installed (scripts/bootstrap.sh installs it)")
-    server = PostgresServer().start()
-    engine = make_engine(server.url)
-    upgrade(engine)
-    import_fleet(engine, generate_fleet(seed=23, sites=6))
-    yield server.url, engine
-    engine.dispose()
-    server.remove()
 
 
 def test_killing_a_node_and_a_worker_under_load_loses_and_doubles_nothing(
