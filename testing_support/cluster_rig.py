@@ -24,7 +24,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import Engine, func, select, text
 
-from asset_registry.catalog import load_models, quiet_values
+from asset_registry.catalog import DeviceModel, load_models, quiet_values
 from foundations.processes import terminate
 from ingest.jetstream import LEASE_GROUP, LEASE_SPACE
 from ingest.tables import DeadLetter, IngestedBatch
@@ -33,6 +33,25 @@ from simulators.fleet import Fleet
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = load_models()
+
+
+def breaching_metrics(model: DeviceModel) -> tuple[str, dict[str, float]]:
+    """(rule id, metrics) that breach the model's first plain above/below rule."""
+    values = quiet_values(model, 0.5)
+    for rule in model.rules:
+        conditions = getattr(rule, "conditions", ())
+        if len(conditions) != 1 or rule.for_s or rule.repeat_count > 1 or rule.schedule:
+            continue
+        c = conditions[0]
+        attribute = model.attributes[c.metric]
+        if c.condition == "above":
+            values[c.metric] = (c.threshold + attribute.max) / 2
+        elif c.condition == "below":
+            values[c.metric] = (c.threshold + attribute.min) / 2
+        else:
+            continue
+        return rule.id, values
+    raise AssertionError(f"model {model.id} has no plain threshold rule")
 
 
 @dataclass
@@ -45,12 +64,17 @@ class GatewayPlan:
     batches: int
     readings: int
     start_ms: int
+    # Batches whose readings breach each device's first plain threshold rule: alerts
+    # raised there and cleared by the next quiet batch, the same in any correct set-up.
+    breach_at: frozenset[int] = frozenset()
 
     def payload(self, seq: int) -> bytes:
         out = []
         for i in range(self.readings):
             k = i % len(self.device_ids)
-            values = quiet_values(MODELS[self.model_ids[k]], 0.4 + (seq % 5) / 20)
+            model = MODELS[self.model_ids[k]]
+            values = (breaching_metrics(model)[1] if seq in self.breach_at
+                      else quiet_values(model, 0.4 + (seq % 5) / 20))
             out.append({"dev": self.device_ids[k], "ts": self.timestamp(seq, i), "m": values})
         return orjson.dumps({"v": 1, "gw": self.gateway_id, "seq": seq,
                              "sent": self.start_ms + seq * 1000, "readings": out})
@@ -64,14 +88,15 @@ class GatewayPlan:
                        for s in range(self.batches) for i in range(self.readings))
 
 
-def plans(fleet: Fleet, batches: int, readings: int) -> list[GatewayPlan]:
+def plans(fleet: Fleet, batches: int, readings: int,
+          breach_at: frozenset[int] = frozenset()) -> list[GatewayPlan]:
     start = int(time.time() * 1000) - 3_600_000
     out = []
     for gw in fleet.gateways:
         devices = fleet.devices_of(gw.id)
         if devices:
             out.append(GatewayPlan(gw.id, [d.id for d in devices], [d.model_id for d in devices],
-                                   batches, readings, start))
+                                   batches, readings, start, breach_at))
     return out
 
 
@@ -201,6 +226,45 @@ def count_stored(engine: Engine, plan_list: list[GatewayPlan]) -> tuple[int, int
     with engine.connect() as conn:
         batches = conn.execute(select(func.count()).select_from(IngestedBatch)).scalar_one()
     return missing, duplicated, batches
+
+
+def outcomes(engine: Engine) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+    """(alerts, work orders), each as sorted plain rows without ids or wall-clock times:
+    what two set-ups fed the same batches must agree on."""
+    with engine.connect() as conn:
+        alerts = conn.execute(text(
+            "SELECT device_id, rule_id, raised_at, state, cleared_at FROM alert")).all()
+        orders = conn.execute(text(
+            "SELECT device_id, skill, priority FROM work_order")).all()
+    return sorted(tuple(r) for r in alerts), sorted(tuple(r) for r in orders)
+
+
+def single_node_outcomes(work: Path, fleet: Fleet, plan_list: list[GatewayPlan]
+                         ) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+    """The same batches through one in-process pipeline with rules on SQLite, each
+    gateway's in order: the reference a cluster run is compared with."""
+    from fieldpulse.fleet_import import import_fleet
+    from fieldpulse.schema import upgrade
+    from foundations.database import make_engine
+    from ingest.device_directory import DeviceDirectory
+    from ingest.pipeline import IngestPipeline
+    from notifications.alert_notices import record_alert_notice
+    from rules.service import RulesService
+    from service.alert_cases import open_alert_work_order
+
+    engine = make_engine(f"sqlite:///{work / 'single-node.db'}")
+    upgrade(engine)
+    import_fleet(engine, fleet)
+    rules = RulesService(engine, MODELS, open_alert_work_order,
+                         record_notice=record_alert_notice)
+    pipeline = IngestPipeline(engine, DeviceDirectory(engine, MODELS),
+                              SqlTelemetryStore(engine), on_readings=rules.on_blocks)
+    for seq in range(max(p.batches for p in plan_list)):
+        pipeline.handle_many([(f"fp/v1/gw/{p.gateway_id}/telemetry", p.payload(seq))
+                              for p in plan_list if seq < p.batches])
+    result = outcomes(engine)
+    engine.dispose()
+    return result
 
 
 def stored_batches(engine: Engine) -> int:

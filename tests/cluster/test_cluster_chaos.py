@@ -1,10 +1,12 @@
 """The cluster under load loses a NATS node and an ingest worker (both `kill -9`): every
-reading the gateways got a PUBACK for is stored exactly once, and the dead worker's
-partitions move to the live one."""
+reading the gateways got a PUBACK for is stored exactly once, the dead worker's
+partitions move to the live one, and the alerts and work orders are those of a single
+node fed the same batches."""
 
 from __future__ import annotations
 
 import time
+from collections import Counter
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -18,7 +20,9 @@ from testing_support.cluster_rig import (
     dead_letters,
     lease_holders,
     leases,
+    outcomes,
     plans,
+    single_node_outcomes,
 )
 from testing_support.nats_cluster import NatsCluster
 
@@ -32,10 +36,17 @@ def test_killing_a_node_and_a_worker_under_load_loses_and_doubles_nothing(
                for i in range(2)]
     gateways: list[FailoverGateway] = []
     try:
-        # Both workers live and every partition leased before a gateway publishes.
-        wait_for(lambda: lease_holders(engine) == 2 and len(leases(engine)) == PARTITIONS,
-                 60, "two workers sharing the partitions")
-        plan_list = plans(generate_fleet(seed=23, sites=6), batches=40, readings=40)
+        # Both workers live, 8 partitions each, before a gateway publishes. A partition
+        # that moves while one of its devices has an alert open loses that rule state (the
+        # new owner does not know the breach: ingest/README.md "Known limits"); the worker
+        # is killed between the two breaches below, when no alert is open, so the alerts
+        # must equal a single node's. (A run that published while the workers were still
+        # rebalancing showed the limit: one alert from seq 10 to 26 instead of two.)
+        wait_for(lambda: sorted(Counter(leases(engine).values()).values()) == [8, 8],
+                 60, "two workers with 8 partitions each")
+        fleet = generate_fleet(seed=23, sites=6)
+        # Alerts raised at 10 and 25 and cleared after: they must match a single node's.
+        plan_list = plans(fleet, batches=40, readings=40, breach_at=frozenset({10, 25}))
         gateways = [FailoverGateway(p, nats_cluster.mqtt_endpoints, pace_s=0.1)
                     for p in plan_list]
         for gw in gateways:
@@ -66,6 +77,12 @@ def test_killing_a_node_and_a_worker_under_load_loses_and_doubles_nothing(
         assert batches == total
         assert dead_letters(engine) == 0
         assert sum(g.failovers for g in gateways) > 0  # some gateways were on the dead node
+        alerts, orders = outcomes(engine)
+        assert alerts  # the breaches raised alerts
+        single_alerts, single_orders = single_node_outcomes(tmp_path, fleet, plan_list)
+        assert sorted(set(alerts) - set(single_alerts)) == []  # none the single node lacks
+        assert sorted(set(single_alerts) - set(alerts)) == []  # none missing
+        assert (alerts, orders) == (single_alerts, single_orders)
     finally:
         for gw in gateways:
             gw.stop.set()
