@@ -80,7 +80,8 @@ class Ingest:
                  models: Mapping[str, DeviceModel], on_readings: ReadingsHandler | None,
                  tuning: ConsumerTuning | None = None,
                  jetstream: list[str] | None = None,
-                 jetstream_tuning: JetStreamTuning | None = None) -> None:
+                 jetstream_tuning: JetStreamTuning | None = None,
+                 on_partitions_taken: Callable[[], object] | None = None) -> None:
         partition = Partition(settings.ingest_partition, settings.ingest_partitions)
         self.store = make_telemetry_store(settings, engine)
         self.pipeline = IngestPipeline(engine, DeviceDirectory(engine, dict(models)), self.store,
@@ -89,7 +90,7 @@ class Ingest:
         if jetstream:
             self.consumer = JetStreamIngest(
                 self.pipeline, jetstream, AdvisoryLeases(engine, LEASE_SPACE, LEASE_GROUP),
-                jetstream_tuning or JetStreamTuning())
+                jetstream_tuning or JetStreamTuning(), on_partitions_taken)
         else:
             self.consumer = IngestConsumer(self.pipeline, broker,
                                            client_id=ingest_client_id(partition),

@@ -191,7 +191,9 @@ class IngestWorker:
                                   record_notice=record_alert_notice, tz=settings.tz)
         self.ingest = Ingest(settings, broker, self.engine, self.models,
                              on_readings=self.rules.on_blocks if evaluate_rules else None,
-                             tuning=tuning, jetstream=jetstream)
+                             tuning=tuning, jetstream=jetstream,
+                             on_partitions_taken=self.rules.resync_alerts
+                             if evaluate_rules else None)
         # Rule edits made through the portal (another process) are picked up here.
         reload = [Periodic("rule-versions", self.rules.reload_rules, RULES_RELOAD_S)
                   ] if evaluate_rules else []

@@ -26,7 +26,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import nats
@@ -120,8 +120,12 @@ class JetStreamIngest(Worker):
     stall_after_s = 120.0
 
     def __init__(self, pipeline: IngestPipeline, servers: Sequence[str],
-                 leases: AdvisoryLeases, tuning: JetStreamTuning = JetStreamTuning()) -> None:
+                 leases: AdvisoryLeases, tuning: JetStreamTuning = JetStreamTuning(),
+                 on_partitions_taken: Callable[[], object] | None = None) -> None:
+        """`on_partitions_taken`: called (between groups) after this worker took partitions
+        from another; the rules reload which alerts are open (`RulesService.resync_alerts`)."""
         super().__init__()
+        self._on_taken = on_partitions_taken
         self._pipeline = pipeline
         self._servers = list(servers)
         self._leases = leases
@@ -221,6 +225,8 @@ class JetStreamIngest(Worker):
             # Asked together: an engine still electing a consumer's leader delays one answer
             # by the timeout, not every later partition's take-over by it.
             await asyncio.gather(*(self._taken(js, p) for p in taken))
+            if taken and self._on_taken is not None:
+                await asyncio.to_thread(self._on_taken)
         except LeaseLost as exc:
             log.warning("event=leases_lost error=%s (every partition dropped)", exc)
         self.owned = frozenset(leases.held)

@@ -36,17 +36,15 @@ def test_killing_a_node_and_a_worker_under_load_loses_and_doubles_nothing(
                for i in range(2)]
     gateways: list[FailoverGateway] = []
     try:
-        # Both workers live, 8 partitions each, before a gateway publishes. A partition
-        # that moves while one of its devices has an alert open loses that rule state (the
-        # new owner does not know the breach: ingest/README.md "Known limits"); the worker
-        # is killed between the two breaches below, when no alert is open, so the alerts
-        # must equal a single node's. (A run that published while the workers were still
-        # rebalancing showed the limit: one alert from seq 10 to 26 instead of two.)
+        # Both workers live, 8 partitions each, before a gateway publishes.
         wait_for(lambda: sorted(Counter(leases(engine).values()).values()) == [8, 8],
                  60, "two workers with 8 partitions each")
         fleet = generate_fleet(seed=23, sites=6)
-        # Alerts raised at 10 and 25 and cleared after: they must match a single node's.
-        plan_list = plans(fleet, batches=40, readings=40, breach_at=frozenset({10, 25}))
+        # Alerts raised at 10 and cleared at 11; raised at 16 and cleared at 26, open while
+        # the worker is killed (about seq 20): the survivor must know them to clear them
+        # (`RulesService.resync_alerts`). They must match a single node's.
+        plan_list = plans(fleet, batches=40, readings=40,
+                          breach_at=frozenset({10, *range(16, 26)}))
         gateways = [FailoverGateway(p, nats_cluster.mqtt_endpoints, pace_s=0.1)
                     for p in plan_list]
         for gw in gateways:
