@@ -69,7 +69,8 @@ def _drain_phase(work: Path, pg: Any, nats: Any, fleet: Any, workers: int, batch
         for p in procs:
             os.kill(p.pid, signal.SIGSTOP)
         plan_list = plans(fleet, batches, readings)
-        gateways = [FailoverGateway(p, nats.mqtt_endpoints) for p in plan_list]
+        gateways = [FailoverGateway(p, nats.mqtt_endpoints, first=i)
+                    for i, p in enumerate(plan_list)]
         for g in gateways:
             g.start()
         for g in gateways:
@@ -141,7 +142,8 @@ def _failover_phase(work: Path, pg: Any, nats: Any, fleet: Any) -> dict[str, Any
         wait_for(lambda: lease_holders(engine) == 2 and len(leases(engine)) == 16, 90,
                  "two workers leasing the partitions")
         plan_list = plans(fleet, batches=60, readings=50)
-        gateways = [FailoverGateway(p, nats.mqtt_endpoints, pace_s=0.05) for p in plan_list]
+        gateways = [FailoverGateway(p, nats.mqtt_endpoints, pace_s=0.05, first=i)
+                    for i, p in enumerate(plan_list)]
         for g in gateways:
             g.start()
         wait_for(lambda: sum(g.sent for g in gateways) > 100, 60, "publishing under way")

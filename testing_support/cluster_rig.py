@@ -106,14 +106,16 @@ class FailoverGateway(threading.Thread):
     next endpoint and publishes the unacknowledged batch again — maybe a second copy."""
 
     def __init__(self, plan: GatewayPlan, endpoints: list[tuple[str, int]],
-                 pace_s: float = 0.0, timeout_s: float = 3.0) -> None:
+                 pace_s: float = 0.0, timeout_s: float = 3.0, first: int = 0) -> None:
+        """`first`: the index of the endpoint it starts on (give gateways different ones
+        to spread them over the nodes)."""
         super().__init__(name=f"gw-{plan.gateway_id}", daemon=True)
         self.plan, self.endpoints = plan, endpoints
         self.pace_s, self.timeout_s = pace_s, timeout_s
         self.sent = 0  # batches PUBACKed
         self.failovers = 0
         self.stop = threading.Event()
-        self._endpoint = hash(plan.gateway_id) % len(endpoints)
+        self._endpoint = first % len(endpoints)
 
     def run(self) -> None:
         while self.sent < self.plan.batches and not self.stop.is_set():

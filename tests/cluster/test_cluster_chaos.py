@@ -45,8 +45,9 @@ def test_killing_a_node_and_a_worker_under_load_loses_and_doubles_nothing(
         # (`RulesService.resync_alerts`). They must match a single node's.
         plan_list = plans(fleet, batches=40, readings=40,
                           breach_at=frozenset({10, *range(16, 26)}))
-        gateways = [FailoverGateway(p, nats_cluster.mqtt_endpoints, pace_s=0.1)
-                    for p in plan_list]
+        # Spread over the three nodes, so some gateways are on the node that is killed.
+        gateways = [FailoverGateway(p, nats_cluster.mqtt_endpoints, pace_s=0.1, first=i)
+                    for i, p in enumerate(plan_list)]
         for gw in gateways:
             gw.start()
         total = sum(p.batches for p in plan_list)
