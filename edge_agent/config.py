@@ -30,6 +30,11 @@ class AgentConfig:
     state_dir: Path
     broker_host: str = "127.0.0.1"
     broker_port: int = 1883
+    # Other nodes of a broker cluster ("host:port"), tried in turn after the one above when
+    # a connection fails or drops; the outbox re-sends whatever the cloud has not acked.
+    broker_fallbacks: tuple[str, ...] = ()
+    # "5", or "3.1.1" for brokers without MQTT 5 (NATS' MQTT listener, RabbitMQ < 3.13).
+    mqtt_version: str = "5"
     username: str | None = None
     password: str | None = None
     tls: bool = False
@@ -91,6 +96,18 @@ class AgentConfig:
             raise ConfigError("reconnect_min_s must not exceed reconnect_max_s")
         if not 1 <= self.broker_port <= 65535:
             raise ConfigError(f"broker_port {self.broker_port} is not a TCP port")
+        if self.mqtt_version not in ("5", "3.1.1"):
+            raise ConfigError(f"mqtt_version must be \"5\" or \"3.1.1\", got "
+                              f"{self.mqtt_version!r}")
+        for endpoint in self.broker_fallbacks:
+            host, _, port = str(endpoint).rpartition(":")
+            if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+                raise ConfigError(f"broker fallback {endpoint!r} is not HOST:PORT")
+
+    def broker_endpoints(self) -> list[tuple[str, int]]:
+        """The broker first, then its fallbacks, in the order they are tried."""
+        rest = [(h, int(p)) for h, _, p in (e.rpartition(":") for e in self.broker_fallbacks)]
+        return [(self.broker_host, self.broker_port), *rest]
         if (self.tls_cert_file is None) != (self.tls_key_file is None):
             raise ConfigError("tls_cert_file and tls_key_file go together")
 
@@ -119,7 +136,8 @@ class AgentConfig:
 _SECTIONS: dict[str, dict[str, str]] = {
     "": {"gateway_id": "gateway_id", "state_dir": "state_dir", "firmware": "firmware",
          "status_interval_s": "status_interval_s"},
-    "broker": {"host": "broker_host", "port": "broker_port", "username": "username",
+    "broker": {"host": "broker_host", "port": "broker_port", "fallbacks": "broker_fallbacks",
+               "mqtt_version": "mqtt_version", "username": "username",
                "password": "password", "tls": "tls", "ca_file": "tls_ca_file",
                "cert_file": "tls_cert_file", "key_file": "tls_key_file",
                "keepalive_s": "keepalive_s", "reconnect_min_s": "reconnect_min_s",
@@ -173,7 +191,13 @@ def _put(out: dict[str, Any], section: str, key: str, value: Any, base: Path) ->
         value = base / value  # relative paths are relative to the config file
     elif "float" in str(_TYPES[name]) and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
-    elif name in ("broker_host", "username", "password", "firmware", "gateway_id"):
+    elif name == "broker_fallbacks":
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{dotted}: expected a list of \"HOST:PORT\" strings, "
+                              f"got {value!r}")
+        value = tuple(value)
+    elif name in ("broker_host", "username", "password", "firmware", "gateway_id",
+                  "mqtt_version"):
         if not isinstance(value, str):
             raise ConfigError(f"{dotted}: expected a string, got {value!r}")
     elif name in ("tls", "cloud_acks") and not isinstance(value, bool):

@@ -127,16 +127,22 @@ class Link:
 
     def run(self, stop: threading.Event) -> None:
         attempt = 0
+        endpoints = self._config.broker_endpoints()
+        turn = 0
         while not stop.is_set():
+            host, port = endpoints[turn % len(endpoints)]
             client = self._client()
             self._reset_session()
             try:
-                client.connect(self._config.broker_host, self._config.broker_port,
-                               keepalive=self._config.keepalive_s, clean_start=True)
+                if self._config.mqtt_version == "5":
+                    client.connect(host, port, keepalive=self._config.keepalive_s,
+                                   clean_start=True)
+                else:  # 3.1.1: the clean session is set on the client
+                    client.connect(host, port, keepalive=self._config.keepalive_s)
             except (OSError, ValueError) as exc:  # ssl.SSLError (a broker not trusted) too
                 self.stats.connect_failures += 1
                 log.warning("gateway %s cannot reach %s:%s: %s", self._config.gateway_id,
-                            self._config.broker_host, self._config.broker_port, exc)
+                            host, port, exc)
             else:
                 try:
                     if self._serve(client, stop):
@@ -147,7 +153,8 @@ class Link:
             self.connected.clear()
             if stop.is_set():
                 break
-            delay = backoff_delay(attempt, self._config.reconnect_min_s,
+            turn += 1  # the next node of a cluster; the back-off grows once per round
+            delay = backoff_delay(attempt // len(endpoints), self._config.reconnect_min_s,
                                   self._config.reconnect_max_s, self._rand)
             attempt += 1
             log.info("gateway %s reconnects in %.1f s", self._config.gateway_id, delay)
@@ -155,8 +162,13 @@ class Link:
 
     def _client(self) -> mqtt.Client:
         cfg = self._config
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"edge-{cfg.gateway_id}",
-                             protocol=mqtt.MQTTv5)
+        if cfg.mqtt_version == "5":
+            client = mqtt.Client(CallbackAPIVersion.VERSION2,
+                                 client_id=f"edge-{cfg.gateway_id}", protocol=mqtt.MQTTv5)
+        else:
+            client = mqtt.Client(CallbackAPIVersion.VERSION2,
+                                 client_id=f"edge-{cfg.gateway_id}", protocol=mqtt.MQTTv311,
+                                 clean_session=True)
         # Our window is the limit; paho's must not be smaller, or it would queue.
         client.max_inflight_messages_set(cfg.inflight_window + 16)
         if cfg.username:

@@ -38,6 +38,7 @@ class BenchGroup(LazyGroup):
         "edge": LazyCommand("benchmarks.edge:bench_edge", requires=("psutil",)),
         "ingest": LazyCommand("benchmarks.ingest:bench_ingest", requires=CLOUD_ONLY),
         "chaos": LazyCommand("benchmarks.chaos:bench_chaos", requires=CLOUD_ONLY),
+        "cluster": LazyCommand("benchmarks.cluster:bench_cluster", requires=CLOUD_ONLY),
         "rules": LazyCommand("benchmarks.rules:bench_rules", requires=CLOUD_ONLY),
         "detect": LazyCommand("benchmarks.detect:bench_detect", requires=CLOUD_ONLY),
         "forecast": LazyCommand("benchmarks.forecast:bench_forecast", requires=CLOUD_ONLY),

@@ -16,6 +16,7 @@ from fieldpulse.settings import Settings
 from foundations.clock import DAY_MS, now_ms
 from foundations.database import make_engine
 from foundations.files import private_dir, private_file
+from foundations.leases import AdvisoryLeases, leader_only
 from foundations.workers import Periodic
 from ingest.consumer import (
     BrokerAddress,
@@ -26,6 +27,7 @@ from ingest.consumer import (
 )
 from ingest.device_directory import DeviceDirectory
 from ingest.device_state import mark_stale_devices
+from ingest.jetstream import LEASE_GROUP, LEASE_SPACE, JetStreamIngest, JetStreamTuning
 from ingest.pipeline import IngestPipeline, ReadingsHandler
 from ingest.telemetry_store import SqlTelemetryStore, TelemetryStore, VictoriaMetricsStore
 from notifications.recipients import SUPERVISOR, AddressBook
@@ -71,33 +73,52 @@ def make_telemetry_store(settings: Settings, engine: Engine) -> TelemetryStore:
 
 class Ingest:
     """Ingest for one process: store, pipeline, the consumer (a worker) and its
-    housekeeping workers."""
+    housekeeping workers. With `jetstream` (the engine cluster's NATS URLs) the consumer
+    reads the partitions this process leases instead of subscribing to one broker."""
 
     def __init__(self, settings: Settings, broker: BrokerAddress, engine: Engine,
                  models: Mapping[str, DeviceModel], on_readings: ReadingsHandler | None,
-                 tuning: ConsumerTuning | None = None) -> None:
+                 tuning: ConsumerTuning | None = None,
+                 jetstream: list[str] | None = None,
+                 jetstream_tuning: JetStreamTuning | None = None,
+                 on_partitions_taken: Callable[[], object] | None = None) -> None:
         partition = Partition(settings.ingest_partition, settings.ingest_partitions)
         self.store = make_telemetry_store(settings, engine)
         self.pipeline = IngestPipeline(engine, DeviceDirectory(engine, dict(models)), self.store,
                                        on_readings=on_readings)
-        self.consumer = IngestConsumer(self.pipeline, broker,
-                                       client_id=ingest_client_id(partition),
-                                       partition=partition, tuning=tuning or ConsumerTuning())
-        self.workers = [self.consumer, *_housekeeping(settings, engine, self.store)]
+        self.consumer: IngestConsumer | JetStreamIngest
+        if jetstream:
+            self.consumer = JetStreamIngest(
+                self.pipeline, jetstream, AdvisoryLeases(engine, LEASE_SPACE, LEASE_GROUP),
+                jetstream_tuning or JetStreamTuning(), on_partitions_taken)
+        else:
+            self.consumer = IngestConsumer(self.pipeline, broker,
+                                           client_id=ingest_client_id(partition),
+                                           partition=partition,
+                                           tuning=tuning or ConsumerTuning())
+        # A cluster's workers share one database: its housekeeping runs in one of them,
+        # the holder of its lease (two compacting the same chunks would roll them up twice).
+        once = AdvisoryLeases(engine, HOUSEKEEPING_SPACE, "fieldpulse-housekeeping") \
+            if jetstream else None
+        self.workers = [self.consumer, *_housekeeping(settings, engine, self.store, once)]
 
 
-def _housekeeping(settings: Settings, engine: Engine, store: TelemetryStore
-                  ) -> list[Periodic]:
+# Advisory-lock space of the cluster ingest workers' housekeeping (one key per loop).
+HOUSEKEEPING_SPACE = 0x46_50_48_4B  # "FPHK"
+
+
+def _housekeeping(settings: Settings, engine: Engine, store: TelemetryStore,
+                  once: AdvisoryLeases | None = None) -> list[Periodic]:
     workers = []
     stale_ms = int(settings.device_stale_after_s * 1000)
     if stale_ms:
-        workers.append(Periodic("stale-devices", _at_now(
-            lambda now: mark_stale_devices(engine, now, stale_ms)), 10.0))
+        workers.append(Periodic("stale-devices", leader_only(once, 1, _at_now(
+            lambda now: mark_stale_devices(engine, now, stale_ms))), 10.0))
     if isinstance(store, SqlTelemetryStore) and settings.telemetry_raw_retention_days > 0:
         raw_ms = int(settings.telemetry_raw_retention_days * DAY_MS)
         rollup_ms = int(settings.telemetry_rollup_retention_days * DAY_MS)
-        workers.append(Periodic("telemetry-retention", _at_now(
-            lambda now: store.compact(now - raw_ms, now - rollup_ms)), 3600.0))
+        workers.append(Periodic("telemetry-retention", leader_only(once, 2, _at_now(
+            lambda now: store.compact(now - raw_ms, now - rollup_ms))), 3600.0))
     return workers
 
 

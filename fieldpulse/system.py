@@ -4,7 +4,9 @@
   notifications, the dispatcher, webhooks, sales and the portal (`fieldpulse run`,
   the demo, the tests).
 - `IngestWorker`: ingest and rule evaluation only, for a partition of the gateways
-  (`python -m fieldpulse.system --partition i/n`); the main process does the rest.
+  (`python -m fieldpulse.system --partition i/n`), or, with `--jetstream URLS`, for
+  whichever partitions of a NATS JetStream engine cluster it leases; the main process
+  does the rest.
 
 Each component gets what it needs passed in; the wiring between them lives here and
 nowhere else (ingest hands stored readings to rules, rules ask the service desk for
@@ -35,6 +37,7 @@ from foundations.clock import now_ms
 from foundations.database import reachable
 from foundations.health import Health
 from foundations.health_metrics import HealthCollector
+from foundations.leases import AdvisoryLeases, leader_only
 from foundations.workers import Periodic, Supervisor
 from ingest.consumer import BrokerAddress, ConsumerTuning
 from ingest.gaps import gap_totals
@@ -55,6 +58,10 @@ from service.notice_recorder import WorkOrderNotices
 from service.self_service import DeflectionCollector
 from service.sla_monitor import check_clocks
 
+# Leases of the loops that must run in one process of a cluster (PostgreSQL advisory
+# locks in this space, one key per loop).
+ONCE_SPACE = 0x46_50_31_58  # "FP1X"
+SLA_LEASE, MAINTENANCE_LEASE = 1, 2
 # How often a separate ingest worker looks for rule versions stored by another process.
 RULES_RELOAD_S = 5.0
 SLA_CHECK_S = 30.0
@@ -117,6 +124,7 @@ class CloudSystem:
             telemetry=self.ingest.store, webhook_targets=webhook_targets,
             on_part_edited=self._part_edited,
         ))
+        once = self._once_only()
         # Started in this order, stopped in reverse. The notices' cursor is placed
         # first, so it predates the first plan; ingest starts once everything that
         # acts on its readings runs; the portal last.
@@ -126,9 +134,11 @@ class CloudSystem:
             self.notifications,
             self.dispatcher,
             Periodic("rules-timers", self.rules.tick, TICK_S, teardown=self.rules.close_down),
-            Periodic("sla-monitor", lambda: check_clocks(self.engine, now_ms(), tz),
+            Periodic("sla-monitor", leader_only(once, SLA_LEASE,
+                                                lambda: check_clocks(self.engine, now_ms(), tz)),
                      SLA_CHECK_S, first_after_s=0),
-            Periodic("maintenance", self._plan_maintenance, MAINTENANCE_S, first_after_s=0),
+            Periodic("maintenance", leader_only(once, MAINTENANCE_LEASE, self._plan_maintenance),
+                     MAINTENANCE_S, first_after_s=0),
             WebhookWorker(self.engine, targets=webhook_targets),
             SalesWorker(self.engine, self.ingest.store),
             *self.ingest.workers,
@@ -137,6 +147,14 @@ class CloudSystem:
                        trusted_proxies=settings.trusted_proxies),
         ], backoff_s=settings.restart_backoff_s)
         self.health.watch(self.supervisor)
+
+    def _once_only(self) -> AdvisoryLeases | None:
+        """On PostgreSQL several CloudSystems may share the database (a cluster): the SLA
+        monitor and the maintenance planner then run in whichever holds their lease, and
+        move when it dies. On SQLite there is one process: no leases."""
+        if self.engine.dialect.name != "postgresql":
+            return None
+        return AdvisoryLeases(self.engine, ONCE_SPACE, "fieldpulse-once")
 
     def _plan_maintenance(self) -> None:
         if generate_maintenance(self.engine, self.models, now_ms()):
@@ -174,7 +192,8 @@ class IngestWorker:
     def __init__(self, settings: Settings, broker: BrokerAddress,
                  models: Mapping[str, DeviceModel] | None = None,
                  engine: Engine | None = None, evaluate_rules: bool = True,
-                 tuning: ConsumerTuning | None = None) -> None:
+                 tuning: ConsumerTuning | None = None,
+                 jetstream: list[str] | None = None) -> None:
         self.engine = engine or open_database(settings)
         self.models = with_stored_parts(self.engine, models or load_models())
         # Rules evaluate this worker's readings; their timers (no-data, escalation) and
@@ -183,7 +202,9 @@ class IngestWorker:
                                   record_notice=record_alert_notice, tz=settings.tz)
         self.ingest = Ingest(settings, broker, self.engine, self.models,
                              on_readings=self.rules.on_blocks if evaluate_rules else None,
-                             tuning=tuning)
+                             tuning=tuning, jetstream=jetstream,
+                             on_partitions_taken=self.rules.resync_alerts
+                             if evaluate_rules else None)
         # Rule edits made through the portal (another process) are picked up here.
         reload = [Periodic("rule-versions", self.reload, RULES_RELOAD_S)
                   ] if evaluate_rules else []
@@ -217,7 +238,7 @@ def ingest_worker_main(argv: list[str] | None = None) -> None:
     lost)."""
     parser = argparse.ArgumentParser(description=ingest_worker_main.__doc__)
     parser.add_argument("--data-dir", required=True)
-    parser.add_argument("--broker", required=True, help="HOST:PORT")
+    parser.add_argument("--broker", default="", help="HOST:PORT (without --jetstream)")
     parser.add_argument("--broker-user", default=None,
                         help="this worker's broker account, named like its client id: "
                              "fieldpulse-ingest, or fieldpulse-ingest-IofN with --partition "
@@ -233,11 +254,18 @@ def ingest_worker_main(argv: list[str] | None = None) -> None:
     parser.add_argument("--backend", default="sql", choices=["sql", "victoriametrics"])
     parser.add_argument("--victoriametrics-url", default="")
     parser.add_argument("--partition", default="0/1", help="INDEX/COUNT")
+    parser.add_argument("--jetstream", default="",
+                        help="the engine cluster's NATS URLs, comma-separated: read the "
+                             "partitions this worker leases (PostgreSQL) instead of --broker")
     args = parser.parse_args(argv)
     login = BrokerLogin(args.broker_user, args.broker_password_file, args.broker_tls,
                         args.broker_ca_file, args.broker_cert_file, args.broker_key_file)
+    jetstream = [u for u in args.jetstream.split(",") if u] or None
+    if not args.broker and not jetstream:
+        parser.error("--broker HOST:PORT or --jetstream URLS is required")
     try:
-        broker = login.address(args.broker)
+        # With --jetstream gateway acks go through the engine: no broker login to make.
+        broker = BrokerAddress() if jetstream else login.address(args.broker)
     except ValueError as exc:
         parser.error(str(exc))
     index, _, count = args.partition.partition("/")
@@ -247,7 +275,7 @@ def ingest_worker_main(argv: list[str] | None = None) -> None:
                         ingest_partition=int(index), ingest_partitions=int(count))
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    worker = IngestWorker(settings, broker)
+    worker = IngestWorker(settings, broker, jetstream=jetstream)
     worker.start()
     try:
         wait_for_signal()

@@ -41,20 +41,15 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
-from sqlalchemy.exc import InterfaceError, OperationalError
 
 from firmware_contracts.topics import STATUS_FILTER, TELEMETRY_FILTER, parse_topic
 from foundations.workers import Life, Worker
 from ingest.acks import ack_messages
 from ingest.group_items import Outcome
 from ingest.pipeline import IngestPipeline
-from ingest.telemetry_store import StoreError
+from ingest.store_alone import store_alone
 
 log = logging.getLogger("fieldpulse.ingest")
-
-# A store that is down (database, TSDB, network) is waited for, never dead-lettered:
-# the message is retried until it is stored.
-TRANSIENT_ERRORS = (StoreError, OperationalError, InterfaceError, OSError)
 
 # The broker keeps the session (and queues QoS 1 messages) this long while
 # ingest is down; past that it forgets it. Sized for a restart or an upgrade.
@@ -310,26 +305,8 @@ class IngestConsumer(Worker):
         return True
 
     def _process_alone(self, msg: _Message) -> Outcome | None:
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                return self._pipeline.handle(msg.topic, msg.payload)
-            except TRANSIENT_ERRORS as exc:
-                log.warning("event=store_unavailable topic=%s attempt=%d error=%r",
-                            msg.topic, attempt, exc)
-            except Exception as exc:
-                log.warning("event=message_failed topic=%s attempt=%d error=%r",
-                            msg.topic, attempt, exc)
-                if attempt >= self._tuning.attempts:
-                    # A bug for this message: keep it as a dead letter and go on (if even
-                    # that fails, the database is down: keep retrying).
-                    try:
-                        return self._pipeline.dead_letter_failure(msg.topic, msg.payload, exc)
-                    except Exception as dl_exc:
-                        log.warning("event=dead_letter_failed error=%r", dl_exc)
-            if self._stopping.wait(min(self._tuning.retry_backoff_s * attempt, 5.0)):
-                return None
+        return store_alone(self._pipeline, msg.topic, msg.payload, self._tuning.attempts,
+                           self._tuning.retry_backoff_s, self._stopping)
 
     def _acknowledge_to_gateways(self, outcomes: list[Outcome]) -> None:
         """After the commit: tell each gateway which of its batches it may delete. An ack

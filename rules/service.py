@@ -79,9 +79,21 @@ class RulesService:
         self.replay = RuleEngine(self._models, tz)
         assert self.live.scorer is not None and self.live.model_scorer is not None
         detector_state.restore(engine, self.live.scorer, self.live.model_scorer)
-        with Session(engine) as session:
-            for alert in session.exec(select(Alert).where(col(Alert.state).in_(OPEN_STATES))):
-                self.live.set_active(alert.device_id, alert.rule_id)
+        self.resync_alerts()
+
+    def resync_alerts(self) -> None:
+        """Take which alerts are open from the store: at start, and whenever devices come
+        to this process from another that may have raised or cleared theirs (a cluster's
+        ingest partition moved here). Without it a breach raised elsewhere stays open
+        when this process sees the device recover, as it never knew of the breach."""
+        with Session(self._engine) as session:
+            open_now = {(a.device_id, a.rule_id) for a in session.exec(
+                select(Alert).where(col(Alert.state).in_(OPEN_STATES)))}
+        with self._lock:
+            for device_id, rule_id in list(self.live.rules):
+                self.live.set_active(device_id, rule_id, (device_id, rule_id) in open_now)
+            for device_id, rule_id in open_now:
+                self.live.set_active(device_id, rule_id)
 
     # -- rule sets (rules.rule_book) ---------------------------------------------------
 

@@ -15,30 +15,12 @@ from paho.mqtt.enums import CallbackAPIVersion
 from asset_registry.catalog import DeviceModel, quiet_values
 from fieldpulse.broker import MosquittoBroker
 from testing_support.broker_logins import login
+from testing_support.cluster_rig import breaching_metrics  # noqa: F401  (tests import it here)
 
 
 def normal_metrics(model: DeviceModel, wiggle: float = 0.0) -> dict[str, float]:
     """Values inside the ranges and clear of every threshold and band (plus a wiggle)."""
     return quiet_values(model, position=0.5 + wiggle)
-
-
-def breaching_metrics(model: DeviceModel) -> tuple[str, dict[str, float]]:
-    """(rule id, metrics) that breach the model's first plain above/below rule."""
-    values = normal_metrics(model)
-    for rule in model.rules:
-        conditions = getattr(rule, "conditions", ())
-        if len(conditions) != 1 or rule.for_s or rule.repeat_count > 1 or rule.schedule:
-            continue
-        c = conditions[0]
-        attribute = model.attributes[c.metric]
-        if c.condition == "above":
-            values[c.metric] = (c.threshold + attribute.max) / 2
-        elif c.condition == "below":
-            values[c.metric] = (c.threshold + attribute.min) / 2
-        else:
-            continue
-        return rule.id, values
-    raise AssertionError(f"model {model.id} has no plain threshold rule")
 
 
 def batch(gateway_id: str, seq: int, readings: list[dict[str, Any]], now: int | None = None

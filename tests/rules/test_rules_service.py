@@ -208,3 +208,19 @@ def test_two_workers_racing_on_one_device_open_one_alert(tmp_path: Path) -> None
     assert [(a.rule_id, a.state) for a in alerts(first)] == [("tds-high", "active")]
     with Session(first._engine) as s:
         assert len(s.exec(select(WorkOrder)).all()) == 1
+
+
+def test_a_device_moved_from_another_worker_clears_the_alert_that_worker_raised(
+        tmp_path: Path) -> None:
+    # Two cluster ingest workers: the first raises a device's alert, then the device's
+    # partition moves to the second, which had never seen the breach.
+    path = tmp_path / "rules.db"
+    first, _ = make_service(path)
+    second, _ = make_service(path, fresh=False)
+    evaluate(first, readings({"tds_ppm": 200.0}))
+    assert [(a.rule_id, a.state) for a in alerts(first)] == [("tds-high", "active")]
+
+    second.resync_alerts()  # what the worker does when it takes partitions
+    evaluate(second, readings({}, start=T0 + 1000))  # the device recovered
+
+    assert [(a.rule_id, a.state) for a in alerts(first)] == [("tds-high", "cleared")]
