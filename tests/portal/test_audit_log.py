@@ -3,25 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
-import pytest
 from fastapi.testclient import TestClient
-from portal_app import Portal, build_portal
+from portal_app import Portal
 
 from portal.auth.dependencies import CSRF_COOKIE
-from simulators.fleet import generate_fleet
-
-
-@pytest.fixture
-def portal(tmp_path) -> Portal:
-    return build_portal(tmp_path, generate_fleet(seed=7, sites=4))
-
-
-@pytest.fixture
-def client(portal: Portal) -> Iterator[TestClient]:
-    with TestClient(portal.app, follow_redirects=False) as client:
-        yield client
 
 
 def test_each_change_is_logged_with_who_what_and_when(portal: Portal,

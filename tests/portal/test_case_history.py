@@ -3,12 +3,8 @@ the customer's case history on the QR page (their device's cases only)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 from fastapi.testclient import TestClient
-from portal_app import Portal, build_portal
+from portal_app import Portal
 from sqlmodel import Session, select
 
 from asset_registry.tables import Customer, Device, Site
@@ -17,20 +13,8 @@ from foundations.database import session_scope
 from service import sla
 from service.cases import open_case
 from service.tables import Case, WorkOrder, WorkOrderEvent
-from simulators.fleet import generate_fleet
 
 HOUR_MS = 3_600_000
-
-
-@pytest.fixture
-def portal(tmp_path: Path) -> Portal:
-    return build_portal(tmp_path, generate_fleet(seed=7, sites=4))
-
-
-@pytest.fixture
-def client(portal: Portal) -> Iterator[TestClient]:
-    with TestClient(portal.app, follow_redirects=False) as client:
-        yield client
 
 
 def _level(portal: Portal, device: Device) -> str:

@@ -7,24 +7,17 @@ import re
 import secrets
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
-from portal_app import PNG, Portal, build_portal
+from portal_app import PNG, Portal
 from sqlmodel import Session, select
 
 from foundations.database import session_scope
 from portal.auth.dependencies import CSRF_COOKIE
 from service.tables import CaseAttachment, WorkOrder
 from service.work_orders import give_back
-from simulators.fleet import generate_fleet
-
-
-@pytest.fixture
-def portal(tmp_path: Path) -> Portal:
-    return build_portal(tmp_path, generate_fleet(seed=7, sites=4))
 
 
 @pytest.fixture

@@ -4,31 +4,16 @@ unplanned jobs with the plan's reason."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from fastapi.testclient import TestClient
-from portal_app import Portal, build_portal
+from portal_app import Portal
 
 from asset_registry.tables import Device, Site
 from dispatch.problem import Location
 from dispatch.travel import great_circle_seconds
 from foundations.database import session_scope
 from service.tables import Engineer, WorkOrder
-from simulators.fleet import generate_fleet
 
 AT = 1_800_000_000_000  # ms epoch, a whole hour
-
-
-@pytest.fixture
-def portal(tmp_path) -> Portal:  # type: ignore[no-untyped-def]
-    return build_portal(tmp_path, generate_fleet(seed=7, sites=4))
-
-
-@pytest.fixture
-def client(portal: Portal) -> Iterator[TestClient]:
-    with TestClient(portal.app, follow_redirects=False) as client:
-        yield client
 
 
 def _plan(portal: Portal, order_id: int, engineer: str | None, eta: int | None,

@@ -4,20 +4,13 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from portal_app import PNG, Portal, build_portal
+from portal_app import PNG, Portal
 from sqlmodel import Session, select
 
 from service.tables import WorkOrder, WorkOrderEvent
-from simulators.fleet import generate_fleet
-
-
-@pytest.fixture
-def portal(tmp_path: Path) -> Portal:
-    return build_portal(tmp_path, generate_fleet(seed=7, sites=4))
 
 
 @pytest.fixture

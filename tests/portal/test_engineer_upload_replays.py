@@ -5,22 +5,15 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from portal_app import PNG, Portal, build_portal
+from portal_app import PNG, Portal
 from sqlmodel import Session, select
 
 from portal.auth.tables import AuditEvent
-from simulators.fleet import generate_fleet
 
 CLIENT_ID = "0f3c9a7e5b1d4c2a8e6f0b9d7c5a3e1f"
-
-
-@pytest.fixture
-def portal(tmp_path: Path) -> Portal:
-    return build_portal(tmp_path, generate_fleet(seed=7, sites=4))
 
 
 @pytest.fixture

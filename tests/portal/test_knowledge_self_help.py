@@ -8,11 +8,10 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from portal_app import Portal, build_portal
+from portal_app import Portal
 from prometheus_client import CollectorRegistry, generate_latest
 from sqlmodel import Session, select
 
@@ -22,16 +21,10 @@ from portal.auth.dependencies import CSRF_COOKIE
 from rules.tables import Alert
 from service.self_service import DeflectionCollector
 from service.tables import Case, SelfHelpAttempt, WorkOrder
-from simulators.fleet import generate_fleet
 
 # A rule of each demo model with a guide for customers.
 CUSTOMER_RULE = {"aquapure-ro500": "tds-high", "polarflow-ch200": "supply-temp-high",
                  "torrent-cp75": "vibration-high"}
-
-
-@pytest.fixture
-def portal(tmp_path: Path) -> Portal:
-    return build_portal(tmp_path, generate_fleet(seed=7, sites=4))
 
 
 @pytest.fixture

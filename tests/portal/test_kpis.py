@@ -4,25 +4,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
 from kpi_world import EXPECTED, seed_history
-from portal_app import Portal, build_portal
-
-from simulators.fleet import generate_fleet
-
-
-@pytest.fixture
-def portal(tmp_path) -> Portal:  # type: ignore[no-untyped-def]
-    return build_portal(tmp_path, generate_fleet(seed=7, sites=4))
-
-
-@pytest.fixture
-def client(portal: Portal) -> Iterator[TestClient]:
-    with TestClient(portal.app, follow_redirects=False) as client:
-        yield client
+from portal_app import Portal
 
 
 def _two_models(portal: Portal) -> tuple[str, str, str, str]:

@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 from zoneinfo import ZoneInfo
 
 import orjson
-import pytest
 from fastapi.testclient import TestClient
-from portal_app import Portal, build_portal
+from portal_app import Portal
 from sqlmodel import Session, select
 
 from foundations.database import session_scope
@@ -20,20 +18,8 @@ from notifications.tables import Notification
 from service.notice_recorder import WorkOrderNotices
 from service.tables import WorkOrder
 from service.work_orders import set_status
-from simulators.fleet import generate_fleet
 
 BASE_URL = "https://service.example"
-
-
-@pytest.fixture
-def portal(tmp_path) -> Portal:  # type: ignore[no-untyped-def]
-    return build_portal(tmp_path, generate_fleet(seed=7, sites=4))
-
-
-@pytest.fixture
-def client(portal: Portal) -> Iterator[TestClient]:
-    with TestClient(portal.app, follow_redirects=False) as client:
-        yield client
 
 
 def _on_the_way(portal: Portal, eta: int) -> tuple[int, str]:

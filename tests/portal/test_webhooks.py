@@ -9,20 +9,14 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from portal_app import Portal, build_portal
+from portal_app import Portal
 
 from foundations.processes import free_port
 from integrations.webhooks.policy import RetryPolicy
 from integrations.webhooks.worker import WebhookWorker
-from simulators.fleet import generate_fleet
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "integrations"))
 from webhook_receiver import RECEIVERS_ALLOWED, Receiver
-
-
-@pytest.fixture
-def portal(tmp_path: Path) -> Portal:
-    return build_portal(tmp_path, generate_fleet(seed=7, sites=4))
 
 
 @pytest.fixture
