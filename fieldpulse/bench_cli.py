@@ -10,7 +10,6 @@ The checkout is the folder that holds the `fieldpulse` package; without
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import ClassVar
@@ -19,18 +18,17 @@ import typer
 
 from fieldpulse.cli_common import CLOUD_ONLY
 from fieldpulse.lazy_group import LazyCommand, LazyGroup
+from foundations.bench_alias import benchmarks_on_path
 
 CHECKOUT = Path(__file__).resolve().parents[1]
 
 
 def use_checkout() -> None:
     """Put the checkout on `sys.path` for `import benchmarks`, or exit with one line."""
-    if not (CHECKOUT / "benchmarks" / "__init__.py").is_file():
+    if not benchmarks_on_path(CHECKOUT):
         typer.echo(f"fieldpulse bench: the benchmarks run from a source checkout of FieldPulse "
                    f"(there is no benchmarks/ beside {CHECKOUT / 'fieldpulse'})", err=True)
         raise typer.Exit(1)
-    if str(CHECKOUT) not in sys.path:
-        sys.path.insert(0, str(CHECKOUT))
 
 
 class BenchGroup(LazyGroup):
