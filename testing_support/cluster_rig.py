@@ -9,10 +9,6 @@ none twice), whatever was killed on the way (`count_stored`).
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -25,13 +21,12 @@ from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import Engine, func, select, text
 
 from asset_registry.catalog import DeviceModel, load_models, quiet_values
-from foundations.processes import terminate
 from ingest.jetstream import LEASE_GROUP, LEASE_SPACE
 from ingest.tables import DeadLetter, IngestedBatch
 from ingest.telemetry_store import SqlTelemetryStore
 from simulators.fleet import Fleet
+from testing_support.system_process import SystemProcess
 
-ROOT = Path(__file__).resolve().parents[1]
 MODELS = load_models()
 
 
@@ -163,37 +158,13 @@ class FailoverGateway(threading.Thread):
         return client
 
 
-class ClusterWorker:
+class ClusterWorker(SystemProcess):
     """`python -m fieldpulse.system --jetstream ...`: one cluster ingest worker process."""
 
     def __init__(self, name: str, data_dir: Path, database_url: str, nats_urls: list[str]
                  ) -> None:
-        self.log = data_dir / f"{name}.log"
-        self.args = [sys.executable, "-m", "fieldpulse.system", "--data-dir",
-                     str(data_dir / name), "--database-url", database_url,
-                     "--jetstream", ",".join(nats_urls)]
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> ClusterWorker:
-        self.log.parent.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(self.args, stdout=log, stderr=subprocess.STDOUT,
-                                            cwd=ROOT, env=env)
-        return self
-
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
-
-    def kill9(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait()
-
-    def stop(self) -> None:
-        terminate(self.process, timeout_s=20)
+        super().__init__(["--data-dir", str(data_dir / name), "--database-url", database_url,
+                          "--jetstream", ",".join(nats_urls)], data_dir / f"{name}.log")
 
 
 def leases(engine: Engine) -> dict[int, int]:

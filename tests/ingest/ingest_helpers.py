@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,7 +15,6 @@ from fieldpulse.broker import MosquittoBroker
 from fieldpulse.fleet_import import import_fleet
 from fieldpulse.schema import upgrade
 from foundations.database import make_engine
-from foundations.processes import terminate
 from ingest.consumer import Partition, ingest_client_id
 from ingest.device_directory import DeviceDirectory
 from ingest.pipeline import IngestPipeline
@@ -27,8 +22,8 @@ from ingest.tables import IngestedBatch
 from ingest.telemetry_store import TelemetryStore, VictoriaMetricsStore
 from simulators.fleet import Fleet
 from testing_support.broker_logins import password_file
+from testing_support.system_process import SystemProcess
 
-ROOT = Path(__file__).resolve().parents[2]
 MODELS = load_models()
 
 
@@ -84,39 +79,21 @@ def stored_points(store: TelemetryStore, fleet: Fleet, metric_of: Callable[[str]
             for d in fleet.devices}
 
 
-class WorkerProcess:
+class WorkerProcess(SystemProcess):
     """`python -m fieldpulse.system`: one ingest worker as its own process (to kill -9)."""
 
     def __init__(self, data_dir: Path, broker: MosquittoBroker, database_url: str | None = None,
                  backend: str = "sql", vm_url: str = "", partition: str = "0/1") -> None:
         index, _, count = partition.partition("/")
         user = ingest_client_id(Partition(int(index), int(count)))  # its account
-        self.args = [sys.executable, "-m", "fieldpulse.system", "--data-dir", str(data_dir),
-                     "--broker", f"127.0.0.1:{broker.port}", "--backend", backend,
-                     "--partition", partition, "--broker-user", user,
-                     "--broker-password-file", str(password_file(broker, user, data_dir))]
+        args = ["--data-dir", str(data_dir), "--broker", f"127.0.0.1:{broker.port}",
+                "--backend", backend, "--partition", partition, "--broker-user", user,
+                "--broker-password-file", str(password_file(broker, user, data_dir))]
         if database_url:
-            self.args += ["--database-url", database_url]
+            args += ["--database-url", database_url]
         if vm_url:
-            self.args += ["--victoriametrics-url", vm_url]
-        self.log = data_dir / f"worker-{partition.replace('/', 'of')}.log"
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> WorkerProcess:
-        self.log.parent.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(self.args, stdout=log, stderr=subprocess.STDOUT,
-                                            cwd=ROOT, env=env)
-        return self
-
-    def kill9(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait()
-
-    def stop(self) -> None:
-        terminate(self.process, timeout_s=20)
+            args += ["--victoriametrics-url", vm_url]
+        super().__init__(args, data_dir / f"worker-{partition.replace('/', 'of')}.log")
 
     def wait_connected(self, timeout_s: float = 30) -> None:
         deadline = time.monotonic() + timeout_s
