@@ -21,6 +21,8 @@ if [ "${FIELDPULSE_WITH_TESTS:-0}" = 1 ]; then
   command -v openssl >/dev/null 2>&1 || missing+=(openssl)
   # The cluster tests start their own 3-node NATS JetStream cluster (tests/cluster).
   command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || missing+=(nats-server)
+  # The portal benchmark's test loads the server with Debian's compiled wrk.
+  command -v wrk >/dev/null 2>&1 || missing+=(wrk)
 fi
 PY=${PYTHON:-$(command -v python3.11 || command -v python3)}
 "$PY" -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
