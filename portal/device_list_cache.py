@@ -37,6 +37,7 @@ from sqlmodel import Session
 from starlette.responses import Response
 
 from asset_registry.catalog import DeviceModel
+from portal.app_state import app_singleton
 from portal.queries.devices import (
     DeviceFilter,
     DeviceRow,
@@ -204,20 +205,10 @@ class DeviceListCache:
         return snap
 
 
-_cache_lock = threading.Lock()
-
-
 def device_list_cache(request: Request) -> DeviceListCache:
     """The app's cache, made on first use (tests may put their own in app.state)."""
     state = request.app.state
-    cache: DeviceListCache | None = getattr(state, APP_STATE_KEY, None)
-    if cache is None:
-        with _cache_lock:
-            cache = getattr(state, APP_STATE_KEY, None)
-            if cache is None:
-                cache = DeviceListCache(state.ctx.engine)
-                setattr(state, APP_STATE_KEY, cache)
-    return cache
+    return app_singleton(state, APP_STATE_KEY, lambda: DeviceListCache(state.ctx.engine))
 
 
 def cached_device_count(request: Request) -> int | None:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import anyio
@@ -32,6 +31,7 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Send
 
+from portal.app_state import app_singleton
 from portal.auth.dependencies import (
     STAFF_ROLES,
     GuardedRoute,
@@ -55,23 +55,20 @@ RECHECK_S = 2.0
 SEND_TIMEOUT_S = 10.0
 HUB_STATE_KEY = "live_hub"
 _LAST_ID = re.compile(r"a(\d+)-w(\d+)-p(\d+)\Z")
-_hub_lock = threading.Lock()
 
 
 def live_hub(request: Request) -> LiveHub:
     """The app's hub (one per process), made on first use."""
     state = request.app.state
-    hub: LiveHub | None = getattr(state, HUB_STATE_KEY, None)
-    if hub is None:
-        with _hub_lock:
-            hub = getattr(state, HUB_STATE_KEY, None)
-            if hub is None:
-                hub = LiveHub(state.ctx.engine, POLL_S)
-                # The caches learn of other processes' changes before any stream does,
-                # so a console refetching on an event gets the changed answer.
-                hub.on_change(lambda events: tell_caches(state, events))
-                setattr(state, HUB_STATE_KEY, hub)
-    return hub
+
+    def make() -> LiveHub:
+        hub = LiveHub(state.ctx.engine, POLL_S)
+        # The caches learn of other processes' changes before any stream does,
+        # so a console refetching on an event gets the changed answer.
+        hub.on_change(lambda events: tell_caches(state, events))
+        return hub
+
+    return app_singleton(state, HUB_STATE_KEY, make)
 
 
 def event_id(cursor: Cursor) -> str:
