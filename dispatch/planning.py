@@ -219,7 +219,10 @@ def _booking_days(engine: Engine, tz: ZoneInfo, device_id: str, skill: str,
         date = today + timedelta(days=day)  # wall-clock days, right across DST
         # Each day is planned from its own start: the engineers' shifts of that day,
         # and the stops already planned for it.
-        origin = at_ms if day == 0 else int(date.timestamp() * 1000)
+        # Today counts from now in whole seconds: the windows are whole-second offsets
+        # from the origin, so an offer is exactly its hour (08:00:00.000), and the same
+        # offer is recognised at booking time, a moment (and some milliseconds) later.
+        origin = at_ms - at_ms % 1000 if day == 0 else int(date.timestamp() * 1000)
         day_end = int((date + timedelta(days=1)).timestamp() * 1000)
         problem, rows = load_problem(engine, tz, origin)
         if not any(e.level(skill) >= level for e in problem.engineers):

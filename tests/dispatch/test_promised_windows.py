@@ -129,3 +129,15 @@ def test_a_promise_the_plan_cannot_keep_is_broken(engine: Engine) -> None:
     with session_scope(engine) as s:
         assert len(s.exec(select(WorkOrderEvent).where(
             WorkOrderEvent.status == WINDOW_MISSED)).all()) == 1
+
+
+def test_a_window_offered_before_dawn_is_its_whole_hour_and_still_bookable_a_moment_later(
+        engine: Engine) -> None:
+    # Reported at 01:00:00.672, before the shift: today's windows are offered. The offer
+    # is the whole hour, and booking it 5.3 s later (other milliseconds) still finds it.
+    at = int(datetime(2026, 3, 4, 1, 0, tzinfo=TZ).timestamp() * 1000) + 672
+    offers = offer_windows(engine, TZ, "dev", "hvac", 30, at_ms=at, level=2)
+    assert offers, "today's shift still has room"
+    assert all(o.start_ms % 3_600_000 == 0 and o.end_ms % 3_600_000 == 0 for o in offers)
+    assert all(window_available(engine, TZ, "dev", "hvac", 30, o.start_ms, o.end_ms,
+                                at_ms=at + 5_317, level=2) for o in offers)
